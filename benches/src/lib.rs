@@ -1,0 +1,1 @@
+//! gort-benches: criterion benchmarks live in `benches/`; this library is empty on purpose.

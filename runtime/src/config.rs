@@ -1,0 +1,798 @@
+//! A runtime's settings: the user's environment (`GOMAXPROCS`, `GODEBUG`) or
+//! builder calls, turned into the scheduler's `SchedConfig`.
+//!
+//! gort reads the same variables as Go so that a Go programmer's habits carry
+//! over, and parses them the way Go 1.19 does (`schedinit` for `GOMAXPROCS`,
+//! `parsedebugvars` in runtime/runtime1.go for `GODEBUG`): decimal integers
+//! with an optional `-`, `GODEBUG` items split on `,` and then on the first
+//! `=`, no whitespace trimming, later items overriding earlier ones.
+//!
+//! Where Go stays silent, gort speaks. Go ignores a bad `GOMAXPROCS`, an
+//! unknown `GODEBUG` key or a malformed value without a word, which is
+//! tolerable in production but ruinous in a simulator whose whole point is a
+//! reproducible run: a typo in `simseed` would silently turn a replay into a
+//! nondeterministic run. So every problem produces exactly one warning line,
+//! and the key falls back to its default. Keys are sorted into four kinds so
+//! that the warning says what the user can do about it: gort's keys (parsed
+//! here), gort's keys not implemented yet, real Go keys gort does not
+//! simulate (taken from Go 1.19's source, see `GO_UNSIMULATED`), and keys
+//! nobody knows (most likely typos).
+//!
+//! Parsing never prints: warnings are collected in order and the runtime
+//! prints them on stderr when it starts, through its own `Output`, so tests
+//! can assert on them and several runtimes can coexist in one process.
+//!
+//! Builder calls are applied after the environment, so a test or a demo can
+//! start from `Config::from_env()` and pin what it depends on.
+
+use std::sync::Arc;
+
+use gort_scheduler::config::{Captured, DetConfig, Mode, Output, SchedConfig};
+
+/// gort's own `GODEBUG` keys, listed in the unknown-key warning.
+const GORT_KEYS: &str = "simseed, simswitch, simpreempt, simtrace, wbmode, gcscanold";
+
+/// gort's own keys that later work will implement; accepted with a warning.
+const GORT_RESERVED: &[&str] = &["simtrace", "wbmode", "gcscanold"];
+
+/// Real Go 1.19 `GODEBUG` keys that gort does not simulate (yet), taken from
+/// Go 1.19.8's source (`/usr/lib/go-1.19/src`). `schedtrace` and
+/// `scheddetail` are in Go's table too but gort implements them, so they are
+/// not listed. Besides these, every `cpu.*` key (internal/cpu) is Go's.
+const GO_UNSIMULATED: &[&str] = &[
+    // runtime/runtime1.go: the dbgvars table, in its order.
+    "allocfreetrace",
+    "clobberfree",
+    "cgocheck",
+    "efence",
+    "gccheckmark",
+    "gcpacertrace",
+    "gcshrinkstackoff",
+    "gcstoptheworld",
+    "gctrace",
+    "invalidptr",
+    "madvdontneed",
+    "sbrk",
+    "scavtrace",
+    "tracebackancestors",
+    "asyncpreemptoff",
+    "inittrace",
+    "harddecommit",
+    "adaptivestackstart",
+    // runtime/runtime1.go: parsedebugvars handles it apart from dbgvars.
+    "memprofilerate",
+    // The standard library (internal/godebug.Get or a direct GODEBUG scan).
+    "http2client",         // net/http/transport.go
+    "http2server",         // net/http/server.go
+    "http2debug",          // net/http/h2_bundle.go
+    "netdns",              // net/conf.go
+    "x509sha1",            // crypto/x509/x509.go
+    "execerrdot",          // os/exec/lp_unix.go
+    "jstmpllitinterp",     // html/template/escape.go
+    "multipartfiles",      // mime/multipart/formdata.go
+    "multipartmaxparts",   // mime/multipart/formdata.go
+    "multipartmaxheaders", // mime/multipart/multipart.go
+    "intern",              // internal/intern/intern.go
+    "fuzzseed",            // internal/fuzz/pcg.go
+    "fuzzdebug",           // internal/fuzz/fuzz.go
+    // The go command (cmd/go), often left exported in a Go developer's shell.
+    "gocachehash",
+    "gocachetest",
+    "gocacheverify",
+    "gofsystrace",
+    "gofsystracelog",
+    "gofsystracestack",
+    "goindex",
+    "lazymod",
+];
+
+/// The settings of one runtime, built from the environment and/or builder
+/// calls; `sched()` hands the scheduler its part.
+#[derive(Clone, Debug)]
+pub struct Config {
+    gomaxprocs: usize,
+    schedtrace_ms: u64,
+    scheddetail: bool,
+    /// `Some` switches to deterministic mode.
+    simseed: Option<u64>,
+    /// `None`: `DetConfig::with_seed`'s default.
+    simswitch: Option<u32>,
+    /// `None`: `DetConfig::with_seed`'s default.
+    simpreempt: Option<u32>,
+    output: Output,
+    warnings: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::new()
+    }
+}
+
+impl Config {
+    /// Go's defaults: GOMAXPROCS = number of CPUs, parallel mode, no
+    /// schedtrace, output to the process's stdout/stderr.
+    pub fn new() -> Config {
+        let sched = SchedConfig::default();
+        Config {
+            gomaxprocs: sched.gomaxprocs,
+            schedtrace_ms: sched.schedtrace_ms,
+            scheddetail: sched.scheddetail,
+            simseed: None,
+            simswitch: None,
+            simpreempt: None,
+            output: sched.output,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Reads `GOMAXPROCS` and `GODEBUG` from the process environment.
+    /// A value that is not valid UTF-8 is read lossily, so it is reported as
+    /// malformed rather than ignored.
+    pub fn from_env() -> Config {
+        Config::from_vars(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
+    }
+
+    /// Like `from_env`, but variables come from `lookup` (`None`: unset).
+    pub fn from_vars(mut lookup: impl FnMut(&str) -> Option<String>) -> Config {
+        let mut cfg = Config::new();
+        if let Some(v) = lookup("GOMAXPROCS") {
+            cfg.parse_gomaxprocs(&v);
+        }
+        if let Some(v) = lookup("GODEBUG") {
+            cfg.parse_debug_vars(&v);
+        }
+        cfg
+    }
+
+    /// Sets the number of Ps. As with Go's `runtime.GOMAXPROCS`, 0 leaves
+    /// the current value unchanged.
+    pub fn gomaxprocs(mut self, n: usize) -> Config {
+        if n > 0 {
+            self.gomaxprocs = n;
+        }
+        self
+    }
+
+    /// Prints a SCHED block every `ms` milliseconds (0: never).
+    pub fn schedtrace(mut self, ms: u64) -> Config {
+        self.schedtrace_ms = ms;
+        self
+    }
+
+    /// Adds the per-P/M/G lines to schedtrace blocks.
+    pub fn scheddetail(mut self, on: bool) -> Config {
+        self.scheddetail = on;
+        self
+    }
+
+    /// Switches to deterministic mode, replaying the interleaving of `seed`.
+    pub fn simseed(mut self, seed: u64) -> Config {
+        self.simseed = Some(seed);
+        self
+    }
+
+    /// Mean number of steps a P runs before the next P is picked; only used
+    /// in deterministic mode (whether `simseed` comes before or after).
+    ///
+    /// # Panics
+    /// If `n` is 0: the scheduler must run at least one step per pick.
+    pub fn simswitch(mut self, n: u32) -> Config {
+        assert!(n >= 1, "gort: Config::simswitch(0): must be at least 1");
+        self.simswitch = Some(n);
+        self
+    }
+
+    /// A safepoint preempts with probability 1/`n` (0: only the simulated
+    /// sysmon preempts); only used in deterministic mode.
+    pub fn simpreempt(mut self, n: u32) -> Config {
+        self.simpreempt = Some(n);
+        self
+    }
+
+    /// Sends the runtime's output to fresh in-memory buffers, readable
+    /// through `captured()`.
+    pub fn capture_output(mut self) -> Config {
+        self.output = Output::Captured(Arc::new(Captured::default()));
+        self
+    }
+
+    /// The scheduler's part of the settings.
+    pub fn sched(&self) -> SchedConfig {
+        let mode = match self.simseed {
+            None => Mode::Parallel,
+            Some(seed) => {
+                let mut det = DetConfig::with_seed(seed);
+                if let Some(n) = self.simswitch {
+                    det.switch_every = n;
+                }
+                if let Some(n) = self.simpreempt {
+                    det.preempt_every = n;
+                }
+                Mode::Deterministic(det)
+            }
+        };
+        SchedConfig {
+            gomaxprocs: self.gomaxprocs,
+            schedtrace_ms: self.schedtrace_ms,
+            scheddetail: self.scheddetail,
+            mode,
+            output: self.output.clone(),
+        }
+    }
+
+    /// One line per problem found in the environment, in the order found,
+    /// without a trailing newline.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The buffers set up by `capture_output()`, if it was called.
+    pub fn captured(&self) -> Option<Arc<Captured>> {
+        match &self.output {
+            Output::Captured(c) => Some(Arc::clone(c)),
+            Output::Process => None,
+        }
+    }
+
+    /// Go's `schedinit` accepts `GOMAXPROCS` if `atoi32` parses it and it is
+    /// positive; anything else keeps the CPU count, here with a warning.
+    fn parse_gomaxprocs(&mut self, value: &str) {
+        match atoi(value, 1, i32::MAX.into()) {
+            Ok(n) => self.gomaxprocs = n as usize,
+            Err(e) => {
+                let why = match e {
+                    AtoiError::TooLarge => format!("is too large (at most {})", i32::MAX),
+                    AtoiError::Invalid => "is not a positive integer".to_string(),
+                };
+                self.warn(format!(
+                    "gort: GOMAXPROCS={value:?} {why}; using the default, {}",
+                    self.gomaxprocs
+                ));
+            }
+        }
+    }
+
+    /// Applies a `GODEBUG` value, item by item, like Go's `parsedebugvars`.
+    fn parse_debug_vars(&mut self, godebug: &str) {
+        // simswitch/simpreempt need simseed, which may come later in the
+        // string, so their "no effect" warnings wait for the end.
+        let mut det_only_keys: Vec<&str> = Vec::new();
+        let mut simseed_malformed = false;
+
+        for field in godebug.split(',') {
+            if field.is_empty() {
+                continue;
+            }
+            let (key, value) = match field.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (field, None),
+            };
+            match key {
+                "schedtrace" => {
+                    self.schedtrace_ms = self
+                        .debug_int(
+                            key,
+                            value,
+                            0,
+                            i32::MAX.into(),
+                            "a non-negative integer",
+                            "0 (off)",
+                        )
+                        .unwrap_or(0) as u64;
+                }
+                "scheddetail" => {
+                    self.scheddetail = self
+                        .debug_int(
+                            key,
+                            value,
+                            i32::MIN.into(),
+                            i32::MAX.into(),
+                            "an integer",
+                            "0 (off)",
+                        )
+                        .unwrap_or(0)
+                        != 0;
+                }
+                "simseed" => {
+                    let seed = self.debug_int(
+                        key,
+                        value,
+                        0,
+                        u64::MAX.into(),
+                        "a non-negative integer",
+                        "none (parallel mode)",
+                    );
+                    simseed_malformed = seed.is_none();
+                    self.simseed = seed.map(|s| s as u64);
+                }
+                "simswitch" => {
+                    let dflt = DetConfig::with_seed(0).switch_every;
+                    let n = self.debug_int(
+                        key,
+                        value,
+                        1,
+                        u32::MAX.into(),
+                        "an integer >= 1",
+                        &dflt.to_string(),
+                    );
+                    self.simswitch = n.map(|n| n as u32);
+                    det_only_keys.retain(|k| *k != key);
+                    if n.is_some() {
+                        det_only_keys.push(key);
+                    }
+                }
+                "simpreempt" => {
+                    let dflt = DetConfig::with_seed(0).preempt_every;
+                    let n = self.debug_int(
+                        key,
+                        value,
+                        0,
+                        u32::MAX.into(),
+                        "a non-negative integer",
+                        &dflt.to_string(),
+                    );
+                    self.simpreempt = n.map(|n| n as u32);
+                    det_only_keys.retain(|k| *k != key);
+                    if n.is_some() {
+                        det_only_keys.push(key);
+                    }
+                }
+                _ if GORT_RESERVED.contains(&key) => {
+                    self.warn(format!(
+                        "gort: GODEBUG key {key:?} is not implemented yet; ignored"
+                    ));
+                }
+                _ if GO_UNSIMULATED.contains(&key) || key.starts_with("cpu.") => {
+                    self.warn(format!(
+                        "gort: GODEBUG key {key:?} is a Go setting gort does not simulate yet; ignored"
+                    ));
+                }
+                _ => {
+                    self.warn(format!(
+                        "gort: unknown GODEBUG key {key:?}; ignored (gort's keys: {GORT_KEYS})"
+                    ));
+                }
+            }
+        }
+
+        // A malformed simseed has had its warning; don't blame its
+        // companions for a problem the user already hears about.
+        if self.simseed.is_none() && !simseed_malformed {
+            for key in det_only_keys {
+                self.warn(format!(
+                    "gort: GODEBUG {key} has no effect without simseed (deterministic mode); ignored"
+                ));
+            }
+        }
+    }
+
+    /// Parses the integer value of a `GODEBUG` key within `min..=max`; on
+    /// failure warns once, naming `what` was expected and the `default` the
+    /// key falls back to, and returns `None`.
+    fn debug_int(
+        &mut self,
+        key: &str,
+        value: Option<&str>,
+        min: i128,
+        max: i128,
+        what: &str,
+        default: &str,
+    ) -> Option<i128> {
+        let Some(value) = value else {
+            self.warn(format!(
+                "gort: GODEBUG item {key:?} has no value (expected {key}=N); using {default}"
+            ));
+            return None;
+        };
+        match atoi(value, min, max) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                let why = match e {
+                    AtoiError::TooLarge => format!("is too large (at most {max})"),
+                    AtoiError::Invalid => format!("is not {what}"),
+                };
+                self.warn(format!(
+                    "gort: GODEBUG {key}={value:?} {why}; using {default}"
+                ));
+                None
+            }
+        }
+    }
+
+    fn warn(&mut self, line: String) {
+        self.warnings.push(line);
+    }
+}
+
+/// Why `atoi` rejected a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AtoiError {
+    /// Not a decimal integer, or below the minimum.
+    Invalid,
+    /// A decimal integer above the maximum.
+    TooLarge,
+}
+
+/// Go's runtime `atoi64` syntax (an optional `-`, then ASCII digits; no `+`,
+/// no spaces), except that a lone `-` is rejected, bounded to `min..=max`.
+fn atoi(s: &str, min: i128, max: i128) -> Result<i128, AtoiError> {
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(AtoiError::Invalid);
+    }
+    let mut n: i128 = 0;
+    for c in digits.bytes() {
+        n = match n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(i128::from(c - b'0')))
+        {
+            Some(n) => n,
+            // Beyond i128 there is nothing gort accepts, whatever the sign.
+            None if neg => return Err(AtoiError::Invalid),
+            None => return Err(AtoiError::TooLarge),
+        };
+    }
+    if neg {
+        n = -n;
+    }
+    if n < min {
+        Err(AtoiError::Invalid)
+    } else if n > max {
+        Err(AtoiError::TooLarge)
+    } else {
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(gomaxprocs: Option<&str>, godebug: Option<&str>) -> Config {
+        Config::from_vars(|name| match name {
+            "GOMAXPROCS" => gomaxprocs.map(str::to_string),
+            "GODEBUG" => godebug.map(str::to_string),
+            _ => None,
+        })
+    }
+
+    fn godebug(v: &str) -> Config {
+        env(None, Some(v))
+    }
+
+    fn ncpu() -> usize {
+        SchedConfig::default().gomaxprocs
+    }
+
+    fn det(cfg: &Config) -> DetConfig {
+        match cfg.sched().mode {
+            Mode::Deterministic(d) => d,
+            Mode::Parallel => panic!("expected deterministic mode"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let cfg = env(None, None);
+        let s = cfg.sched();
+        assert_eq!(s.gomaxprocs, ncpu());
+        assert_eq!(s.schedtrace_ms, 0);
+        assert!(!s.scheddetail);
+        assert_eq!(s.mode, Mode::Parallel);
+        assert!(matches!(s.output, Output::Process));
+        assert!(cfg.warnings().is_empty());
+        assert!(cfg.captured().is_none());
+        // An empty GODEBUG is simply unset.
+        assert!(godebug("").warnings().is_empty());
+    }
+
+    #[test]
+    fn gomaxprocs_valid() {
+        for (v, n) in [("1", 1), ("4", 4), ("007", 7), ("2147483647", 2147483647)] {
+            let cfg = env(Some(v), None);
+            assert_eq!(cfg.sched().gomaxprocs, n, "GOMAXPROCS={v}");
+            assert!(cfg.warnings().is_empty(), "GOMAXPROCS={v}");
+        }
+    }
+
+    #[test]
+    fn gomaxprocs_malformed() {
+        for v in ["abc", "0", "-3", "", "1.5", " 4", "+4", "-", "4x"] {
+            let cfg = env(Some(v), None);
+            assert_eq!(cfg.sched().gomaxprocs, ncpu(), "GOMAXPROCS={v:?}");
+            assert_eq!(
+                cfg.warnings(),
+                [format!(
+                    "gort: GOMAXPROCS={v:?} is not a positive integer; using the default, {}",
+                    ncpu()
+                )]
+            );
+        }
+        for v in ["2147483648", "99999999999999999999999999999999999999999999"] {
+            let cfg = env(Some(v), None);
+            assert_eq!(cfg.sched().gomaxprocs, ncpu());
+            assert_eq!(
+                cfg.warnings(),
+                [format!(
+                    "gort: GOMAXPROCS=\"{v}\" is too large (at most 2147483647); using the default, {}",
+                    ncpu()
+                )]
+            );
+        }
+    }
+
+    #[test]
+    fn gomaxprocs_warning_text() {
+        let cfg = env(Some("abc"), None).gomaxprocs(3);
+        assert_eq!(
+            cfg.warnings()[0],
+            format!(
+                "gort: GOMAXPROCS=\"abc\" is not a positive integer; using the default, {}",
+                ncpu()
+            )
+        );
+    }
+
+    #[test]
+    fn schedtrace_and_scheddetail() {
+        let cfg = godebug("schedtrace=1000,scheddetail=1");
+        let s = cfg.sched();
+        assert_eq!(s.schedtrace_ms, 1000);
+        assert!(s.scheddetail);
+        assert!(cfg.warnings().is_empty());
+
+        let s = godebug("schedtrace=0,scheddetail=0").sched();
+        assert_eq!(s.schedtrace_ms, 0);
+        assert!(!s.scheddetail);
+
+        // Go: any nonzero scheddetail is on; later items override earlier.
+        assert!(godebug("scheddetail=-2").sched().scheddetail);
+        assert_eq!(
+            godebug("schedtrace=5,schedtrace=7").sched().schedtrace_ms,
+            7
+        );
+        // Stray commas are ignored silently.
+        let cfg = godebug(",,schedtrace=10,,");
+        assert_eq!(cfg.sched().schedtrace_ms, 10);
+        assert!(cfg.warnings().is_empty());
+    }
+
+    #[test]
+    fn schedtrace_malformed() {
+        let cfg = godebug("schedtrace=-1");
+        assert_eq!(cfg.sched().schedtrace_ms, 0);
+        assert_eq!(
+            cfg.warnings(),
+            ["gort: GODEBUG schedtrace=\"-1\" is not a non-negative integer; using 0 (off)"]
+        );
+
+        let cfg = godebug("schedtrace=abc");
+        assert_eq!(cfg.sched().schedtrace_ms, 0);
+        assert_eq!(
+            cfg.warnings(),
+            ["gort: GODEBUG schedtrace=\"abc\" is not a non-negative integer; using 0 (off)"]
+        );
+
+        // A malformed value resets to the default, as the warning says.
+        let cfg = godebug("schedtrace=100,schedtrace=");
+        assert_eq!(cfg.sched().schedtrace_ms, 0);
+        assert_eq!(cfg.warnings().len(), 1);
+
+        let cfg = godebug("schedtrace=99999999999");
+        assert_eq!(cfg.sched().schedtrace_ms, 0);
+        assert_eq!(
+            cfg.warnings(),
+            ["gort: GODEBUG schedtrace=\"99999999999\" is too large (at most 2147483647); using 0 (off)"]
+        );
+
+        let cfg = godebug("schedtrace");
+        assert_eq!(cfg.sched().schedtrace_ms, 0);
+        assert_eq!(
+            cfg.warnings(),
+            ["gort: GODEBUG item \"schedtrace\" has no value (expected schedtrace=N); using 0 (off)"]
+        );
+
+        let cfg = godebug("scheddetail=yes");
+        assert!(!cfg.sched().scheddetail);
+        assert_eq!(
+            cfg.warnings(),
+            ["gort: GODEBUG scheddetail=\"yes\" is not an integer; using 0 (off)"]
+        );
+    }
+
+    #[test]
+    fn simseed_enables_deterministic_mode() {
+        let cfg = godebug("simseed=42");
+        assert!(cfg.warnings().is_empty());
+        assert_eq!(det(&cfg), DetConfig::with_seed(42));
+
+        let cfg = godebug("simseed=18446744073709551615");
+        assert_eq!(det(&cfg).seed, u64::MAX);
+
+        let cfg = godebug("simseed=x");
+        assert_eq!(cfg.sched().mode, Mode::Parallel);
+        assert_eq!(
+            cfg.warnings(),
+            ["gort: GODEBUG simseed=\"x\" is not a non-negative integer; using none (parallel mode)"]
+        );
+
+        let cfg = godebug("simseed=18446744073709551616");
+        assert_eq!(cfg.sched().mode, Mode::Parallel);
+        assert_eq!(cfg.warnings().len(), 1);
+        assert!(cfg.warnings()[0].contains("too large"));
+    }
+
+    #[test]
+    fn simswitch_simpreempt_reach_detconfig() {
+        // Order does not matter: simseed may come last.
+        let cfg = godebug("simswitch=3,simpreempt=0,simseed=7");
+        assert!(cfg.warnings().is_empty(), "{:?}", cfg.warnings());
+        let d = det(&cfg);
+        assert_eq!(d.seed, 7);
+        assert_eq!(d.switch_every, 3);
+        assert_eq!(d.preempt_every, 0);
+        assert_eq!(d.step_ns, DetConfig::with_seed(7).step_ns);
+
+        let cfg = godebug("simseed=1,simswitch=0,simpreempt=-1");
+        let d = det(&cfg);
+        assert_eq!(d.switch_every, DetConfig::with_seed(1).switch_every);
+        assert_eq!(d.preempt_every, DetConfig::with_seed(1).preempt_every);
+        assert_eq!(
+            cfg.warnings(),
+            [
+                "gort: GODEBUG simswitch=\"0\" is not an integer >= 1; using 8",
+                "gort: GODEBUG simpreempt=\"-1\" is not a non-negative integer; using 64",
+            ]
+        );
+    }
+
+    #[test]
+    fn simswitch_without_simseed_warns() {
+        let cfg = godebug("simswitch=4");
+        assert_eq!(cfg.sched().mode, Mode::Parallel);
+        assert_eq!(
+            cfg.warnings(),
+            ["gort: GODEBUG simswitch has no effect without simseed (deterministic mode); ignored"]
+        );
+
+        let cfg = godebug("simpreempt=4,simpreempt=5");
+        assert_eq!(cfg.warnings().len(), 1);
+
+        // One problem, one warning: a bad simswitch or a bad simseed is
+        // reported for itself only.
+        assert_eq!(godebug("simswitch=x").warnings().len(), 1);
+        assert_eq!(godebug("simseed=x,simswitch=4").warnings().len(), 1);
+    }
+
+    #[test]
+    fn unknown_key() {
+        let cfg = godebug("foo=1");
+        assert_eq!(
+            cfg.warnings(),
+            ["gort: unknown GODEBUG key \"foo\"; ignored (gort's keys: simseed, simswitch, simpreempt, simtrace, wbmode, gcscanold)"]
+        );
+        // Go does not trim: " schedtrace" is another key.
+        let cfg = godebug("schedtrace=5, schedtrace=10");
+        assert_eq!(cfg.sched().schedtrace_ms, 5);
+        assert_eq!(cfg.warnings().len(), 1);
+        assert!(cfg.warnings()[0].starts_with("gort: unknown GODEBUG key \" schedtrace\""));
+        // An item without '=' is classified by its key all the same.
+        assert_eq!(godebug("foo").warnings().len(), 1);
+        assert!(godebug("foo").warnings()[0].starts_with("gort: unknown GODEBUG key \"foo\""));
+    }
+
+    #[test]
+    fn go_key_not_simulated() {
+        let cfg = godebug("gctrace=1");
+        assert_eq!(
+            cfg.warnings(),
+            ["gort: GODEBUG key \"gctrace\" is a Go setting gort does not simulate yet; ignored"]
+        );
+        for key in [
+            "madvdontneed",
+            "memprofilerate",
+            "http2client",
+            "x509sha1",
+            "netdns",
+            "cpu.avx2",
+        ] {
+            let cfg = godebug(&format!("{key}=1"));
+            assert_eq!(
+                cfg.warnings(),
+                [format!(
+                    "gort: GODEBUG key {key:?} is a Go setting gort does not simulate yet; ignored"
+                )]
+            );
+        }
+    }
+
+    #[test]
+    fn reserved_gort_keys() {
+        for key in ["simtrace", "wbmode", "gcscanold"] {
+            let cfg = godebug(&format!("{key}=1"));
+            assert_eq!(
+                cfg.warnings(),
+                [format!(
+                    "gort: GODEBUG key {key:?} is not implemented yet; ignored"
+                )]
+            );
+        }
+    }
+
+    #[test]
+    fn warnings_in_order_one_per_problem() {
+        let cfg = env(
+            Some("x"),
+            Some("gctrace=1,foo=2,schedtrace=-1,wbmode=off,scheddetail=1"),
+        );
+        let w = cfg.warnings();
+        assert_eq!(w.len(), 5, "{w:?}");
+        assert!(w[0].starts_with("gort: GOMAXPROCS="));
+        assert!(w[1].contains("\"gctrace\""));
+        assert!(w[2].contains("\"foo\""));
+        assert!(w[3].contains("schedtrace=\"-1\""));
+        assert!(w[4].contains("\"wbmode\""));
+        assert!(cfg.sched().scheddetail);
+    }
+
+    #[test]
+    fn builder_overrides_env() {
+        let cfg = env(Some("3"), Some("schedtrace=10,simseed=5,simswitch=2"))
+            .gomaxprocs(6)
+            .schedtrace(250)
+            .scheddetail(true)
+            .simseed(9)
+            .simpreempt(11);
+        let s = cfg.sched();
+        assert_eq!(s.gomaxprocs, 6);
+        assert_eq!(s.schedtrace_ms, 250);
+        assert!(s.scheddetail);
+        let d = det(&cfg);
+        assert_eq!((d.seed, d.switch_every, d.preempt_every), (9, 2, 11));
+
+        // gomaxprocs(0) leaves the value unchanged, like runtime.GOMAXPROCS(0).
+        assert_eq!(
+            Config::new().gomaxprocs(2).gomaxprocs(0).sched().gomaxprocs,
+            2
+        );
+        // simswitch before simseed applies once simseed is set.
+        let d = det(&Config::new().simswitch(1).simseed(3));
+        assert_eq!((d.seed, d.switch_every), (3, 1));
+        assert_eq!(Config::new().simswitch(1).sched().mode, Mode::Parallel);
+    }
+
+    #[test]
+    #[should_panic(expected = "simswitch(0)")]
+    fn builder_simswitch_zero_panics() {
+        let _ = Config::new().simswitch(0);
+    }
+
+    #[test]
+    fn capture_output() {
+        let cfg = Config::new().capture_output();
+        let cap = cfg.captured().expect("captured");
+        cfg.sched().output.write_stderr(b"hello");
+        cfg.sched().output.write_stdout(b"out");
+        assert_eq!(&*cap.stderr.lock().unwrap(), b"hello");
+        assert_eq!(&*cap.stdout.lock().unwrap(), b"out");
+        // Each call makes fresh buffers.
+        let other = cfg.clone().capture_output().captured().expect("captured");
+        assert!(!Arc::ptr_eq(&cap, &other));
+    }
+
+    #[test]
+    fn atoi_follows_go() {
+        assert_eq!(atoi("0", 0, 10), Ok(0));
+        assert_eq!(atoi("-0", 0, 10), Ok(0));
+        assert_eq!(atoi("-5", -10, 10), Ok(-5));
+        assert_eq!(atoi("+5", 0, 10), Err(AtoiError::Invalid));
+        assert_eq!(atoi("-", -10, 10), Err(AtoiError::Invalid));
+        assert_eq!(atoi("11", 0, 10), Err(AtoiError::TooLarge));
+        assert_eq!(atoi("-11", 0, 10), Err(AtoiError::Invalid));
+        assert_eq!(atoi("5 ", 0, 10), Err(AtoiError::Invalid));
+    }
+}

@@ -1,0 +1,164 @@
+//! gort: Go's runtime rebuilt as a simulator. This is the crate scenario
+//! authors import.
+//!
+//! A scenario reads like the Go program it mirrors:
+//!
+//! ```
+//! use gort::{go, Config, Runtime, WaitGroup};
+//! use std::sync::Arc;
+//!
+//! let exit = Runtime::new(Config::new().gomaxprocs(2).capture_output()).run(|| {
+//!     let wg = Arc::new(WaitGroup::new());
+//!     for i in 0..4 {
+//!         wg.add(1);
+//!         let wg = wg.clone();
+//!         go!(move || {
+//!             gort::println!("goroutine {i}");
+//!             wg.done();
+//!         });
+//!     }
+//!     wg.wait();
+//! });
+//! assert_eq!(exit.status, 0);
+//! ```
+//!
+//! `Runtime::run` starts the main goroutine (goroutine 1) on a fresh
+//! runtime and returns when it returns, or at the first unrecovered panic
+//! or fatal error, with the exit status Go would give (0, or 2) and the
+//! report it printed. Binaries call `gort::main`, which exits the process
+//! with that status. Settings come from the environment Go reads
+//! (`GOMAXPROCS`, `GODEBUG`, see `config`) or from `Config`'s builder.
+//!
+//! The layers underneath: `gort-scheduler` (goroutines, Ps, Ms, both
+//! execution modes), then the heap and GC, then maps; each later issue adds
+//! its types here.
+
+pub mod config;
+
+pub use config::Config;
+pub use gort_scheduler::{
+    config::{Captured, Mode, Output, SchedConfig},
+    current, go_with, gomaxprocs, gopark, goready, goid, gosched, nanotime, preempt_point,
+    sleep, start_info, start_the_world, step, stop_the_world, world_stopped, write_stderr,
+    write_stdout, Exit, GPtr, StartInfo, UnlockFn, WaitGroup, WaitReason,
+};
+
+/// Go's `go f()` as a function: starts `f` on a new goroutine. The
+/// goroutine's creation site (for dumps and panics) is the caller's line;
+/// prefer the `go!` macro, which also records the enclosing function.
+#[track_caller]
+pub fn go<F>(f: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    gort_scheduler::go(f)
+}
+
+/// `go!(closure)`: Go's `go` statement. Records the enclosing function's
+/// name for `created by` in goroutine dumps.
+#[macro_export]
+macro_rules! go {
+    ($f:expr) => {{
+        let f = $f;
+        $crate::go_with($crate::__start_info_of(&f, $crate::__function_name!()), f)
+    }};
+}
+
+#[doc(hidden)]
+#[track_caller]
+pub fn __start_info_of<F>(_f: &F, creator: &'static str) -> StartInfo {
+    start_info::<F>(creator)
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __function_name {
+    () => {{
+        fn f() {}
+        fn type_name_of<T>(_: T) -> &'static str {
+            ::std::any::type_name::<T>()
+        }
+        let name = type_name_of(f);
+        &name[..name.len() - 3]
+    }};
+}
+
+/// Go's `fmt.Println` for scenarios: formats and writes one line to the
+/// program's stdout (captured when the runtime captures output). Must be
+/// called on a goroutine.
+#[macro_export]
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        let mut s = ::std::format!($($arg)*);
+        s.push('\n');
+        $crate::write_stdout(s.as_bytes());
+    }};
+}
+
+/// One runtime: settings now, a program run later. Several can exist in
+/// one process and run one after another or side by side.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    cfg: Config,
+}
+
+impl Runtime {
+    pub fn new(cfg: Config) -> Runtime {
+        Runtime { cfg }
+    }
+
+    /// A runtime configured from `GOMAXPROCS` and `GODEBUG`.
+    pub fn from_env() -> Runtime {
+        Runtime::new(Config::from_env())
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Runs `main` as goroutine 1 and returns how the program ended.
+    /// Configuration warnings are printed on the runtime's stderr first.
+    #[track_caller]
+    pub fn run<F>(&self, main: F) -> Exit
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let sc = self.cfg.sched();
+        for w in self.cfg.warnings() {
+            sc.output.write_stderr(format!("{w}\n").as_bytes());
+        }
+        let start = StartInfo {
+            gopc: std::panic::Location::caller(),
+            creator: "main",
+            startfn: "main.main",
+        };
+        gort_scheduler::run(sc, start, main)
+    }
+
+    /// What the program printed on stdout, when output is captured.
+    pub fn stdout(&self) -> String {
+        self.cfg
+            .captured()
+            .map(|c| String::from_utf8_lossy(&c.stdout.lock().unwrap()).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// What the runtime printed on stderr, when output is captured.
+    pub fn stderr(&self) -> String {
+        self.cfg
+            .captured()
+            .map(|c| String::from_utf8_lossy(&c.stderr.lock().unwrap()).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// For a binary's `main`: runs `f` on a runtime configured from the
+/// environment and exits the process with Go's status.
+#[track_caller]
+pub fn main<F>(f: F) -> !
+where
+    F: FnOnce() + Send + 'static,
+{
+    let exit = Runtime::from_env().run(f);
+    std::process::exit(exit.status)
+}

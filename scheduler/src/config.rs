@@ -1,0 +1,108 @@
+//! The scheduler's settings, already parsed and validated.
+//!
+//! Environment parsing (`GOMAXPROCS`, `GODEBUG`) lives in the `gort` crate,
+//! which turns the user's environment or builder calls into a `SchedConfig`;
+//! the scheduler itself never reads the environment, so several runtimes with
+//! different settings can run in one process.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+/// How the Ms of a runtime execute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// One OS thread per P, wall-clock time, real concurrency (Go's way).
+    Parallel,
+    /// Every P simulated on the calling thread; a seeded RNG picks the P
+    /// that takes each step, time is virtual (`GODEBUG=simseed=N`).
+    Deterministic(DetConfig),
+}
+
+/// Knobs of deterministic mode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DetConfig {
+    /// The seed of the RNG that makes every scheduling choice.
+    pub seed: u64,
+    /// Mean number of steps a P runs before the RNG picks the next P
+    /// (`GODEBUG=simswitch=N`, gort's own key); 1 switches at every step.
+    pub switch_every: u32,
+    /// A safepoint preempts the running goroutine with probability 1/N
+    /// (`GODEBUG=simpreempt=N`, gort's own key); 0 leaves preemption to the
+    /// simulated sysmon's 10 ms time slice alone.
+    pub preempt_every: u32,
+    /// Virtual nanoseconds that one step costs.
+    pub step_ns: u64,
+}
+
+impl DetConfig {
+    pub fn with_seed(seed: u64) -> DetConfig {
+        DetConfig {
+            seed,
+            switch_every: 8,
+            preempt_every: 64,
+            step_ns: 10,
+        }
+    }
+}
+
+/// Where the runtime's own diagnostics (schedtrace, panics, fatal errors)
+/// and the scenario's `gort::println!` output go.
+#[derive(Clone, Debug, Default)]
+pub enum Output {
+    /// The process's stdout / stderr.
+    #[default]
+    Process,
+    /// In-memory buffers, for tests that assert on reports in-process.
+    Captured(Arc<Captured>),
+}
+
+/// Captured stdout and stderr of one runtime.
+#[derive(Debug, Default)]
+pub struct Captured {
+    pub stdout: Mutex<Vec<u8>>,
+    pub stderr: Mutex<Vec<u8>>,
+}
+
+impl Output {
+    pub fn write_stdout(&self, bytes: &[u8]) {
+        match self {
+            Output::Process => {
+                let _ = std::io::stdout().write_all(bytes);
+            }
+            Output::Captured(c) => c.stdout.lock().unwrap().extend_from_slice(bytes),
+        }
+    }
+    pub fn write_stderr(&self, bytes: &[u8]) {
+        match self {
+            Output::Process => {
+                let _ = std::io::stderr().write_all(bytes);
+            }
+            Output::Captured(c) => c.stderr.lock().unwrap().extend_from_slice(bytes),
+        }
+    }
+}
+
+/// Everything the scheduler needs to start.
+#[derive(Clone, Debug)]
+pub struct SchedConfig {
+    /// Number of Ps (`GOMAXPROCS`), at least 1.
+    pub gomaxprocs: usize,
+    /// `GODEBUG=schedtrace=X`: print a SCHED block every X ms (0: never).
+    pub schedtrace_ms: u64,
+    /// `GODEBUG=scheddetail=1`: print the detailed P/M/G lines.
+    pub scheddetail: bool,
+    pub mode: Mode,
+    pub output: Output,
+}
+
+impl Default for SchedConfig {
+    fn default() -> Self {
+        SchedConfig {
+            gomaxprocs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            schedtrace_ms: 0,
+            scheddetail: false,
+            mode: Mode::Parallel,
+            output: Output::Process,
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Panics, fatal errors and goroutine dumps in Go 1.19's text layout.
+//!
+//! A Rust panic on a goroutine stack is recorded by gort's panic hook (the
+//! message and where it was raised, instead of Rust's "thread panicked"
+//! line), unwinds to the coroutine boundary, and is reported by the M as
+//! Go's `fatalpanic` would: `panic: <value>`, a blank line, then
+//! `goroutine N [running]:` with the goroutine's frame and its creation
+//! site. `throw`/`fatal` reports (`fatal error: ...`) dump every goroutine.
+//!
+//! Simulated differently from Go: gort does not walk Rust stacks, so a
+//! goroutine shows one frame: its start function (the closure's Rust type
+//! name, where Go prints `main.main.func1`) at the place it panicked or last
+//! parked, then `created by <function>` at the `go` statement's file:line
+//! (no `+0x` offsets: there are no Go PCs).
+
+use std::any::Any;
+use std::sync::Once;
+
+use crate::g::*;
+use crate::sched::Sched;
+
+static HOOK: Once = Once::new();
+
+/// Installs the process-wide panic hook once. Panics on a goroutine stack
+/// are recorded in the G; every other panic goes to the previous hook.
+pub(crate) fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Some(g) = crate::stack::getg() {
+                let rec = PanicRecord {
+                    message: panic_message(info.payload()),
+                    location: info
+                        .location()
+                        .map(|l| format!("{}:{}", l.file(), l.line())),
+                };
+                // SAFETY: the hook runs on the panicking goroutine's own
+                // stack, so this thread owns the G.
+                unsafe { *g.panic.get() = Some(rec) };
+                return;
+            }
+            prev(info);
+        }));
+    });
+}
+
+/// Prints a panic value as Go prints the common cases: strings as they
+/// are, integers in decimal.
+pub fn panic_message(p: &(dyn Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&'static str>() {
+        return (*s).to_string();
+    }
+    if let Some(s) = p.downcast_ref::<String>() {
+        return s.clone();
+    }
+    macro_rules! ints {
+        ($($t:ty),*) => {$(
+            if let Some(v) = p.downcast_ref::<$t>() {
+                return v.to_string();
+            }
+        )*};
+    }
+    ints!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+    "(non-printable panic value)".to_string()
+}
+
+/// Go's status word in a goroutine header.
+fn status_text(g: &G) -> String {
+    let st = g.status();
+    let base = st & !G_SCAN;
+    let mut s = match base {
+        G_WAITING if g.waitreason() != WaitReason::Zero => g.waitreason().as_str().to_string(),
+        G_IDLE => "idle".into(),
+        G_RUNNABLE => "runnable".into(),
+        G_RUNNING => "running".into(),
+        G_SYSCALL => "syscall".into(),
+        G_WAITING => "waiting".into(),
+        G_DEAD => "dead".into(),
+        8 => "copystack".into(),
+        G_PREEMPTED => "preempted".into(),
+        _ => "???".into(),
+    };
+    if st & G_SCAN != 0 {
+        s.push_str(" (scan)");
+    }
+    s
+}
+
+/// `goroutine N [status]:` with its newline. `running` forces the status
+/// of the goroutine that is failing right now.
+pub(crate) fn goroutine_header(g: &G, running: bool) -> String {
+    let st = if running {
+        "running".to_string()
+    } else {
+        status_text(g)
+    };
+    format!("goroutine {} [{}]:\n", g.goid(), st)
+}
+
+/// The goroutine's frame and its `created by` lines.
+pub(crate) fn frames(out: &mut String, g: &G, at: Option<&str>) {
+    let info = g.start_info();
+    let startfn = info.map_or("?", |i| i.startfn);
+    out.push_str(startfn);
+    out.push_str("(...)\n\t");
+    match at {
+        Some(a) => out.push_str(a),
+        None => match g.park_location() {
+            Some(l) => out.push_str(&format!("{}:{}", l.file(), l.line())),
+            None => out.push_str("?"),
+        },
+    }
+    out.push('\n');
+    if let Some(i) = info {
+        if g.goid() != 1 {
+            out.push_str(&format!(
+                "created by {}\n\t{}:{}\n",
+                i.creator,
+                i.gopc.file(),
+                i.gopc.line()
+            ));
+        }
+    }
+}
+
+/// One goroutine's block in a dump, preceded by the blank line Go prints.
+pub(crate) fn goroutine_block(g: &G, running: bool, at: Option<&str>) -> String {
+    let mut s = String::from("\n");
+    s.push_str(&goroutine_header(g, running));
+    frames(&mut s, g, at);
+    s
+}
+
+/// Every live goroutine in creation order (Go's `allgs`), except `skip`.
+pub(crate) fn dump_all(sched: &Sched, skip: Option<&G>) -> String {
+    let mut out = String::new();
+    let gs = sched.allgs.lock().unwrap().clone();
+    let mut gs: Vec<&G> = gs.iter().map(|g| g.get()).collect();
+    gs.sort_by_key(|g| g.goid());
+    for g in gs {
+        if g.status() == G_DEAD || skip.is_some_and(|s| std::ptr::eq(s, g)) {
+            continue;
+        }
+        out.push_str(&goroutine_block(g, false, None));
+    }
+    out
+}
+
+/// A fatal error outside any runtime (the process-wide stack pool is
+/// exhausted): print and exit with Go's status.
+pub(crate) fn throw_process(msg: &str) -> ! {
+    eprintln!("{msg}\nfatal error: out of memory allocating goroutine stacks");
+    std::process::exit(2);
+}

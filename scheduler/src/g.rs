@@ -1,0 +1,308 @@
+//! The G: one goroutine, its states and wait reasons (Go's `runtime2.go`).
+//!
+//! A G is allocated once and never freed while its runtime lives: dead Gs
+//! (with their stack slot) go to a free list and are reused by `newproc`, as
+//! in Go (`gfput`/`gfget`), and `allgs` keeps every G for dumps and
+//! scheddetail. A G's fields are written by the M that currently owns it
+//! (running it, or holding it while it moves between queues); ownership is
+//! handed over through the run queues and the status CAS, which give the
+//! needed happens-before edges. Fields read by other threads (status,
+//! stackguard0, goid for dumps) are atomics.
+
+use std::cell::{Cell, UnsafeCell};
+use std::panic::Location;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+
+use corosensei::{Coroutine, Yielder};
+
+use crate::m::M;
+use crate::sched::Sched;
+use crate::stack::{CoStack, SlotStack};
+
+/// Go's G status values (`_Gidle` ... `_Gpreempted`); `_Gscan` is OR-ed on
+/// while the GC owns the stack.
+pub const G_IDLE: u32 = 0;
+pub const G_RUNNABLE: u32 = 1;
+pub const G_RUNNING: u32 = 2;
+pub const G_SYSCALL: u32 = 3;
+pub const G_WAITING: u32 = 4;
+pub const G_DEAD: u32 = 6;
+pub const G_PREEMPTED: u32 = 9;
+pub const G_SCAN: u32 = 0x1000;
+
+/// Go's `stackPreempt`: stored in `stackguard0` to make the next safepoint's
+/// stack check fail, which is how a preemption request reaches a G.
+pub const STACK_PREEMPT: usize = 0xfffffffffffffade;
+
+/// Why a goroutine is waiting (Go's `waitReason`), printed in goroutine
+/// dumps and scheddetail exactly as Go 1.19 spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum WaitReason {
+    Zero = 0,
+    GcAssistMarking,
+    IoWait,
+    ChanReceiveNilChan,
+    ChanSendNilChan,
+    DumpingHeap,
+    GarbageCollection,
+    GarbageCollectionScan,
+    Panicwait,
+    Select,
+    SelectNoCases,
+    GcAssistWait,
+    GcSweepWait,
+    GcScavengeWait,
+    ChanReceive,
+    ChanSend,
+    FinalizerWait,
+    ForceGcIdle,
+    Semacquire,
+    Sleep,
+    SyncCondWait,
+    TimerGoroutineIdle,
+    TraceReaderBlocked,
+    WaitForGcCycle,
+    GcWorkerIdle,
+    Preempted,
+    DebugCall,
+}
+
+impl WaitReason {
+    const ALL: [WaitReason; 27] = [
+        WaitReason::Zero,
+        WaitReason::GcAssistMarking,
+        WaitReason::IoWait,
+        WaitReason::ChanReceiveNilChan,
+        WaitReason::ChanSendNilChan,
+        WaitReason::DumpingHeap,
+        WaitReason::GarbageCollection,
+        WaitReason::GarbageCollectionScan,
+        WaitReason::Panicwait,
+        WaitReason::Select,
+        WaitReason::SelectNoCases,
+        WaitReason::GcAssistWait,
+        WaitReason::GcSweepWait,
+        WaitReason::GcScavengeWait,
+        WaitReason::ChanReceive,
+        WaitReason::ChanSend,
+        WaitReason::FinalizerWait,
+        WaitReason::ForceGcIdle,
+        WaitReason::Semacquire,
+        WaitReason::Sleep,
+        WaitReason::SyncCondWait,
+        WaitReason::TimerGoroutineIdle,
+        WaitReason::TraceReaderBlocked,
+        WaitReason::WaitForGcCycle,
+        WaitReason::GcWorkerIdle,
+        WaitReason::Preempted,
+        WaitReason::DebugCall,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::Zero => "",
+            WaitReason::GcAssistMarking => "GC assist marking",
+            WaitReason::IoWait => "IO wait",
+            WaitReason::ChanReceiveNilChan => "chan receive (nil chan)",
+            WaitReason::ChanSendNilChan => "chan send (nil chan)",
+            WaitReason::DumpingHeap => "dumping heap",
+            WaitReason::GarbageCollection => "garbage collection",
+            WaitReason::GarbageCollectionScan => "garbage collection scan",
+            WaitReason::Panicwait => "panicwait",
+            WaitReason::Select => "select",
+            WaitReason::SelectNoCases => "select (no cases)",
+            WaitReason::GcAssistWait => "GC assist wait",
+            WaitReason::GcSweepWait => "GC sweep wait",
+            WaitReason::GcScavengeWait => "GC scavenge wait",
+            WaitReason::ChanReceive => "chan receive",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::FinalizerWait => "finalizer wait",
+            WaitReason::ForceGcIdle => "force gc (idle)",
+            WaitReason::Semacquire => "semacquire",
+            WaitReason::Sleep => "sleep",
+            WaitReason::SyncCondWait => "sync.Cond.Wait",
+            WaitReason::TimerGoroutineIdle => "timer goroutine (idle)",
+            WaitReason::TraceReaderBlocked => "trace reader (blocked)",
+            WaitReason::WaitForGcCycle => "wait for GC cycle",
+            WaitReason::GcWorkerIdle => "GC worker (idle)",
+            WaitReason::Preempted => "preempted",
+            WaitReason::DebugCall => "debug call",
+        }
+    }
+
+    fn from_u8(v: u8) -> WaitReason {
+        WaitReason::ALL[v as usize]
+    }
+}
+
+/// What a goroutine tells its M when it switches back to the scheduler
+/// (Go's `mcall` targets: `gosched_m`, `gopreempt_m`, `park_m`).
+#[derive(Clone, Copy, Debug)]
+pub enum Yield {
+    /// Deterministic mode only: the step budget ran out. The G stays
+    /// `_Grunning` on its P; the driver lets another P take the next step.
+    Step,
+    /// `Gosched`: to the global run queue.
+    Gosched,
+    /// A preemption request was honoured at a safepoint (sysmon's time
+    /// slice, stop-the-world): to the global run queue.
+    Preempted,
+    /// `gopark`: wait; `unlock` runs on the M after the G is off its stack
+    /// (Go's `unlockf`), and if it returns false the G resumes at once.
+    Park(WaitReason, Option<UnlockFn>),
+    /// The safepoint found the stack pointer below `stackguard0`.
+    StackOverflow(usize),
+}
+
+/// Go's `unlockf` with its argument: called on the M after the parking G
+/// has switched away, so a waker can never see a half-parked G.
+#[derive(Clone, Copy, Debug)]
+pub struct UnlockFn {
+    pub f: unsafe fn(usize) -> bool,
+    pub arg: usize,
+}
+
+pub type GCoroutine = Coroutine<(), Yield, (), CoStack>;
+pub type GYielder = Yielder<(), Yield>;
+
+/// Where a goroutine was created and what it runs, for dumps and panics.
+#[derive(Clone, Copy, Debug)]
+pub struct StartInfo {
+    /// The `go` statement's location (Go's `gopc`).
+    pub gopc: &'static Location<'static>,
+    /// The function containing the `go` statement (`created by ...`), when
+    /// the `go!` macro captured it.
+    pub creator: &'static str,
+    /// The goroutine's own function (Go's `startpc`): the closure's type.
+    pub startfn: &'static str,
+}
+
+/// A panic caught at the coroutine boundary: the message and where it was
+/// raised (filled in by the panic hook on the goroutine's own stack).
+#[derive(Clone, Debug)]
+pub struct PanicRecord {
+    pub message: String,
+    pub location: Option<String>,
+}
+
+pub struct G {
+    goid: AtomicU64,
+    atomicstatus: AtomicU32,
+    waitreason: AtomicU8,
+    /// Go's `stackguard0`: the slot's guard normally, `STACK_PREEMPT` when
+    /// preemption was requested.
+    pub(crate) stackguard0: AtomicUsize,
+    /// The M running this G (Go's `g.m`), so runtime calls find their P.
+    pub(crate) m: AtomicPtr<M>,
+    pub(crate) sched: *const Sched,
+    pub(crate) stack: SlotStack,
+    /// The coroutine; touched only by the M that owns the G.
+    pub(crate) co: UnsafeCell<Option<GCoroutine>>,
+    /// Set when the coroutine starts; valid while it runs.
+    pub(crate) yielder: Cell<*const GYielder>,
+    pub(crate) start: Cell<Option<StartInfo>>,
+    /// Where the G last parked (the top frame of a waiting G's dump).
+    pub(crate) parkloc: Cell<Option<&'static Location<'static>>>,
+    /// Deterministic mode: steps left before the driver switches P.
+    pub(crate) budget: Cell<u64>,
+    /// Deterministic mode: steps taken since the last resume (for the
+    /// virtual clock).
+    pub(crate) steps: Cell<u64>,
+    pub(crate) panic: UnsafeCell<Option<PanicRecord>>,
+    /// The duration of a pending `sleep`, read by its unlock function.
+    pub(crate) sleep_ns: Cell<u64>,
+}
+
+// SAFETY: a G moves between threads only through the run queues and the
+// status CAS protocol: at any moment exactly one M owns its non-atomic
+// fields (Cell/UnsafeCell), and every hand-over is a release/acquire edge
+// (crossbeam queue operations, the P's runnext CAS, the status CAS).
+unsafe impl Sync for G {}
+// SAFETY: as above.
+unsafe impl Send for G {}
+
+impl G {
+    pub(crate) fn new(sched: *const Sched) -> Box<G> {
+        let stack = SlotStack::alloc();
+        let g = Box::new(G {
+            goid: AtomicU64::new(0),
+            atomicstatus: AtomicU32::new(G_IDLE),
+            waitreason: AtomicU8::new(0),
+            stackguard0: AtomicUsize::new(stack.stackguard()),
+            m: AtomicPtr::new(std::ptr::null_mut()),
+            sched,
+            stack,
+            co: UnsafeCell::new(None),
+            yielder: Cell::new(std::ptr::null()),
+            start: Cell::new(None),
+            parkloc: Cell::new(None),
+            budget: Cell::new(u64::MAX),
+            steps: Cell::new(0),
+            panic: UnsafeCell::new(None),
+            sleep_ns: Cell::new(0),
+        });
+        g.stack.set_owner(&*g);
+        g
+    }
+
+    pub fn goid(&self) -> u64 {
+        self.goid.load(Ordering::Relaxed)
+    }
+    pub(crate) fn set_goid(&self, id: u64) {
+        self.goid.store(id, Ordering::Relaxed)
+    }
+
+    pub fn status(&self) -> u32 {
+        self.atomicstatus.load(Ordering::Acquire)
+    }
+    pub(crate) fn set_status(&self, s: u32) {
+        self.atomicstatus.store(s, Ordering::Release)
+    }
+    /// Go's `casgstatus`; false if the G was not in `old`.
+    pub(crate) fn cas_status(&self, old: u32, new: u32) -> bool {
+        self.atomicstatus
+            .compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    pub fn waitreason(&self) -> WaitReason {
+        WaitReason::from_u8(self.waitreason.load(Ordering::Relaxed))
+    }
+    pub(crate) fn set_waitreason(&self, r: WaitReason) {
+        self.waitreason.store(r as u8, Ordering::Relaxed)
+    }
+
+    pub fn start_info(&self) -> Option<StartInfo> {
+        self.start.get()
+    }
+    pub fn park_location(&self) -> Option<&'static Location<'static>> {
+        self.parkloc.get()
+    }
+
+    pub(crate) fn sched(&self) -> &Sched {
+        // SAFETY: a G never outlives its Sched: Gs are freed in Sched's drop.
+        unsafe { &*self.sched }
+    }
+
+    /// Asks the G to stop at its next safepoint (Go's `preemptone` on the
+    /// G: `stackguard0 = stackPreempt`).
+    pub(crate) fn request_preempt(&self) {
+        self.stackguard0.store(STACK_PREEMPT, Ordering::Release);
+    }
+    pub(crate) fn clear_preempt(&self) {
+        self.stackguard0
+            .store(self.stack.stackguard(), Ordering::Release);
+    }
+
+    /// Switches from the goroutine to its M (Go's `mcall`). Must be called
+    /// on this G's own stack.
+    pub(crate) fn suspend(&self, y: Yield) {
+        let yl = self.yielder.get();
+        debug_assert!(!yl.is_null());
+        // SAFETY: `yielder` was set by the coroutine body to its own Yielder,
+        // which lives at the base of this G's stack for as long as the
+        // coroutine runs; we are on that stack, so the coroutine is running.
+        unsafe { (*yl).suspend(y) }
+    }
+}

@@ -1,0 +1,133 @@
+//! gort-scheduler: Go's G/M/P scheduler, with goroutines as stackful
+//! coroutines, in two execution modes.
+//!
+//! # The algorithm (Go 1.19's proc.go, as gort runs it)
+//!
+//! A goroutine (G) is a corosensei coroutine on a fixed stack slot from one
+//! process-wide pool (`stack`). A P is a processor's worth of scheduling
+//! state: a 256-slot local run queue plus a one-slot `runnext`, a cache of
+//! dead Gs, and timers (`p`). An M runs Gs on the P it holds (`m`).
+//! `go f()` puts the new G in the creator's `runnext`; the creator keeps
+//! running. A G gives its P back by yielding to its M (Go's `mcall`) with a
+//! reason: `Gosched` and preemption go to the global queue; `gopark` waits
+//! until some `goready` puts it back in the waker's `runnext`; returning is
+//! `goexit`. The M then runs `findRunnable`: this P's timers, the global
+//! queue once every 61 schedule ticks (fairness), `runnext`, the local ring,
+//! the global queue, then stealing half of another P's ring (four passes in
+//! a random order, `runnext` and timers only on the last).
+//!
+//! sysmon preempts a G that has held its P for 10 ms by setting its
+//! `stackguard0` to `STACK_PREEMPT`; the G stops at its next safepoint (any
+//! runtime call or `preempt_point()`). The same compare catches a stack
+//! about to overflow (`fatal error: stack overflow`). Stop-the-world uses the
+//! same request on every P (`stw`).
+//!
+//! # Two execution modes (DESIGN.md)
+//!
+//! * Parallel (`parallel`): one OS thread per P, wall-clock time, spinning
+//!   and parked Ms exactly as Go manages them.
+//! * Deterministic (`det`, `GODEBUG=simseed=N`): every P simulated on one
+//!   thread; a seeded RNG picks the P that takes each step and when to
+//!   preempt; time is virtual. Lower layers call `step()` at each simulated
+//!   memory access, so goroutines on different Ps interleave inside runtime
+//!   operations, and the same seed replays the same interleaving.
+//!
+//! Both modes share every structure and algorithm above; only the driving
+//! of Ms differs.
+//!
+//! # No thread-locals on goroutine stacks
+//!
+//! A coroutine may resume on another OS thread, and LLVM may cache a
+//! thread-local's address across the switch. So code running on a goroutine
+//! finds its G from the stack pointer (`stack::getg`: the slot's header names
+//! its owner), its M from the G and its P from the M, like Go's
+//! `getg().m.p`. No lock guard or TLS borrow is held across a yield.
+
+pub mod config;
+mod det;
+pub mod fatal;
+pub mod g;
+pub mod m;
+pub mod p;
+mod parallel;
+pub mod proc;
+mod sched;
+mod schedtrace;
+mod signal;
+pub mod stack;
+pub mod stw;
+mod util;
+pub mod waitgroup;
+
+use std::sync::atomic::Ordering;
+
+pub use config::{Captured, DetConfig, Mode, Output, SchedConfig};
+pub use g::{StartInfo, UnlockFn, WaitReason};
+pub use p::GPtr;
+pub use proc::{
+    current, go, go_with, gomaxprocs, gopark, goready, goid, gosched, nanotime, preempt_point,
+    sleep, start_info, step, write_stderr, write_stdout,
+};
+pub use sched::Exit;
+pub use stw::{start_the_world, stop_the_world, world_stopped};
+pub use waitgroup::WaitGroup;
+
+use crate::p::P_IDLE;
+use crate::sched::Sched;
+
+struct DetGuard;
+impl Drop for DetGuard {
+    fn drop(&mut self) {
+        proc::DET_RUNTIMES.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs a program: `main` becomes goroutine 1 on P0; the run ends when it
+/// returns (status 0, other goroutines are abandoned as Go abandons them),
+/// or at the first panic or fatal error (status 2, with Go's report on the
+/// configured stderr). Several runs may proceed at once on different
+/// threads; each is independent.
+pub fn run<F>(cfg: SchedConfig, start: StartInfo, main: F) -> Exit
+where
+    F: FnOnce() + Send + 'static,
+{
+    fatal::install_panic_hook();
+    let sched = Sched::new(cfg);
+    let p0 = &sched.allp[0];
+    let exit = if sched.det {
+        proc::DET_RUNTIMES.fetch_add(1, Ordering::SeqCst);
+        let _guard = DetGuard;
+        let mut ms = Vec::new();
+        {
+            let mut idle = sched.lock.lock().unwrap();
+            for p in sched.allp.iter() {
+                let m = sched.new_m();
+                sched.acquirep(&m, p);
+                if p.id != 0 {
+                    p.set_status(P_IDLE);
+                    idle.pidle.push(p.id);
+                    sched.npidle.fetch_add(1, Ordering::SeqCst);
+                }
+                ms.push(m);
+            }
+        }
+        sched.newproc(p0, start, main);
+        let e = det::run(&sched, ms);
+        sched.teardown();
+        e
+    } else {
+        {
+            let mut idle = sched.lock.lock().unwrap();
+            for p in sched.allp.iter().skip(1).rev() {
+                sched.pidleput(&mut idle, p);
+            }
+        }
+        let m0 = sched.new_m();
+        sched.acquirep(&m0, p0);
+        sched.newproc(p0, start, main);
+        let e = parallel::run(&sched, m0);
+        sched.teardown();
+        e
+    };
+    exit
+}

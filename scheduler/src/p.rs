@@ -1,0 +1,339 @@
+//! The P: a processor's run queues and per-P caches (Go's `p`, and the
+//! `runqput` / `runqget` / `runqsteal` / `globrunqget` family of proc.go).
+//!
+//! Each P has a one-slot `runnext` and a bounded local run queue of 256 Gs.
+//! The local queue is a crossbeam-deque FIFO `Worker` owned by the M holding
+//! the P; other Ps steal from it through its `Stealer`, taking half (rounded
+//! up), as Go's `runqgrab` does. The 256 bound is enforced here: a put into a
+//! full queue moves half of it plus the new G to the global queue
+//! (`runqputslow`). `runnext` is an atomic pointer so a thief can take it
+//! with a swap, as Go does with a CAS.
+//!
+//! Rules that come straight from Go 1.19 and that tests pin down:
+//! - `newproc` and `goready` put the G in `runnext` (the previous occupant is
+//!   kicked to the tail of the ring) so a new or woken G runs next and
+//!   inherits the time slice;
+//! - `runqget` takes `runnext` first (inheritTime = true), then the head;
+//! - `globrunqget(p, max)` takes `min(len, len/gomaxprocs + 1, max, 128)`,
+//!   runs the first and queues the rest locally.
+
+use std::cell::UnsafeCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+
+use crate::g::G;
+use crate::m::M;
+
+pub const P_IDLE: u32 = 0;
+pub const P_RUNNING: u32 = 1;
+pub const P_SYSCALL: u32 = 2;
+pub const P_GCSTOP: u32 = 3;
+pub const P_DEAD: u32 = 4;
+
+/// Capacity of a P's local run queue, as in Go.
+pub const RUNQ_SIZE: usize = 256;
+
+/// A pointer to a G that can travel through the queues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GPtr(pub NonNull<G>);
+// SAFETY: Gs are Sync/Send (see g.rs); a GPtr is an ownership token moved
+// through the run queues.
+unsafe impl Send for GPtr {}
+
+impl GPtr {
+    pub fn new(g: &G) -> GPtr {
+        GPtr(NonNull::from(g))
+    }
+    pub fn get(&self) -> &'static G {
+        // SAFETY: Gs live until their Sched is dropped, after every M and
+        // the driver have stopped using them.
+        unsafe { &*self.0.as_ptr() }
+    }
+}
+
+/// A pending timer: at `when`, call `f(arg)` on the scheduler.
+#[derive(Clone, Copy, Debug)]
+pub struct Timer {
+    pub when: u64,
+    pub seq: u64,
+    pub f: fn(&crate::sched::Sched, &P, usize),
+    pub arg: usize,
+}
+impl PartialEq for Timer {
+    fn eq(&self, o: &Self) -> bool {
+        (self.when, self.seq) == (o.when, o.seq)
+    }
+}
+impl Eq for Timer {}
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Timer {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.when, self.seq).cmp(&(o.when, o.seq))
+    }
+}
+
+pub struct P {
+    pub id: usize,
+    status: AtomicU32,
+    /// Incremented on every non-inherited `execute` (sysmon watches it).
+    pub(crate) schedtick: AtomicU32,
+    /// The M that owns this P, or null.
+    pub(crate) m: AtomicPtr<M>,
+    /// The G running on this P, or null (Go reaches it as `p.m.curg`).
+    pub(crate) curg: AtomicPtr<G>,
+    runq: UnsafeCell<Worker<GPtr>>,
+    stealer: Stealer<GPtr>,
+    runnext: AtomicPtr<G>,
+    /// Dead Gs ready for reuse (Go's `p.gFree`); owner only.
+    gfree: UnsafeCell<Vec<GPtr>>,
+    gfreecnt: AtomicUsize,
+    pub(crate) timers: Mutex<BinaryHeap<Reverse<Timer>>>,
+    /// When the earliest timer fires, u64::MAX if none (Go's `timer0When`).
+    pub(crate) timer0when: AtomicU64,
+    /// sysmon's record: schedtick and when it last changed (Go's `sysmontick`).
+    pub(crate) sysmon_tick: AtomicU32,
+    pub(crate) sysmon_when: AtomicU64,
+}
+
+// SAFETY: the UnsafeCell fields (runq worker, gfree) are touched only by the
+// M that owns the P (p.m), and ownership of a P passes between Ms only under
+// the scheduler lock (pidle list) or the stop-the-world protocol, which order
+// the accesses; everything read by other threads is atomic or behind a Mutex.
+unsafe impl Sync for P {}
+// SAFETY: as above.
+unsafe impl Send for P {}
+
+impl P {
+    pub fn new(id: usize) -> P {
+        let w = Worker::new_fifo();
+        let stealer = w.stealer();
+        P {
+            id,
+            status: AtomicU32::new(P_IDLE),
+            schedtick: AtomicU32::new(0),
+            m: AtomicPtr::new(std::ptr::null_mut()),
+            curg: AtomicPtr::new(std::ptr::null_mut()),
+            runq: UnsafeCell::new(w),
+            stealer,
+            runnext: AtomicPtr::new(std::ptr::null_mut()),
+            gfree: UnsafeCell::new(Vec::new()),
+            gfreecnt: AtomicUsize::new(0),
+            timers: Mutex::new(BinaryHeap::new()),
+            timer0when: AtomicU64::new(u64::MAX),
+            sysmon_tick: AtomicU32::new(0),
+            sysmon_when: AtomicU64::new(0),
+        }
+    }
+
+    pub fn status(&self) -> u32 {
+        self.status.load(Ordering::Acquire)
+    }
+    pub(crate) fn set_status(&self, s: u32) {
+        self.status.store(s, Ordering::Release)
+    }
+    pub fn schedtick(&self) -> u32 {
+        self.schedtick.load(Ordering::Relaxed)
+    }
+
+    #[allow(clippy::mut_from_ref)]
+    fn worker(&self) -> &Worker<GPtr> {
+        // SAFETY: only the owner of the P calls this (see the Sync impl).
+        unsafe { &*self.runq.get() }
+    }
+
+    /// Length of the local ring (runnext not counted), as schedtrace shows it.
+    pub fn runqsize(&self) -> usize {
+        self.stealer.len()
+    }
+    pub fn has_runnext(&self) -> bool {
+        !self.runnext.load(Ordering::Acquire).is_null()
+    }
+    /// Go's `runqempty`.
+    pub fn runq_empty(&self) -> bool {
+        self.stealer.is_empty() && !self.has_runnext()
+    }
+    pub fn gfreecnt(&self) -> usize {
+        self.gfreecnt.load(Ordering::Relaxed)
+    }
+    pub fn timerslen(&self) -> usize {
+        self.timers.lock().unwrap().len()
+    }
+
+    /// Go's `runqput`: owner only. `next` puts g in runnext and kicks the
+    /// old runnext to the tail of the ring.
+    pub(crate) fn runqput(&self, g: GPtr, next: bool, global: &Injector<GPtr>) {
+        let mut g = g;
+        if next {
+            let old = self.runnext.swap(g.0.as_ptr(), Ordering::AcqRel);
+            match NonNull::new(old) {
+                None => return,
+                Some(old) => g = GPtr(old),
+            }
+        }
+        let w = self.worker();
+        if w.len() < RUNQ_SIZE {
+            w.push(g);
+            return;
+        }
+        self.runqputslow(g, global);
+    }
+
+    /// Go's `runqputslow`: the ring is full; move half of it and g to the
+    /// global queue in one batch, oldest first.
+    fn runqputslow(&self, g: GPtr, global: &Injector<GPtr>) {
+        let w = self.worker();
+        for _ in 0..RUNQ_SIZE / 2 {
+            match w.pop() {
+                Some(x) => global.push(x),
+                None => break,
+            }
+        }
+        global.push(g);
+    }
+
+    /// Go's `runqget`: runnext first (inheritTime = true), then the head.
+    pub(crate) fn runqget(&self) -> Option<(GPtr, bool)> {
+        if !self.runnext.load(Ordering::Relaxed).is_null() {
+            let next = self.runnext.swap(std::ptr::null_mut(), Ordering::AcqRel);
+            if let Some(n) = NonNull::new(next) {
+                return Some((GPtr(n), true));
+            }
+        }
+        self.worker().pop().map(|g| (g, false))
+    }
+
+    /// Go's `runqsteal`: take half of `victim`'s ring into ours and return
+    /// one of the stolen Gs; with `steal_runnext`, an empty ring gives up
+    /// its runnext.
+    pub(crate) fn runqsteal(&self, victim: &P, steal_runnext: bool) -> Option<GPtr> {
+        loop {
+            match victim
+                .stealer
+                .steal_batch_with_limit_and_pop(self.worker(), RUNQ_SIZE / 2)
+            {
+                Steal::Success(g) => return Some(g),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        if steal_runnext {
+            let next = victim.runnext.swap(std::ptr::null_mut(), Ordering::AcqRel);
+            return NonNull::new(next).map(GPtr);
+        }
+        None
+    }
+
+    /// Go's `globrunqget`: take a fair share of the global queue.
+    pub(crate) fn globrunqget(
+        &self,
+        global: &Injector<GPtr>,
+        gomaxprocs: usize,
+        max: usize,
+    ) -> Option<GPtr> {
+        let size = global.len();
+        if size == 0 {
+            return None;
+        }
+        let mut n = size.min(size / gomaxprocs + 1);
+        if max > 0 {
+            n = n.min(max);
+        }
+        n = n.min(RUNQ_SIZE / 2);
+        let mut first = None;
+        let w = self.worker();
+        let mut taken = 0;
+        while taken < n {
+            match global.steal() {
+                Steal::Success(g) => {
+                    taken += 1;
+                    if first.is_none() {
+                        first = Some(g);
+                    } else {
+                        w.push(g);
+                    }
+                }
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        first
+    }
+
+    /// Go's `gfput`: keep a dead G (and its stack) for reuse; past 64, move
+    /// Gs to the global list until 32 remain.
+    pub(crate) fn gfput(&self, g: GPtr, global: &Mutex<Vec<GPtr>>) {
+        // SAFETY: owner only (see the Sync impl).
+        let list = unsafe { &mut *self.gfree.get() };
+        list.push(g);
+        if list.len() >= 64 {
+            let mut gl = global.lock().unwrap();
+            while list.len() > 32 {
+                gl.push(list.pop().unwrap());
+            }
+        }
+        self.gfreecnt.store(list.len(), Ordering::Relaxed);
+    }
+
+    /// Go's `gfget`: a dead G from this P, refilled from the global list.
+    pub(crate) fn gfget(&self, global: &Mutex<Vec<GPtr>>) -> Option<GPtr> {
+        // SAFETY: owner only (see the Sync impl).
+        let list = unsafe { &mut *self.gfree.get() };
+        if list.is_empty() {
+            let mut gl = global.lock().unwrap();
+            while list.len() < 32 {
+                match gl.pop() {
+                    Some(g) => list.push(g),
+                    None => break,
+                }
+            }
+        }
+        let g = list.pop();
+        self.gfreecnt.store(list.len(), Ordering::Relaxed);
+        g
+    }
+
+    /// Drains every G still queued on this P (runtime shutdown).
+    pub(crate) fn drain(&self) -> Vec<GPtr> {
+        let mut v = Vec::new();
+        if let Some((g, _)) = self.runqget() {
+            v.push(g);
+        }
+        while let Some(g) = self.worker().pop() {
+            v.push(g);
+        }
+        v
+    }
+
+    /// Adds a timer (Go's `addtimer` on this P).
+    pub(crate) fn addtimer(&self, t: Timer) {
+        let mut h = self.timers.lock().unwrap();
+        h.push(Reverse(t));
+        self.timer0when
+            .store(h.peek().map_or(u64::MAX, |t| t.0.when), Ordering::Release);
+    }
+
+    /// Pops the timers due at `now` (Go's `runtimer` loop in `checkTimers`).
+    pub(crate) fn take_due_timers(&self, now: u64, out: &mut Vec<Timer>) {
+        if self.timer0when.load(Ordering::Acquire) > now {
+            return;
+        }
+        let mut h = self.timers.lock().unwrap();
+        while let Some(t) = h.peek() {
+            if t.0.when > now {
+                break;
+            }
+            out.push(h.pop().unwrap().0);
+        }
+        self.timer0when
+            .store(h.peek().map_or(u64::MAX, |t| t.0.when), Ordering::Release);
+    }
+}

@@ -1,0 +1,242 @@
+//! What a goroutine calls: `go`, `gosched`, `gopark`/`goready`, `sleep`,
+//! `preempt_point` and the `step` hook (Go's `newproc`, `Gosched`,
+//! `gopark`, `goready`, `timeSleep`, and the function-prologue check).
+//!
+//! Every function here finds its G from the stack pointer (`getg`), its M
+//! from the G and its P from the M, as Go does with `getg().m.p`; nothing
+//! is read from a thread-local, because a goroutine may resume on another
+//! OS thread after any of these calls.
+//!
+//! Safepoints: every runtime call here compares the stack pointer with the
+//! G's `stackguard0`, one compare that catches both a preemption request
+//! (`stackguard0 == STACK_PREEMPT`, set by sysmon or stop-the-world) and a
+//! stack about to overflow, exactly like Go's prologue check.
+//!
+//! Steps: in deterministic mode each runtime call and each `step()` (which
+//! lower layers call at every simulated heap access) spends one unit of the
+//! G's step budget; when it runs out the G yields to the driver, which
+//! picks the next P. In parallel mode `step()` is one predictable branch on
+//! a process-wide counter of deterministic runtimes.
+
+use std::panic::Location;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::g::*;
+use crate::p::{GPtr, P};
+use crate::sched::Sched;
+use crate::stack::{current_sp, getg};
+
+/// Number of deterministic runtimes running in this process; `step()` does
+/// nothing else when it is zero.
+pub(crate) static DET_RUNTIMES: AtomicUsize = AtomicUsize::new(0);
+
+pub(crate) fn must_getg(what: &str) -> &'static G {
+    match getg() {
+        Some(g) => g,
+        None => panic!("gort: {what} called outside a goroutine"),
+    }
+}
+
+/// The step hook: lower layers (heap accesses, map operations) call it so
+/// deterministic mode can switch goroutines between any two of them.
+#[inline(always)]
+pub fn step() {
+    if DET_RUNTIMES.load(Ordering::Relaxed) != 0 {
+        step_slow();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn step_slow() {
+    if let Some(g) = getg() {
+        if g.sched().det {
+            det_step(g);
+        }
+    }
+}
+
+/// One step of a deterministic G: count it, check the stack, and hand the
+/// CPU back to the driver when the budget is spent.
+#[inline]
+fn det_step(g: &G) {
+    g.steps.set(g.steps.get() + 1);
+    let sp = current_sp();
+    if sp < g.stack.stackguard() {
+        g.suspend(Yield::StackOverflow(sp));
+    }
+    let b = g.budget.get().saturating_sub(1);
+    g.budget.set(b);
+    if b == 0 {
+        g.suspend(Yield::Step);
+    }
+}
+
+/// A safepoint: a long loop calls this so the goroutine can be preempted
+/// (Go inserts the equivalent check in every function prologue).
+#[inline]
+pub fn preempt_point() {
+    if let Some(g) = getg() {
+        safepoint(g);
+    }
+}
+
+#[inline]
+fn safepoint(g: &G) {
+    if g.sched().det {
+        det_step(g);
+    }
+    let sp = current_sp();
+    if sp < g.stackguard0.load(Ordering::Relaxed) {
+        morestack(g, sp);
+    }
+}
+
+/// Go's `newstack` path for a failed prologue check: either a preemption
+/// request or a real overflow.
+#[cold]
+#[inline(never)]
+fn morestack(g: &G, sp: usize) {
+    if g.stackguard0.load(Ordering::Acquire) == STACK_PREEMPT && sp >= g.stack.stackguard() {
+        g.clear_preempt();
+        g.suspend(Yield::Preempted);
+    } else {
+        g.suspend(Yield::StackOverflow(sp));
+    }
+}
+
+/// Where a `go` statement is and what it starts, for dumps.
+#[track_caller]
+pub fn start_info<F>(creator: &'static str) -> StartInfo {
+    StartInfo {
+        gopc: Location::caller(),
+        creator,
+        startfn: std::any::type_name::<F>(),
+    }
+}
+
+/// Go's `go f()`: starts a goroutine on the current P's runnext.
+#[track_caller]
+pub fn go<F>(f: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    go_with(start_info::<F>("?"), f)
+}
+
+/// `go` with an explicit creation record (the `go!` macro fills in the
+/// enclosing function's name).
+pub fn go_with<F>(start: StartInfo, f: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    let g = must_getg("go");
+    safepoint(g);
+    let sched = g.sched();
+    let p = Sched::current_p(g);
+    sched.newproc(p, start, f);
+    sched.wakep();
+}
+
+/// Go's `runtime.Gosched`: yield the P; the G goes to the global queue.
+#[track_caller]
+pub fn gosched() {
+    let g = must_getg("gosched");
+    g.parkloc.set(Some(Location::caller()));
+    if g.sched().det {
+        g.steps.set(g.steps.get() + 1);
+    }
+    g.clear_preempt();
+    g.suspend(Yield::Gosched);
+}
+
+/// Go's `gopark`: block the current G with `reason`. `unlock` runs on the
+/// M once the G is off its stack; it returns false to cancel the park.
+#[track_caller]
+pub fn gopark(reason: WaitReason, unlock: Option<UnlockFn>) {
+    let g = must_getg("gopark");
+    g.parkloc.set(Some(Location::caller()));
+    if g.sched().det {
+        g.steps.set(g.steps.get() + 1);
+    }
+    g.suspend(Yield::Park(reason, unlock));
+}
+
+/// Go's `goready`: make a parked G runnable on the caller's P (runnext).
+pub fn goready(gp: GPtr) {
+    let g = must_getg("goready");
+    let sched = g.sched();
+    sched.ready(gp, Sched::current_p(g), true);
+}
+
+/// The current goroutine, as a pointer a primitive can store and later
+/// pass to `goready`.
+pub fn current() -> GPtr {
+    GPtr::new(must_getg("current"))
+}
+
+/// The current goroutine's id (1 for main).
+pub fn goid() -> u64 {
+    must_getg("goid").goid()
+}
+
+/// Go's `nanotime` as seen by the current goroutine: wall-clock in
+/// parallel mode, virtual in deterministic mode.
+pub fn nanotime() -> u64 {
+    must_getg("nanotime").sched().nanotime()
+}
+
+/// Go's `time.Sleep`: park with reason `sleep` on a timer of the current
+/// P. The timer is added by the unlock function, after the G is parked,
+/// so it cannot fire too early to find it (Go's `resetForSleep`).
+#[track_caller]
+pub fn sleep(d: Duration) {
+    let g = must_getg("sleep");
+    if d.is_zero() {
+        safepoint(g);
+        return;
+    }
+    g.sleep_ns.set(d.as_nanos().min(u64::MAX as u128) as u64);
+    gopark(
+        WaitReason::Sleep,
+        Some(UnlockFn {
+            f: reset_for_sleep,
+            arg: g as *const G as usize,
+        }),
+    );
+}
+
+/// # Safety
+/// `arg` is the address of the parking G, alive for its runtime's life.
+unsafe fn reset_for_sleep(arg: usize) -> bool {
+    // SAFETY: see the function contract.
+    let g = unsafe { &*(arg as *const G) };
+    let sched = g.sched();
+    let p = Sched::current_p(g);
+    let when = sched.nanotime().saturating_add(g.sleep_ns.get());
+    sched.addtimer(p, when, wake_sleeper, arg);
+    true
+}
+
+fn wake_sleeper(sched: &Sched, p: &P, arg: usize) {
+    // SAFETY: the timer's argument is a G of this runtime.
+    let g = unsafe { &*(arg as *const G) };
+    sched.ready(GPtr::new(g), p, true);
+}
+
+/// Writes to the running program's stdout (the process's, or the captured
+/// buffer of a runtime configured to capture), as Go's `os.Stdout.Write`.
+pub fn write_stdout(bytes: &[u8]) {
+    must_getg("write_stdout").sched().cfg.output.write_stdout(bytes);
+}
+
+/// Writes to the running program's stderr.
+pub fn write_stderr(bytes: &[u8]) {
+    must_getg("write_stderr").sched().cfg.output.write_stderr(bytes);
+}
+
+/// The runtime's GOMAXPROCS, as `runtime.GOMAXPROCS(0)` returns it.
+pub fn gomaxprocs() -> usize {
+    must_getg("gomaxprocs").sched().gomaxprocs()
+}

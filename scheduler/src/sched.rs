@@ -1,0 +1,695 @@
+//! The scheduler state shared by both execution modes (Go's `schedt` and
+//! the mode-independent half of proc.go).
+//!
+//! A `Sched` is one runtime: its Ps, Ms and Gs, the global run queue (a
+//! crossbeam `Injector`), the idle-P and idle-M lists, the goroutine-id
+//! generator, the stop-the-world state and the exit status. Everything here
+//! is the same algorithm in parallel and deterministic mode; only who drives
+//! the Ms differs (`parallel.rs`: OS threads, `det.rs`: one thread and a
+//! seeded RNG).
+//!
+//! The core loop of an M is Go's: `find_runnable` picks a G (timers first,
+//! the 1-in-61 global check, runnext and the local ring, the global queue,
+//! then stealing), `execute` resumes its coroutine, and the coroutine comes
+//! back with a `Yield` saying why it stopped (Go's `mcall` to `gosched_m`,
+//! `gopreempt_m`, `park_m`) or returns (`goexit0`). A panic unwinding out of
+//! the coroutine is caught here, at the coroutine boundary, and becomes Go's
+//! `panic:` report with exit status 2.
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use corosensei::CoroutineResult;
+use crossbeam_deque::Injector;
+
+use crate::config::{Mode, SchedConfig};
+use crate::g::*;
+use crate::m::{Note, M};
+use crate::p::{GPtr, Timer, P, P_IDLE, P_RUNNING};
+use crate::stack::CoStack;
+
+/// Goroutine ids are handed to each P in batches, as in Go
+/// (`_GoidCacheBatch`), so ids are not dense across Ps.
+const GOID_CACHE_BATCH: u64 = 16;
+/// Ids 2..=4 belong to Go's runtime goroutines (forcegc, bgsweep,
+/// bgscavenge); gort keeps them free so the first user goroutine is 5, as in
+/// a Go 1.19 program at GOMAXPROCS=1.
+const FIRST_USER_GOID: u64 = 5;
+
+/// How a runtime ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exit {
+    /// The process exit status Go would have: 0 when main returns, 2 for
+    /// a panic or a fatal error.
+    pub status: i32,
+    /// The report printed on stderr (empty for a normal exit).
+    pub report: String,
+}
+
+/// State protected by the scheduler lock (Go's `sched.lock`).
+pub(crate) struct Idle {
+    pub pidle: Vec<usize>,
+    pub midle: Vec<Arc<M>>,
+}
+
+pub struct Sched {
+    pub cfg: SchedConfig,
+    pub(crate) det: bool,
+    pub(crate) allp: Box<[P]>,
+    pub(crate) allm: Mutex<Vec<Arc<M>>>,
+    pub(crate) allgs: Mutex<Vec<GPtr>>,
+    pub(crate) runq: Injector<GPtr>,
+    pub(crate) gfree: Mutex<Vec<GPtr>>,
+    goidgen: AtomicU64,
+    goidcache: Box<[(AtomicU64, AtomicU64)]>,
+    pub(crate) lock: Mutex<Idle>,
+    pub(crate) npidle: AtomicUsize,
+    pub(crate) nmspinning: AtomicUsize,
+    pub(crate) nmidle: AtomicUsize,
+    pub(crate) gcwaiting: AtomicBool,
+    pub(crate) stopwait: AtomicI64,
+    pub(crate) stopnote: Note,
+    pub(crate) stw_busy: AtomicBool,
+    pub(crate) sysmonwait: AtomicBool,
+    exit: Mutex<Option<Exit>>,
+    pub(crate) done: AtomicBool,
+    pub(crate) exit_note: Note,
+    start: Instant,
+    /// Deterministic mode's virtual clock, in ns.
+    pub(crate) vclock: AtomicU64,
+    timer_seq: AtomicU64,
+    /// Live (not dead) goroutines, for checkdead.
+    pub(crate) ngoroutines: AtomicI64,
+    pub(crate) threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    pub(crate) sysmonnote: Note,
+    weak: std::sync::Weak<Sched>,
+}
+
+// SAFETY: all shared state is atomic or behind a Mutex; the Injector and
+// Ps are Sync (see p.rs); raw G pointers inside follow the G ownership
+// protocol documented in g.rs.
+unsafe impl Sync for Sched {}
+// SAFETY: as above.
+unsafe impl Send for Sched {}
+
+impl Sched {
+    pub(crate) fn new(cfg: SchedConfig) -> Arc<Sched> {
+        let n = cfg.gomaxprocs.max(1);
+        let det = matches!(cfg.mode, Mode::Deterministic(_));
+        let allp: Box<[P]> = (0..n).map(P::new).collect();
+        let goidcache = (0..n)
+            .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
+            .collect();
+        Arc::new_cyclic(|weak| Sched {
+            cfg,
+            det,
+            allp,
+            allm: Mutex::new(Vec::new()),
+            allgs: Mutex::new(Vec::new()),
+            runq: Injector::new(),
+            gfree: Mutex::new(Vec::new()),
+            goidgen: AtomicU64::new(0),
+            goidcache,
+            lock: Mutex::new(Idle {
+                pidle: Vec::new(),
+                midle: Vec::new(),
+            }),
+            npidle: AtomicUsize::new(0),
+            nmspinning: AtomicUsize::new(0),
+            nmidle: AtomicUsize::new(0),
+            gcwaiting: AtomicBool::new(false),
+            stopwait: AtomicI64::new(0),
+            stopnote: Note::default(),
+            stw_busy: AtomicBool::new(false),
+            sysmonwait: AtomicBool::new(false),
+            exit: Mutex::new(None),
+            done: AtomicBool::new(false),
+            exit_note: Note::default(),
+            start: Instant::now(),
+            vclock: AtomicU64::new(0),
+            timer_seq: AtomicU64::new(0),
+            ngoroutines: AtomicI64::new(0),
+            threads: Mutex::new(Vec::new()),
+            sysmonnote: Note::default(),
+            weak: weak.clone(),
+        })
+    }
+
+    pub(crate) fn arc(&self) -> Arc<Sched> {
+        self.weak.upgrade().expect("gort: scheduler used after teardown")
+    }
+
+    /// Go's `retake` (sysmon): preempt a G that has run for more than
+    /// 10 ms without its P's schedtick changing. Returns whether it acted.
+    pub(crate) fn retake(&self, now: u64) -> bool {
+        let mut acted = false;
+        for p in self.allp.iter() {
+            if p.curg.load(Ordering::Acquire).is_null() {
+                continue;
+            }
+            let t = p.schedtick();
+            if p.sysmon_tick.load(Ordering::Relaxed) != t {
+                p.sysmon_tick.store(t, Ordering::Relaxed);
+                p.sysmon_when.store(now, Ordering::Relaxed);
+            } else if p.sysmon_when.load(Ordering::Relaxed) + crate::parallel::FORCE_PREEMPT_NS <= now {
+                // SAFETY: curg is a G of this runtime.
+                if let Some(g) = unsafe { p.curg.load(Ordering::Acquire).as_ref() } {
+                    g.request_preempt();
+                    // Count the slice from now, so the next preemption of
+                    // a G that ignores this one is 10 ms away (Go's
+                    // schedwhen is refreshed the same way via schedtick).
+                    p.sysmon_when.store(now, Ordering::Relaxed);
+                    acted = true;
+                }
+            }
+        }
+        acted
+    }
+
+    pub fn gomaxprocs(&self) -> usize {
+        self.allp.len()
+    }
+
+    /// Go's `nanotime`: wall-clock ns since start in parallel mode, the
+    /// virtual clock in deterministic mode.
+    pub fn nanotime(&self) -> u64 {
+        if self.det {
+            self.vclock.load(Ordering::Relaxed)
+        } else {
+            self.start.elapsed().as_nanos() as u64
+        }
+    }
+
+    pub(crate) fn new_m(&self) -> Arc<M> {
+        let mut allm = self.allm.lock().unwrap();
+        // M1 is sysmon, as in Go; worker Ms take 0, 2, 3, ...
+        let id = match allm.len() {
+            0 => 0,
+            k => k as i64 + 1,
+        };
+        let m = Arc::new(M::new(id));
+        m.fastrand_seed(self.seed_for(id as u64));
+        allm.push(m.clone());
+        m
+    }
+
+    fn seed_for(&self, salt: u64) -> u64 {
+        match &self.cfg.mode {
+            Mode::Deterministic(d) => d.seed ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            Mode::Parallel => {
+                (self.start.elapsed().as_nanos() as u64 ^ (self as *const _ as u64))
+                    .wrapping_add(salt.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            }
+        }
+    }
+
+    /// Number of Ms as Go's schedtrace counts them (workers plus sysmon).
+    pub fn mcount(&self) -> usize {
+        self.allm.lock().unwrap().len() + 1
+    }
+
+    fn next_goid(&self, p: &P) -> u64 {
+        let (cache, end) = &self.goidcache[p.id];
+        let mut c = cache.load(Ordering::Relaxed);
+        if c == end.load(Ordering::Relaxed) {
+            let hi = self
+                .goidgen
+                .fetch_add(GOID_CACHE_BATCH, Ordering::Relaxed)
+                + GOID_CACHE_BATCH;
+            c = hi - GOID_CACHE_BATCH + 1;
+            end.store(hi + 1, Ordering::Relaxed);
+        }
+        if c == 2 {
+            c = FIRST_USER_GOID;
+        }
+        cache.store(c + 1, Ordering::Relaxed);
+        c
+    }
+
+    /// Go's `newproc`: a new goroutine running `f`, placed in `p`'s runnext.
+    pub(crate) fn newproc<F>(&self, p: &P, start: StartInfo, f: F) -> GPtr
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let gp = match p.gfget(&self.gfree) {
+            Some(g) => g,
+            None => {
+                let g: &'static G = Box::leak(G::new(self));
+                g.set_status(G_DEAD);
+                let gp = GPtr::new(g);
+                self.allgs.lock().unwrap().push(gp);
+                gp
+            }
+        };
+        let g = gp.get();
+        // A closure larger than ~1 KiB cannot be written onto the coroutine
+        // stack by corosensei; box large ones.
+        let co = if std::mem::size_of::<F>() > 512 {
+            let b: Box<dyn FnOnce() + Send> = Box::new(f);
+            Self::make_coroutine(g, b)
+        } else {
+            Self::make_coroutine(g, f)
+        };
+        // SAFETY: the G is dead and owned by this M (just taken from a free
+        // list or created): nobody else touches its coroutine.
+        unsafe { *g.co.get() = Some(co) };
+        g.set_goid(self.next_goid(p));
+        g.start.set(Some(start));
+        g.parkloc.set(None);
+        g.set_waitreason(WaitReason::Zero);
+        g.clear_preempt();
+        self.ngoroutines.fetch_add(1, Ordering::Relaxed);
+        g.set_status(G_RUNNABLE);
+        p.runqput(gp, true, &self.runq);
+        gp
+    }
+
+    fn make_coroutine<F: FnOnce() + Send + 'static>(g: &G, f: F) -> GCoroutine {
+        GCoroutine::with_stack(CoStack::of(&g.stack), move |y: &GYielder, ()| {
+            let me = crate::stack::getg().expect("gort: goroutine stack without an owner");
+            me.yielder.set(y);
+            f();
+        })
+    }
+
+    /// Go's `ready`: a waiting G becomes runnable on `p` (runnext when
+    /// `next`), and an idle P is woken to run it if there is one.
+    pub(crate) fn ready(&self, g: GPtr, p: &P, next: bool) {
+        if !g.get().cas_status(G_WAITING, G_RUNNABLE) {
+            self.throw(&format!(
+                "runtime: gp: gp={:#x}, goid={}, gp->atomicstatus={}\nfatal error: bad g->status in ready",
+                g.0.as_ptr() as usize,
+                g.get().goid(),
+                g.get().status()
+            ));
+            return;
+        }
+        p.runqput(g, next, &self.runq);
+        self.wakep();
+    }
+
+    /// Go's `checkTimers` for one P: run the timers due now.
+    pub(crate) fn check_timers(&self, p: &P, on: &P) {
+        let now = self.nanotime();
+        if p.timer0when.load(Ordering::Acquire) > now {
+            return;
+        }
+        let mut due = Vec::new();
+        p.take_due_timers(now, &mut due);
+        for t in due {
+            (t.f)(self, on, t.arg);
+        }
+    }
+
+    /// Go's `addtimer` on `p`.
+    pub(crate) fn addtimer(&self, p: &P, when: u64, f: fn(&Sched, &P, usize), arg: usize) {
+        let seq = self.timer_seq.fetch_add(1, Ordering::Relaxed);
+        p.addtimer(Timer { when, seq, f, arg });
+        if !self.det {
+            // An M parked until the previous earliest timer must recompute.
+            self.wake_timer_sleeper();
+        }
+    }
+
+    /// The earliest pending timer of any P.
+    pub(crate) fn next_timer(&self) -> u64 {
+        self.allp
+            .iter()
+            .map(|p| p.timer0when.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// The non-blocking half of Go's `findRunnable`: this P's timers, the
+    /// 1-in-61 fairness check, the local queue, the global queue.
+    pub(crate) fn find_runnable_local(&self, p: &P) -> Option<(GPtr, bool)> {
+        self.check_timers(p, p);
+        if p.schedtick() % 61 == 0 && !self.runq.is_empty() {
+            if let Some(g) = p.globrunqget(&self.runq, self.gomaxprocs(), 1) {
+                return Some((g, false));
+            }
+        }
+        if let Some(x) = p.runqget() {
+            return Some(x);
+        }
+        p.globrunqget(&self.runq, self.gomaxprocs(), 0)
+            .map(|g| (g, false))
+    }
+
+    /// Go's `stealWork`: four passes over the other Ps in a random order;
+    /// the last pass also runs their due timers and may take runnext.
+    pub(crate) fn steal_work(&self, m: &M, p: &P) -> Option<GPtr> {
+        let n = self.gomaxprocs();
+        if n == 1 {
+            return None;
+        }
+        const STEAL_TRIES: usize = 4;
+        for i in 0..STEAL_TRIES {
+            let last = i == STEAL_TRIES - 1;
+            let mut order = RandomOrder::new(n, m.fastrand());
+            while let Some(j) = order.next() {
+                if self.gcwaiting.load(Ordering::Acquire) {
+                    return None;
+                }
+                let victim = &self.allp[j];
+                if victim.id == p.id {
+                    continue;
+                }
+                if last {
+                    self.check_timers(victim, p);
+                    if let Some((g, _)) = p.runqget() {
+                        return Some(g);
+                    }
+                }
+                if victim.status() == P_IDLE && victim.runq_empty() {
+                    continue;
+                }
+                if let Some(g) = p.runqsteal(victim, last) {
+                    return Some(g);
+                }
+            }
+        }
+        None
+    }
+
+    /// Go's `execute` plus the return half of `mcall`: runs `g` on `p`
+    /// until it yields, then applies what it asked for. Returns the G to
+    /// keep running on this P when it is still `_Grunning` (deterministic
+    /// mode's step switch) or must resume at once (an `unlockf` said no).
+    pub(crate) fn execute(&self, m: &M, p: &P, gp: GPtr, inherit: bool) -> Option<GPtr> {
+        let g = gp.get();
+        if g.status() != G_RUNNING {
+            if !g.cas_status(G_RUNNABLE, G_RUNNING) {
+                self.throw(&format!(
+                    "fatal error: execute: bad g status {} for goroutine {}",
+                    g.status(),
+                    g.goid()
+                ));
+                return None;
+            }
+            g.clear_preempt();
+            g.m.store(m as *const M as *mut M, Ordering::Release);
+            m.curg.store(gp.0.as_ptr(), Ordering::Release);
+            p.curg.store(gp.0.as_ptr(), Ordering::Release);
+            if !inherit {
+                p.schedtick.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.resume(m, p, gp)
+    }
+
+    /// Resumes a G that is already `_Grunning` on `p`.
+    pub(crate) fn resume(&self, m: &M, p: &P, gp: GPtr) -> Option<GPtr> {
+        let g = gp.get();
+        // SAFETY: this M owns the running G; nobody else touches `co`.
+        let co = unsafe { (*g.co.get()).as_mut() }.expect("gort: running G without a coroutine");
+        let r = catch_unwind(AssertUnwindSafe(|| co.resume(())));
+        match r {
+            Ok(CoroutineResult::Yield(y)) => self.after_yield(m, p, gp, y),
+            Ok(CoroutineResult::Return(())) => {
+                self.goexit0(m, p, gp);
+                None
+            }
+            Err(payload) => {
+                self.drop_curg(m, p);
+                self.fatalpanic(g, payload);
+                None
+            }
+        }
+    }
+
+    fn drop_curg(&self, m: &M, p: &P) {
+        m.curg.store(std::ptr::null_mut(), Ordering::Release);
+        p.curg.store(std::ptr::null_mut(), Ordering::Release);
+    }
+
+    fn after_yield(&self, m: &M, p: &P, gp: GPtr, y: Yield) -> Option<GPtr> {
+        let g = gp.get();
+        match y {
+            Yield::Step => Some(gp),
+            Yield::Gosched | Yield::Preempted => {
+                // Go's goschedImpl: to the global queue, then schedule().
+                self.drop_curg(m, p);
+                g.set_status(G_RUNNABLE);
+                self.runq.push(gp);
+                None
+            }
+            Yield::Park(reason, unlock) => {
+                // Go's park_m.
+                self.drop_curg(m, p);
+                g.set_waitreason(reason);
+                g.set_status(G_WAITING);
+                if let Some(u) = unlock {
+                    // SAFETY: the unlock function and its argument were
+                    // supplied together by the parking primitive, which
+                    // keeps `arg` valid until the G is readied.
+                    let ok = unsafe { (u.f)(u.arg) };
+                    if !ok {
+                        g.set_status(G_RUNNABLE);
+                        g.set_status(G_RUNNING);
+                        m.curg.store(gp.0.as_ptr(), Ordering::Release);
+                        p.curg.store(gp.0.as_ptr(), Ordering::Release);
+                        return Some(gp);
+                    }
+                }
+                None
+            }
+            Yield::StackOverflow(sp) => {
+                self.drop_curg(m, p);
+                self.stack_overflow(g, sp);
+                None
+            }
+        }
+    }
+
+    /// Go's `goexit0`: the G is dead; keep it and its stack for reuse.
+    fn goexit0(&self, m: &M, p: &P, gp: GPtr) {
+        let g = gp.get();
+        self.drop_curg(m, p);
+        g.set_status(G_DEAD);
+        g.m.store(std::ptr::null_mut(), Ordering::Release);
+        // SAFETY: the coroutine returned; this M owns the dead G.
+        unsafe { *g.co.get() = None };
+        self.ngoroutines.fetch_sub(1, Ordering::Relaxed);
+        if g.goid() == 1 {
+            // main.main returned: the program exits at once, whatever the
+            // other goroutines are doing.
+            self.finish(Exit {
+                status: 0,
+                report: String::new(),
+            });
+            return;
+        }
+        p.gfput(gp, &self.gfree);
+    }
+
+    /// Ends the run with `e` (the first call wins), waking every M.
+    pub(crate) fn finish(&self, e: Exit) {
+        {
+            let mut ex = self.exit.lock().unwrap();
+            if ex.is_some() {
+                return;
+            }
+            if !e.report.is_empty() {
+                self.cfg.output.write_stderr(e.report.as_bytes());
+            }
+            *ex = Some(e);
+        }
+        self.done.store(true, Ordering::SeqCst);
+        for p in self.allp.iter() {
+            // SAFETY: curg pointers are Gs of this runtime (alive).
+            if let Some(g) = unsafe { p.curg.load(Ordering::Acquire).as_ref() } {
+                g.request_preempt();
+            }
+        }
+        for m in self.allm.lock().unwrap().iter() {
+            m.park.wakeup();
+        }
+        self.stopnote.wakeup();
+        self.exit_note.wakeup();
+        self.sysmonnote.wakeup();
+    }
+
+    pub(crate) fn take_exit(&self) -> Option<Exit> {
+        self.exit.lock().unwrap().clone()
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Go's `fatalpanic` for a panic that unwound out of a goroutine.
+    fn fatalpanic(&self, g: &G, payload: Box<dyn Any + Send>) {
+        // SAFETY: the G's coroutine has finished (it unwound); this M owns it.
+        let rec = unsafe { (*g.panic.get()).take() };
+        // SAFETY: as above; the coroutine is done, dropping it is cheap.
+        unsafe { *g.co.get() = None };
+        g.set_status(G_RUNNING);
+        let message = rec
+            .as_ref()
+            .map(|r| r.message.clone())
+            .unwrap_or_else(|| crate::fatal::panic_message(&*payload));
+        let loc = rec.and_then(|r| r.location);
+        // Under GOTRACEBACK=single (Go's default) a panic shows only the
+        // panicking goroutine.
+        let mut report = format!("panic: {message}\n");
+        report.push_str(&crate::fatal::goroutine_block(g, true, loc.as_deref()));
+        self.finish(Exit { status: 2, report });
+    }
+
+    fn stack_overflow(&self, g: &G, sp: usize) {
+        // SAFETY: the G is suspended for good; drop its coroutine later at
+        // runtime teardown (it is mid-recursion, so it must be unwound).
+        let mut report = format!(
+            "runtime: goroutine stack exceeds {}-byte limit\nruntime: sp={:#x} stack=[{:#x}, {:#x}]\nfatal error: stack overflow\n",
+            crate::stack::STACK_LIMIT,
+            sp,
+            g.stack.lo() + crate::stack::GUARD,
+            g.stack.hi(),
+        );
+        report.push_str(&crate::fatal::goroutine_block(g, true, None));
+        let others = crate::fatal::dump_all(self, Some(g));
+        report.push_str(&others);
+        self.finish(Exit { status: 2, report });
+    }
+
+    /// Go's `throw`/`fatal`: `fatal error: msg`, every goroutine, status 2.
+    pub(crate) fn throw(&self, msg: &str) {
+        let mut report = if msg.contains("fatal error: ") {
+            format!("{msg}\n")
+        } else {
+            format!("fatal error: {msg}\n")
+        };
+        report.push_str(&crate::fatal::dump_all(self, None));
+        self.finish(Exit { status: 2, report });
+    }
+
+    /// Go's `pidleput` (scheduler lock held by the caller).
+    pub(crate) fn pidleput(&self, idle: &mut Idle, p: &P) {
+        p.set_status(P_IDLE);
+        p.m.store(std::ptr::null_mut(), Ordering::Release);
+        idle.pidle.push(p.id);
+        self.npidle.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Go's `pidleget` (scheduler lock held by the caller).
+    pub(crate) fn pidleget(&self, idle: &mut Idle) -> Option<&P> {
+        let id = idle.pidle.pop()?;
+        self.npidle.fetch_sub(1, Ordering::SeqCst);
+        Some(&self.allp[id])
+    }
+
+    /// Go's `acquirep`.
+    pub(crate) fn acquirep(&self, m: &M, p: &P) {
+        m.p.store(p as *const P as *mut P, Ordering::Release);
+        p.m.store(m as *const M as *mut M, Ordering::Release);
+        p.set_status(P_RUNNING);
+    }
+
+    /// Go's `releasep`.
+    pub(crate) fn releasep<'a>(&'a self, m: &M) -> &'a P {
+        let p = m.p().expect("releasep without a P");
+        m.p.store(std::ptr::null_mut(), Ordering::Release);
+        p.m.store(std::ptr::null_mut(), Ordering::Release);
+        // SAFETY: p is an element of self.allp, so it lives as long as self.
+        unsafe { &*(p as *const P) }
+    }
+
+    /// The P that the current goroutine runs on.
+    pub(crate) fn current_p(g: &G) -> &P {
+        // SAFETY: a running G's m is its current M (set in execute) and that
+        // M holds a P while it runs the G.
+        let m = unsafe { &*g.m.load(Ordering::Acquire) };
+        m.p().expect("gort: running goroutine without a P")
+    }
+
+    /// Wakes an idle M for work that just appeared (Go's `wakep`); the
+    /// deterministic driver finds idle Ps with work itself.
+    pub(crate) fn wakep(&self) {
+        if self.det {
+            return;
+        }
+        crate::parallel::wakep(self);
+    }
+
+    fn wake_timer_sleeper(&self) {
+        crate::parallel::wake_timer_sleeper(self);
+    }
+
+    /// Frees every G, force-unwinding the coroutines of Gs that never
+    /// finished (main returned while they were blocked or runnable).
+    pub(crate) fn teardown(&self) {
+        let gs = std::mem::take(&mut *self.allgs.lock().unwrap());
+        while self.runq.steal().is_success() {}
+        for p in self.allp.iter() {
+            p.drain();
+        }
+        for gp in gs {
+            let g = gp.0.as_ptr();
+            // SAFETY: every M and the driver have stopped: nothing else
+            // refers to this G any more. Dropping the coroutine force-unwinds
+            // a suspended one on its own stack; then the stack goes back to
+            // the pool and the G is freed.
+            unsafe {
+                let co = (*(*g).co.get()).take();
+                drop(co);
+                let b = Box::from_raw(g);
+                let G { stack, .. } = *b;
+                stack.release();
+            }
+        }
+    }
+}
+
+/// Go's `randomOrder`: visit 0..n once each, starting anywhere, stepping by
+/// a random number coprime with n.
+pub(crate) struct RandomOrder {
+    n: usize,
+    pos: usize,
+    inc: usize,
+    i: usize,
+}
+
+impl RandomOrder {
+    pub fn new(n: usize, r: u32) -> RandomOrder {
+        let coprimes: Vec<usize> = (1..=n).filter(|&k| gcd(k, n) == 1).collect();
+        RandomOrder {
+            n,
+            pos: r as usize % n,
+            inc: coprimes[(r as usize / n) % coprimes.len()],
+            i: 0,
+        }
+    }
+}
+
+impl Iterator for RandomOrder {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        if self.i == self.n {
+            return None;
+        }
+        self.i += 1;
+        let p = self.pos;
+        self.pos = (self.pos + self.inc) % self.n;
+        Some(p)
+    }
+}
+
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+impl M {
+    pub(crate) fn fastrand_seed(&self, s: u64) {
+        self.rand.seed(s);
+    }
+    pub(crate) fn fastrand(&self) -> u32 {
+        self.rand.next_u32()
+    }
+}

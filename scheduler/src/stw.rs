@@ -1,0 +1,88 @@
+//! Stop-the-world and start-the-world (Go's `stopTheWorldWithSema` and
+//! `startTheWorldWithSema`), called from a goroutine, as the GC will.
+//!
+//! The caller's P and every idle P go to `_Pgcstop` at once; every running
+//! G is asked to stop at its next safepoint (`preemptall`, repeated every
+//! 100 µs as in Go). An M whose G stopped sees `gcwaiting` in
+//! `findRunnable`, parks its P in `_Pgcstop` and counts down `stopwait`;
+//! the last one wakes the stopper. In deterministic mode the stopper yields
+//! step by step while the driver runs the other Ps to their safepoints.
+//! `start_the_world` puts the stopped Ps back on the idle list and wakes an
+//! M; work stealing spreads the preempted Gs from the global queue.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::g::{Yield, G};
+use crate::p::{P_GCSTOP, P_RUNNING};
+use crate::sched::Sched;
+
+fn preempt_others(sched: &Sched, me: &G) {
+    for p in sched.allp.iter() {
+        // SAFETY: curg is a G of this runtime.
+        if let Some(g) = unsafe { p.curg.load(Ordering::Acquire).as_ref() } {
+            if !std::ptr::eq(g, me) {
+                g.request_preempt();
+            }
+        }
+    }
+}
+
+/// Stops every other P at a safepoint; returns when the world is stopped.
+/// `reason` names the stop, as Go's does (for traces).
+pub fn stop_the_world(reason: &'static str) {
+    let g = crate::proc::must_getg("stop_the_world");
+    let sched = g.sched();
+    let _ = reason;
+    while sched.stw_busy.swap(true, Ordering::AcqRel) {
+        crate::proc::gosched();
+    }
+    let p = Sched::current_p(g);
+    {
+        let mut idle = sched.lock.lock().unwrap();
+        sched
+            .stopwait
+            .store(sched.gomaxprocs() as i64, Ordering::SeqCst);
+        sched.gcwaiting.store(true, Ordering::SeqCst);
+        preempt_others(sched, g);
+        p.set_status(P_GCSTOP);
+        sched.stopwait.fetch_sub(1, Ordering::SeqCst);
+        while let Some(pp) = sched.pidleget(&mut idle) {
+            pp.set_status(P_GCSTOP);
+            sched.stopwait.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    while sched.stopwait.load(Ordering::SeqCst) > 0 && !sched.is_done() {
+        if sched.det {
+            g.steps.set(g.steps.get() + 1);
+            g.suspend(Yield::Step);
+        } else {
+            sched.stopnote.sleep(Some(Duration::from_micros(100)));
+        }
+        preempt_others(sched, g);
+    }
+}
+
+/// Restarts the world stopped by `stop_the_world`.
+pub fn start_the_world() {
+    let g = crate::proc::must_getg("start_the_world");
+    let sched = g.sched();
+    let p = Sched::current_p(g);
+    {
+        let mut idle = sched.lock.lock().unwrap();
+        sched.gcwaiting.store(false, Ordering::SeqCst);
+        p.set_status(P_RUNNING);
+        for pp in sched.allp.iter() {
+            if pp.id != p.id && pp.status() == P_GCSTOP {
+                sched.pidleput(&mut idle, pp);
+            }
+        }
+    }
+    sched.stw_busy.store(false, Ordering::Release);
+    sched.wakep();
+}
+
+/// Whether a stop-the-world is in progress (for tests and the GC).
+pub fn world_stopped() -> bool {
+    crate::stack::getg().is_some_and(|g| g.sched().gcwaiting.load(Ordering::SeqCst))
+}
