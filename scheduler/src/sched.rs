@@ -293,8 +293,12 @@ impl Sched {
 
     /// Go's `checkTimers` for one P: run the timers due now.
     pub(crate) fn check_timers(&self, p: &P, on: &P) {
+        let first = p.timer0when.load(Ordering::Acquire);
+        if first == u64::MAX {
+            return;
+        }
         let now = self.nanotime();
-        if p.timer0when.load(Ordering::Acquire) > now {
+        if first > now {
             return;
         }
         let mut due = Vec::new();
@@ -381,21 +385,28 @@ impl Sched {
     /// mode's step switch) or must resume at once (an `unlockf` said no).
     pub(crate) fn execute(&self, m: &M, p: &P, gp: GPtr, inherit: bool) -> Option<GPtr> {
         let g = gp.get();
-        if g.status() != G_RUNNING {
-            if !g.cas_status(G_RUNNABLE, G_RUNNING) {
+        let st = g.status();
+        if st != G_RUNNING {
+            // This M took the G off a run queue, so it owns it: a plain
+            // store suffices (Go CASes because the GC may hold the _Gscan
+            // bit; gort's GC will take over that protocol).
+            if st != G_RUNNABLE {
                 self.throw(&format!(
                     "fatal error: execute: bad g status {} for goroutine {}",
-                    g.status(),
+                    st,
                     g.goid()
                 ));
                 return None;
             }
+            g.set_status(G_RUNNING);
             g.clear_preempt();
             g.m.store(m as *const M as *mut M, Ordering::Release);
             m.curg.store(gp.0.as_ptr(), Ordering::Release);
             p.curg.store(gp.0.as_ptr(), Ordering::Release);
             if !inherit {
-                p.schedtick.fetch_add(1, Ordering::Relaxed);
+                // Only the P's owner writes schedtick; sysmon only reads it.
+                p.schedtick
+                    .store(p.schedtick().wrapping_add(1), Ordering::Relaxed);
             }
         }
         self.resume(m, p, gp)
