@@ -94,6 +94,11 @@ where
     fatal::install_panic_hook();
     let sched = Sched::new(cfg);
     let p0 = &sched.allp[0];
+    // In Go, runtime.main parks and resumes while it initialises (it waits
+    // for the GC's background goroutines) before main.main runs, so P0's
+    // schedtick is past 0 by then. Start at 1 so the 1-in-61 global check
+    // does not fire on main's very first schedule, which Go never sees.
+    p0.schedtick.store(1, Ordering::Relaxed);
     let exit = if sched.det {
         proc::DET_RUNTIMES.fetch_add(1, Ordering::SeqCst);
         let _guard = DetGuard;

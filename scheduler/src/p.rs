@@ -337,3 +337,106 @@ impl P {
             .store(h.peek().map_or(u64::MAX, |t| t.0.when), Ordering::Release);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Distinct G records for queue tests (never run).
+    fn gs(n: usize) -> Vec<GPtr> {
+        (0..n)
+            .map(|i| {
+                let g: &'static G = Box::leak(G::new(std::ptr::null()));
+                g.set_goid(i as u64 + 1);
+                GPtr::new(g)
+            })
+            .collect()
+    }
+    fn ids(v: &[GPtr]) -> Vec<u64> {
+        v.iter().map(|g| g.get().goid()).collect()
+    }
+
+    #[test]
+    fn runnext_takes_priority_and_kicks_old_to_tail() {
+        let p = P::new(0);
+        let global = Injector::new();
+        let g = gs(3);
+        p.runqput(g[0], true, &global);
+        p.runqput(g[1], true, &global);
+        p.runqput(g[2], true, &global);
+        // runnext = 3; ring = [1, 2]
+        let mut order = Vec::new();
+        let mut inherits = Vec::new();
+        while let Some((x, inherit)) = p.runqget() {
+            order.push(x);
+            inherits.push(inherit);
+        }
+        assert_eq!(ids(&order), vec![3, 1, 2]);
+        assert_eq!(inherits, vec![true, false, false]);
+        assert!(global.is_empty());
+    }
+
+    #[test]
+    fn full_ring_moves_half_plus_one_to_global() {
+        let p = P::new(0);
+        let global = Injector::new();
+        let g = gs(RUNQ_SIZE + 1);
+        for &x in &g[..RUNQ_SIZE] {
+            p.runqput(x, false, &global);
+        }
+        assert_eq!(p.runqsize(), RUNQ_SIZE);
+        assert!(global.is_empty());
+        p.runqput(g[RUNQ_SIZE], false, &global);
+        // runqputslow: the oldest 128 plus the new G go global, in order.
+        assert_eq!(global.len(), RUNQ_SIZE / 2 + 1);
+        assert_eq!(p.runqsize(), RUNQ_SIZE / 2);
+        let first = global.steal().success().unwrap();
+        assert_eq!(first.get().goid(), 1);
+        let (next_local, _) = p.runqget().unwrap();
+        assert_eq!(next_local.get().goid(), RUNQ_SIZE as u64 / 2 + 1);
+    }
+
+    #[test]
+    fn steal_takes_half_rounded_up_and_runnext_only_when_allowed() {
+        let victim = P::new(0);
+        let thief = P::new(1);
+        let global = Injector::new();
+        let g = gs(8);
+        for &x in &g[..7] {
+            victim.runqput(x, false, &global);
+        }
+        victim.runqput(g[7], true, &global);
+        let got = thief.runqsteal(&victim, false).unwrap();
+        // 7 in the ring: the thief takes 4 (one returned, three queued).
+        assert_eq!(thief.runqsize(), 3);
+        assert_eq!(victim.runqsize(), 3);
+        assert_eq!(got.get().goid(), 1);
+        // Drain the victim's ring; runnext stays unless stealing it is allowed.
+        while victim.runqsize() > 0 {
+            thief.runqsteal(&victim, false).unwrap();
+        }
+        assert!(thief.runqsteal(&victim, false).is_none());
+        assert!(victim.has_runnext());
+        let rn = thief.runqsteal(&victim, true).unwrap();
+        assert_eq!(rn.get().goid(), 8);
+        assert!(!victim.has_runnext());
+    }
+
+    #[test]
+    fn globrunqget_takes_a_fair_share() {
+        let p = P::new(0);
+        let global = Injector::new();
+        for x in gs(10) {
+            global.push(x);
+        }
+        // gomaxprocs = 4: n = min(10, 10/4 + 1) = 3: one to run, two queued.
+        let first = p.globrunqget(&global, 4, 0).unwrap();
+        assert_eq!(first.get().goid(), 1);
+        assert_eq!(p.runqsize(), 2);
+        assert_eq!(global.len(), 7);
+        // max = 1 (the 1-in-61 fairness check) takes exactly one.
+        let one = p.globrunqget(&global, 4, 1).unwrap();
+        assert_eq!(one.get().goid(), 4);
+        assert_eq!(p.runqsize(), 2);
+    }
+}

@@ -1,0 +1,460 @@
+//! Scheduler behaviour a scenario author relies on, checked through the
+//! public API in both execution modes.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gort::{Config, Runtime, WaitGroup};
+
+fn det(seed: u64, procs: usize) -> Config {
+    Config::new()
+        .gomaxprocs(procs)
+        .simseed(seed)
+        .capture_output()
+}
+
+fn par(procs: usize) -> Config {
+    Config::new().gomaxprocs(procs).capture_output()
+}
+
+/// At GOMAXPROCS=1 a new goroutine goes to runnext and the one it displaces
+/// to the tail of the queue: `go a; go b; go c` runs c, a, b (Go 1.19 does
+/// the same; see tests/go_compare.rs).
+#[test]
+fn new_goroutines_run_runnext_first() {
+    for cfg in [det(7, 1).simpreempt(0), par(1)] {
+        let rt = Runtime::new(cfg);
+        let e = rt.run(|| {
+            let wg = Arc::new(WaitGroup::new());
+            for name in ["a", "b", "c"] {
+                wg.add(1);
+                let wg = wg.clone();
+                gort::go!(move || {
+                    gort::println!("{name}");
+                    wg.done();
+                });
+            }
+            wg.wait();
+        });
+        assert_eq!(e.status, 0, "{}", rt.stderr());
+        assert_eq!(rt.stdout(), "c\na\nb\n");
+    }
+}
+
+/// Gosched sends the caller to the global queue, behind goroutines already
+/// queued locally: two goroutines alternating with Gosched on one P
+/// interleave strictly.
+#[test]
+fn gosched_alternates_two_goroutines_on_one_p() {
+    for cfg in [det(3, 1).simpreempt(0), par(1)] {
+        let rt = Runtime::new(cfg);
+        let e = rt.run(|| {
+            let wg = Arc::new(WaitGroup::new());
+            for name in ["x", "y"] {
+                wg.add(1);
+                let wg = wg.clone();
+                gort::go!(move || {
+                    for i in 0..3 {
+                        gort::println!("{name}{i}");
+                        gort::gosched();
+                    }
+                    wg.done();
+                });
+            }
+            wg.wait();
+        });
+        assert_eq!(e.status, 0, "{}", rt.stderr());
+        assert_eq!(rt.stdout(), "y0\nx0\ny1\nx1\ny2\nx2\n");
+    }
+}
+
+/// The 1-in-61 fairness check: main, parked in the global queue by
+/// Gosched, runs again after 61 schedule ticks even though 100 runnable
+/// goroutines are queued locally (without the check it would run last).
+#[test]
+fn global_queue_is_polled_every_61_ticks() {
+    for cfg in [det(1, 1).simpreempt(0), par(1)] {
+        let rt = Runtime::new(cfg);
+        let e = rt.run(|| {
+            let ran = Arc::new(AtomicUsize::new(0));
+            for _ in 0..100 {
+                let ran = ran.clone();
+                gort::go!(move || {
+                    ran.fetch_add(1, Ordering::Relaxed);
+                });
+            }
+            gort::gosched();
+            // runnext (inheriting main's tick) plus 60 from the ring, each
+            // a new schedule tick: then tick 61 polls the global queue.
+            gort::println!("{}", ran.load(Ordering::Relaxed));
+        });
+        assert_eq!(e.status, 0, "{}", rt.stderr());
+        assert_eq!(rt.stdout(), "61\n");
+    }
+}
+
+/// Work stealing: goroutines created on P0 complete on other Ps too.
+#[test]
+fn idle_ps_steal_work() {
+    let rt = Runtime::new(par(2));
+    let seen = Arc::new(Mutex::new(std::collections::HashSet::new()));
+    let s2 = seen.clone();
+    let e = rt.run(move || {
+        let wg = Arc::new(WaitGroup::new());
+        for _ in 0..200 {
+            wg.add(1);
+            let wg = wg.clone();
+            let seen = s2.clone();
+            gort::go!(move || {
+                // Burn enough time that the other P's M wakes and steals.
+                let t = std::time::Instant::now();
+                while t.elapsed() < Duration::from_micros(200) {
+                    gort::preempt_point();
+                }
+                seen.lock().unwrap().insert(std::thread::current().id());
+                wg.done();
+            });
+        }
+        wg.wait();
+    });
+    assert_eq!(e.status, 0, "{}", rt.stderr());
+    assert_eq!(seen.lock().unwrap().len(), 2, "only one M ran goroutines");
+}
+
+#[test]
+fn hundred_thousand_goroutines_alive_at_once() {
+    for cfg in [par(2), det(5, 2)] {
+        let rt = Runtime::new(cfg);
+        let done = Arc::new(AtomicUsize::new(0));
+        let d2 = done.clone();
+        let e = rt.run(move || {
+            let n = 100_000;
+            let start = Arc::new(WaitGroup::new());
+            let finish = Arc::new(WaitGroup::new());
+            start.add(1);
+            finish.add(n);
+            let alive = Arc::new(AtomicUsize::new(0));
+            for _ in 0..n {
+                let (start, finish, alive, done) =
+                    (start.clone(), finish.clone(), alive.clone(), d2.clone());
+                gort::go!(move || {
+                    alive.fetch_add(1, Ordering::Relaxed);
+                    start.wait();
+                    done.fetch_add(1, Ordering::Relaxed);
+                    finish.done();
+                });
+            }
+            // Let every goroutine reach the barrier, then release them all.
+            while alive.load(Ordering::Relaxed) < n as usize {
+                gort::gosched();
+            }
+            start.done();
+            finish.wait();
+        });
+        assert_eq!(e.status, 0, "{}", rt.stderr());
+        assert_eq!(done.load(Ordering::Relaxed), 100_000);
+    }
+}
+
+/// A goroutine that spins calling only `preempt_point()` is preempted by
+/// sysmon after its 10 ms time slice, so main gets the only P back.
+#[test]
+fn spinning_goroutine_is_preempted() {
+    for cfg in [par(1), det(11, 1).simpreempt(0)] {
+        let rt = Runtime::new(cfg);
+        let e = rt.run(|| {
+            let stop = Arc::new(AtomicBool::new(false));
+            let spins = Arc::new(AtomicU64::new(0));
+            let (s, c) = (stop.clone(), spins.clone());
+            gort::go!(move || {
+                while !s.load(Ordering::Relaxed) {
+                    c.fetch_add(1, Ordering::Relaxed);
+                    gort::preempt_point();
+                }
+            });
+            // Hand the P to the spinner; only preemption brings us back.
+            gort::gosched();
+            stop.store(true, Ordering::Relaxed);
+            assert!(spins.load(Ordering::Relaxed) > 0);
+        });
+        assert_eq!(e.status, 0, "{}", rt.stderr());
+    }
+}
+
+#[allow(unconditional_recursion)]
+fn recurse(n: u64) -> u64 {
+    let buf = std::hint::black_box([n; 64]);
+    gort::preempt_point();
+    recurse(n + 1) + buf[3]
+}
+
+#[test]
+fn stack_overflow_is_a_fatal_error() {
+    for cfg in [par(2), det(1, 2)] {
+        let rt = Runtime::new(cfg);
+        let e = rt.run(|| {
+            gort::go!(|| {
+                recurse(0);
+            });
+            gort::sleep(Duration::from_secs(3600));
+        });
+        assert_eq!(e.status, 2);
+        let err = rt.stderr();
+        let lines: Vec<&str> = err.lines().collect();
+        assert!(
+            lines[0].starts_with("runtime: goroutine stack exceeds ")
+                && lines[0].ends_with("-byte limit"),
+            "{err}"
+        );
+        assert!(lines[1].starts_with("runtime: sp=0x") && lines[1].contains(" stack=[0x"));
+        assert_eq!(lines[2], "fatal error: stack overflow");
+        assert_eq!(lines[3], "");
+        assert!(
+            lines[4].starts_with("goroutine ") && lines[4].ends_with(" [running]:"),
+            "{err}"
+        );
+        assert!(err.contains("\ngoroutine 1 [sleep]:\n"), "{err}");
+        assert_eq!(e.report, err);
+    }
+}
+
+#[test]
+fn panic_in_goroutine_is_reported_like_go() {
+    for cfg in [par(2), det(9, 2)] {
+        let rt = Runtime::new(cfg);
+        let e = rt.run(|| {
+            gort::go!(|| {
+                panic!("boom");
+            });
+            gort::sleep(Duration::from_secs(3600));
+        });
+        assert_eq!(e.status, 2);
+        let err = rt.stderr();
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines[0], "panic: boom");
+        assert_eq!(lines[1], "");
+        assert_eq!(lines[2], "goroutine 5 [running]:");
+        assert!(lines[3].starts_with("sched::panic_in_goroutine_is_reported_like_go::{{closure}}::{{closure}}("), "{err}");
+        assert!(lines[4].starts_with("\truntime/tests/sched.rs:"), "{err}");
+        assert_eq!(lines[5], "created by sched::panic_in_goroutine_is_reported_like_go::{{closure}}");
+        assert!(lines[6].starts_with("\truntime/tests/sched.rs:"), "{err}");
+        assert_eq!(lines.len(), 7, "GOTRACEBACK=single shows one goroutine:\n{err}");
+        assert!(!err.contains("thread '"), "a Rust panic message leaked:\n{err}");
+    }
+}
+
+#[test]
+fn panic_in_main_goroutine() {
+    let rt = Runtime::new(par(1));
+    let e = rt.run(|| {
+        let v: Vec<u8> = Vec::new();
+        let i = std::hint::black_box(5);
+        let _ = v[i];
+    });
+    assert_eq!(e.status, 2);
+    let err = rt.stderr();
+    assert!(err.starts_with("panic: index out of bounds: the len is 0 but the index is 5\n\ngoroutine 1 [running]:\nmain.main(...)\n"), "{err}");
+    assert!(!err.contains("created by"), "{err}");
+}
+
+/// Same seed, same bytes; different seeds, different interleavings.
+#[test]
+fn same_seed_same_output() {
+    fn scenario(seed: u64) -> (String, String) {
+        let rt = Runtime::new(det(seed, 4).schedtrace(1).scheddetail(true));
+        let e = rt.run(|| {
+            let wg = Arc::new(WaitGroup::new());
+            let shared = Arc::new(AtomicU64::new(0));
+            for i in 0..8 {
+                wg.add(1);
+                let (wg, shared) = (wg.clone(), shared.clone());
+                gort::go!(move || {
+                    for j in 0..20 {
+                        // A racy read-modify-write made of steps: the
+                        // interleaving decides the final value.
+                        let v = shared.load(Ordering::Relaxed);
+                        gort::step();
+                        shared.store(v + 1, Ordering::Relaxed);
+                        if j % 5 == 0 {
+                            gort::println!("g{i} j{j} v{v} t{}", gort::nanotime());
+                        }
+                        gort::preempt_point();
+                    }
+                    gort::sleep(Duration::from_millis(2));
+                    wg.done();
+                });
+            }
+            wg.wait();
+            gort::println!("final {}", shared.load(Ordering::Relaxed));
+        });
+        assert_eq!(e.status, 0, "{}", rt.stderr());
+        (rt.stdout(), rt.stderr())
+    }
+    let a = scenario(42);
+    let b = scenario(42);
+    assert_eq!(a, b);
+    assert!(a.1.contains("SCHED 0ms: gomaxprocs=4"), "{}", a.1);
+    let c = scenario(43);
+    assert_ne!(a.0, c.0);
+}
+
+#[test]
+fn sleep_wakes_in_deadline_order() {
+    for cfg in [par(2), det(4, 2)] {
+        let rt = Runtime::new(cfg);
+        let e = rt.run(|| {
+            let wg = Arc::new(WaitGroup::new());
+            for ms in [30u64, 10, 20] {
+                wg.add(1);
+                let wg = wg.clone();
+                gort::go!(move || {
+                    let t0 = gort::nanotime();
+                    gort::sleep(Duration::from_millis(ms));
+                    assert!(gort::nanotime() - t0 >= ms * 1_000_000);
+                    gort::println!("{ms}");
+                    wg.done();
+                });
+            }
+            wg.wait();
+        });
+        assert_eq!(e.status, 0, "{}", rt.stderr());
+        assert_eq!(rt.stdout(), "10\n20\n30\n");
+    }
+}
+
+/// While the world is stopped no other goroutine makes progress, and it
+/// resumes afterwards.
+#[test]
+fn stop_the_world_stops_every_other_goroutine() {
+    for cfg in [par(2), det(8, 3)] {
+        let rt = Runtime::new(cfg);
+        let e = rt.run(|| {
+            let stop = Arc::new(AtomicBool::new(false));
+            let counter = Arc::new(AtomicU64::new(0));
+            for _ in 0..2 {
+                let (s, c) = (stop.clone(), counter.clone());
+                gort::go!(move || {
+                    while !s.load(Ordering::Relaxed) {
+                        c.fetch_add(1, Ordering::Relaxed);
+                        gort::preempt_point();
+                    }
+                });
+            }
+            while counter.load(Ordering::Relaxed) < 1000 {
+                gort::preempt_point();
+            }
+            gort::stop_the_world("test");
+            assert!(gort::world_stopped());
+            let before = counter.load(Ordering::Relaxed);
+            for _ in 0..10_000 {
+                gort::step();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            assert_eq!(counter.load(Ordering::Relaxed), before);
+            gort::start_the_world();
+            while counter.load(Ordering::Relaxed) == before {
+                gort::preempt_point();
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        assert_eq!(e.status, 0, "{}", rt.stderr());
+    }
+}
+
+/// A goroutine resumed on another OS thread still finds itself (getg is
+/// derived from the stack pointer, not from a thread-local).
+#[test]
+fn goroutines_migrate_between_threads() {
+    let rt = Runtime::new(par(2));
+    let migrated = Arc::new(AtomicBool::new(false));
+    let m2 = migrated.clone();
+    let e = rt.run(move || {
+        let wg = Arc::new(WaitGroup::new());
+        for _ in 0..8 {
+            wg.add(1);
+            let (wg, migrated) = (wg.clone(), m2.clone());
+            gort::go!(move || {
+                let me = gort::goid();
+                let first = std::thread::current().id();
+                for _ in 0..20_000 {
+                    gort::gosched();
+                    assert_eq!(gort::goid(), me);
+                    if std::thread::current().id() != first {
+                        migrated.store(true, Ordering::Relaxed);
+                    }
+                }
+                wg.done();
+            });
+        }
+        wg.wait();
+    });
+    assert_eq!(e.status, 0, "{}", rt.stderr());
+    assert!(migrated.load(Ordering::Relaxed));
+}
+
+#[test]
+fn deadlock_is_detected() {
+    for cfg in [par(2), det(2, 2)] {
+        let rt = Runtime::new(cfg);
+        let e = rt.run(|| {
+            let wg = WaitGroup::new();
+            wg.add(1);
+            wg.wait();
+        });
+        assert_eq!(e.status, 2);
+        let err = rt.stderr();
+        assert!(
+            err.starts_with("fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 [semacquire]:\n"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn runtimes_run_side_by_side() {
+    let hs: Vec<_> = (0..4)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let cfg = if i % 2 == 0 { par(2) } else { det(i, 2) };
+                let rt = Runtime::new(cfg);
+                let e = rt.run(move || {
+                    let wg = Arc::new(WaitGroup::new());
+                    for _ in 0..100 {
+                        wg.add(1);
+                        let wg = wg.clone();
+                        gort::go!(move || {
+                            gort::gosched();
+                            wg.done();
+                        });
+                    }
+                    wg.wait();
+                    gort::println!("done {i}");
+                });
+                assert_eq!(e.status, 0);
+                rt.stdout()
+            })
+        })
+        .collect();
+    for (i, h) in hs.into_iter().enumerate() {
+        assert_eq!(h.join().unwrap(), format!("done {i}\n"));
+    }
+}
+
+#[test]
+fn config_warnings_are_printed_once() {
+    let cfg = Config::from_vars(|k| match k {
+        "GOMAXPROCS" => Some("abc".into()),
+        "GODEBUG" => Some("schedtrace=-1,nosuchkey=1".into()),
+        _ => None,
+    })
+    .capture_output();
+    let rt = Runtime::new(cfg);
+    let e = rt.run(|| {});
+    assert_eq!(e.status, 0);
+    let err = rt.stderr();
+    assert_eq!(err.lines().count(), 3, "{err}");
+    assert!(err.contains("GOMAXPROCS=\"abc\""), "{err}");
+    assert!(err.contains("schedtrace=\"-1\""), "{err}");
+    assert!(err.contains("unknown GODEBUG key \"nosuchkey\""), "{err}");
+}
