@@ -38,10 +38,16 @@ pub mod config;
 pub use config::Config;
 pub use gort_scheduler::{
     config::{Captured, Mode, Output, SchedConfig},
-    current, go_with, gomaxprocs, gopark, goready, goid, gosched, nanotime, preempt_point,
+    current, go_with, goid, gomaxprocs, gopark, goready, gosched, nanotime, preempt_point, procid,
     sleep, start_info, start_the_world, step, stop_the_world, world_stopped, write_stderr,
-    write_stdout, Exit, GPtr, StartInfo, UnlockFn, WaitGroup, WaitReason,
+    write_stdout, Exit, GPtr, Sema, StartInfo, UnlockFn, WaitGroup, WaitReason,
 };
+
+/// Whether goroutine stacks have kernel guard pages (Linux >= 6.13); see
+/// gort-scheduler's `stack` module.
+pub fn guard_pages_supported() -> bool {
+    gort_scheduler::stack::guard_pages_supported()
+}
 
 /// Go's `go f()` as a function: starts `f` on a new goroutine. The
 /// goroutine's creation site (for dumps and panics) is the caller's line;

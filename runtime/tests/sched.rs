@@ -195,6 +195,8 @@ fn stack_overflow_is_a_fatal_error() {
         let rt = Runtime::new(cfg);
         let e = rt.run(|| {
             gort::go!(|| {
+                // Let main reach its sleep first, so its dump line is fixed.
+                gort::sleep(Duration::from_millis(20));
                 recurse(0);
             });
             gort::sleep(Duration::from_secs(3600));
@@ -235,12 +237,27 @@ fn panic_in_goroutine_is_reported_like_go() {
         assert_eq!(lines[0], "panic: boom");
         assert_eq!(lines[1], "");
         assert_eq!(lines[2], "goroutine 5 [running]:");
-        assert!(lines[3].starts_with("sched::panic_in_goroutine_is_reported_like_go::{{closure}}::{{closure}}("), "{err}");
+        assert!(
+            lines[3].starts_with(
+                "sched::panic_in_goroutine_is_reported_like_go::{{closure}}::{{closure}}("
+            ),
+            "{err}"
+        );
         assert!(lines[4].starts_with("\truntime/tests/sched.rs:"), "{err}");
-        assert_eq!(lines[5], "created by sched::panic_in_goroutine_is_reported_like_go::{{closure}}");
+        assert_eq!(
+            lines[5],
+            "created by sched::panic_in_goroutine_is_reported_like_go::{{closure}}"
+        );
         assert!(lines[6].starts_with("\truntime/tests/sched.rs:"), "{err}");
-        assert_eq!(lines.len(), 7, "GOTRACEBACK=single shows one goroutine:\n{err}");
-        assert!(!err.contains("thread '"), "a Rust panic message leaked:\n{err}");
+        assert_eq!(
+            lines.len(),
+            7,
+            "GOTRACEBACK=single shows one goroutine:\n{err}"
+        );
+        assert!(
+            !err.contains("thread '"),
+            "a Rust panic message leaked:\n{err}"
+        );
     }
 }
 
@@ -405,7 +422,9 @@ fn deadlock_is_detected() {
         assert_eq!(e.status, 2);
         let err = rt.stderr();
         assert!(
-            err.starts_with("fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 [semacquire]:\n"),
+            err.starts_with(
+                "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 [semacquire]:\n"
+            ),
             "{err}"
         );
     }

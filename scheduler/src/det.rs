@@ -79,9 +79,7 @@ pub(crate) fn run(sched: &Arc<Sched>, ms: Vec<Arc<M>>) -> Exit {
         if cands.is_empty() {
             let next = sched.next_timer();
             if next != u64::MAX {
-                sched
-                    .vclock
-                    .store(next.max(now), Ordering::Relaxed);
+                sched.vclock.store(next.max(now), Ordering::Relaxed);
                 continue;
             }
             report_deadlock(sched);

@@ -107,7 +107,7 @@ pub(crate) fn frames(out: &mut String, g: &G, at: Option<&str>) {
         Some(a) => out.push_str(a),
         None => match g.park_location() {
             Some(l) => out.push_str(&format!("{}:{}", l.file(), l.line())),
-            None => out.push_str("?"),
+            None => out.push('?'),
         },
     }
     out.push('\n');

@@ -53,6 +53,7 @@ mod parallel;
 pub mod proc;
 mod sched;
 mod schedtrace;
+pub mod sema;
 mod signal;
 pub mod stack;
 pub mod stw;
@@ -65,10 +66,11 @@ pub use config::{Captured, DetConfig, Mode, Output, SchedConfig};
 pub use g::{StartInfo, UnlockFn, WaitReason};
 pub use p::GPtr;
 pub use proc::{
-    current, go, go_with, gomaxprocs, gopark, goready, goid, gosched, nanotime, preempt_point,
-    sleep, start_info, step, write_stderr, write_stdout,
+    current, go, go_with, goid, gomaxprocs, gopark, goready, gosched, nanotime, preempt_point,
+    procid, sleep, start_info, step, write_stderr, write_stdout,
 };
 pub use sched::Exit;
+pub use sema::Sema;
 pub use stw::{start_the_world, stop_the_world, world_stopped};
 pub use waitgroup::WaitGroup;
 

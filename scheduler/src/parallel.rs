@@ -90,8 +90,7 @@ fn find_runnable(sched: &Sched, m: &Arc<M>) -> Option<(GPtr, bool)> {
         }
         // Steal, if not too many Ms are spinning already.
         let busy = sched.gomaxprocs() - sched.npidle.load(Ordering::SeqCst);
-        if m.spinning.load(Ordering::Relaxed)
-            || 2 * sched.nmspinning.load(Ordering::SeqCst) < busy
+        if m.spinning.load(Ordering::Relaxed) || 2 * sched.nmspinning.load(Ordering::SeqCst) < busy
         {
             if !m.spinning.load(Ordering::Relaxed) {
                 m.spinning.store(true, Ordering::Relaxed);

@@ -228,15 +228,29 @@ fn wake_sleeper(sched: &Sched, p: &P, arg: usize) {
 /// Writes to the running program's stdout (the process's, or the captured
 /// buffer of a runtime configured to capture), as Go's `os.Stdout.Write`.
 pub fn write_stdout(bytes: &[u8]) {
-    must_getg("write_stdout").sched().cfg.output.write_stdout(bytes);
+    must_getg("write_stdout")
+        .sched()
+        .cfg
+        .output
+        .write_stdout(bytes);
 }
 
 /// Writes to the running program's stderr.
 pub fn write_stderr(bytes: &[u8]) {
-    must_getg("write_stderr").sched().cfg.output.write_stderr(bytes);
+    must_getg("write_stderr")
+        .sched()
+        .cfg
+        .output
+        .write_stderr(bytes);
 }
 
 /// The runtime's GOMAXPROCS, as `runtime.GOMAXPROCS(0)` returns it.
 pub fn gomaxprocs() -> usize {
     must_getg("gomaxprocs").sched().gomaxprocs()
+}
+
+/// The id of the P the current goroutine runs on (what Go's internal
+/// `procPin` returns), for demos that show where work ran.
+pub fn procid() -> usize {
+    Sched::current_p(must_getg("procid")).id
 }

@@ -139,7 +139,9 @@ impl Sched {
     }
 
     pub(crate) fn arc(&self) -> Arc<Sched> {
-        self.weak.upgrade().expect("gort: scheduler used after teardown")
+        self.weak
+            .upgrade()
+            .expect("gort: scheduler used after teardown")
     }
 
     /// Go's `retake` (sysmon): preempt a G that has run for more than
@@ -154,7 +156,9 @@ impl Sched {
             if p.sysmon_tick.load(Ordering::Relaxed) != t {
                 p.sysmon_tick.store(t, Ordering::Relaxed);
                 p.sysmon_when.store(now, Ordering::Relaxed);
-            } else if p.sysmon_when.load(Ordering::Relaxed) + crate::parallel::FORCE_PREEMPT_NS <= now {
+            } else if p.sysmon_when.load(Ordering::Relaxed) + crate::parallel::FORCE_PREEMPT_NS
+                <= now
+            {
                 // SAFETY: curg is a G of this runtime.
                 if let Some(g) = unsafe { p.curg.load(Ordering::Acquire).as_ref() } {
                     g.request_preempt();
@@ -199,10 +203,8 @@ impl Sched {
     fn seed_for(&self, salt: u64) -> u64 {
         match &self.cfg.mode {
             Mode::Deterministic(d) => d.seed ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-            Mode::Parallel => {
-                (self.start.elapsed().as_nanos() as u64 ^ (self as *const _ as u64))
-                    .wrapping_add(salt.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-            }
+            Mode::Parallel => (self.start.elapsed().as_nanos() as u64 ^ (self as *const _ as u64))
+                .wrapping_add(salt.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
         }
     }
 
@@ -215,10 +217,7 @@ impl Sched {
         let (cache, end) = &self.goidcache[p.id];
         let mut c = cache.load(Ordering::Relaxed);
         if c == end.load(Ordering::Relaxed) {
-            let hi = self
-                .goidgen
-                .fetch_add(GOID_CACHE_BATCH, Ordering::Relaxed)
-                + GOID_CACHE_BATCH;
+            let hi = self.goidgen.fetch_add(GOID_CACHE_BATCH, Ordering::Relaxed) + GOID_CACHE_BATCH;
             c = hi - GOID_CACHE_BATCH + 1;
             end.store(hi + 1, Ordering::Relaxed);
         }
@@ -331,7 +330,7 @@ impl Sched {
     /// 1-in-61 fairness check, the local queue, the global queue.
     pub(crate) fn find_runnable_local(&self, p: &P) -> Option<(GPtr, bool)> {
         self.check_timers(p, p);
-        if p.schedtick() % 61 == 0 && !self.runq.is_empty() {
+        if p.schedtick().is_multiple_of(61) && !self.runq.is_empty() {
             if let Some(g) = p.globrunqget(&self.runq, self.gomaxprocs(), 1) {
                 return Some((g, false));
             }
@@ -353,8 +352,7 @@ impl Sched {
         const STEAL_TRIES: usize = 4;
         for i in 0..STEAL_TRIES {
             let last = i == STEAL_TRIES - 1;
-            let mut order = RandomOrder::new(n, m.fastrand());
-            while let Some(j) = order.next() {
+            for j in RandomOrder::new(n, m.fastrand()) {
                 if self.gcwaiting.load(Ordering::Acquire) {
                     return None;
                 }

@@ -119,8 +119,8 @@ pub(crate) fn format_schedtrace(sched: &Sched, ms: u64, detailed: bool) -> Strin
     for gp in gs {
         let g = gp.get();
         let st = g.status();
-        // SAFETY: g.m is an M of this runtime or null.
         let mid = if st & !G_SCAN == crate::g::G_RUNNING {
+            // SAFETY: g.m is an M of this runtime or null.
             unsafe { g.m.load(Ordering::Acquire).as_ref() }.map_or(-1, |m| m.id)
         } else {
             -1
