@@ -1,0 +1,259 @@
+//! The same programs run on the real Go 1.19 runtime and on gort; the
+//! outputs must agree (scheduling order at GOMAXPROCS=1, and the layout of
+//! panic, stack-overflow and deadlock reports modulo addresses, goroutine
+//! ids, function names and source locations).
+//!
+//! Needs `go` on the PATH (`apt-get install golang-go`; .ci/run installs
+//! it). Without it each test prints that it skipped and passes.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gort::{Config, Runtime, WaitGroup};
+
+struct GoOut {
+    stdout: String,
+    stderr: String,
+    status: Option<i32>,
+}
+
+/// Runs a Go program, or returns None (after saying so) without Go.
+fn go_run(name: &str, src: &str, env: &[(&str, &str)]) -> Option<GoOut> {
+    if Command::new("go").arg("version").output().is_err() {
+        eprintln!("skipped {name}: Go is not installed (apt-get install golang-go)");
+        return None;
+    }
+    let dir: PathBuf = std::env::temp_dir().join(format!("gort-gocmp-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("main.go");
+    std::fs::write(&file, src).unwrap();
+    let bin = dir.join("prog");
+    let build = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(&file)
+        .env("GO111MODULE", "off")
+        .output()
+        .expect("go build");
+    assert!(
+        build.status.success(),
+        "go build failed: {}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let mut cmd = Command::new(&bin);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run Go program");
+    let _ = std::fs::remove_dir_all(&dir);
+    Some(GoOut {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        status: out.status.code(),
+    })
+}
+
+/// Replaces what legitimately differs between Go and gort: numbers
+/// (goroutine ids, addresses, limits) become `N`, frame lines `FRAME`, and
+/// location lines `\tLOC`.
+fn shape(report: &str) -> Vec<String> {
+    report
+        .lines()
+        .map(|l| {
+            if l.starts_with('\t') {
+                return "\tLOC".to_string();
+            }
+            if l.starts_with("goroutine ") || l.starts_with("runtime: ") || l.is_empty() {
+                let mut out = String::new();
+                let mut in_num = false;
+                for c in l.chars() {
+                    let digit = c.is_ascii_hexdigit() && (in_num || c.is_ascii_digit());
+                    if digit || (in_num && c == 'x') {
+                        if !in_num {
+                            out.push('N');
+                        }
+                        in_num = true;
+                    } else {
+                        in_num = false;
+                        out.push(c);
+                    }
+                }
+                return out;
+            }
+            if l.starts_with("created by ") {
+                return "created by FRAME".to_string();
+            }
+            if l.starts_with("panic: ") || l.starts_with("fatal error: ") {
+                return l.to_string();
+            }
+            "FRAME".to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn scheduling_order_at_gomaxprocs_1_matches_go() {
+    let src = r#"package main
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+func main() {
+	var wg sync.WaitGroup
+	for _, name := range []string{"a", "b", "c"} {
+		wg.Add(1)
+		name := name
+		go func() { fmt.Println(name); wg.Done() }()
+	}
+	wg.Wait()
+	for _, name := range []string{"x", "y"} {
+		wg.Add(1)
+		name := name
+		go func() {
+			for i := 0; i < 3; i++ {
+				fmt.Printf("%s%d\n", name, i)
+				runtime.Gosched()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+}
+"#;
+    let Some(go) = go_run("order", src, &[("GOMAXPROCS", "1")]) else {
+        return;
+    };
+    for cfg in [
+        Config::new().gomaxprocs(1).capture_output(),
+        Config::new()
+            .gomaxprocs(1)
+            .simseed(3)
+            .simpreempt(0)
+            .capture_output(),
+    ] {
+        let rt = Runtime::new(cfg);
+        let e = rt.run(|| {
+            let wg = Arc::new(WaitGroup::new());
+            for name in ["a", "b", "c"] {
+                wg.add(1);
+                let wg = wg.clone();
+                gort::go!(move || {
+                    gort::println!("{name}");
+                    wg.done();
+                });
+            }
+            wg.wait();
+            for name in ["x", "y"] {
+                wg.add(1);
+                let wg = wg.clone();
+                gort::go!(move || {
+                    for i in 0..3 {
+                        gort::println!("{name}{i}");
+                        gort::gosched();
+                    }
+                    wg.done();
+                });
+            }
+            wg.wait();
+        });
+        assert_eq!(e.status, 0);
+        assert_eq!(rt.stdout(), go.stdout);
+    }
+}
+
+#[test]
+fn panic_report_matches_go() {
+    let src = r#"package main
+
+import "time"
+
+func main() {
+	go func() {
+		panic("boom")
+	}()
+	time.Sleep(time.Hour)
+}
+"#;
+    let Some(go) = go_run("panic", src, &[]) else {
+        return;
+    };
+    let rt = Runtime::new(Config::new().gomaxprocs(2).capture_output());
+    let e = rt.run(|| {
+        gort::go!(|| {
+            panic!("boom");
+        });
+        gort::sleep(Duration::from_secs(3600));
+    });
+    assert_eq!(Some(e.status), go.status);
+    assert_eq!(shape(&rt.stderr()), shape(&go.stderr), "gort:\n{}\ngo:\n{}", rt.stderr(), go.stderr);
+}
+
+#[test]
+fn deadlock_report_header_matches_go() {
+    let src = r#"package main
+
+import "sync"
+
+func main() {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	wg.Wait()
+}
+"#;
+    let Some(go) = go_run("deadlock", src, &[]) else {
+        return;
+    };
+    let rt = Runtime::new(Config::new().gomaxprocs(2).capture_output());
+    let e = rt.run(|| {
+        let wg = WaitGroup::new();
+        wg.add(1);
+        wg.wait();
+    });
+    assert_eq!(Some(e.status), go.status);
+    // Go shows sync.runtime_Semacquire and sync.(*WaitGroup).Wait frames
+    // above main.main; gort shows one frame per goroutine. The header and
+    // the goroutine line agree.
+    let (g, o) = (shape(&rt.stderr()), shape(&go.stderr));
+    assert_eq!(g[..3], o[..3], "gort:\n{}\ngo:\n{}", rt.stderr(), go.stderr);
+}
+
+#[test]
+fn stack_overflow_header_matches_go() {
+    let src = r#"package main
+
+import "time"
+
+func f(n int) int { return f(n+1) + 1 }
+
+func main() {
+	go func() { f(0) }()
+	time.Sleep(time.Hour)
+}
+"#;
+    let Some(go) = go_run("overflow", src, &[]) else {
+        return;
+    };
+    #[allow(unconditional_recursion)]
+    fn f(n: u64) -> u64 {
+        gort::preempt_point();
+        f(n + 1) + std::hint::black_box(1)
+    }
+    let rt = Runtime::new(Config::new().gomaxprocs(2).capture_output());
+    let e = rt.run(|| {
+        gort::go!(|| {
+            f(0);
+        });
+        gort::sleep(Duration::from_secs(3600));
+    });
+    assert_eq!(Some(e.status), go.status);
+    // The first four lines: the limit, sp and stack bounds, the fatal
+    // error, a blank line. (Go then prints the runtime's own frames under
+    // "runtime stack:", which gort does not have.)
+    let (g, o) = (shape(&rt.stderr()), shape(&go.stderr));
+    assert_eq!(g[..4], o[..4], "gort:\n{}\ngo:\n{}", rt.stderr(), go.stderr);
+}
