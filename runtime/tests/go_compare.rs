@@ -25,7 +25,8 @@ fn go_run(name: &str, src: &str, env: &[(&str, &str)]) -> Option<GoOut> {
         eprintln!("skipped {name}: Go is not installed (apt-get install golang-go)");
         return None;
     }
-    let dir: PathBuf = std::env::temp_dir().join(format!("gort-gocmp-{}-{name}", std::process::id()));
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("gort-gocmp-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("main.go");
     std::fs::write(&file, src).unwrap();
@@ -190,7 +191,13 @@ func main() {
         gort::sleep(Duration::from_secs(3600));
     });
     assert_eq!(Some(e.status), go.status);
-    assert_eq!(shape(&rt.stderr()), shape(&go.stderr), "gort:\n{}\ngo:\n{}", rt.stderr(), go.stderr);
+    assert_eq!(
+        shape(&rt.stderr()),
+        shape(&go.stderr),
+        "gort:\n{}\ngo:\n{}",
+        rt.stderr(),
+        go.stderr
+    );
 }
 
 #[test]

@@ -210,6 +210,8 @@ pub struct G {
     /// virtual clock).
     pub(crate) steps: Cell<u64>,
     pub(crate) panic: UnsafeCell<Option<PanicRecord>>,
+    /// Link in the global run queue (Go's `schedlink`); guarded by its lock.
+    pub(crate) schedlink: Cell<*const G>,
     /// The duration of a pending `sleep`, read by its unlock function.
     pub(crate) sleep_ns: Cell<u64>,
 }
@@ -240,6 +242,7 @@ impl G {
             budget: Cell::new(u64::MAX),
             steps: Cell::new(0),
             panic: UnsafeCell::new(None),
+            schedlink: Cell::new(std::ptr::null()),
             sleep_ns: Cell::new(0),
         });
         g.stack.set_owner(&*g);

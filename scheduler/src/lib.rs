@@ -47,6 +47,7 @@ pub mod config;
 mod det;
 pub mod fatal;
 pub mod g;
+mod globrunq;
 pub mod m;
 pub mod p;
 mod parallel;

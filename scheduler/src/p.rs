@@ -24,7 +24,9 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use crossbeam_deque::{Steal, Stealer, Worker};
+
+use crate::globrunq::GlobRunq;
 
 use crate::g::G;
 use crate::m::M;
@@ -170,7 +172,7 @@ impl P {
 
     /// Go's `runqput`: owner only. `next` puts g in runnext and kicks the
     /// old runnext to the tail of the ring.
-    pub(crate) fn runqput(&self, g: GPtr, next: bool, global: &Injector<GPtr>) {
+    pub(crate) fn runqput(&self, g: GPtr, next: bool, global: &GlobRunq) {
         let mut g = g;
         if next {
             let old = self.runnext.swap(g.0.as_ptr(), Ordering::AcqRel);
@@ -189,15 +191,17 @@ impl P {
 
     /// Go's `runqputslow`: the ring is full; move half of it and g to the
     /// global queue in one batch, oldest first.
-    fn runqputslow(&self, g: GPtr, global: &Injector<GPtr>) {
+    fn runqputslow(&self, g: GPtr, global: &GlobRunq) {
         let w = self.worker();
+        let mut batch = Vec::with_capacity(RUNQ_SIZE / 2 + 1);
         for _ in 0..RUNQ_SIZE / 2 {
             match w.pop() {
-                Some(x) => global.push(x),
+                Some(x) => batch.push(x),
                 None => break,
             }
         }
-        global.push(g);
+        batch.push(g);
+        global.push_batch(&batch);
     }
 
     /// Go's `runqget`: runnext first (inheritTime = true), then the head.
@@ -235,7 +239,7 @@ impl P {
     /// Go's `globrunqget`: take a fair share of the global queue.
     pub(crate) fn globrunqget(
         &self,
-        global: &Injector<GPtr>,
+        global: &GlobRunq,
         gomaxprocs: usize,
         max: usize,
     ) -> Option<GPtr> {
@@ -250,21 +254,13 @@ impl P {
         n = n.min(RUNQ_SIZE / 2);
         let mut first = None;
         let w = self.worker();
-        let mut taken = 0;
-        while taken < n {
-            match global.steal() {
-                Steal::Success(g) => {
-                    taken += 1;
-                    if first.is_none() {
-                        first = Some(g);
-                    } else {
-                        w.push(g);
-                    }
-                }
-                Steal::Retry => continue,
-                Steal::Empty => break,
+        global.pop_n(n, |g| {
+            if first.is_none() {
+                first = Some(g);
+            } else {
+                w.push(g);
             }
-        }
+        });
         first
     }
 
@@ -359,7 +355,7 @@ mod tests {
     #[test]
     fn runnext_takes_priority_and_kicks_old_to_tail() {
         let p = P::new(0);
-        let global = Injector::new();
+        let global = GlobRunq::new();
         let g = gs(3);
         p.runqput(g[0], true, &global);
         p.runqput(g[1], true, &global);
@@ -379,7 +375,7 @@ mod tests {
     #[test]
     fn full_ring_moves_half_plus_one_to_global() {
         let p = P::new(0);
-        let global = Injector::new();
+        let global = GlobRunq::new();
         let g = gs(RUNQ_SIZE + 1);
         for &x in &g[..RUNQ_SIZE] {
             p.runqput(x, false, &global);
@@ -390,7 +386,7 @@ mod tests {
         // runqputslow: the oldest 128 plus the new G go global, in order.
         assert_eq!(global.len(), RUNQ_SIZE / 2 + 1);
         assert_eq!(p.runqsize(), RUNQ_SIZE / 2);
-        let first = global.steal().success().unwrap();
+        let first = global.pop().unwrap();
         assert_eq!(first.get().goid(), 1);
         let (next_local, _) = p.runqget().unwrap();
         assert_eq!(next_local.get().goid(), RUNQ_SIZE as u64 / 2 + 1);
@@ -400,7 +396,7 @@ mod tests {
     fn steal_takes_half_rounded_up_and_runnext_only_when_allowed() {
         let victim = P::new(0);
         let thief = P::new(1);
-        let global = Injector::new();
+        let global = GlobRunq::new();
         let g = gs(8);
         for &x in &g[..7] {
             victim.runqput(x, false, &global);
@@ -425,7 +421,7 @@ mod tests {
     #[test]
     fn globrunqget_takes_a_fair_share() {
         let p = P::new(0);
-        let global = Injector::new();
+        let global = GlobRunq::new();
         for x in gs(10) {
             global.push(x);
         }

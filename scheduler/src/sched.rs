@@ -1,8 +1,8 @@
 //! The scheduler state shared by both execution modes (Go's `schedt` and
 //! the mode-independent half of proc.go).
 //!
-//! A `Sched` is one runtime: its Ps, Ms and Gs, the global run queue (a
-//! crossbeam `Injector`), the idle-P and idle-M lists, the goroutine-id
+//! A `Sched` is one runtime: its Ps, Ms and Gs, the global run queue
+//! (`globrunq.rs`), the idle-P and idle-M lists, the goroutine-id
 //! generator, the stop-the-world state and the exit status. Everything here
 //! is the same algorithm in parallel and deterministic mode; only who drives
 //! the Ms differs (`parallel.rs`: OS threads, `det.rs`: one thread and a
@@ -23,10 +23,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use corosensei::CoroutineResult;
-use crossbeam_deque::Injector;
 
 use crate::config::{Mode, SchedConfig};
 use crate::g::*;
+use crate::globrunq::GlobRunq;
 use crate::m::{Note, M};
 use crate::p::{GPtr, Timer, P, P_IDLE, P_RUNNING};
 use crate::stack::CoStack;
@@ -61,7 +61,7 @@ pub struct Sched {
     pub(crate) allp: Box<[P]>,
     pub(crate) allm: Mutex<Vec<Arc<M>>>,
     pub(crate) allgs: Mutex<Vec<GPtr>>,
-    pub(crate) runq: Injector<GPtr>,
+    pub(crate) runq: GlobRunq,
     pub(crate) gfree: Mutex<Vec<GPtr>>,
     goidgen: AtomicU64,
     goidcache: Box<[(AtomicU64, AtomicU64)]>,
@@ -88,8 +88,8 @@ pub struct Sched {
     weak: std::sync::Weak<Sched>,
 }
 
-// SAFETY: all shared state is atomic or behind a Mutex; the Injector and
-// Ps are Sync (see p.rs); raw G pointers inside follow the G ownership
+// SAFETY: all shared state is atomic or behind a Mutex; the global queue
+// and Ps are Sync (see p.rs); raw G pointers inside follow the G ownership
 // protocol documented in g.rs.
 unsafe impl Sync for Sched {}
 // SAFETY: as above.
@@ -109,7 +109,7 @@ impl Sched {
             allp,
             allm: Mutex::new(Vec::new()),
             allgs: Mutex::new(Vec::new()),
-            runq: Injector::new(),
+            runq: GlobRunq::new(),
             gfree: Mutex::new(Vec::new()),
             goidgen: AtomicU64::new(0),
             goidcache,
@@ -632,7 +632,7 @@ impl Sched {
     /// finished (main returned while they were blocked or runnable).
     pub(crate) fn teardown(&self) {
         let gs = std::mem::take(&mut *self.allgs.lock().unwrap());
-        while self.runq.steal().is_success() {}
+        while self.runq.pop().is_some() {}
         for p in self.allp.iter() {
             p.drain();
         }
