@@ -248,7 +248,7 @@ func main() {
     #[allow(unconditional_recursion)]
     fn f(n: u64) -> u64 {
         gort::preempt_point();
-        f(n + 1) + std::hint::black_box(1)
+        f(std::hint::black_box(n) + 1) + 1
     }
     let rt = Runtime::new(Config::new().gomaxprocs(2).capture_output());
     let e = rt.run(|| {

@@ -32,7 +32,7 @@ use crate::config::{DetConfig, Mode};
 use crate::g::G;
 use crate::m::M;
 use crate::p::{GPtr, P, P_GCSTOP, P_IDLE, P_RUNNING};
-use crate::sched::{Exit, Sched};
+use crate::sched::{Exit, Next, Sched};
 use crate::util::FastRand;
 
 /// Virtual interval between simulated sysmon ticks.
@@ -115,9 +115,10 @@ pub(crate) fn run(sched: &Arc<Sched>, ms: Vec<Arc<M>>) -> Exit {
         sched
             .vclock
             .fetch_add(steps * dc.step_ns, Ordering::Relaxed);
-        // A G that left its P (next == None) leaves the P running and
-        // empty: it looks for work on its next turn, or goes idle.
-        let _ = next;
+        // A G that left its P leaves the P running and empty: it looks for
+        // work on its next turn, or goes idle. (`Next::Run` is a parallel-
+        // mode shortcut and never comes back here.)
+        debug_assert!(!matches!(next, Next::Run(_)));
     }
     sched.take_exit().unwrap_or(Exit {
         status: 0,

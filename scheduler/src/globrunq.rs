@@ -136,12 +136,51 @@ impl GlobRunq {
         self.tail.set(gp);
     }
 
+    /// `globrunqput(g)` followed at once by `globrunqget(p, 0)`, under one
+    /// lock acquisition: returns the G to run; the rest of the batch goes to
+    /// `local` in order.
+    pub fn put_then_get(
+        &self,
+        g: GPtr,
+        gomaxprocs: usize,
+        mut local: impl FnMut(GPtr),
+    ) -> Option<GPtr> {
+        self.lock();
+        // SAFETY: lock held.
+        unsafe { self.push_locked(g) };
+        let size = self.len() + 1;
+        self.size.store(size, Ordering::Relaxed);
+        let n = globrunq_batch(size, gomaxprocs, 0);
+        let mut first = None;
+        // SAFETY: lock held.
+        unsafe {
+            self.pop_n_locked(n, |x| {
+                if first.is_none() {
+                    first = Some(x);
+                } else {
+                    local(x);
+                }
+            })
+        };
+        self.unlock();
+        first
+    }
+
     /// Pops up to `n` Gs from the head, calling `f` on each in order.
-    pub fn pop_n(&self, n: usize, mut f: impl FnMut(GPtr)) -> usize {
+    pub fn pop_n(&self, n: usize, f: impl FnMut(GPtr)) -> usize {
         if self.is_empty() || n == 0 {
             return 0;
         }
         self.lock();
+        // SAFETY: lock held.
+        let k = unsafe { self.pop_n_locked(n, f) };
+        self.unlock();
+        k
+    }
+
+    /// # Safety
+    /// The lock is held.
+    unsafe fn pop_n_locked(&self, n: usize, mut f: impl FnMut(GPtr)) -> usize {
         let mut k = 0;
         while k < n {
             let h = self.head.get();
@@ -161,7 +200,6 @@ impl GlobRunq {
             k += 1;
         }
         self.size.store(self.len() - k, Ordering::Relaxed);
-        self.unlock();
         k
     }
 
@@ -171,4 +209,21 @@ impl GlobRunq {
         self.pop_n(1, |g| out = Some(g));
         out
     }
+}
+
+/// How many Gs `globrunqget(p, max)` takes from a queue of `size`: a fair
+/// share, `min(size, size/gomaxprocs + 1, max if > 0, 128)`.
+#[inline]
+pub fn globrunq_batch(size: usize, gomaxprocs: usize, max: usize) -> usize {
+    // A 64-bit divide costs tens of cycles on this hot path; the common
+    // GOMAXPROCS=1 case needs none.
+    let mut n = if gomaxprocs == 1 {
+        size
+    } else {
+        size.min(size / gomaxprocs + 1)
+    };
+    if max > 0 {
+        n = n.min(max);
+    }
+    n.min(crate::p::RUNQ_SIZE / 2)
 }

@@ -159,7 +159,15 @@ impl P {
     pub fn has_runnext(&self) -> bool {
         !self.runnext.load(Ordering::Acquire).is_null()
     }
-    /// Go's `runqempty`.
+    /// `runqempty` as the P's owner sees it: no fence (the stealer-side
+    /// check below issues a SeqCst fence, which costs as much as the rest of
+    /// a Gosched).
+    #[inline]
+    pub(crate) fn runq_empty_owner(&self) -> bool {
+        self.worker().is_empty() && !self.has_runnext()
+    }
+
+    /// Go's `runqempty`, from any thread.
     pub fn runq_empty(&self) -> bool {
         self.stealer.is_empty() && !self.has_runnext()
     }
@@ -247,11 +255,7 @@ impl P {
         if size == 0 {
             return None;
         }
-        let mut n = size.min(size / gomaxprocs + 1);
-        if max > 0 {
-            n = n.min(max);
-        }
-        n = n.min(RUNQ_SIZE / 2);
+        let n = crate::globrunq::globrunq_batch(size, gomaxprocs, max);
         let mut first = None;
         let w = self.worker();
         global.pop_n(n, |g| {

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use crate::m::M;
 use crate::p::{GPtr, P_GCSTOP};
-use crate::sched::{Exit, Sched};
+use crate::sched::{Exit, Next, Sched};
 
 /// Go's `forcePreemptNS`: the time slice after which sysmon preempts.
 pub const FORCE_PREEMPT_NS: u64 = 10_000_000;
@@ -58,11 +58,13 @@ fn mstart(sched: &Sched, m: &Arc<M>) {
     while let Some((g, inherit)) = find_runnable(sched, m) {
         let p = m.p().expect("M running without a P");
         let mut next = sched.execute(m, p, g, inherit);
-        while let Some(g) = next {
-            if sched.is_done() {
-                break;
-            }
-            next = sched.resume(m, p, g);
+        loop {
+            next = match next {
+                Next::Find => break,
+                _ if sched.is_done() => break,
+                Next::Keep(g) => sched.resume(m, p, g),
+                Next::Run(g) => sched.execute(m, p, g, false),
+            };
         }
     }
 }

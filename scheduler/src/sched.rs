@@ -39,6 +39,18 @@ const GOID_CACHE_BATCH: u64 = 16;
 /// a Go 1.19 program at GOMAXPROCS=1.
 const FIRST_USER_GOID: u64 = 5;
 
+/// What an M does after a G stopped running.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Next {
+    /// Look for work (`findRunnable`).
+    Find,
+    /// Keep resuming this G: it is still `_Grunning` here (deterministic
+    /// mode's step switch, or an `unlockf` that cancelled a park).
+    Keep(GPtr),
+    /// Execute this runnable G, already taken from the global queue.
+    Run(GPtr),
+}
+
 /// How a runtime ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exit {
@@ -381,7 +393,7 @@ impl Sched {
     /// until it yields, then applies what it asked for. Returns the G to
     /// keep running on this P when it is still `_Grunning` (deterministic
     /// mode's step switch) or must resume at once (an `unlockf` said no).
-    pub(crate) fn execute(&self, m: &M, p: &P, gp: GPtr, inherit: bool) -> Option<GPtr> {
+    pub(crate) fn execute(&self, m: &M, p: &P, gp: GPtr, inherit: bool) -> Next {
         let g = gp.get();
         let st = g.status();
         if st != G_RUNNING {
@@ -394,7 +406,7 @@ impl Sched {
                     st,
                     g.goid()
                 ));
-                return None;
+                return Next::Find;
             }
             g.set_status(G_RUNNING);
             g.clear_preempt();
@@ -411,7 +423,7 @@ impl Sched {
     }
 
     /// Resumes a G that is already `_Grunning` on `p`.
-    pub(crate) fn resume(&self, m: &M, p: &P, gp: GPtr) -> Option<GPtr> {
+    pub(crate) fn resume(&self, m: &M, p: &P, gp: GPtr) -> Next {
         let g = gp.get();
         // SAFETY: this M owns the running G; nobody else touches `co`.
         let co = unsafe { (*g.co.get()).as_mut() }.expect("gort: running G without a coroutine");
@@ -420,12 +432,12 @@ impl Sched {
             Ok(CoroutineResult::Yield(y)) => self.after_yield(m, p, gp, y),
             Ok(CoroutineResult::Return(())) => {
                 self.goexit0(m, p, gp);
-                None
+                Next::Find
             }
             Err(payload) => {
                 self.drop_curg(m, p);
                 self.fatalpanic(g, payload);
-                None
+                Next::Find
             }
         }
     }
@@ -435,16 +447,31 @@ impl Sched {
         p.curg.store(std::ptr::null_mut(), Ordering::Release);
     }
 
-    fn after_yield(&self, m: &M, p: &P, gp: GPtr, y: Yield) -> Option<GPtr> {
+    fn after_yield(&self, m: &M, p: &P, gp: GPtr, y: Yield) -> Next {
         let g = gp.get();
         match y {
-            Yield::Step => Some(gp),
+            Yield::Step => Next::Keep(gp),
             Yield::Gosched | Yield::Preempted => {
                 // Go's goschedImpl: to the global queue, then schedule().
                 self.drop_curg(m, p);
                 g.set_status(G_RUNNABLE);
+                if self.schedule_goes_global(p) {
+                    // findRunnable would find no due timer, skip the 61st
+                    // tick check and find the local queue empty, so its next
+                    // step is globrunqget: do the put and the get under one
+                    // lock acquisition (the same result as Go's two steps,
+                    // with no other M's operation between them).
+                    // The local queue is empty and the batch is at most 128,
+                    // so these puts never spill back to the global queue
+                    // (whose lock is held).
+                    let w = |x: GPtr| p.runqput(x, false, &self.runq);
+                    if let Some(next) = self.runq.put_then_get(gp, self.gomaxprocs(), w) {
+                        return Next::Run(next);
+                    }
+                    return Next::Find;
+                }
                 self.runq.push(gp);
-                None
+                Next::Find
             }
             Yield::Park(reason, unlock) => {
                 // Go's park_m.
@@ -461,17 +488,30 @@ impl Sched {
                         g.set_status(G_RUNNING);
                         m.curg.store(gp.0.as_ptr(), Ordering::Release);
                         p.curg.store(gp.0.as_ptr(), Ordering::Release);
-                        return Some(gp);
+                        return Next::Keep(gp);
                     }
                 }
-                None
+                Next::Find
             }
             Yield::StackOverflow(sp) => {
                 self.drop_curg(m, p);
                 self.stack_overflow(g, sp);
-                None
+                Next::Find
             }
         }
+    }
+
+    /// Whether `findRunnable` on `p` would go straight to the global queue.
+    /// Parallel mode only: the deterministic driver makes that choice at the
+    /// P's next turn.
+    #[inline]
+    fn schedule_goes_global(&self, p: &P) -> bool {
+        !self.det
+            && p.timer0when.load(Ordering::Relaxed) == u64::MAX
+            && !p.schedtick().is_multiple_of(61)
+            && p.runq_empty_owner()
+            && !self.gcwaiting.load(Ordering::Relaxed)
+            && !self.done.load(Ordering::Relaxed)
     }
 
     /// Go's `goexit0`: the G is dead; keep it and its stack for reuse.
