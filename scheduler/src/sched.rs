@@ -589,15 +589,25 @@ impl Sched {
         self.finish(Exit { status: 2, report });
     }
 
+    /// An overflow caught by the stackguard check. The G stays suspended
+    /// for good; teardown unwinds its coroutine.
     fn stack_overflow(&self, g: &G, sp: usize) {
-        // SAFETY: the G is suspended for good; drop its coroutine later at
-        // runtime teardown (it is mid-recursion, so it must be unwound).
+        // Deterministic mode prints addresses relative to the stack pool,
+        // rebased at Go's first arena address, so a seed replays the report
+        // byte for byte despite ASLR.
+        let addr = |a: usize| {
+            if self.det {
+                0xc000000000 + (a - crate::stack::region().0)
+            } else {
+                a
+            }
+        };
         let mut report = format!(
             "runtime: goroutine stack exceeds {}-byte limit\nruntime: sp={:#x} stack=[{:#x}, {:#x}]\nfatal error: stack overflow\n",
             crate::stack::STACK_LIMIT,
-            sp,
-            g.stack.lo() + crate::stack::GUARD,
-            g.stack.hi(),
+            addr(sp),
+            addr(g.stack.lo() + crate::stack::GUARD),
+            addr(g.stack.hi()),
         );
         report.push_str(&crate::fatal::goroutine_block(g, true, None));
         let others = crate::fatal::dump_all(self, Some(g));
