@@ -1,15 +1,15 @@
+//! Profiling harness for the Gosched path (`perf record` this binary):
+//! `G=2 N=10000000 cargo run --release -p gort --example goschedperf`.
 use gort::{Config, Runtime, WaitGroup};
 use std::sync::Arc;
 use std::time::Instant;
 fn main() {
-    Runtime::new(Config::new().gomaxprocs(1)).run(|| {
-        let n: u64 = std::env::var("N")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(10_000_000);
+    let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let (n, gs) = (env("N", 10_000_000), env("G", 2));
+    Runtime::new(Config::new().gomaxprocs(1)).run(move || {
         let wg = Arc::new(WaitGroup::new());
         let t = Instant::now();
-        for _ in 0..2 {
+        for _ in 0..gs {
             wg.add(1);
             let wg = wg.clone();
             gort::go!(move || {
@@ -20,9 +20,6 @@ fn main() {
             });
         }
         wg.wait();
-        eprintln!(
-            "gosched: {:.1} ns/yield",
-            t.elapsed().as_nanos() as f64 / (2 * n) as f64
-        );
+        eprintln!("gosched, {gs} goroutines: {:.1} ns/yield", t.elapsed().as_nanos() as f64 / (gs * n) as f64);
     });
 }
