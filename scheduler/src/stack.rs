@@ -72,7 +72,10 @@ pub const STACK_LIMIT: usize = SLOT_SIZE - GUARD - RED_ZONE - HEADER;
 
 /// Number of slots reserved: 2^21 goroutines alive at once. Virtual address
 /// space only (128 GiB in release, 512 GiB in debug builds, out of 128 TiB).
+/// Where that much address space is refused (`ulimit -v`, valgrind), the
+/// reservation halves until it succeeds, down to `MIN_SLOTS`.
 const MAX_SLOTS: usize = 1 << 21;
+const MIN_SLOTS: usize = 1 << 10;
 
 const MADV_GUARD_INSTALL: libc::c_int = 102;
 
@@ -84,6 +87,7 @@ struct SlotHeader {
 struct Pool {
     base: usize,
     len: usize,
+    slots: usize,
     guard_pages: bool,
     /// Index of the next never-used slot.
     fresh: AtomicUsize,
@@ -100,27 +104,35 @@ static POOL: OnceLock<Pool> = OnceLock::new();
 
 fn pool() -> &'static Pool {
     POOL.get_or_init(|| {
-        let len = SLOT_SIZE * MAX_SLOTS;
-        // Over-allocate by one slot so the base can be aligned to SLOT_SIZE.
-        // SAFETY: an anonymous private mapping with no address hint has no
-        // preconditions; the result is checked against MAP_FAILED.
-        let raw = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len + SLOT_SIZE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
+        let mut slots = MAX_SLOTS;
+        let (raw, len) = loop {
+            let len = SLOT_SIZE * slots;
+            // Over-allocate by one slot so the base can be aligned to
+            // SLOT_SIZE.
+            // SAFETY: an anonymous private mapping with no address hint has
+            // no preconditions; the result is checked against MAP_FAILED.
+            let raw = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len + SLOT_SIZE,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            if raw != libc::MAP_FAILED {
+                break (raw, len);
+            }
+            if slots == MIN_SLOTS {
+                panic!(
+                    "gort: cannot reserve {} MiB of address space for goroutine stacks: {}",
+                    len >> 20,
+                    std::io::Error::last_os_error()
+                );
+            }
+            slots /= 2;
         };
-        if raw == libc::MAP_FAILED {
-            panic!(
-                "gort: cannot reserve {} GiB of address space for goroutine stacks: {}",
-                len >> 30,
-                std::io::Error::last_os_error()
-            );
-        }
         let base = (raw as usize + SLOT_SIZE - 1) & !(SLOT_SIZE - 1);
         // SAFETY: [base, base+len) lies inside the mapping just made.
         unsafe {
@@ -137,6 +149,7 @@ fn pool() -> &'static Pool {
         Pool {
             base,
             len,
+            slots,
             guard_pages,
             fresh: AtomicUsize::new(0),
             free: Mutex::new(Vec::new()),
@@ -164,9 +177,10 @@ impl SlotStack {
             return SlotStack { lo };
         }
         let i = pool.fresh.fetch_add(1, Ordering::Relaxed);
-        if i >= MAX_SLOTS {
+        if i >= pool.slots {
             crate::fatal::throw_process(&format!(
-                "runtime: cannot allocate goroutine stack: {MAX_SLOTS} goroutine stacks in use"
+                "runtime: cannot allocate goroutine stack: {} goroutine stacks in use",
+                pool.slots
             ));
         }
         let lo = pool.base + i * SLOT_SIZE;
