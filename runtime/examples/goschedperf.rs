@@ -4,7 +4,12 @@ use gort::{Config, Runtime, WaitGroup};
 use std::sync::Arc;
 use std::time::Instant;
 fn main() {
-    let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
     let (n, gs) = (env("N", 10_000_000), env("G", 2));
     Runtime::new(Config::new().gomaxprocs(1)).run(move || {
         let wg = Arc::new(WaitGroup::new());
@@ -20,6 +25,9 @@ fn main() {
             });
         }
         wg.wait();
-        eprintln!("gosched, {gs} goroutines: {:.1} ns/yield", t.elapsed().as_nanos() as f64 / (gs * n) as f64);
+        eprintln!(
+            "gosched, {gs} goroutines: {:.1} ns/yield",
+            t.elapsed().as_nanos() as f64 / (gs * n) as f64
+        );
     });
 }
