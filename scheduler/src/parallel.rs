@@ -166,12 +166,6 @@ pub(crate) fn wakep(sched: &Sched) {
     startm(sched, true);
 }
 
-/// Called when a timer was added: an M may have to wake earlier than it
-/// planned (Go's `wakeNetPoller`).
-pub(crate) fn wake_timer_sleeper(sched: &Sched) {
-    wakep(sched);
-}
-
 /// Go's `startm`: give an idle P to an idle (or new) M and wake it.
 fn startm(sched: &Sched, spinning: bool) {
     let mut idle = sched.lock.lock().unwrap();
@@ -299,10 +293,22 @@ fn sysmon(sched: &Sched) {
         if sched.is_done() {
             return;
         }
+        let now = sched.nanotime();
         let mut sleep_ns = delay_us * 1000;
         if trace_ns > 0 {
-            sleep_ns = sleep_ns.min((lasttrace + trace_ns).saturating_sub(sched.nanotime()));
+            sleep_ns = sleep_ns.min((lasttrace + trace_ns).saturating_sub(now));
         }
+        // Wake for the earliest timer: if every P is idle, or the timer's P
+        // is, nobody else would run it on time.
+        // (An overdue timer that no P can take yet must not make sysmon
+        // spin: it keeps its normal delay then.)
+        let until_timer = sched.next_timer().saturating_sub(now);
+        if until_timer > 0 {
+            sleep_ns = sleep_ns.min(until_timer);
+        }
+        sched
+            .sysmon_wake_at
+            .store(now.saturating_add(sleep_ns), Ordering::Release);
         if sleep_ns > 0 {
             sched.sysmonnote.sleep(Some(Duration::from_nanos(sleep_ns)));
         }
@@ -322,6 +328,7 @@ fn sysmon(sched: &Sched) {
         };
         if sched.next_timer() <= now && sched.npidle.load(Ordering::SeqCst) > 0 {
             wakep(sched);
+            idle_cycles = 0;
         }
         if trace_ns > 0 && (starttime.is_none() || lasttrace + trace_ns <= now) {
             lasttrace = now;

@@ -97,6 +97,8 @@ pub struct Sched {
     pub(crate) ngoroutines: AtomicI64,
     pub(crate) threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     pub(crate) sysmonnote: Note,
+    /// When sysmon plans to wake next (ns); an earlier new timer wakes it.
+    pub(crate) sysmon_wake_at: AtomicU64,
     weak: std::sync::Weak<Sched>,
 }
 
@@ -146,6 +148,7 @@ impl Sched {
             ngoroutines: AtomicI64::new(0),
             threads: Mutex::new(Vec::new()),
             sysmonnote: Note::default(),
+            sysmon_wake_at: AtomicU64::new(0),
             weak: weak.clone(),
         })
     }
@@ -323,9 +326,11 @@ impl Sched {
     pub(crate) fn addtimer(&self, p: &P, when: u64, f: fn(&Sched, &P, usize), arg: usize) {
         let seq = self.timer_seq.fetch_add(1, Ordering::Relaxed);
         p.addtimer(Timer { when, seq, f, arg });
-        if !self.det {
-            // An M parked until the previous earliest timer must recompute.
-            self.wake_timer_sleeper();
+        if !self.det && when < self.sysmon_wake_at.load(Ordering::Acquire) {
+            // sysmon sleeps until the earliest timer at most and then starts
+            // an M to run it (Go's wakeNetPoller makes the thread blocked in
+            // netpoll recompute its timeout the same way).
+            self.sysmonnote.wakeup();
         }
     }
 
@@ -672,10 +677,6 @@ impl Sched {
             return;
         }
         crate::parallel::wakep(self);
-    }
-
-    fn wake_timer_sleeper(&self) {
-        crate::parallel::wake_timer_sleeper(self);
     }
 
     /// Frees every G, force-unwinding the coroutines of Gs that never
