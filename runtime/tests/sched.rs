@@ -363,6 +363,7 @@ fn stop_the_world_stops_every_other_goroutine() {
             }
             gort::stop_the_world("test");
             assert!(gort::world_stopped());
+            assert_eq!(gort::stw_reason(), "test");
             let before = counter.load(Ordering::Relaxed);
             for _ in 0..10_000 {
                 gort::step();

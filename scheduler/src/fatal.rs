@@ -17,7 +17,7 @@ use std::any::Any;
 use std::sync::Once;
 
 use crate::g::*;
-use crate::sched::Sched;
+use crate::sched::{Exit, Sched};
 
 static HOOK: Once = Once::new();
 
@@ -151,4 +151,62 @@ pub(crate) fn dump_all(sched: &Sched, skip: Option<&G>) -> String {
 pub(crate) fn throw_process(msg: &str) -> ! {
     eprintln!("{msg}\nfatal error: out of memory allocating goroutine stacks");
     std::process::exit(2);
+}
+
+impl Sched {
+    /// Go's `fatalpanic` for a panic that unwound out of a goroutine.
+    pub(crate) fn fatalpanic(&self, g: &G, payload: Box<dyn Any + Send>) {
+        // SAFETY: the G's coroutine has finished (it unwound); this M owns it.
+        let rec = unsafe { (*g.panic.get()).take() };
+        // SAFETY: as above; the coroutine is done, dropping it is cheap.
+        unsafe { *g.co.get() = None };
+        g.set_status(G_RUNNING);
+        let message = rec
+            .as_ref()
+            .map(|r| r.message.clone())
+            .unwrap_or_else(|| panic_message(&*payload));
+        let loc = rec.and_then(|r| r.location);
+        // Under GOTRACEBACK=single (Go's default) a panic shows only the
+        // panicking goroutine.
+        let mut report = format!("panic: {message}\n");
+        report.push_str(&goroutine_block(g, true, loc.as_deref()));
+        self.finish(Exit { status: 2, report });
+    }
+
+    /// An overflow caught by the stackguard check. The G stays suspended
+    /// for good; teardown unwinds its coroutine.
+    pub(crate) fn stack_overflow(&self, g: &G, sp: usize) {
+        // Deterministic mode prints addresses relative to the stack pool,
+        // rebased at Go's first arena address, so a seed replays the report
+        // byte for byte despite ASLR.
+        let addr = |a: usize| {
+            if self.det {
+                0xc000000000 + (a - crate::stack::region().0)
+            } else {
+                a
+            }
+        };
+        let mut report = format!(
+            "runtime: goroutine stack exceeds {}-byte limit\nruntime: sp={:#x} stack=[{:#x}, {:#x}]\nfatal error: stack overflow\n",
+            crate::stack::STACK_LIMIT,
+            addr(sp),
+            addr(g.stack.lo() + crate::stack::GUARD),
+            addr(g.stack.hi()),
+        );
+        report.push_str(&goroutine_block(g, true, None));
+        let others = dump_all(self, Some(g));
+        report.push_str(&others);
+        self.finish(Exit { status: 2, report });
+    }
+
+    /// Go's `throw`/`fatal`: `fatal error: msg`, every goroutine, status 2.
+    pub(crate) fn throw(&self, msg: &str) {
+        let mut report = if msg.contains("fatal error: ") {
+            format!("{msg}\n")
+        } else {
+            format!("fatal error: {msg}\n")
+        };
+        report.push_str(&dump_all(self, None));
+        self.finish(Exit { status: 2, report });
+    }
 }

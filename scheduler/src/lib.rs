@@ -72,7 +72,7 @@ pub use proc::{
 };
 pub use sched::Exit;
 pub use sema::Sema;
-pub use stw::{start_the_world, stop_the_world, world_stopped};
+pub use stw::{start_the_world, stop_the_world, stw_reason, world_stopped};
 pub use waitgroup::WaitGroup;
 
 use crate::p::P_IDLE;

@@ -16,7 +16,6 @@
 //! the coroutine is caught here, at the coroutine boundary, and becomes Go's
 //! `panic:` report with exit status 2.
 
-use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +29,7 @@ use crate::globrunq::GlobRunq;
 use crate::m::{Note, M};
 use crate::p::{GPtr, Timer, P, P_IDLE, P_RUNNING};
 use crate::stack::CoStack;
+use crate::util::RandomOrder;
 
 /// Goroutine ids are handed to each P in batches, as in Go
 /// (`_GoidCacheBatch`), so ids are not dense across Ps.
@@ -85,6 +85,8 @@ pub struct Sched {
     pub(crate) stopwait: AtomicI64,
     pub(crate) stopnote: Note,
     pub(crate) stw_busy: AtomicBool,
+    /// Why the world is (or was last) stopped, as Go records it for traces.
+    pub(crate) stw_reason: Mutex<&'static str>,
     pub(crate) sysmonwait: AtomicBool,
     exit: Mutex<Option<Exit>>,
     pub(crate) done: AtomicBool,
@@ -138,6 +140,7 @@ impl Sched {
             stopwait: AtomicI64::new(0),
             stopnote: Note::default(),
             stw_busy: AtomicBool::new(false),
+            stw_reason: Mutex::new(""),
             sysmonwait: AtomicBool::new(false),
             exit: Mutex::new(None),
             done: AtomicBool::new(false),
@@ -575,62 +578,6 @@ impl Sched {
         self.done.load(Ordering::Acquire)
     }
 
-    /// Go's `fatalpanic` for a panic that unwound out of a goroutine.
-    fn fatalpanic(&self, g: &G, payload: Box<dyn Any + Send>) {
-        // SAFETY: the G's coroutine has finished (it unwound); this M owns it.
-        let rec = unsafe { (*g.panic.get()).take() };
-        // SAFETY: as above; the coroutine is done, dropping it is cheap.
-        unsafe { *g.co.get() = None };
-        g.set_status(G_RUNNING);
-        let message = rec
-            .as_ref()
-            .map(|r| r.message.clone())
-            .unwrap_or_else(|| crate::fatal::panic_message(&*payload));
-        let loc = rec.and_then(|r| r.location);
-        // Under GOTRACEBACK=single (Go's default) a panic shows only the
-        // panicking goroutine.
-        let mut report = format!("panic: {message}\n");
-        report.push_str(&crate::fatal::goroutine_block(g, true, loc.as_deref()));
-        self.finish(Exit { status: 2, report });
-    }
-
-    /// An overflow caught by the stackguard check. The G stays suspended
-    /// for good; teardown unwinds its coroutine.
-    fn stack_overflow(&self, g: &G, sp: usize) {
-        // Deterministic mode prints addresses relative to the stack pool,
-        // rebased at Go's first arena address, so a seed replays the report
-        // byte for byte despite ASLR.
-        let addr = |a: usize| {
-            if self.det {
-                0xc000000000 + (a - crate::stack::region().0)
-            } else {
-                a
-            }
-        };
-        let mut report = format!(
-            "runtime: goroutine stack exceeds {}-byte limit\nruntime: sp={:#x} stack=[{:#x}, {:#x}]\nfatal error: stack overflow\n",
-            crate::stack::STACK_LIMIT,
-            addr(sp),
-            addr(g.stack.lo() + crate::stack::GUARD),
-            addr(g.stack.hi()),
-        );
-        report.push_str(&crate::fatal::goroutine_block(g, true, None));
-        let others = crate::fatal::dump_all(self, Some(g));
-        report.push_str(&others);
-        self.finish(Exit { status: 2, report });
-    }
-
-    /// Go's `throw`/`fatal`: `fatal error: msg`, every goroutine, status 2.
-    pub(crate) fn throw(&self, msg: &str) {
-        let mut report = if msg.contains("fatal error: ") {
-            format!("{msg}\n")
-        } else {
-            format!("fatal error: {msg}\n")
-        };
-        report.push_str(&crate::fatal::dump_all(self, None));
-        self.finish(Exit { status: 2, report });
-    }
-
     /// Go's `pidleput` (scheduler lock held by the caller).
     pub(crate) fn pidleput(&self, idle: &mut Idle, p: &P) {
         p.set_status(P_IDLE);
@@ -702,47 +649,6 @@ impl Sched {
             }
         }
     }
-}
-
-/// Go's `randomOrder`: visit 0..n once each, starting anywhere, stepping by
-/// a random number coprime with n.
-pub(crate) struct RandomOrder {
-    n: usize,
-    pos: usize,
-    inc: usize,
-    i: usize,
-}
-
-impl RandomOrder {
-    pub fn new(n: usize, r: u32) -> RandomOrder {
-        let coprimes: Vec<usize> = (1..=n).filter(|&k| gcd(k, n) == 1).collect();
-        RandomOrder {
-            n,
-            pos: r as usize % n,
-            inc: coprimes[(r as usize / n) % coprimes.len()],
-            i: 0,
-        }
-    }
-}
-
-impl Iterator for RandomOrder {
-    type Item = usize;
-    fn next(&mut self) -> Option<usize> {
-        if self.i == self.n {
-            return None;
-        }
-        self.i += 1;
-        let p = self.pos;
-        self.pos = (self.pos + self.inc) % self.n;
-        Some(p)
-    }
-}
-
-fn gcd(mut a: usize, mut b: usize) -> usize {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
 }
 
 impl M {

@@ -33,10 +33,10 @@ fn preempt_others(sched: &Sched, me: &G) {
 pub fn stop_the_world(reason: &'static str) {
     let g = crate::proc::must_getg("stop_the_world");
     let sched = g.sched();
-    let _ = reason;
     while sched.stw_busy.swap(true, Ordering::AcqRel) {
         crate::proc::gosched();
     }
+    *sched.stw_reason.lock().unwrap() = reason;
     let p = Sched::current_p(g);
     {
         let mut idle = sched.lock.lock().unwrap();
@@ -80,6 +80,15 @@ pub fn start_the_world() {
     }
     sched.stw_busy.store(false, Ordering::Release);
     sched.wakep();
+}
+
+/// The reason given to the current (or last) stop-the-world.
+pub fn stw_reason() -> &'static str {
+    *crate::proc::must_getg("stw_reason")
+        .sched()
+        .stw_reason
+        .lock()
+        .unwrap()
 }
 
 /// Whether a stop-the-world is in progress (for tests and the GC).

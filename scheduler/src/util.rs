@@ -1,4 +1,5 @@
-//! Small helpers: the scheduler's pseudo-random generator.
+//! Small helpers: the scheduler's pseudo-random generator and Go's
+//! `randomOrder` for visiting Ps when stealing.
 //!
 //! gort uses its own generator (wyrand, as Go's `fastrand` does since 1.17)
 //! rather than a `rand` engine so that a `simseed` replays the same
@@ -52,4 +53,45 @@ impl FastRand {
         let k = (self.unit().ln() / (1.0 - p).ln()).ceil();
         (k as u64).max(1)
     }
+}
+
+/// Go's `randomOrder`: visit 0..n once each, starting anywhere, stepping by
+/// a random number coprime with n.
+pub(crate) struct RandomOrder {
+    n: usize,
+    pos: usize,
+    inc: usize,
+    i: usize,
+}
+
+impl RandomOrder {
+    pub fn new(n: usize, r: u32) -> RandomOrder {
+        let coprimes: Vec<usize> = (1..=n).filter(|&k| gcd(k, n) == 1).collect();
+        RandomOrder {
+            n,
+            pos: r as usize % n,
+            inc: coprimes[(r as usize / n) % coprimes.len()],
+            i: 0,
+        }
+    }
+}
+
+impl Iterator for RandomOrder {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        if self.i == self.n {
+            return None;
+        }
+        self.i += 1;
+        let p = self.pos;
+        self.pos = (self.pos + self.inc) % self.n;
+        Some(p)
+    }
+}
+
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
