@@ -478,3 +478,46 @@ fn config_warnings_are_printed_once() {
     assert!(err.contains("schedtrace=\"-1\""), "{err}");
     assert!(err.contains("unknown GODEBUG key \"nosuchkey\""), "{err}");
 }
+
+/// scheddetail prints Go's P, M and G lines (reference/sched.md §12): M1 is
+/// sysmon with locks=2, dead goroutines show `status=6()`, waiting ones
+/// their reason.
+#[test]
+fn scheddetail_lines_follow_go() {
+    let rt = Runtime::new(det(21, 2).schedtrace(1).scheddetail(true));
+    let e = rt.run(|| {
+        let wg = Arc::new(WaitGroup::new());
+        for _ in 0..3 {
+            wg.add(1);
+            let wg = wg.clone();
+            gort::go!(move || {
+                gort::sleep(Duration::from_millis(1));
+                wg.done();
+            });
+        }
+        wg.wait();
+        // Let sysmon print once more with the three goroutines dead.
+        gort::sleep(Duration::from_millis(3));
+    });
+    assert_eq!(e.status, 0, "{}", rt.stderr());
+    let err = rt.stderr();
+    let first = err.lines().next().unwrap();
+    assert!(
+        first.starts_with("SCHED 0ms: gomaxprocs=2 idleprocs="),
+        "{first}"
+    );
+    assert!(
+        first.ends_with(" gcwaiting=0 nmidlelocked=0 stopwait=0 sysmonwait=0"),
+        "{first}"
+    );
+    assert!(err.contains("\n  P0: status=1 schedtick="), "{err}");
+    assert!(err.contains(" syscalltick=0 m=0 runqsize="), "{err}");
+    assert!(err.contains("\n  M1: p=-1 curg=-1 mallocing=0 throwing=0 preemptoff= locks=2 dying=0 spinning=false blocked=false lockedg=-1\n"), "{err}");
+    assert!(
+        err.contains("\n  G1: status=4(semacquire) m=-1 lockedm=-1\n")
+            || err.contains("\n  G1: status=4(sleep) m=-1 lockedm=-1\n"),
+        "{err}"
+    );
+    assert!(err.contains("(sleep) m=-1 lockedm=-1\n"), "{err}");
+    assert!(err.contains(": status=6() m=-1 lockedm=-1\n"), "{err}");
+}

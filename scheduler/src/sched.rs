@@ -527,6 +527,8 @@ impl Sched {
         let g = gp.get();
         self.drop_curg(m, p);
         g.set_status(G_DEAD);
+        // Go's goexit0 clears the reason: dead Gs show `status=6()`.
+        g.set_waitreason(WaitReason::Zero);
         g.m.store(std::ptr::null_mut(), Ordering::Release);
         // SAFETY: the coroutine returned; this M owns the dead G.
         unsafe { *g.co.get() = None };

@@ -6,7 +6,8 @@
 //! is printed with the value Go would show for it: `syscalltick` and
 //! `nmidlelocked` are 0 (no system calls, no locked threads), and every M
 //! shows `mallocing=0 throwing=0 preemptoff= locks=0 dying=0 lockedg=-1`.
-//! sysmon is M1, as in Go, and has no P and no G. In deterministic mode the
+//! sysmon is M1, as in Go, has no P and no G, and shows `locks=2`, the locks
+//! it holds while printing. In deterministic mode the
 //! Ms are simulated one per P, so `threads` is GOMAXPROCS+1 and an M is idle
 //! exactly when its P is.
 
@@ -106,9 +107,11 @@ pub(crate) fn format_schedtrace(sched: &Sched, ms: u64, detailed: bool) -> Strin
             )
         })
         .collect();
+    // sysmon prints this block holding the scheduler and allgs locks, so
+    // Go shows it with locks=2; gort's sysmon holds the same two.
     ms.push((
         1,
-        "  M1: p=-1 curg=-1 mallocing=0 throwing=0 preemptoff= locks=0 dying=0 spinning=false blocked=false lockedg=-1".to_string(),
+        "  M1: p=-1 curg=-1 mallocing=0 throwing=0 preemptoff= locks=2 dying=0 spinning=false blocked=false lockedg=-1".to_string(),
     ));
     ms.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
     for (_, line) in ms {
