@@ -344,7 +344,7 @@ fn sleep_wakes_in_deadline_order() {
 /// resumes afterwards.
 #[test]
 fn stop_the_world_stops_every_other_goroutine() {
-    for cfg in [par(2), det(8, 3)] {
+    for cfg in [par(2), det(8, 3), det(9, 2).simpreempt(1)] {
         let rt = Runtime::new(cfg);
         let e = rt.run(|| {
             let stop = Arc::new(AtomicBool::new(false));
@@ -369,6 +369,12 @@ fn stop_the_world_stops_every_other_goroutine() {
                 gort::step();
             }
             std::thread::sleep(Duration::from_millis(5));
+            // The stopper runs past sysmon's 10 ms slice through safepoints:
+            // it must not be preempted while it owns every P.
+            let t0 = gort::nanotime();
+            while gort::nanotime() - t0 < 25_000_000 {
+                gort::preempt_point();
+            }
             assert_eq!(counter.load(Ordering::Relaxed), before);
             gort::start_the_world();
             while counter.load(Ordering::Relaxed) == before {

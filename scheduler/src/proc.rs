@@ -100,6 +100,13 @@ fn safepoint(g: &G) {
 fn morestack(g: &G, sp: usize) {
     if g.stackguard0.load(Ordering::Acquire) == STACK_PREEMPT && sp >= g.stack.stackguard() {
         g.clear_preempt();
+        // The goroutine that stopped the world owns every P until it
+        // restarts it; preempting it then would leave nobody to run it (Go
+        // runs the stopper with preemption disabled for the same reason).
+        let sched = g.sched();
+        if sched.stw_owner.load(Ordering::Acquire) == g as *const G as *mut G {
+            return;
+        }
         g.suspend(Yield::Preempted);
     } else {
         g.suspend(Yield::StackOverflow(sp));

@@ -85,6 +85,8 @@ pub struct Sched {
     pub(crate) stopwait: AtomicI64,
     pub(crate) stopnote: Note,
     pub(crate) stw_busy: AtomicBool,
+    /// The G that stopped the world, while it is stopped.
+    pub(crate) stw_owner: std::sync::atomic::AtomicPtr<G>,
     /// Why the world is (or was last) stopped, as Go records it for traces.
     pub(crate) stw_reason: Mutex<&'static str>,
     pub(crate) sysmonwait: AtomicBool,
@@ -140,6 +142,7 @@ impl Sched {
             stopwait: AtomicI64::new(0),
             stopnote: Note::default(),
             stw_busy: AtomicBool::new(false),
+            stw_owner: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
             stw_reason: Mutex::new(""),
             sysmonwait: AtomicBool::new(false),
             exit: Mutex::new(None),

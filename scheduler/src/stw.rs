@@ -37,6 +37,9 @@ pub fn stop_the_world(reason: &'static str) {
         crate::proc::gosched();
     }
     *sched.stw_reason.lock().unwrap() = reason;
+    sched
+        .stw_owner
+        .store(g as *const G as *mut G, Ordering::Release);
     let p = Sched::current_p(g);
     {
         let mut idle = sched.lock.lock().unwrap();
@@ -78,6 +81,9 @@ pub fn start_the_world() {
             }
         }
     }
+    sched
+        .stw_owner
+        .store(std::ptr::null_mut(), Ordering::Release);
     sched.stw_busy.store(false, Ordering::Release);
     sched.wakep();
 }
