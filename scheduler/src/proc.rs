@@ -104,7 +104,7 @@ fn morestack(g: &G, sp: usize) {
         // restarts it; preempting it then would leave nobody to run it (Go
         // runs the stopper with preemption disabled for the same reason).
         let sched = g.sched();
-        if sched.stw_owner.load(Ordering::Acquire) == g as *const G as *mut G {
+        if std::ptr::eq(sched.stw_owner.load(Ordering::Acquire), g) {
             return;
         }
         g.suspend(Yield::Preempted);
