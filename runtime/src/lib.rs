@@ -136,7 +136,7 @@ impl Runtime {
         let start = StartInfo {
             gopc: std::panic::Location::caller(),
             creator: "main",
-            startfn: "main.main",
+            startfn: std::any::type_name::<F>(),
         };
         gort_scheduler::run(sc, start, main)
     }

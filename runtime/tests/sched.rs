@@ -221,37 +221,48 @@ fn stack_overflow_is_a_fatal_error() {
     }
 }
 
+#[inline(never)]
+fn boom(what: &str) {
+    panic!("{what}");
+}
+
+/// Go's panic report: the value, a blank line, the goroutine with its
+/// frames innermost first (the scenario's own: Rust's panic machinery is
+/// hidden as Go hides runtime frames), then `created by`.
 #[test]
 fn panic_in_goroutine_is_reported_like_go() {
+    let here = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sched.rs:");
     for cfg in [par(2), det(9, 2)] {
         let rt = Runtime::new(cfg);
         let e = rt.run(|| {
             gort::go!(|| {
-                panic!("boom");
+                boom("boom");
             });
             gort::sleep(Duration::from_secs(3600));
         });
         assert_eq!(e.status, 2);
         let err = rt.stderr();
+        assert_eq!(e.report, err);
         let lines: Vec<&str> = err.lines().collect();
         assert_eq!(lines[0], "panic: boom");
         assert_eq!(lines[1], "");
         assert_eq!(lines[2], "goroutine 5 [running]:");
-        assert!(
-            lines[3].starts_with(
-                "sched::panic_in_goroutine_is_reported_like_go::{{closure}}::{{closure}}("
-            ),
-            "{err}"
-        );
-        assert!(lines[4].starts_with("\truntime/tests/sched.rs:"), "{err}");
+        assert_eq!(lines[3], "sched::boom(...)", "{err}");
+        assert!(lines[4].starts_with(&format!("\t{here}")), "{err}");
         assert_eq!(
             lines[5],
+            "sched::panic_in_goroutine_is_reported_like_go::{{closure}}::{{closure}}(...)",
+            "{err}"
+        );
+        assert!(lines[6].starts_with(&format!("\t{here}")), "{err}");
+        assert_eq!(
+            lines[7],
             "created by sched::panic_in_goroutine_is_reported_like_go::{{closure}}"
         );
-        assert!(lines[6].starts_with("\truntime/tests/sched.rs:"), "{err}");
+        assert!(lines[8].starts_with(&format!("\t{here}")), "{err}");
         assert_eq!(
             lines.len(),
-            7,
+            9,
             "GOTRACEBACK=single shows one goroutine:\n{err}"
         );
         assert!(
@@ -271,8 +282,15 @@ fn panic_in_main_goroutine() {
     });
     assert_eq!(e.status, 2);
     let err = rt.stderr();
-    assert!(err.starts_with("panic: index out of bounds: the len is 0 but the index is 5\n\ngoroutine 1 [running]:\nmain.main(...)\n"), "{err}");
-    assert!(!err.contains("created by"), "{err}");
+    assert!(
+        err.starts_with(
+            "panic: index out of bounds: the len is 0 but the index is 5\n\ngoroutine 1 [running]:\nsched::panic_in_main_goroutine::{{closure}}(...)\n\t"
+        ),
+        "{err}"
+    );
+    // std's slice indexing frame is hidden, as Go hides runtime frames;
+    // the main goroutine has no creator.
+    assert_eq!(err.lines().count(), 5, "{err}");
 }
 
 /// Same seed, same bytes; different seeds, different interleavings.

@@ -7,10 +7,11 @@
 //! `goroutine N [running]:` with the goroutine's frame and its creation
 //! site. `throw`/`fatal` reports (`fatal error: ...`) dump every goroutine.
 //!
-//! Simulated differently from Go: gort does not walk Rust stacks, so a
-//! goroutine shows one frame: its start function (the closure's Rust type
-//! name, where Go prints `main.main.func1`) at the place it panicked or last
-//! parked, then `created by <function>` at the `go` statement's file:line
+//! Simulated differently from Go: the panicking goroutine's frames are Rust
+//! frames from debug info (`traceback.rs`), named by Rust path where Go
+//! prints `main.main.func1`; a suspended goroutine's stack is not walked, so
+//! in a dump it shows one frame: its start function at the place it last
+//! parked. Then `created by <function>` at the `go` statement's file:line
 //! (no `+0x` offsets: there are no Go PCs).
 
 use std::any::Any;
@@ -33,6 +34,11 @@ pub(crate) fn install_panic_hook() {
                     location: info
                         .location()
                         .map(|l| format!("{}:{}", l.file(), l.line())),
+                    // Unresolved: walking the stack is cheap, symbolizing it
+                    // is not and needs more stack than a goroutine has.
+                    backtrace: Some(std::sync::Arc::new(
+                        std::backtrace::Backtrace::force_capture(),
+                    )),
                 };
                 // SAFETY: the hook runs on the panicking goroutine's own
                 // stack, so this thread owns the G.
@@ -104,20 +110,30 @@ pub(crate) fn frames(out: &mut String, g: &G, at: Option<&str>) {
     out.push_str(startfn);
     out.push_str("(...)\n\t");
     match at {
-        Some(a) => out.push_str(a),
+        Some(a) => out.push_str(&crate::traceback::abs_path(a)),
         None => match g.park_location() {
-            Some(l) => out.push_str(&format!("{}:{}", l.file(), l.line())),
+            Some(l) => out.push_str(&crate::traceback::abs_path(&format!(
+                "{}:{}",
+                l.file(),
+                l.line()
+            ))),
             None => out.push('?'),
         },
     }
     out.push('\n');
-    if let Some(i) = info {
+    created_by(out, g);
+}
+
+/// `created by <function>` and the `go` statement's location (none for
+/// the main goroutine, as in Go).
+fn created_by(out: &mut String, g: &G) {
+    if let Some(i) = g.start_info() {
         if g.goid() != 1 {
+            let loc = format!("{}:{}", i.gopc.file(), i.gopc.line());
             out.push_str(&format!(
-                "created by {}\n\t{}:{}\n",
+                "created by {}\n\t{}\n",
                 i.creator,
-                i.gopc.file(),
-                i.gopc.line()
+                crate::traceback::abs_path(&loc)
             ));
         }
     }
@@ -165,11 +181,33 @@ impl Sched {
             .as_ref()
             .map(|r| r.message.clone())
             .unwrap_or_else(|| panic_message(&*payload));
+        let mut frames = rec
+            .as_ref()
+            .and_then(|r| r.backtrace.as_ref())
+            .map(|bt| crate::traceback::frames(bt))
+            .unwrap_or_default();
+        // Optimised builds name an inlined closure only `{closure#0}`; the
+        // outermost frame is the goroutine's start function, whose full
+        // name `go` recorded.
+        if let (Some(last), Some(info)) = (frames.last_mut(), g.start_info()) {
+            if last.function.starts_with('{') {
+                last.function = info.startfn.to_string();
+            }
+        }
         let loc = rec.and_then(|r| r.location);
         // Under GOTRACEBACK=single (Go's default) a panic shows only the
         // panicking goroutine.
         let mut report = format!("panic: {message}\n");
-        report.push_str(&goroutine_block(g, true, loc.as_deref()));
+        if frames.is_empty() {
+            report.push_str(&goroutine_block(g, true, loc.as_deref()));
+        } else {
+            report.push('\n');
+            report.push_str(&goroutine_header(g, true));
+            for f in &frames {
+                report.push_str(&format!("{}(...)\n\t{}\n", f.function, f.location));
+            }
+            created_by(&mut report, g);
+        }
         self.finish(Exit { status: 2, report });
     }
 

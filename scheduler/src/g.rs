@@ -184,6 +184,8 @@ pub struct StartInfo {
 pub struct PanicRecord {
     pub message: String,
     pub location: Option<String>,
+    /// The raw stack at the panic, resolved later on the M's stack.
+    pub backtrace: Option<std::sync::Arc<std::backtrace::Backtrace>>,
 }
 
 pub struct G {

@@ -58,6 +58,7 @@ pub mod sema;
 mod signal;
 pub mod stack;
 pub mod stw;
+pub mod traceback;
 mod util;
 pub mod waitgroup;
 
