@@ -67,11 +67,17 @@ pub(crate) fn run(sched: &Arc<Sched>, ms: Vec<Arc<M>>) -> Exit {
         if sched.gcwaiting.load(Ordering::SeqCst) {
             stop_idle_ps(sched);
         }
-        let work = work_anywhere(sched, now);
         cands.clear();
+        // Idle Ps are candidates only if some work exists; that check walks
+        // every queue, so it is made only when some P has no G.
+        let mut work = None;
+        let stw = sched.gcwaiting.load(Ordering::Relaxed);
         for p in sched.allp.iter() {
             let has_g = !p.curg.load(Ordering::Relaxed).is_null();
-            if has_g || (work && p.status() != P_GCSTOP && !sched.gcwaiting.load(Ordering::SeqCst))
+            if has_g
+                || (!stw
+                    && p.status() != P_GCSTOP
+                    && *work.get_or_insert_with(|| work_anywhere(sched, now)))
             {
                 cands.push(p.id);
             }
@@ -112,9 +118,10 @@ pub(crate) fn run(sched: &Arc<Sched>, ms: Vec<Arc<M>>) -> Exit {
             },
         };
         let steps = g.steps.get().max(1);
+        // One thread owns the clock in this mode: no read-modify-write.
         sched
             .vclock
-            .fetch_add(steps * dc.step_ns, Ordering::Relaxed);
+            .store(now + steps * dc.step_ns, Ordering::Relaxed);
         // A G that left its P leaves the P running and empty: it looks for
         // work on its next turn, or goes idle. (`Next::Run` is a parallel-
         // mode shortcut and never comes back here.)
@@ -133,8 +140,10 @@ fn arm(g: &G, budget: u64) {
 
 /// Whether some idle P could find a G: queued work or a due timer.
 fn work_anywhere(sched: &Sched, now: u64) -> bool {
+    // The driver thread owns every P in this mode, so the fence-free owner
+    // check is exact.
     !sched.runq.is_empty()
-        || sched.allp.iter().any(|p| !p.runq_empty())
+        || sched.allp.iter().any(|p| !p.runq_empty_owner())
         || sched.next_timer() <= now
 }
 
