@@ -264,3 +264,45 @@ func main() {
     let (g, o) = (shape(&rt.stderr()), shape(&go.stderr));
     assert_eq!(g[..4], o[..4], "gort:\n{}\ngo:\n{}", rt.stderr(), go.stderr);
 }
+
+#[test]
+fn main_goexit_matches_go() {
+    let src = r#"package main
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+)
+
+func main() {
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		fmt.Println("other done", runtime.NumGoroutine())
+	}()
+	defer fmt.Println("deferred in main")
+	runtime.Goexit()
+}
+"#;
+    let Some(go) = go_run("goexit", src, &[]) else {
+        return;
+    };
+    struct Deferred;
+    impl Drop for Deferred {
+        fn drop(&mut self) {
+            gort::println!("deferred in main");
+        }
+    }
+    let rt = Runtime::new(Config::new().gomaxprocs(2).capture_output());
+    let e = rt.run(|| {
+        gort::go!(|| {
+            gort::sleep(Duration::from_millis(10));
+            gort::println!("other done {}", gort::num_goroutine());
+        });
+        let _d = Deferred;
+        gort::goexit();
+    });
+    assert_eq!(Some(e.status), go.status);
+    assert_eq!(rt.stdout(), go.stdout);
+    assert_eq!(rt.stderr(), go.stderr);
+}

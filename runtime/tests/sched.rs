@@ -556,3 +556,41 @@ fn scheddetail_lines_follow_go() {
     assert!(err.contains("(sleep) m=-1 lockedm=-1\n"), "{err}");
     assert!(err.contains(": status=6() m=-1 lockedm=-1\n"), "{err}");
 }
+
+/// Go's runtime.Goexit: the goroutine ends after its destructors (deferred
+/// calls) run; main calling it leaves the program running until the rest
+/// finish, then `fatal error: no goroutines (main called runtime.Goexit) -
+/// deadlock!` with nothing to dump, status 2 (checked against Go in
+/// go_compare.rs).
+#[test]
+fn goexit_ends_only_the_calling_goroutine() {
+    struct Deferred(&'static str);
+    impl Drop for Deferred {
+        fn drop(&mut self) {
+            gort::println!("deferred in {}", self.0);
+        }
+    }
+    for cfg in [par(2), det(6, 2)] {
+        let rt = Runtime::new(cfg);
+        let e = rt.run(|| {
+            gort::go!(|| {
+                let _d = Deferred("worker");
+                gort::sleep(Duration::from_millis(10));
+                gort::println!("worker sees {} goroutines", gort::num_goroutine());
+                gort::goexit();
+            });
+            let _d = Deferred("main");
+            assert_eq!(gort::num_goroutine(), 2);
+            gort::goexit();
+        });
+        assert_eq!(e.status, 2);
+        assert_eq!(
+            rt.stdout(),
+            "deferred in main\nworker sees 1 goroutines\ndeferred in worker\n"
+        );
+        assert_eq!(
+            rt.stderr(),
+            "fatal error: no goroutines (main called runtime.Goexit) - deadlock!\n"
+        );
+    }
+}

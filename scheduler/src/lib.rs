@@ -68,8 +68,8 @@ pub use config::{Captured, DetConfig, Mode, Output, SchedConfig};
 pub use g::{StartInfo, UnlockFn, WaitReason};
 pub use p::GPtr;
 pub use proc::{
-    current, go, go_with, goid, gomaxprocs, gopark, goready, gosched, nanotime, preempt_point,
-    procid, sleep, start_info, step, write_stderr, write_stdout,
+    current, go, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched, nanotime,
+    num_goroutine, preempt_point, procid, sleep, start_info, step, write_stderr, write_stdout,
 };
 pub use sched::Exit;
 pub use sema::Sema;

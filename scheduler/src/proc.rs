@@ -146,6 +146,30 @@ where
     sched.wakep();
 }
 
+/// The unwind payload of `goexit`: caught at the coroutine boundary and
+/// treated as a normal exit, never reported as a panic.
+pub(crate) struct Goexit;
+
+/// Go's `runtime.Goexit`: ends the calling goroutine after running its
+/// pending destructors (Go's deferred calls), by unwinding its stack.
+/// Other goroutines are not affected; when main calls it, the program goes
+/// on until every other goroutine has finished and then dies with Go's
+/// `fatal error: no goroutines (main called runtime.Goexit) - deadlock!`.
+pub fn goexit() -> ! {
+    must_getg("goexit");
+    // resume_unwind does not run the panic hook: nothing is printed.
+    std::panic::resume_unwind(Box::new(Goexit))
+}
+
+/// Go's `runtime.NumGoroutine`: goroutines that exist now (not dead).
+pub fn num_goroutine() -> usize {
+    must_getg("num_goroutine")
+        .sched()
+        .ngoroutines
+        .load(Ordering::SeqCst)
+        .max(0) as usize
+}
+
 /// Go's `runtime.Gosched`: yield the P; the G goes to the global queue.
 #[track_caller]
 pub fn gosched() {

@@ -442,7 +442,11 @@ impl Sched {
         match r {
             Ok(CoroutineResult::Yield(y)) => self.after_yield(m, p, gp, y),
             Ok(CoroutineResult::Return(())) => {
-                self.goexit0(m, p, gp);
+                self.goexit0(m, p, gp, false);
+                Next::Find
+            }
+            Err(payload) if payload.is::<crate::proc::Goexit>() => {
+                self.goexit0(m, p, gp, true);
                 Next::Find
             }
             Err(payload) => {
@@ -526,7 +530,9 @@ impl Sched {
     }
 
     /// Go's `goexit0`: the G is dead; keep it and its stack for reuse.
-    fn goexit0(&self, m: &M, p: &P, gp: GPtr) {
+    /// `goexit` is true for `runtime.Goexit`, which ends only the calling
+    /// goroutine, even when it is main.
+    fn goexit0(&self, m: &M, p: &P, gp: GPtr, goexit: bool) {
         let g = gp.get();
         self.drop_curg(m, p);
         g.set_status(G_DEAD);
@@ -535,14 +541,20 @@ impl Sched {
         g.m.store(std::ptr::null_mut(), Ordering::Release);
         // SAFETY: the coroutine returned; this M owns the dead G.
         unsafe { *g.co.get() = None };
-        self.ngoroutines.fetch_sub(1, Ordering::Relaxed);
-        if g.goid() == 1 {
+        self.ngoroutines.fetch_sub(1, Ordering::SeqCst);
+        if g.goid() == 1 && !goexit {
             // main.main returned: the program exits at once, whatever the
             // other goroutines are doing.
             self.finish(Exit {
                 status: 0,
                 report: String::new(),
             });
+            return;
+        }
+        if g.goid() == 1 {
+            // main called Goexit: its G is never reused (ids stay unique
+            // and main stays G1 in dumps), and the program runs on until
+            // the other goroutines are done (then checkdead reports it).
             return;
         }
         p.gfput(gp, &self.gfree);
