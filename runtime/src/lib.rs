@@ -39,9 +39,9 @@ pub use config::Config;
 pub use gort_scheduler::{
     config::{Captured, Mode, Output, SchedConfig},
     current, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched, nanotime, num_goroutine,
-    preempt_point, procid, sleep, start_info, start_the_world, step, stop_the_world, stw_reason,
-    world_stopped, write_stderr, write_stdout, Exit, GPtr, Sema, StartInfo, UnlockFn, WaitGroup,
-    WaitReason,
+    preempt_point, procid, set_gomaxprocs, sleep, start_info, start_the_world, step,
+    stop_the_world, stw_reason, world_stopped, write_stderr, write_stdout, Exit, GPtr, Sema,
+    StartInfo, UnlockFn, WaitGroup, WaitReason,
 };
 
 /// Whether goroutine stacks have kernel guard pages (Linux >= 6.13); see

@@ -594,3 +594,55 @@ fn goexit_ends_only_the_calling_goroutine() {
         );
     }
 }
+
+/// Go's runtime.GOMAXPROCS(n): returns the previous value, resizes the P
+/// set with the world stopped; goroutines queued on removed Ps still run,
+/// and nothing runs on a P beyond the new count.
+#[test]
+fn set_gomaxprocs_grows_and_shrinks() {
+    for cfg in [par(2), det(12, 2)] {
+        let rt = Runtime::new(cfg);
+        let e = rt.run(|| {
+            assert_eq!(gort::set_gomaxprocs(0), 2);
+            assert_eq!(gort::set_gomaxprocs(4), 2);
+            assert_eq!(gort::gomaxprocs(), 4);
+            let wg = Arc::new(WaitGroup::new());
+            let max_p = Arc::new(AtomicUsize::new(0));
+            for _ in 0..64 {
+                wg.add(1);
+                let (wg, max_p) = (wg.clone(), max_p.clone());
+                gort::go!(move || {
+                    for _ in 0..50 {
+                        max_p.fetch_max(gort::procid(), Ordering::Relaxed);
+                        gort::gosched();
+                    }
+                    wg.done();
+                });
+            }
+            // Shrink while those goroutines sit in run queues everywhere.
+            gort::gosched();
+            assert_eq!(gort::set_gomaxprocs(1), 4);
+            assert_eq!(gort::procid(), 0);
+            max_p.store(0, Ordering::Relaxed);
+            wg.wait();
+            assert_eq!(max_p.load(Ordering::Relaxed), 0, "ran on a removed P");
+            // Sleepers whose timers lived on removed Ps still wake.
+            assert_eq!(gort::set_gomaxprocs(3), 1);
+            let wg2 = Arc::new(WaitGroup::new());
+            for _ in 0..6 {
+                wg2.add(1);
+                let wg2 = wg2.clone();
+                gort::go!(move || {
+                    gort::sleep(Duration::from_millis(2));
+                    wg2.done();
+                });
+            }
+            gort::gosched();
+            assert_eq!(gort::set_gomaxprocs(2), 3);
+            wg2.wait();
+            gort::println!("gomaxprocs {}", gort::gomaxprocs());
+        });
+        assert_eq!(e.status, 0, "{}", rt.stderr());
+        assert_eq!(rt.stdout(), "gomaxprocs 2\n");
+    }
+}

@@ -38,7 +38,7 @@ use crate::util::FastRand;
 /// Virtual interval between simulated sysmon ticks.
 const SYSMON_TICK_NS: u64 = 20_000;
 
-pub(crate) fn run(sched: &Arc<Sched>, ms: Vec<Arc<M>>) -> Exit {
+pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
     crate::signal::ensure_altstack();
     let dc: DetConfig = match &sched.cfg.mode {
         Mode::Deterministic(d) => d.clone(),
@@ -72,7 +72,7 @@ pub(crate) fn run(sched: &Arc<Sched>, ms: Vec<Arc<M>>) -> Exit {
         // every queue, so it is made only when some P has no G.
         let mut work = None;
         let stw = sched.gcwaiting.load(Ordering::Relaxed);
-        for p in sched.allp.iter() {
+        for p in sched.ps().iter() {
             let has_g = !p.curg.load(Ordering::Relaxed).is_null();
             if has_g
                 || (!stw
@@ -92,7 +92,10 @@ pub(crate) fn run(sched: &Arc<Sched>, ms: Vec<Arc<M>>) -> Exit {
             break;
         }
         let p = &sched.allp[cands[rng.below(cands.len() as u64) as usize]];
-        let m = &ms[p.id];
+        // Each simulated P keeps its own M for life (allm owns it).
+        // SAFETY: p.m is set when the P is first used and never cleared in
+        // this mode; Ms live as long as the Sched.
+        let m = unsafe { &*p.m.load(Ordering::Relaxed) };
         let budget = rng.geometric(dc.switch_every);
         // SAFETY: curg is a G of this runtime.
         let cur = unsafe { p.curg.load(Ordering::Relaxed).as_ref() };
@@ -103,7 +106,7 @@ pub(crate) fn run(sched: &Arc<Sched>, ms: Vec<Arc<M>>) -> Exit {
                 }
                 arm(g, budget);
                 let gp = GPtr::new(g);
-                (g, sched.resume(m, p, gp))
+                (g, sched.resume(gp))
             }
             None => match find_runnable(sched, m, p) {
                 Some((gp, inherit)) => {
@@ -143,7 +146,7 @@ fn work_anywhere(sched: &Sched, now: u64) -> bool {
     // The driver thread owns every P in this mode, so the fence-free owner
     // check is exact.
     !sched.runq.is_empty()
-        || sched.allp.iter().any(|p| !p.runq_empty_owner())
+        || sched.ps().iter().any(|p| !p.runq_empty_owner())
         || sched.next_timer() <= now
 }
 
@@ -181,7 +184,7 @@ fn make_idle(sched: &Sched, p: &P) {
 /// (Go's STW takes idle Ps off the idle list; an M that finds gcwaiting
 /// in `findRunnable` stops its P).
 fn stop_idle_ps(sched: &Sched) {
-    for p in sched.allp.iter() {
+    for p in sched.ps().iter() {
         if p.status() == P_GCSTOP || !p.curg.load(Ordering::Relaxed).is_null() {
             continue;
         }

@@ -121,6 +121,25 @@ impl GlobRunq {
         self.unlock();
     }
 
+    /// Go's `globrunqputhead` for a batch: `gs` go to the head, in order
+    /// (`gs[0]` runs first).
+    pub fn push_head_batch(&self, gs: &[GPtr]) {
+        if gs.is_empty() {
+            return;
+        }
+        self.lock();
+        for &g in gs.iter().rev() {
+            let gp = g.get();
+            gp.schedlink.set(self.head.get());
+            if self.tail.get().is_null() {
+                self.tail.set(gp);
+            }
+            self.head.set(gp);
+        }
+        self.size.store(self.len() + gs.len(), Ordering::Relaxed);
+        self.unlock();
+    }
+
     /// # Safety
     /// The lock is held and `g` is in no queue.
     unsafe fn push_locked(&self, g: GPtr) {

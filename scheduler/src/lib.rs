@@ -52,6 +52,7 @@ pub mod m;
 pub mod p;
 mod parallel;
 pub mod proc;
+mod procresize;
 mod sched;
 mod schedtrace;
 pub mod sema;
@@ -71,7 +72,8 @@ pub use proc::{
     current, go, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched, nanotime,
     num_goroutine, preempt_point, procid, sleep, start_info, step, write_stderr, write_stdout,
 };
-pub use sched::Exit;
+pub use procresize::set_gomaxprocs;
+pub use sched::{Exit, MAXPROCS_CAP};
 pub use sema::Sema;
 pub use stw::{start_the_world, stop_the_world, stw_reason, world_stopped};
 pub use waitgroup::WaitGroup;
@@ -106,10 +108,9 @@ where
     let exit = if sched.det {
         proc::DET_RUNTIMES.fetch_add(1, Ordering::SeqCst);
         let _guard = DetGuard;
-        let mut ms = Vec::new();
         {
             let mut idle = sched.lock.lock().unwrap();
-            for p in sched.allp.iter() {
+            for p in sched.ps().iter() {
                 let m = sched.new_m();
                 sched.acquirep(&m, p);
                 if p.id != 0 {
@@ -117,17 +118,17 @@ where
                     idle.pidle.push(p.id);
                     sched.npidle.fetch_add(1, Ordering::SeqCst);
                 }
-                ms.push(m);
+                drop(m);
             }
         }
         sched.newproc(p0, start, main);
-        let e = det::run(&sched, ms);
+        let e = det::run(&sched);
         sched.teardown();
         e
     } else {
         {
             let mut idle = sched.lock.lock().unwrap();
-            for p in sched.allp.iter().skip(1).rev() {
+            for p in sched.ps().iter().skip(1).rev() {
                 sched.pidleput(&mut idle, p);
             }
         }

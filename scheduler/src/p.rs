@@ -301,7 +301,24 @@ impl P {
         g
     }
 
-    /// Drains every G still queued on this P (runtime shutdown).
+    /// Moves this P's dead-G cache to the global list (the P is destroyed).
+    pub(crate) fn gfpurge(&self, global: &Mutex<Vec<GPtr>>) {
+        // SAFETY: owner only (see the Sync impl): the world is stopped.
+        let list = unsafe { &mut *self.gfree.get() };
+        global.lock().unwrap().append(list);
+        self.gfreecnt.store(0, Ordering::Relaxed);
+    }
+
+    /// Takes every timer off this P (to move them to another).
+    pub(crate) fn take_all_timers(&self) -> Vec<Timer> {
+        let mut h = self.timers.lock().unwrap();
+        let v: Vec<Timer> = std::mem::take(&mut *h).into_iter().map(|t| t.0).collect();
+        self.timer0when.store(u64::MAX, Ordering::Release);
+        v
+    }
+
+    /// Drains every G still queued on this P, runnext first, then the ring
+    /// oldest first: the order they would have run in.
     pub(crate) fn drain(&self) -> Vec<GPtr> {
         let mut v = Vec::new();
         if let Some((g, _)) = self.runqget() {

@@ -59,10 +59,12 @@ fn mstart(sched: &Sched, m: &Arc<M>) {
         let p = m.p().expect("M running without a P");
         let mut next = sched.execute(m, p, g, inherit);
         loop {
+            // Re-read the P each time: set_gomaxprocs may have moved this M.
+            let p = m.p().expect("M running without a P");
             next = match next {
                 Next::Find => break,
                 _ if sched.is_done() => break,
-                Next::Keep(g) => sched.resume(m, p, g),
+                Next::Keep(g) => sched.resume(g),
                 Next::Run(g) => sched.execute(m, p, g, false),
             };
         }
@@ -125,7 +127,7 @@ fn find_runnable(sched: &Sched, m: &Arc<M>) -> Option<(GPtr, bool)> {
         if was_spinning {
             sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
         }
-        let work = !sched.runq.is_empty() || sched.allp.iter().any(|p2| !p2.runq_empty());
+        let work = !sched.runq.is_empty() || sched.ps().iter().any(|p2| !p2.runq_empty());
         let timer_due = sched.next_timer() <= sched.nanotime();
         if work || timer_due {
             let mut idle = sched.lock.lock().unwrap();
@@ -273,7 +275,7 @@ fn checkdead(sched: &Sched, idle: &crate::sched::Idle) {
     if idle.midle.len() < workers || sched.gcwaiting.load(Ordering::SeqCst) || sched.is_done() {
         return;
     }
-    if !sched.runq.is_empty() || sched.allp.iter().any(|p| !p.runq_empty()) {
+    if !sched.runq.is_empty() || sched.ps().iter().any(|p| !p.runq_empty()) {
         return;
     }
     if sched.next_timer() != u64::MAX {

@@ -31,6 +31,11 @@ use crate::p::{GPtr, Timer, P, P_IDLE, P_RUNNING};
 use crate::stack::CoStack;
 use crate::util::RandomOrder;
 
+/// How many Ps a runtime can grow to with `set_gomaxprocs` (or its initial
+/// GOMAXPROCS, if larger). Go has no such bound; gort allocates every P up
+/// front so Ps never move.
+pub const MAXPROCS_CAP: usize = 256;
+
 /// Goroutine ids are handed to each P in batches, as in Go
 /// (`_GoidCacheBatch`), so ids are not dense across Ps.
 const GOID_CACHE_BATCH: u64 = 16;
@@ -70,7 +75,10 @@ pub(crate) struct Idle {
 pub struct Sched {
     pub cfg: SchedConfig,
     pub(crate) det: bool,
+    /// Every P this runtime can have; the first `nprocs` are live (Go's
+    /// `allp[:gomaxprocs]`), the rest `_Pdead`.
     pub(crate) allp: Box<[P]>,
+    pub(crate) nprocs: AtomicUsize,
     pub(crate) allm: Mutex<Vec<Arc<M>>>,
     pub(crate) allgs: Mutex<Vec<GPtr>>,
     pub(crate) runq: GlobRunq,
@@ -117,14 +125,21 @@ impl Sched {
     pub(crate) fn new(cfg: SchedConfig) -> Arc<Sched> {
         let n = cfg.gomaxprocs.max(1);
         let det = matches!(cfg.mode, Mode::Deterministic(_));
-        let allp: Box<[P]> = (0..n).map(P::new).collect();
-        let goidcache = (0..n)
+        // Ps beyond GOMAXPROCS exist from the start (dead) so that a P's
+        // address never changes: Ms and Gs point at their P.
+        let cap = n.max(MAXPROCS_CAP);
+        let allp: Box<[P]> = (0..cap).map(P::new).collect();
+        for p in allp.iter().skip(n) {
+            p.set_status(crate::p::P_DEAD);
+        }
+        let goidcache = (0..cap)
             .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
             .collect();
         Arc::new_cyclic(|weak| Sched {
             cfg,
             det,
             allp,
+            nprocs: AtomicUsize::new(n),
             allm: Mutex::new(Vec::new()),
             allgs: Mutex::new(Vec::new()),
             runq: GlobRunq::new(),
@@ -169,7 +184,7 @@ impl Sched {
     /// 10 ms without its P's schedtick changing. Returns whether it acted.
     pub(crate) fn retake(&self, now: u64) -> bool {
         let mut acted = false;
-        for p in self.allp.iter() {
+        for p in self.ps().iter() {
             if p.curg.load(Ordering::Acquire).is_null() {
                 continue;
             }
@@ -195,7 +210,13 @@ impl Sched {
     }
 
     pub fn gomaxprocs(&self) -> usize {
-        self.allp.len()
+        self.nprocs.load(Ordering::Acquire)
+    }
+
+    /// The live Ps (Go's `allp`).
+    #[inline]
+    pub(crate) fn ps(&self) -> &[P] {
+        &self.allp[..self.gomaxprocs()]
     }
 
     /// Go's `nanotime`: wall-clock ns since start in parallel mode, the
@@ -342,7 +363,7 @@ impl Sched {
 
     /// The earliest pending timer of any P.
     pub(crate) fn next_timer(&self) -> u64 {
-        self.allp
+        self.ps()
             .iter()
             .map(|p| p.timer0when.load(Ordering::Acquire))
             .min()
@@ -430,15 +451,21 @@ impl Sched {
                     .store(p.schedtick().wrapping_add(1), Ordering::Relaxed);
             }
         }
-        self.resume(m, p, gp)
+        self.resume(gp)
     }
 
     /// Resumes a G that is already `_Grunning` on `p`.
-    pub(crate) fn resume(&self, m: &M, p: &P, gp: GPtr) -> Next {
+    /// The G's M and P are read from the G after it ran: set_gomaxprocs may
+    /// have moved it to another P (and, in deterministic mode, to that P's
+    /// M) meanwhile.
+    pub(crate) fn resume(&self, gp: GPtr) -> Next {
         let g = gp.get();
         // SAFETY: this M owns the running G; nobody else touches `co`.
         let co = unsafe { (*g.co.get()).as_mut() }.expect("gort: running G without a coroutine");
         let r = catch_unwind(AssertUnwindSafe(|| co.resume(())));
+        // SAFETY: a G that ran has g.m set to a live M of this runtime.
+        let m = unsafe { &*g.m.load(Ordering::Acquire) };
+        let p = m.p().expect("gort: a running goroutine's M has no P");
         match r {
             Ok(CoroutineResult::Yield(y)) => self.after_yield(m, p, gp, y),
             Ok(CoroutineResult::Return(())) => {
@@ -573,7 +600,7 @@ impl Sched {
             *ex = Some(e);
         }
         self.done.store(true, Ordering::SeqCst);
-        for p in self.allp.iter() {
+        for p in self.ps().iter() {
             // SAFETY: curg pointers are Gs of this runtime (alive).
             if let Some(g) = unsafe { p.curg.load(Ordering::Acquire).as_ref() } {
                 g.request_preempt();
@@ -598,7 +625,10 @@ impl Sched {
     /// Go's `pidleput` (scheduler lock held by the caller).
     pub(crate) fn pidleput(&self, idle: &mut Idle, p: &P) {
         p.set_status(P_IDLE);
-        p.m.store(std::ptr::null_mut(), Ordering::Release);
+        if !self.det {
+            // (Deterministic mode ties each P to one simulated M for life.)
+            p.m.store(std::ptr::null_mut(), Ordering::Release);
+        }
         idle.pidle.push(p.id);
         self.npidle.fetch_add(1, Ordering::SeqCst);
     }
@@ -608,6 +638,28 @@ impl Sched {
         let id = idle.pidle.pop()?;
         self.npidle.fetch_sub(1, Ordering::SeqCst);
         Some(&self.allp[id])
+    }
+
+    /// Moves the running goroutine `g` from `from` to `to` (world stopped,
+    /// `to` stopped). Parallel mode: the M keeps running `g` and takes `to`.
+    /// Deterministic mode: Ms are tied to Ps, so `g` continues on `to`'s M.
+    pub(crate) fn move_running_g(&self, g: &G, from: &P, to: &P) {
+        let gp = g as *const G as *mut G;
+        // SAFETY: g.m is the M running g.
+        let m = unsafe { &*g.m.load(Ordering::Acquire) };
+        from.curg.store(std::ptr::null_mut(), Ordering::Release);
+        if self.det {
+            // SAFETY: in deterministic mode every live P has its M.
+            let m2 = unsafe { &*to.m.load(Ordering::Acquire) };
+            m.curg.store(std::ptr::null_mut(), Ordering::Release);
+            m2.curg.store(gp, Ordering::Release);
+            g.m.store(m2 as *const M as *mut M, Ordering::Release);
+        } else {
+            self.releasep(m);
+            self.acquirep(m, to);
+        }
+        to.curg.store(gp, Ordering::Release);
+        to.set_status(P_RUNNING);
     }
 
     /// Go's `acquirep`.
@@ -648,7 +700,7 @@ impl Sched {
     pub(crate) fn teardown(&self) {
         let gs = std::mem::take(&mut *self.allgs.lock().unwrap());
         while self.runq.pop().is_some() {}
-        for p in self.allp.iter() {
+        for p in self.ps().iter() {
             p.drain();
         }
         for gp in gs {

@@ -30,7 +30,7 @@ pub(crate) fn format_schedtrace(sched: &Sched, ms: u64, detailed: bool) -> Strin
     let (npidle, nmidle) = if sched.det {
         // Deterministic mode: an M is idle exactly when its P is.
         let n = sched
-            .allp
+            .ps()
             .iter()
             .filter(|p| p.status() == crate::p::P_IDLE)
             .count();
@@ -62,7 +62,7 @@ pub(crate) fn format_schedtrace(sched: &Sched, ms: u64, detailed: bool) -> Strin
         );
     } else {
         out.push_str(" [");
-        for (i, p) in sched.allp.iter().enumerate() {
+        for (i, p) in sched.ps().iter().enumerate() {
             if i > 0 {
                 out.push(' ');
             }
@@ -71,9 +71,14 @@ pub(crate) fn format_schedtrace(sched: &Sched, ms: u64, detailed: bool) -> Strin
         out.push_str("]\n");
         return out;
     }
-    for p in sched.allp.iter() {
+    for p in sched.ps().iter() {
         // SAFETY: p.m points to an M in allm (kept alive by the Arc above).
-        let mid = unsafe { p.m.load(Ordering::Acquire).as_ref() }.map_or(-1, |m| m.id);
+        let mut mid = unsafe { p.m.load(Ordering::Acquire).as_ref() }.map_or(-1, |m| m.id);
+        if sched.det && p.status() != crate::p::P_RUNNING {
+            // A simulated M keeps its P for life; an idle pair shows as
+            // Go shows an idle P: no M.
+            mid = -1;
+        }
         let _ = writeln!(
             out,
             "  P{}: status={} schedtick={} syscalltick=0 m={} runqsize={} gfreecnt={} timerslen={}",
@@ -90,7 +95,10 @@ pub(crate) fn format_schedtrace(sched: &Sched, ms: u64, detailed: bool) -> Strin
     let mut ms: Vec<(i64, String)> = allm
         .iter()
         .map(|m| {
-            let pid = m.p().map_or(-1, |p| p.id as i64);
+            let pid = m
+                .p()
+                .filter(|p| !sched.det || p.status() == crate::p::P_RUNNING)
+                .map_or(-1, |p| p.id as i64);
             // SAFETY: curg is a G of this runtime.
             let curg = unsafe { m.curg.load(Ordering::Acquire).as_ref() }
                 .map_or(-1, |g| g.goid() as i64);

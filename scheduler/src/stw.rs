@@ -18,7 +18,7 @@ use crate::p::{P_GCSTOP, P_RUNNING};
 use crate::sched::Sched;
 
 fn preempt_others(sched: &Sched, me: &G) {
-    for p in sched.allp.iter() {
+    for p in sched.ps().iter() {
         // SAFETY: curg is a G of this runtime.
         if let Some(g) = unsafe { p.curg.load(Ordering::Acquire).as_ref() } {
             if !std::ptr::eq(g, me) {
@@ -75,7 +75,7 @@ pub fn start_the_world() {
         let mut idle = sched.lock.lock().unwrap();
         sched.gcwaiting.store(false, Ordering::SeqCst);
         p.set_status(P_RUNNING);
-        for pp in sched.allp.iter() {
+        for pp in sched.ps().iter() {
             if pp.id != p.id && pp.status() == P_GCSTOP {
                 sched.pidleput(&mut idle, pp);
             }
