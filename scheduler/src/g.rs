@@ -198,6 +198,9 @@ pub struct G {
     /// The M running this G (Go's `g.m`), so runtime calls find their P.
     pub(crate) m: AtomicPtr<M>,
     pub(crate) sched: *const Sched,
+    /// The runtime runs in deterministic mode (copied from the Sched so the
+    /// step hook needs one load less).
+    pub(crate) det: bool,
     pub(crate) stack: SlotStack,
     /// The coroutine; touched only by the M that owns the G.
     pub(crate) co: UnsafeCell<Option<GCoroutine>>,
@@ -236,6 +239,8 @@ impl G {
             stackguard0: AtomicUsize::new(stack.stackguard()),
             m: AtomicPtr::new(std::ptr::null_mut()),
             sched,
+            // SAFETY: a non-null sched is the live Sched creating this G.
+            det: unsafe { sched.as_ref() }.is_some_and(|s| s.det),
             stack,
             co: UnsafeCell::new(None),
             yielder: Cell::new(std::ptr::null()),

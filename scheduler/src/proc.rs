@@ -47,28 +47,39 @@ pub fn step() {
     }
 }
 
-#[cold]
+/// Kept small (few registers to save): every simulated memory access of a
+/// deterministic run comes through here.
 #[inline(never)]
 fn step_slow() {
     if let Some(g) = getg() {
-        if g.sched().det {
+        if g.det {
             det_step(g);
         }
     }
 }
 
-/// One step of a deterministic G: count it, check the stack, and hand the
-/// CPU back to the driver when the budget is spent.
-#[inline]
+/// One step of a deterministic G: count it, and hand the CPU back to the
+/// driver when the budget is spent or the stack is about to overflow
+/// (the countdown-and-compare of platform.md, with the rare cases out of
+/// line).
+#[inline(always)]
 fn det_step(g: &G) {
     g.steps.set(g.steps.get() + 1);
+    let b = g.budget.get().wrapping_sub(1);
+    g.budget.set(b);
     let sp = current_sp();
+    if b == 0 || sp < g.stack.stackguard() {
+        det_step_cold(g, sp);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn det_step_cold(g: &G, sp: usize) {
     if sp < g.stack.stackguard() {
         g.suspend(Yield::StackOverflow(sp));
     }
-    let b = g.budget.get().saturating_sub(1);
-    g.budget.set(b);
-    if b == 0 {
+    if g.budget.get() == 0 {
         g.suspend(Yield::Step);
     }
 }
@@ -84,7 +95,7 @@ pub fn preempt_point() {
 
 #[inline]
 fn safepoint(g: &G) {
-    if g.sched().det {
+    if g.det {
         det_step(g);
     }
     let sp = current_sp();
@@ -175,7 +186,7 @@ pub fn num_goroutine() -> usize {
 pub fn gosched() {
     let g = must_getg("gosched");
     g.parkloc.set(Some(Location::caller()));
-    if g.sched().det {
+    if g.det {
         g.steps.set(g.steps.get() + 1);
     }
     g.clear_preempt();
@@ -188,7 +199,7 @@ pub fn gosched() {
 pub fn gopark(reason: WaitReason, unlock: Option<UnlockFn>) {
     let g = must_getg("gopark");
     g.parkloc.set(Some(Location::caller()));
-    if g.sched().det {
+    if g.det {
         g.steps.set(g.steps.get() + 1);
     }
     g.suspend(Yield::Park(reason, unlock));
