@@ -12,13 +12,14 @@
 
 use std::cell::Cell;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::g::G;
 use crate::p::GPtr;
+use crate::spinlock::SpinLock;
 
 pub struct GlobRunq {
-    lock: AtomicBool,
+    lock: SpinLock,
     head: Cell<*const G>,
     tail: Cell<*const G>,
     size: AtomicUsize,
@@ -33,7 +34,7 @@ unsafe impl Send for GlobRunq {}
 impl Default for GlobRunq {
     fn default() -> Self {
         GlobRunq {
-            lock: AtomicBool::new(false),
+            lock: SpinLock::new(),
             head: Cell::new(ptr::null()),
             tail: Cell::new(ptr::null()),
             size: AtomicUsize::new(0),
@@ -48,42 +49,12 @@ impl GlobRunq {
 
     #[inline]
     fn lock(&self) {
-        if self
-            .lock
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
-            return;
-        }
-        self.lock_slow();
-    }
-
-    #[cold]
-    fn lock_slow(&self) {
-        let mut spins = 0u32;
-        loop {
-            while self.lock.load(Ordering::Relaxed) {
-                spins += 1;
-                if spins < 128 {
-                    std::hint::spin_loop();
-                } else {
-                    // The holder's thread may have been descheduled.
-                    std::thread::yield_now();
-                }
-            }
-            if self
-                .lock
-                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
-                return;
-            }
-        }
+        self.lock.lock();
     }
 
     #[inline]
     fn unlock(&self) {
-        self.lock.store(false, Ordering::Release);
+        self.lock.unlock();
     }
 
     /// Number of queued Gs (Go's `sched.runqsize`), read without the lock.

@@ -57,6 +57,7 @@ mod sched;
 mod schedtrace;
 pub mod sema;
 mod signal;
+mod spinlock;
 pub mod stack;
 pub mod stw;
 pub mod traceback;

@@ -12,14 +12,14 @@
 
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::g::{UnlockFn, WaitReason};
 use crate::p::GPtr;
+use crate::spinlock::{unlock_addr, SpinLock};
 
 #[derive(Default)]
 pub struct Sema {
-    lock: AtomicBool,
+    lock: SpinLock,
     /// Count and waiters; touched only with `lock` held.
     inner: UnsafeCell<(u64, VecDeque<GPtr>)>,
 }
@@ -32,42 +32,29 @@ unsafe impl Send for Sema {}
 impl Sema {
     pub fn new(count: u64) -> Sema {
         Sema {
-            lock: AtomicBool::new(false),
+            lock: SpinLock::new(),
             inner: UnsafeCell::new((count, VecDeque::new())),
         }
-    }
-
-    fn lock(&self) {
-        while self
-            .lock
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            std::hint::spin_loop();
-        }
-    }
-    fn unlock(&self) {
-        self.lock.store(false, Ordering::Release);
     }
 
     /// Go's `semacquire`: take one unit, parking until one is released.
     #[track_caller]
     pub fn acquire(&self) {
         crate::proc::preempt_point();
-        self.lock();
+        self.lock.lock();
         // SAFETY: lock held.
         let inner = unsafe { &mut *self.inner.get() };
         if inner.0 > 0 {
             inner.0 -= 1;
-            self.unlock();
+            self.lock.unlock();
             return;
         }
         inner.1.push_back(crate::proc::current());
         crate::proc::gopark(
             WaitReason::Semacquire,
             Some(UnlockFn {
-                f: unlock_sema,
-                arg: self as *const Sema as usize,
+                f: unlock_addr,
+                arg: &self.lock as *const SpinLock as usize,
             }),
         );
     }
@@ -76,24 +63,16 @@ impl Sema {
     /// runnext), or add a unit.
     pub fn release(&self) {
         crate::proc::preempt_point();
-        self.lock();
+        self.lock.lock();
         // SAFETY: lock held.
         let inner = unsafe { &mut *self.inner.get() };
         let w = inner.1.pop_front();
         if w.is_none() {
             inner.0 += 1;
         }
-        self.unlock();
+        self.lock.unlock();
         if let Some(w) = w {
             crate::proc::goready(w);
         }
     }
-}
-
-/// # Safety
-/// `arg` is the Sema the G is parking on; it outlives the wait.
-unsafe fn unlock_sema(arg: usize) -> bool {
-    // SAFETY: see the contract.
-    unsafe { &*(arg as *const Sema) }.unlock();
-    true
 }

@@ -7,15 +7,16 @@
 //! reason `semacquire`, as `WaitGroup.Wait` does in Go 1.19 dumps.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::g::{UnlockFn, WaitReason};
 use crate::p::GPtr;
+use crate::spinlock::{unlock_addr, SpinLock};
 
 #[derive(Default)]
 pub struct WaitGroup {
     counter: AtomicI64,
-    lock: AtomicBool,
+    lock: SpinLock,
     waiters: UnsafeCell<Vec<GPtr>>,
 }
 
@@ -29,19 +30,6 @@ impl WaitGroup {
         WaitGroup::default()
     }
 
-    fn lock(&self) {
-        while self
-            .lock
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            std::hint::spin_loop();
-        }
-    }
-    fn unlock(&self) {
-        self.lock.store(false, Ordering::Release);
-    }
-
     /// Go's `WaitGroup.Add`; panics like Go on a negative counter.
     pub fn add(&self, delta: i64) {
         crate::proc::preempt_point();
@@ -52,10 +40,10 @@ impl WaitGroup {
         if v > 0 {
             return;
         }
-        self.lock();
+        self.lock.lock();
         // SAFETY: lock held.
         let ws = std::mem::take(unsafe { &mut *self.waiters.get() });
-        self.unlock();
+        self.lock.unlock();
         for w in ws {
             crate::proc::goready(w);
         }
@@ -73,9 +61,9 @@ impl WaitGroup {
         if self.counter.load(Ordering::SeqCst) == 0 {
             return;
         }
-        self.lock();
+        self.lock.lock();
         if self.counter.load(Ordering::SeqCst) == 0 {
-            self.unlock();
+            self.lock.unlock();
             return;
         }
         // SAFETY: lock held.
@@ -83,17 +71,9 @@ impl WaitGroup {
         crate::proc::gopark(
             WaitReason::Semacquire,
             Some(UnlockFn {
-                f: unlock_wg,
-                arg: self as *const WaitGroup as usize,
+                f: unlock_addr,
+                arg: &self.lock as *const SpinLock as usize,
             }),
         );
     }
-}
-
-/// # Safety
-/// `arg` is the WaitGroup a G is parking on; it outlives the wait.
-unsafe fn unlock_wg(arg: usize) -> bool {
-    // SAFETY: see the contract.
-    unsafe { &*(arg as *const WaitGroup) }.unlock();
-    true
 }
