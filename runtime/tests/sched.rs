@@ -7,6 +7,14 @@ use std::time::Duration;
 
 use gort::{Config, Runtime, WaitGroup};
 
+/// The OS thread running the caller. Never inlined: a goroutine may move
+/// to another thread at any gort call, and an inlined thread-local access
+/// could reuse an address computed before the move (platform.md).
+#[inline(never)]
+fn os_thread() -> std::thread::ThreadId {
+    std::thread::current().id()
+}
+
 fn det(seed: u64, procs: usize) -> Config {
     Config::new()
         .gomaxprocs(procs)
@@ -112,7 +120,7 @@ fn idle_ps_steal_work() {
                 while t.elapsed() < Duration::from_micros(200) {
                     gort::preempt_point();
                 }
-                seen.lock().unwrap().insert(std::thread::current().id());
+                seen.lock().unwrap().insert(os_thread());
                 wg.done();
             });
         }
@@ -429,11 +437,11 @@ fn goroutines_migrate_between_threads() {
             let (wg, migrated) = (wg.clone(), m2.clone());
             gort::go!(move || {
                 let me = gort::goid();
-                let first = std::thread::current().id();
+                let first = os_thread();
                 for _ in 0..20_000 {
                     gort::gosched();
                     assert_eq!(gort::goid(), me);
-                    if std::thread::current().id() != first {
+                    if os_thread() != first {
                         migrated.store(true, Ordering::Relaxed);
                     }
                 }
