@@ -93,7 +93,9 @@ fn find_runnable(sched: &Sched, m: &Arc<M>) -> Option<(GPtr, bool)> {
             return Some(x);
         }
         // Steal, if not too many Ms are spinning already.
-        let busy = sched.gomaxprocs() - sched.npidle.load(Ordering::SeqCst);
+        let busy = sched
+            .gomaxprocs()
+            .saturating_sub(sched.npidle.load(Ordering::SeqCst));
         if m.spinning.load(Ordering::Relaxed) || 2 * sched.nmspinning.load(Ordering::SeqCst) < busy
         {
             if !m.spinning.load(Ordering::Relaxed) {

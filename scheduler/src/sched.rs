@@ -422,9 +422,8 @@ impl Sched {
     }
 
     /// Go's `execute` plus the return half of `mcall`: runs `g` on `p`
-    /// until it yields, then applies what it asked for. Returns the G to
-    /// keep running on this P when it is still `_Grunning` (deterministic
-    /// mode's step switch) or must resume at once (an `unlockf` said no).
+    /// until it yields, then applies what it asked for, and says what the M
+    /// does next (see `Next`).
     pub(crate) fn execute(&self, m: &M, p: &P, gp: GPtr, inherit: bool) -> Next {
         let g = gp.get();
         let st = g.status();
@@ -454,10 +453,9 @@ impl Sched {
         self.resume(gp)
     }
 
-    /// Resumes a G that is already `_Grunning` on `p`.
-    /// The G's M and P are read from the G after it ran: set_gomaxprocs may
-    /// have moved it to another P (and, in deterministic mode, to that P's
-    /// M) meanwhile.
+    /// Resumes a G that is already `_Grunning`. Its M and P are read from
+    /// the G after it ran: set_gomaxprocs may have moved it to another P
+    /// (and, in deterministic mode, to that P's M) meanwhile.
     pub(crate) fn resume(&self, gp: GPtr) -> Next {
         let g = gp.get();
         // SAFETY: this M owns the running G; nobody else touches `co`.
