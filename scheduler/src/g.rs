@@ -163,7 +163,9 @@ pub struct UnlockFn {
     pub arg: usize,
 }
 
-pub type GCoroutine = Coroutine<(), Yield, (), CoStack>;
+/// A goroutine's coroutine: it returns how its function ended (a caught
+/// panic payload, or `Goexit`'s).
+pub type GCoroutine = Coroutine<(), Yield, Result<(), Box<dyn std::any::Any + Send>>, CoStack>;
 pub type GYielder = Yielder<(), Yield>;
 
 /// Where a goroutine was created and what it runs, for dumps and panics.

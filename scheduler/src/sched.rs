@@ -312,7 +312,10 @@ impl Sched {
         GCoroutine::with_stack(CoStack::of(&g.stack), move |y: &GYielder, ()| {
             let me = crate::stack::getg().expect("gort: goroutine stack without an owner");
             me.yielder.set(y);
-            f();
+            // The panic stops here, at the coroutine boundary, on the
+            // goroutine's own stack (corosensei is built without its
+            // cross-stack unwinding).
+            catch_unwind(AssertUnwindSafe(f))
         })
     }
 
@@ -460,21 +463,21 @@ impl Sched {
         let g = gp.get();
         // SAFETY: this M owns the running G; nobody else touches `co`.
         let co = unsafe { (*g.co.get()).as_mut() }.expect("gort: running G without a coroutine");
-        let r = catch_unwind(AssertUnwindSafe(|| co.resume(())));
+        let r = co.resume(());
         // SAFETY: a G that ran has g.m set to a live M of this runtime.
         let m = unsafe { &*g.m.load(Ordering::Acquire) };
         let p = m.p().expect("gort: a running goroutine's M has no P");
         match r {
-            Ok(CoroutineResult::Yield(y)) => self.after_yield(m, p, gp, y),
-            Ok(CoroutineResult::Return(())) => {
+            CoroutineResult::Yield(y) => self.after_yield(m, p, gp, y),
+            CoroutineResult::Return(Ok(())) => {
                 self.goexit0(m, p, gp, false);
                 Next::Find
             }
-            Err(payload) if payload.is::<crate::proc::Goexit>() => {
+            CoroutineResult::Return(Err(payload)) if payload.is::<crate::proc::Goexit>() => {
                 self.goexit0(m, p, gp, true);
                 Next::Find
             }
-            Err(payload) => {
+            CoroutineResult::Return(Err(payload)) => {
                 self.drop_curg(m, p);
                 self.fatalpanic(g, payload);
                 Next::Find
@@ -693,8 +696,11 @@ impl Sched {
         crate::parallel::wakep(self);
     }
 
-    /// Frees every G, force-unwinding the coroutines of Gs that never
-    /// finished (main returned while they were blocked or runnable).
+    /// Frees every G. Goroutines that never finished (main returned while
+    /// they were blocked or runnable) are abandoned as Go abandons them at
+    /// exit: their deferred code (Rust destructors) does not run and what
+    /// they captured is leaked, rather than running user code while the
+    /// runtime is being torn down.
     pub(crate) fn teardown(&self) {
         let gs = std::mem::take(&mut *self.allgs.lock().unwrap());
         while self.runq.pop().is_some() {}
@@ -704,12 +710,18 @@ impl Sched {
         for gp in gs {
             let g = gp.0.as_ptr();
             // SAFETY: every M and the driver have stopped: nothing else
-            // refers to this G any more. Dropping the coroutine force-unwinds
-            // a suspended one on its own stack; then the stack goes back to
-            // the pool and the G is freed.
+            // refers to this G any more. A suspended coroutine is marked
+            // finished without unwinding (force_reset): its 'static, Send
+            // closure borrows nothing outside its stack, so skipping its
+            // destructors only leaks, and nothing points into the stack,
+            // which goes back to the pool; then the G is freed.
             unsafe {
-                let co = (*(*g).co.get()).take();
-                drop(co);
+                if let Some(mut co) = (*(*g).co.get()).take() {
+                    if co.started() && !co.done() {
+                        co.force_reset();
+                    }
+                    drop(co);
+                }
                 let b = Box::from_raw(g);
                 let G { stack, .. } = *b;
                 stack.release();
