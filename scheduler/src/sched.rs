@@ -336,11 +336,16 @@ impl Sched {
     }
 
     /// Go's `checkTimers` for one P: run the timers due now.
+    #[inline]
     pub(crate) fn check_timers(&self, p: &P, on: &P) {
-        let first = p.timer0when.load(Ordering::Acquire);
-        if first == u64::MAX {
-            return;
+        if p.timer0when.load(Ordering::Acquire) != u64::MAX {
+            self.check_timers_slow(p, on);
         }
+    }
+
+    #[inline(never)]
+    fn check_timers_slow(&self, p: &P, on: &P) {
+        let first = p.timer0when.load(Ordering::Acquire);
         let now = self.nanotime();
         if first > now {
             return;
