@@ -189,7 +189,8 @@ pub fn gosched() {
     if g.det {
         g.steps.set(g.steps.get() + 1);
     }
-    g.clear_preempt();
+    // (A pending preemption request is dropped by `execute`, which resets
+    // stackguard0 when the G next runs, as Go's execute does.)
     g.suspend(Yield::Gosched);
 }
 
