@@ -148,9 +148,12 @@ pub enum Yield {
     /// A preemption request was honoured at a safepoint (sysmon's time
     /// slice, stop-the-world): to the global run queue.
     Preempted,
-    /// `gopark`: wait; `unlock` runs on the M after the G is off its stack
-    /// (Go's `unlockf`), and if it returns false the G resumes at once.
-    Park(WaitReason, Option<UnlockFn>),
+    /// `gopark`: wait for the reason in `G::park_reason`; the G's
+    /// `park_unlock` runs on the M after the G is off its stack (Go's
+    /// `unlockf`), and if it returns false the G resumes at once. (Kept in
+    /// the G rather than here: a small `Yield` is cheaper to pass on every
+    /// switch.)
+    Park,
     /// The safepoint found the stack pointer below `stackguard0`.
     StackOverflow(usize),
 }
@@ -217,6 +220,9 @@ pub struct G {
     /// virtual clock).
     pub(crate) steps: Cell<u64>,
     pub(crate) panic: UnsafeCell<Option<PanicRecord>>,
+    /// What a pending `Yield::Park` asks for (set just before suspending).
+    pub(crate) park_reason: Cell<WaitReason>,
+    pub(crate) park_unlock: Cell<Option<UnlockFn>>,
     /// Link in the global run queue (Go's `schedlink`); guarded by its lock.
     pub(crate) schedlink: Cell<*const G>,
     /// The duration of a pending `sleep`, read by its unlock function.
@@ -251,6 +257,8 @@ impl G {
             budget: Cell::new(u64::MAX),
             steps: Cell::new(0),
             panic: UnsafeCell::new(None),
+            park_reason: Cell::new(WaitReason::Zero),
+            park_unlock: Cell::new(None),
             schedlink: Cell::new(std::ptr::null()),
             sleep_ns: Cell::new(0),
         });

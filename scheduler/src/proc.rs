@@ -203,7 +203,9 @@ pub fn gopark(reason: WaitReason, unlock: Option<UnlockFn>) {
     if g.det {
         g.steps.set(g.steps.get() + 1);
     }
-    g.suspend(Yield::Park(reason, unlock));
+    g.park_reason.set(reason);
+    g.park_unlock.set(unlock);
+    g.suspend(Yield::Park);
 }
 
 /// Go's `goready`: make a parked G runnable on the caller's P (runnext).

@@ -521,7 +521,8 @@ impl Sched {
                 self.runq.push(gp);
                 Next::Find
             }
-            Yield::Park(reason, unlock) => {
+            Yield::Park => {
+                let (reason, unlock) = (g.park_reason.get(), g.park_unlock.take());
                 // Go's park_m.
                 self.drop_curg(m, p);
                 g.set_waitreason(reason);
