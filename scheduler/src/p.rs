@@ -197,6 +197,14 @@ impl P {
         self.runqputslow(g, global);
     }
 
+    /// `runqput(g, false)` when the caller knows the ring has room (a
+    /// `globrunqget` batch into an empty ring): no runnext, no bound check.
+    #[inline]
+    pub(crate) fn runqput_room(&self, g: GPtr) {
+        debug_assert!(self.worker().len() < RUNQ_SIZE);
+        self.worker().push(g);
+    }
+
     /// Go's `runqputslow`: the ring is full; move half of it and g to the
     /// global queue in one batch, oldest first.
     fn runqputslow(&self, g: GPtr, global: &GlobRunq) {

@@ -512,7 +512,7 @@ impl Sched {
                     // The local queue is empty and the batch is at most 128,
                     // so these puts never spill back to the global queue
                     // (whose lock is held).
-                    let w = |x: GPtr| p.runqput(x, false, &self.runq);
+                    let w = |x: GPtr| p.runqput_room(x);
                     if let Some(next) = self.runq.put_then_get(gp, self.gomaxprocs(), w) {
                         return Next::Run(next);
                     }
