@@ -59,13 +59,17 @@ fn mstart(sched: &Sched, m: &Arc<M>) {
         let p = m.p().expect("M running without a P");
         let mut next = sched.execute(m, p, g, inherit);
         loop {
-            // Re-read the P each time: set_gomaxprocs may have moved this M.
-            let p = m.p().expect("M running without a P");
             next = match next {
                 Next::Find => break,
-                _ if sched.is_done() => break,
-                Next::Keep(g) => sched.resume(g),
-                Next::Run(g) => sched.execute(m, p, g, false),
+                Next::Keep(g) if !sched.is_done() => sched.resume(g),
+                Next::Keep(_) => break,
+                // (A `Run` comes from a fused Gosched, which checked that
+                // the runtime is not done. Re-read the P: set_gomaxprocs may
+                // have moved this M.)
+                Next::Run(g) => {
+                    let p = m.p().expect("M running without a P");
+                    sched.execute(m, p, g, false)
+                }
             };
         }
     }

@@ -380,6 +380,7 @@ impl Sched {
 
     /// The non-blocking half of Go's `findRunnable`: this P's timers, the
     /// 1-in-61 fairness check, the local queue, the global queue.
+    #[inline]
     pub(crate) fn find_runnable_local(&self, p: &P) -> Option<(GPtr, bool)> {
         self.check_timers(p, p);
         if p.schedtick().is_multiple_of(61) && !self.runq.is_empty() {
