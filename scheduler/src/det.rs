@@ -33,7 +33,7 @@ use crate::g::G;
 use crate::m::M;
 use crate::p::{GPtr, P, P_GCSTOP, P_IDLE, P_RUNNING};
 use crate::sched::{Exit, Next, Sched};
-use crate::util::FastRand;
+use crate::util::{FastRand, Geometric};
 
 /// Virtual interval between simulated sysmon ticks.
 const SYSMON_TICK_NS: u64 = 20_000;
@@ -45,6 +45,7 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
         Mode::Parallel => unreachable!("det::run in parallel mode"),
     };
     let rng = FastRand::new(dc.seed);
+    let runlen = Geometric::new(dc.switch_every);
     let trace_ns = sched.cfg.schedtrace_ms * 1_000_000;
     let mut next_sysmon = 0u64;
     let mut lasttrace = 0u64;
@@ -96,7 +97,7 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
         // SAFETY: p.m is set when the P is first used and never cleared in
         // this mode; Ms live as long as the Sched.
         let m = unsafe { &*p.m.load(Ordering::Relaxed) };
-        let budget = rng.geometric(dc.switch_every);
+        let budget = runlen.sample(&rng);
         // SAFETY: curg is a G of this runtime.
         let cur = unsafe { p.curg.load(Ordering::Relaxed).as_ref() };
         let (g, next) = match cur {

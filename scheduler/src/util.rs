@@ -39,19 +39,46 @@ impl FastRand {
     pub fn below(&self, n: u64) -> u64 {
         ((self.next_u64() as u128 * n as u128) >> 64) as u64
     }
-    /// Uniform in (0, 1].
-    pub fn unit(&self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64
+}
+
+/// Geometric run lengths (>= 1) with a given mean, drawn with integer
+/// arithmetic only: a seed must replay the same interleaving on every
+/// machine, and `ln` from one libm need not match another's to the last
+/// bit. The table holds `P(X > k)` scaled to 2^64 for k = 1..; it is built
+/// by repeated IEEE multiplication, which is exact-rounded everywhere.
+#[derive(Debug)]
+pub struct Geometric {
+    /// `tail[k-1] = floor(q^k * 2^64)`, strictly decreasing, q = 1 - 1/mean.
+    tail: Vec<u64>,
+}
+
+impl Geometric {
+    pub fn new(mean: u32) -> Geometric {
+        let mut tail = Vec::new();
+        if mean > 1 {
+            let q = 1.0 - 1.0 / mean as f64;
+            let mut qk = 1.0f64;
+            // Up to 64 means, the odds of running longer are e^-64.
+            for _ in 0..(64 * mean as usize) {
+                qk *= q;
+                let t = (qk * 18446744073709551616.0) as u64;
+                if t == 0 {
+                    break;
+                }
+                tail.push(t);
+            }
+        }
+        Geometric { tail }
     }
-    /// A geometric run length with mean `mean` (>= 1): the number of steps
-    /// until the next switch, drawn once per switch.
-    pub fn geometric(&self, mean: u32) -> u64 {
-        if mean <= 1 {
+
+    /// One run length: 1 + the number of k with u < P(X > k).
+    #[inline]
+    pub fn sample(&self, rng: &FastRand) -> u64 {
+        if self.tail.is_empty() {
             return 1;
         }
-        let p = 1.0 / mean as f64;
-        let k = (self.unit().ln() / (1.0 - p).ln()).ceil();
-        (k as u64).max(1)
+        let u = rng.next_u64();
+        1 + self.tail.partition_point(|&t| u < t) as u64
     }
 }
 
@@ -94,4 +121,35 @@ fn gcd(mut a: usize, mut b: usize) -> usize {
         (a, b) = (b, a % b);
     }
     a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometric_run_lengths_have_the_asked_mean() {
+        for mean in [1u32, 2, 8, 64] {
+            let g = Geometric::new(mean);
+            let rng = FastRand::new(7);
+            let n = 200_000u64;
+            let sum: u64 = (0..n).map(|_| g.sample(&rng)).sum();
+            let got = sum as f64 / n as f64;
+            assert!(
+                (got - mean as f64).abs() < 0.03 * mean as f64 + 0.01,
+                "mean {mean}: got {got}"
+            );
+        }
+    }
+
+    #[test]
+    fn random_order_visits_every_p_once() {
+        for n in 1..=12 {
+            for r in [0u32, 1, 7, 12345, u32::MAX] {
+                let mut seen: Vec<usize> = RandomOrder::new(n, r).collect();
+                seen.sort();
+                assert_eq!(seen, (0..n).collect::<Vec<_>>());
+            }
+        }
+    }
 }
