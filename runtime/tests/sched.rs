@@ -109,22 +109,29 @@ fn idle_ps_steal_work() {
     let seen = Arc::new(Mutex::new(std::collections::HashSet::new()));
     let s2 = seen.clone();
     let e = rt.run(move || {
-        let wg = Arc::new(WaitGroup::new());
-        for _ in 0..200 {
-            wg.add(1);
-            let wg = wg.clone();
-            let seen = s2.clone();
-            gort::go!(move || {
-                // Burn enough time that the other P's M wakes and steals.
-                let t = std::time::Instant::now();
-                while t.elapsed() < Duration::from_micros(200) {
-                    gort::preempt_point();
-                }
-                seen.lock().unwrap().insert(os_thread());
-                wg.done();
-            });
+        // Rounds until a second M has run something (on a loaded host its
+        // thread may not get a CPU during the first round).
+        for _ in 0..50 {
+            let wg = Arc::new(WaitGroup::new());
+            for _ in 0..200 {
+                wg.add(1);
+                let wg = wg.clone();
+                let seen = s2.clone();
+                gort::go!(move || {
+                    // Burn enough time that the other P's M wakes and steals.
+                    let t = std::time::Instant::now();
+                    while t.elapsed() < Duration::from_micros(200) {
+                        gort::preempt_point();
+                    }
+                    seen.lock().unwrap().insert(os_thread());
+                    wg.done();
+                });
+            }
+            wg.wait();
+            if s2.lock().unwrap().len() == 2 {
+                break;
+            }
         }
-        wg.wait();
     });
     assert_eq!(e.status, 0, "{}", rt.stderr());
     assert_eq!(seen.lock().unwrap().len(), 2, "only one M ran goroutines");
@@ -431,24 +438,31 @@ fn goroutines_migrate_between_threads() {
     let migrated = Arc::new(AtomicBool::new(false));
     let m2 = migrated.clone();
     let e = rt.run(move || {
-        let wg = Arc::new(WaitGroup::new());
-        for _ in 0..8 {
-            wg.add(1);
-            let (wg, migrated) = (wg.clone(), m2.clone());
-            gort::go!(move || {
-                let me = gort::goid();
-                let first = os_thread();
-                for _ in 0..20_000 {
-                    gort::gosched();
-                    assert_eq!(gort::goid(), me);
-                    if os_thread() != first {
-                        migrated.store(true, Ordering::Relaxed);
+        // Rounds until some goroutine has moved (a loaded host may keep the
+        // second M off the CPU for a while).
+        for _ in 0..50 {
+            let wg = Arc::new(WaitGroup::new());
+            for _ in 0..8 {
+                wg.add(1);
+                let (wg, migrated) = (wg.clone(), m2.clone());
+                gort::go!(move || {
+                    let me = gort::goid();
+                    let first = os_thread();
+                    for _ in 0..20_000 {
+                        gort::gosched();
+                        assert_eq!(gort::goid(), me);
+                        if os_thread() != first {
+                            migrated.store(true, Ordering::Relaxed);
+                        }
                     }
-                }
-                wg.done();
-            });
+                    wg.done();
+                });
+            }
+            wg.wait();
+            if m2.load(Ordering::Relaxed) {
+                break;
+            }
         }
-        wg.wait();
     });
     assert_eq!(e.status, 0, "{}", rt.stderr());
     assert!(migrated.load(Ordering::Relaxed));
