@@ -58,8 +58,10 @@ impl Geometric {
         if mean > 1 {
             let q = 1.0 - 1.0 / mean as f64;
             let mut qk = 1.0f64;
-            // Up to 64 means, the odds of running longer are e^-64.
-            for _ in 0..(64 * mean as usize) {
+            // Up to 64 means (the odds of running longer are e^-64), and at
+            // most 2^16 entries: a huge `simswitch` gets runs of at most
+            // 65,537 steps, which is "rarely switch" all the same.
+            for _ in 0..(64 * mean as usize).min(1 << 16) {
                 qk *= q;
                 let t = (qk * 18446744073709551616.0) as u64;
                 if t == 0 {
@@ -139,6 +141,16 @@ mod tests {
                 (got - mean as f64).abs() < 0.03 * mean as f64 + 0.01,
                 "mean {mean}: got {got}"
             );
+        }
+    }
+
+    #[test]
+    fn huge_means_stay_bounded() {
+        let g = Geometric::new(u32::MAX);
+        let rng = FastRand::new(1);
+        for _ in 0..1000 {
+            let x = g.sample(&rng);
+            assert!((1..=(1 << 16) + 1).contains(&x));
         }
     }
 
