@@ -475,20 +475,29 @@ impl Sched {
         let p = m.p().expect("gort: a running goroutine's M has no P");
         match r {
             CoroutineResult::Yield(y) => self.after_yield(m, p, gp, y),
-            CoroutineResult::Return(Ok(())) => {
-                self.goexit0(m, p, gp, false);
-                Next::Find
-            }
-            CoroutineResult::Return(Err(payload)) if payload.is::<crate::proc::Goexit>() => {
-                self.goexit0(m, p, gp, true);
-                Next::Find
-            }
-            CoroutineResult::Return(Err(payload)) => {
+            CoroutineResult::Return(r) => self.after_return(m, p, gp, r),
+        }
+    }
+
+    /// The goroutine's function returned, or unwound (a panic, `Goexit`).
+    /// Kept out of line: the yield path above is the hot one.
+    #[inline(never)]
+    fn after_return(
+        &self,
+        m: &M,
+        p: &P,
+        gp: GPtr,
+        r: Result<(), Box<dyn std::any::Any + Send>>,
+    ) -> Next {
+        match r {
+            Ok(()) => self.goexit0(m, p, gp, false),
+            Err(payload) if payload.is::<crate::proc::Goexit>() => self.goexit0(m, p, gp, true),
+            Err(payload) => {
                 self.drop_curg(m, p);
-                self.fatalpanic(g, payload);
-                Next::Find
+                self.fatalpanic(gp.get(), payload);
             }
         }
+        Next::Find
     }
 
     fn drop_curg(&self, m: &M, p: &P) {
@@ -522,33 +531,38 @@ impl Sched {
                 self.runq.push(gp);
                 Next::Find
             }
-            Yield::Park => {
-                let (reason, unlock) = (g.park_reason.get(), g.park_unlock.take());
-                // Go's park_m.
-                self.drop_curg(m, p);
-                g.set_waitreason(reason);
-                g.set_status(G_WAITING);
-                if let Some(u) = unlock {
-                    // SAFETY: the unlock function and its argument were
-                    // supplied together by the parking primitive, which
-                    // keeps `arg` valid until the G is readied.
-                    let ok = unsafe { (u.f)(u.arg) };
-                    if !ok {
-                        g.set_status(G_RUNNABLE);
-                        g.set_status(G_RUNNING);
-                        m.curg.store(gp.0.as_ptr(), Ordering::Release);
-                        p.curg.store(gp.0.as_ptr(), Ordering::Release);
-                        return Next::Keep(gp);
-                    }
-                }
-                Next::Find
-            }
+            Yield::Park => self.park_m(m, p, gp),
             Yield::StackOverflow(sp) => {
                 self.drop_curg(m, p);
                 self.stack_overflow(g, sp);
                 Next::Find
             }
         }
+    }
+
+    /// Go's `park_m`. Out of line, like the other non-Gosched cases, so
+    /// the Gosched path stays small.
+    #[inline(never)]
+    fn park_m(&self, m: &M, p: &P, gp: GPtr) -> Next {
+        let g = gp.get();
+        let (reason, unlock) = (g.park_reason.get(), g.park_unlock.take());
+        self.drop_curg(m, p);
+        g.set_waitreason(reason);
+        g.set_status(G_WAITING);
+        if let Some(u) = unlock {
+            // SAFETY: the unlock function and its argument were supplied
+            // together by the parking primitive, which keeps `arg` valid
+            // until the G is readied.
+            let ok = unsafe { (u.f)(u.arg) };
+            if !ok {
+                g.set_status(G_RUNNABLE);
+                g.set_status(G_RUNNING);
+                m.curg.store(gp.0.as_ptr(), Ordering::Release);
+                p.curg.store(gp.0.as_ptr(), Ordering::Release);
+                return Next::Keep(gp);
+            }
+        }
+        Next::Find
     }
 
     /// Whether `findRunnable` on `p` would go straight to the global queue.
