@@ -2,7 +2,8 @@
 //!
 //! A Rust panic on a goroutine stack is recorded by gort's panic hook (the
 //! message and where it was raised, instead of Rust's "thread panicked"
-//! line), unwinds to the coroutine boundary, and is reported by the M as
+//! line), unwinds to the coroutine boundary (where it is caught, on the
+//! goroutine's stack), and is reported by the M as
 //! Go's `fatalpanic` would: `panic: <value>`, a blank line, then
 //! `goroutine N [running]:` with the goroutine's frame and its creation
 //! site. `throw`/`fatal` reports (`fatal error: ...`) dump every goroutine.
@@ -212,7 +213,7 @@ impl Sched {
     }
 
     /// An overflow caught by the stackguard check. The G stays suspended
-    /// for good; teardown unwinds its coroutine.
+    /// for good; teardown resets its coroutine without unwinding.
     pub(crate) fn stack_overflow(&self, g: &G, sp: usize) {
         // Deterministic mode prints addresses relative to the stack pool,
         // rebased at Go's first arena address, so a seed replays the report

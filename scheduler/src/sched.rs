@@ -12,9 +12,10 @@
 //! the 1-in-61 global check, runnext and the local ring, the global queue,
 //! then stealing), `execute` resumes its coroutine, and the coroutine comes
 //! back with a `Yield` saying why it stopped (Go's `mcall` to `gosched_m`,
-//! `gopreempt_m`, `park_m`) or returns (`goexit0`). A panic unwinding out of
-//! the coroutine is caught here, at the coroutine boundary, and becomes Go's
-//! `panic:` report with exit status 2.
+//! `gopreempt_m`, `park_m`) or returns (`goexit0`). A panic is caught at
+//! the coroutine boundary, on the goroutine's own stack, and comes back as
+//! the coroutine's result; the M turns it into Go's `panic:` report with
+//! exit status 2.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};

@@ -303,8 +303,8 @@ pub fn getg() -> Option<&'static G> {
     // SAFETY: `lo` is a slot of the pool, mapped for the process's life; the
     // header is an AtomicPtr (any bit pattern is valid). A non-null owner is
     // a G that lives until its runtime is dropped, and a runtime is only
-    // dropped after every coroutine on its Gs has finished or been unwound,
-    // so no code can still be running on this stack by then.
+    // dropped after every coroutine on its Gs has finished or been reset
+    // (teardown), so no code can still be running on this stack by then.
     let g = unsafe { &*((lo + SLOT_SIZE - HEADER) as *const SlotHeader) }
         .g
         .load(Ordering::Acquire);
