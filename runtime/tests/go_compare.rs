@@ -8,10 +8,11 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use gort::{Config, Runtime, WaitGroup};
+
+mod common;
 
 struct GoOut {
     stdout: String,
@@ -138,29 +139,9 @@ func main() {
             .capture_output(),
     ] {
         let rt = Runtime::new(cfg);
-        let e = rt.run(|| {
-            let wg = Arc::new(WaitGroup::new());
-            for name in ["a", "b", "c"] {
-                wg.add(1);
-                let wg = wg.clone();
-                gort::go!(move || {
-                    gort::println!("{name}");
-                    wg.done();
-                });
-            }
-            wg.wait();
-            for name in ["x", "y"] {
-                wg.add(1);
-                let wg = wg.clone();
-                gort::go!(move || {
-                    for i in 0..3 {
-                        gort::println!("{name}{i}");
-                        gort::gosched();
-                    }
-                    wg.done();
-                });
-            }
-            wg.wait();
+        let e = common::run(&rt, || {
+            common::runnext_scenario();
+            common::gosched_scenario();
         });
         assert_eq!(e.status, 0);
         assert_eq!(rt.stdout(), go.stdout);
@@ -184,7 +165,7 @@ func main() {
         return;
     };
     let rt = Runtime::new(Config::new().gomaxprocs(2).capture_output());
-    let e = rt.run(|| {
+    let e = common::run(&rt, || {
         gort::go!(|| {
             panic!("boom");
         });
@@ -216,7 +197,7 @@ func main() {
         return;
     };
     let rt = Runtime::new(Config::new().gomaxprocs(2).capture_output());
-    let e = rt.run(|| {
+    let e = common::run(&rt, || {
         let wg = WaitGroup::new();
         wg.add(1);
         wg.wait();
@@ -251,7 +232,7 @@ func main() {
         f(std::hint::black_box(n) + 1) + 1
     }
     let rt = Runtime::new(Config::new().gomaxprocs(2).capture_output());
-    let e = rt.run(|| {
+    let e = common::run(&rt, || {
         gort::go!(|| {
             f(0);
         });
@@ -294,7 +275,7 @@ func main() {
         }
     }
     let rt = Runtime::new(Config::new().gomaxprocs(2).capture_output());
-    let e = rt.run(|| {
+    let e = common::run(&rt, || {
         gort::go!(|| {
             gort::sleep(Duration::from_millis(10));
             gort::println!("other done {}", gort::num_goroutine());
@@ -305,4 +286,102 @@ func main() {
     assert_eq!(Some(e.status), go.status);
     assert_eq!(rt.stdout(), go.stdout);
     assert_eq!(rt.stderr(), go.stderr);
+}
+
+/// The field names of a schedtrace line, in order, with its kind
+/// (`SCHED`, `P`, `M` or `G`): what must agree between Go and gort
+/// (the values are the run's own).
+fn schedtrace_shape(line: &str) -> Option<(String, Vec<String>)> {
+    let t = line.trim_start();
+    let kind = if t.starts_with("SCHED ") {
+        "SCHED".to_string()
+    } else if line.starts_with("  ") && t.contains(": ") {
+        t[..1].to_string()
+    } else {
+        return None;
+    };
+    let keys = t
+        .split(' ')
+        .filter_map(|w| w.split_once('=').map(|(k, _)| k.to_string()))
+        .collect();
+    Some((kind, keys))
+}
+
+fn shapes(stderr: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    stderr
+        .lines()
+        .filter_map(schedtrace_shape)
+        .collect::<std::collections::BTreeMap<_, _>>()
+}
+
+#[test]
+fn schedtrace_fields_match_go() {
+    let src = r#"package main
+
+import (
+	"sync"
+	"time"
+)
+
+func main() {
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			t := time.Now()
+			for time.Since(t) < 250*time.Millisecond {
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+}
+"#;
+    for detail in [false, true] {
+        let godebug = if detail {
+            "schedtrace=100,scheddetail=1"
+        } else {
+            "schedtrace=100"
+        };
+        let Some(go) = go_run(
+            "schedtrace",
+            src,
+            &[("GOMAXPROCS", "2"), ("GODEBUG", godebug)],
+        ) else {
+            return;
+        };
+        let rt = Runtime::new(
+            Config::new()
+                .gomaxprocs(2)
+                .schedtrace(100)
+                .scheddetail(detail)
+                .capture_output(),
+        );
+        let e = common::run(&rt, || {
+            let wg = std::sync::Arc::new(WaitGroup::new());
+            for _ in 0..4 {
+                wg.add(1);
+                let wg = wg.clone();
+                gort::go!(move || {
+                    let t = std::time::Instant::now();
+                    while t.elapsed() < Duration::from_millis(250) {
+                        gort::preempt_point();
+                    }
+                    wg.done();
+                });
+            }
+            wg.wait();
+        });
+        assert_eq!(e.status, 0);
+        let (g, o) = (shapes(&rt.stderr()), shapes(&go.stderr));
+        assert_eq!(g, o, "gort:\n{}\ngo:\n{}", rt.stderr(), go.stderr);
+        if !detail {
+            // One run-queue length per P between the brackets.
+            for out in [rt.stderr(), go.stderr.clone()] {
+                let first = out.lines().next().unwrap();
+                let inside = first.rsplit_once('[').unwrap().1.trim_end_matches(']');
+                assert_eq!(inside.split(' ').count(), 2, "{first}");
+            }
+        }
+    }
 }

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use gort::{Config, Runtime, WaitGroup};
 
+mod common;
+
 /// The OS thread running the caller. Never inlined: a goroutine may move
 /// to another thread at any gort call, and an inlined thread-local access
 /// could reuse an address computed before the move (platform.md).
@@ -33,18 +35,7 @@ fn par(procs: usize) -> Config {
 fn new_goroutines_run_runnext_first() {
     for cfg in [det(7, 1).simpreempt(0), par(1)] {
         let rt = Runtime::new(cfg);
-        let e = rt.run(|| {
-            let wg = Arc::new(WaitGroup::new());
-            for name in ["a", "b", "c"] {
-                wg.add(1);
-                let wg = wg.clone();
-                gort::go!(move || {
-                    gort::println!("{name}");
-                    wg.done();
-                });
-            }
-            wg.wait();
-        });
+        let e = common::run(&rt, common::runnext_scenario);
         assert_eq!(e.status, 0, "{}", rt.stderr());
         assert_eq!(rt.stdout(), "c\na\nb\n");
     }
@@ -57,21 +48,7 @@ fn new_goroutines_run_runnext_first() {
 fn gosched_alternates_two_goroutines_on_one_p() {
     for cfg in [det(3, 1).simpreempt(0), par(1)] {
         let rt = Runtime::new(cfg);
-        let e = rt.run(|| {
-            let wg = Arc::new(WaitGroup::new());
-            for name in ["x", "y"] {
-                wg.add(1);
-                let wg = wg.clone();
-                gort::go!(move || {
-                    for i in 0..3 {
-                        gort::println!("{name}{i}");
-                        gort::gosched();
-                    }
-                    wg.done();
-                });
-            }
-            wg.wait();
-        });
+        let e = common::run(&rt, common::gosched_scenario);
         assert_eq!(e.status, 0, "{}", rt.stderr());
         assert_eq!(rt.stdout(), "y0\nx0\ny1\nx1\ny2\nx2\n");
     }
@@ -84,7 +61,7 @@ fn gosched_alternates_two_goroutines_on_one_p() {
 fn global_queue_is_polled_every_61_ticks() {
     for cfg in [det(1, 1).simpreempt(0), par(1)] {
         let rt = Runtime::new(cfg);
-        let e = rt.run(|| {
+        let e = common::run(&rt, || {
             let ran = Arc::new(AtomicUsize::new(0));
             for _ in 0..100 {
                 let ran = ran.clone();
@@ -108,7 +85,7 @@ fn idle_ps_steal_work() {
     let rt = Runtime::new(par(2));
     let seen = Arc::new(Mutex::new(std::collections::HashSet::new()));
     let s2 = seen.clone();
-    let e = rt.run(move || {
+    let e = common::run(&rt, move || {
         // Rounds until a second M has run something (on a loaded host its
         // thread may not get a CPU during the first round).
         for _ in 0..50 {
@@ -143,7 +120,7 @@ fn hundred_thousand_goroutines_alive_at_once() {
         let rt = Runtime::new(cfg);
         let done = Arc::new(AtomicUsize::new(0));
         let d2 = done.clone();
-        let e = rt.run(move || {
+        let e = common::run(&rt, move || {
             let n = 100_000;
             let start = Arc::new(WaitGroup::new());
             let finish = Arc::new(WaitGroup::new());
@@ -178,7 +155,7 @@ fn hundred_thousand_goroutines_alive_at_once() {
 fn spinning_goroutine_is_preempted() {
     for cfg in [par(1), det(11, 1).simpreempt(0)] {
         let rt = Runtime::new(cfg);
-        let e = rt.run(|| {
+        let e = common::run(&rt, || {
             let stop = Arc::new(AtomicBool::new(false));
             let spins = Arc::new(AtomicU64::new(0));
             let (s, c) = (stop.clone(), spins.clone());
@@ -208,7 +185,7 @@ fn recurse(n: u64) -> u64 {
 fn stack_overflow_is_a_fatal_error() {
     for cfg in [par(2), det(1, 2)] {
         let rt = Runtime::new(cfg);
-        let e = rt.run(|| {
+        let e = common::run(&rt, || {
             gort::go!(|| {
                 // Let main reach its sleep first, so its dump line is fixed.
                 gort::sleep(Duration::from_millis(20));
@@ -249,7 +226,7 @@ fn panic_in_goroutine_is_reported_like_go() {
     let here = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sched.rs:");
     for cfg in [par(2), det(9, 2)] {
         let rt = Runtime::new(cfg);
-        let e = rt.run(|| {
+        let e = common::run(&rt, || {
             gort::go!(|| {
                 boom("boom");
             });
@@ -290,7 +267,7 @@ fn panic_in_goroutine_is_reported_like_go() {
 #[test]
 fn panic_in_main_goroutine() {
     let rt = Runtime::new(par(1));
-    let e = rt.run(|| {
+    let e = common::run(&rt, || {
         let v: Vec<u8> = Vec::new();
         let i = std::hint::black_box(5);
         let _ = v[i];
@@ -313,7 +290,7 @@ fn panic_in_main_goroutine() {
 fn same_seed_same_output() {
     fn scenario(seed: u64) -> (String, String) {
         let rt = Runtime::new(det(seed, 4).schedtrace(1).scheddetail(true));
-        let e = rt.run(|| {
+        let e = common::run(&rt, || {
             let wg = Arc::new(WaitGroup::new());
             let shared = Arc::new(AtomicU64::new(0));
             for i in 0..8 {
@@ -357,7 +334,7 @@ fn same_seed_same_output() {
 fn sleep_wakes_in_deadline_order() {
     for (cfg, ordered) in [(par(2), false), (det(4, 2), true), (det(5, 3), true)] {
         let rt = Runtime::new(cfg);
-        let e = rt.run(|| {
+        let e = common::run(&rt, || {
             let wg = Arc::new(WaitGroup::new());
             for ms in [30u64, 10, 20] {
                 wg.add(1);
@@ -390,7 +367,7 @@ fn sleep_wakes_in_deadline_order() {
 fn stop_the_world_stops_every_other_goroutine() {
     for cfg in [par(2), det(8, 3), det(9, 2).simpreempt(1)] {
         let rt = Runtime::new(cfg);
-        let e = rt.run(|| {
+        let e = common::run(&rt, || {
             let stop = Arc::new(AtomicBool::new(false));
             let counter = Arc::new(AtomicU64::new(0));
             for _ in 0..2 {
@@ -437,7 +414,7 @@ fn goroutines_migrate_between_threads() {
     let rt = Runtime::new(par(2));
     let migrated = Arc::new(AtomicBool::new(false));
     let m2 = migrated.clone();
-    let e = rt.run(move || {
+    let e = common::run(&rt, move || {
         // Rounds until some goroutine has moved (a loaded host may keep the
         // second M off the CPU for a while).
         for _ in 0..50 {
@@ -472,7 +449,7 @@ fn goroutines_migrate_between_threads() {
 fn deadlock_is_detected() {
     for cfg in [par(2), det(2, 2)] {
         let rt = Runtime::new(cfg);
-        let e = rt.run(|| {
+        let e = common::run(&rt, || {
             let wg = WaitGroup::new();
             wg.add(1);
             wg.wait();
@@ -495,7 +472,7 @@ fn runtimes_run_side_by_side() {
             std::thread::spawn(move || {
                 let cfg = if i % 2 == 0 { par(2) } else { det(i, 2) };
                 let rt = Runtime::new(cfg);
-                let e = rt.run(move || {
+                let e = common::run(&rt, move || {
                     let wg = Arc::new(WaitGroup::new());
                     for _ in 0..100 {
                         wg.add(1);
@@ -527,7 +504,7 @@ fn config_warnings_are_printed_once() {
     })
     .capture_output();
     let rt = Runtime::new(cfg);
-    let e = rt.run(|| {});
+    let e = common::run(&rt, || {});
     assert_eq!(e.status, 0);
     let err = rt.stderr();
     assert_eq!(err.lines().count(), 3, "{err}");
@@ -542,7 +519,7 @@ fn config_warnings_are_printed_once() {
 #[test]
 fn scheddetail_lines_follow_go() {
     let rt = Runtime::new(det(21, 2).schedtrace(1).scheddetail(true));
-    let e = rt.run(|| {
+    let e = common::run(&rt, || {
         let wg = Arc::new(WaitGroup::new());
         for _ in 0..3 {
             wg.add(1);
@@ -594,7 +571,7 @@ fn goexit_ends_only_the_calling_goroutine() {
     }
     for cfg in [par(2), det(6, 2)] {
         let rt = Runtime::new(cfg);
-        let e = rt.run(|| {
+        let e = common::run(&rt, || {
             gort::go!(|| {
                 let _d = Deferred("worker");
                 gort::sleep(Duration::from_millis(10));
@@ -624,7 +601,7 @@ fn goexit_ends_only_the_calling_goroutine() {
 fn set_gomaxprocs_grows_and_shrinks() {
     for cfg in [par(2), det(12, 2)] {
         let rt = Runtime::new(cfg);
-        let e = rt.run(|| {
+        let e = common::run(&rt, || {
             assert_eq!(gort::set_gomaxprocs(0), 2);
             assert_eq!(gort::set_gomaxprocs(4), 2);
             assert_eq!(gort::gomaxprocs(), 4);

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use gort::{Config, Runtime, Sema, WaitGroup};
 
+mod common;
+
 fn scenario() {
     let wg = Arc::new(WaitGroup::new());
     let total = Arc::new(AtomicU64::new(0));
@@ -58,7 +60,7 @@ fn park_ready_stress_parallel() {
     // 4 Ps on this 2-core machine oversubscribes the OS threads too.
     for procs in [2, 2, 4, 4, 1] {
         let rt = Runtime::new(Config::new().gomaxprocs(procs).capture_output());
-        let e = rt.run(scenario);
+        let e = common::run(&rt, scenario);
         assert_eq!(e.status, 0, "{}", rt.stderr());
     }
 }
@@ -74,7 +76,7 @@ fn park_ready_stress_deterministic() {
                 .simpreempt(8)
                 .capture_output(),
         );
-        let e = rt.run(scenario);
+        let e = common::run(&rt, scenario);
         assert_eq!(e.status, 0, "seed {seed}: {}", rt.stderr());
     }
 }

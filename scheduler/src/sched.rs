@@ -98,7 +98,6 @@ pub struct Sched {
     pub(crate) stw_owner: std::sync::atomic::AtomicPtr<G>,
     /// Why the world is (or was last) stopped, as Go records it for traces.
     pub(crate) stw_reason: Mutex<&'static str>,
-    pub(crate) sysmonwait: AtomicBool,
     exit: Mutex<Option<Exit>>,
     pub(crate) done: AtomicBool,
     pub(crate) exit_note: Note,
@@ -160,7 +159,6 @@ impl Sched {
             stw_busy: AtomicBool::new(false),
             stw_owner: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
             stw_reason: Mutex::new(""),
-            sysmonwait: AtomicBool::new(false),
             exit: Mutex::new(None),
             done: AtomicBool::new(false),
             exit_note: Note::default(),

@@ -55,10 +55,11 @@ pub(crate) fn format_schedtrace(sched: &Sched, ms: u64, detailed: bool) -> Strin
     if detailed {
         let _ = writeln!(
             out,
-            " gcwaiting={} nmidlelocked=0 stopwait={} sysmonwait={}",
+            // sysmonwait: Go's sysmon parks on a note when every P is idle;
+            // gort's backs off to 10 ms sleeps instead and is never parked.
+            " gcwaiting={} nmidlelocked=0 stopwait={} sysmonwait=0",
             sched.gcwaiting.load(Ordering::SeqCst) as u8,
             sched.stopwait.load(Ordering::SeqCst),
-            sched.sysmonwait.load(Ordering::SeqCst) as u8
         );
     } else {
         out.push_str(" [");

@@ -1,0 +1,63 @@
+//! Shared by the integration tests: a bounded `run`, and the scheduling
+//! scenarios that are checked both offline (tests/sched.rs) and against
+//! the real Go 1.19 (tests/go_compare.rs).
+
+#![allow(dead_code)]
+
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use gort::{Exit, Runtime, WaitGroup};
+
+/// `rt.run(f)`, failing the test instead of hanging it when the scheduler
+/// loses a wakeup or never preempts: a stuck test would otherwise hold CI
+/// until its overall time limit.
+pub fn run<F>(rt: &Runtime, f: F) -> Exit
+where
+    F: FnOnce() + Send + 'static,
+{
+    let rt = rt.clone();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(rt.run(f));
+    });
+    match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(e) => e,
+        Err(_) => {
+            panic!("the runtime did not finish within 120 s (lost wakeup or missing preemption?)")
+        }
+    }
+}
+
+/// `go a; go b; go c; wg.Wait()`, each printing its name: at GOMAXPROCS=1
+/// Go prints c, a, b (runnext first, the displaced G at the ring's tail).
+pub fn runnext_scenario() {
+    let wg = Arc::new(WaitGroup::new());
+    for name in ["a", "b", "c"] {
+        wg.add(1);
+        let wg = wg.clone();
+        gort::go!(move || {
+            gort::println!("{name}");
+            wg.done();
+        });
+    }
+    wg.wait();
+}
+
+/// Two goroutines printing and calling Gosched three times each: at
+/// GOMAXPROCS=1 Go interleaves them strictly, y0 x0 y1 x1 y2 x2.
+pub fn gosched_scenario() {
+    let wg = Arc::new(WaitGroup::new());
+    for name in ["x", "y"] {
+        wg.add(1);
+        let wg = wg.clone();
+        gort::go!(move || {
+            for i in 0..3 {
+                gort::println!("{name}{i}");
+                gort::gosched();
+            }
+            wg.done();
+        });
+    }
+    wg.wait();
+}
