@@ -35,6 +35,9 @@
 
 pub mod config;
 
+/// Go's `sync` and `sync/atomic` (`gort::sync::Mutex`, `gort::sync::atomic::Int64`).
+pub use gort_scheduler::sync;
+
 pub use config::Config;
 pub use gort_scheduler::{
     config::{Captured, Mode, Output, SchedConfig},

@@ -238,6 +238,15 @@ impl Sched {
         self.finish(Exit { status: 2, report });
     }
 
+    /// Go's `fatal` raised on goroutine `g` (see `proc::fatal`): `g`
+    /// first, as `[running]`, then every other goroutine.
+    pub(crate) fn fatal_user(&self, g: &G) {
+        let mut report = format!("fatal error: {}\n", g.fatal_msg.get());
+        report.push_str(&goroutine_block(g, true, None));
+        report.push_str(&dump_all(self, Some(g)));
+        self.finish(Exit { status: 2, report });
+    }
+
     /// Go's `throw`/`fatal`: `fatal error: msg`, every goroutine, status 2.
     pub(crate) fn throw(&self, msg: &str) {
         let mut report = if msg.contains("fatal error: ") {

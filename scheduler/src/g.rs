@@ -154,6 +154,13 @@ pub enum Yield {
     /// the G rather than here: a small `Yield` is cheaper to pass on every
     /// switch.)
     Park,
+    /// Go's `goyield` (a semaphore handoff): to the tail of this P's
+    /// local queue, so the G that was just handed ownership runs first.
+    GoYield,
+    /// Go's `fatal`/`throw` raised by the goroutine itself (misuse of a
+    /// sync primitive, concurrent map writes): the message is in
+    /// `G::fatal_msg`; the G never runs again.
+    Fatal,
     /// The safepoint found the stack pointer below `stackguard0`.
     StackOverflow(usize),
 }
@@ -227,6 +234,8 @@ pub struct G {
     pub(crate) schedlink: Cell<*const G>,
     /// The duration of a pending `sleep`, read by its unlock function.
     pub(crate) sleep_ns: Cell<u64>,
+    /// The message of a pending `Yield::Fatal`.
+    pub(crate) fatal_msg: Cell<&'static str>,
 }
 
 // SAFETY: a G moves between threads only through the run queues and the
@@ -261,6 +270,7 @@ impl G {
             park_unlock: Cell::new(None),
             schedlink: Cell::new(std::ptr::null()),
             sleep_ns: Cell::new(0),
+            fatal_msg: Cell::new(""),
         });
         g.stack.set_owner(&*g);
         g

@@ -60,9 +60,9 @@ mod signal;
 mod spinlock;
 pub mod stack;
 pub mod stw;
+pub mod sync;
 pub mod traceback;
 mod util;
-pub mod waitgroup;
 
 use std::sync::atomic::Ordering;
 
@@ -70,14 +70,15 @@ pub use config::{Captured, DetConfig, Mode, Output, SchedConfig};
 pub use g::{StartInfo, UnlockFn, WaitReason};
 pub use p::GPtr;
 pub use proc::{
-    current, go, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched, nanotime,
-    num_goroutine, preempt_point, procid, sleep, start_info, step, write_stderr, write_stdout,
+    current, fatal, go, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched, goyield,
+    nanotime, num_goroutine, preempt_point, procid, sleep, start_info, step, write_stderr,
+    write_stdout,
 };
 pub use procresize::set_gomaxprocs;
 pub use sched::{Exit, MAXPROCS_CAP};
 pub use sema::Sema;
 pub use stw::{start_the_world, stop_the_world, stw_reason, world_stopped};
-pub use waitgroup::WaitGroup;
+pub use sync::WaitGroup;
 
 use crate::p::P_IDLE;
 use crate::sched::Sched;

@@ -194,6 +194,33 @@ pub fn gosched() {
     g.suspend(Yield::Gosched);
 }
 
+/// Go's `goyield`: like `gosched`, but the G goes to the tail of the
+/// current P's local queue instead of the global queue (semaphore
+/// handoff in starvation mode uses it so the woken waiter runs next).
+#[track_caller]
+pub fn goyield() {
+    let g = must_getg("goyield");
+    g.parkloc.set(Some(Location::caller()));
+    if g.det {
+        g.steps.set(g.steps.get() + 1);
+    }
+    g.suspend(Yield::GoYield);
+}
+
+/// Go's `fatal` (a user error the runtime detected: `sync: unlock of
+/// unlocked mutex`, `concurrent map writes`): prints `fatal error: msg`
+/// and every goroutine, the calling one first as `[running]`, and ends the
+/// run with status 2. Not a panic: nothing can recover it, and the
+/// goroutine's destructors do not run.
+#[track_caller]
+pub fn fatal(msg: &'static str) -> ! {
+    let g = must_getg("fatal");
+    g.parkloc.set(Some(Location::caller()));
+    g.fatal_msg.set(msg);
+    g.suspend(Yield::Fatal);
+    unreachable!("gort: a goroutine resumed after a fatal error");
+}
+
 /// Go's `gopark`: block the current G with `reason`. `unlock` runs on the
 /// M once the G is off its stack; it returns false to cancel the park.
 #[track_caller]

@@ -531,6 +531,17 @@ impl Sched {
                 Next::Find
             }
             Yield::Park => self.park_m(m, p, gp),
+            Yield::GoYield => {
+                self.drop_curg(m, p);
+                g.set_status(G_RUNNABLE);
+                p.runqput(gp, false, &self.runq);
+                Next::Find
+            }
+            Yield::Fatal => {
+                self.drop_curg(m, p);
+                self.fatal_user(g);
+                Next::Find
+            }
             Yield::StackOverflow(sp) => {
                 self.drop_curg(m, p);
                 self.stack_overflow(g, sp);
