@@ -27,7 +27,7 @@
 
 use std::sync::Arc;
 
-use gort_scheduler::config::{Captured, DetConfig, Mode, Output, SchedConfig};
+use gort_scheduler::config::{Captured, DetConfig, Mode, Output, SchedConfig, Traceback};
 
 /// gort's own `GODEBUG` keys, listed in the unknown-key warning.
 const GORT_KEYS: &str = "simseed, simswitch, simpreempt, simtrace, wbmode, gcscanold";
@@ -100,6 +100,7 @@ pub struct Config {
     /// `None`: `DetConfig::with_seed`'s default.
     simpreempt: Option<u32>,
     output: Output,
+    traceback: Traceback,
     warnings: Vec<String>,
 }
 
@@ -122,6 +123,7 @@ impl Config {
             simswitch: None,
             simpreempt: None,
             output: sched.output,
+            traceback: sched.traceback,
             warnings: Vec::new(),
         }
     }
@@ -141,6 +143,9 @@ impl Config {
         }
         if let Some(v) = lookup("GODEBUG") {
             cfg.parse_debug_vars(&v);
+        }
+        if let Some(v) = lookup("GOTRACEBACK") {
+            cfg = cfg.gotraceback(&v);
         }
         cfg
     }
@@ -190,6 +195,22 @@ impl Config {
         self
     }
 
+    /// How much panics and fatal errors print, as Go reads `GOTRACEBACK`:
+    /// `none`, `single` (the default), `all`, `system`, `crash`, or a
+    /// number. A word Go does not know is taken as Go takes it (level 0:
+    /// no goroutines printed), with a warning.
+    pub fn gotraceback(mut self, level: &str) -> Config {
+        let (t, known) = Traceback::from_go(level);
+        if !known {
+            self.warn(format!(
+                "gort: GOTRACEBACK={level:?} is not none, single, all, system, crash or a number; \
+                 like Go 1.19, printing no goroutines"
+            ));
+        }
+        self.traceback = t;
+        self
+    }
+
     /// Sends the runtime's output to fresh in-memory buffers, readable
     /// through `captured()`.
     pub fn capture_output(mut self) -> Config {
@@ -218,6 +239,7 @@ impl Config {
             scheddetail: self.scheddetail,
             mode,
             output: self.output.clone(),
+            traceback: self.traceback,
         }
     }
 

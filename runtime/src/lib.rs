@@ -34,11 +34,17 @@
 //! its types here.
 
 pub mod config;
+mod select;
 
 /// Go's `sync` and `sync/atomic` (`gort::sync::Mutex`, `gort::sync::atomic::Int64`).
 pub use gort_scheduler::sync;
+/// Go's `sync.Mutex`, `sync.RWMutex`, `sync.Once`, `sync.Cond` and `sync.Locker`.
+pub use gort_scheduler::sync::{Cond, Locker, Mutex, Once, RWMutex};
 
 pub use config::Config;
+pub use gort_scheduler::{
+    after, block, selectgo, Chan, RecvCase, SelectCase, SendCase,
+};
 pub use gort_scheduler::{
     config::{Captured, Mode, Output, SchedConfig},
     current, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched, nanotime, num_goroutine,
@@ -133,6 +139,7 @@ impl Runtime {
     where
         F: FnOnce() + Send + 'static,
     {
+        gort_scheduler::traceback::register_runtime_dir(file!());
         let sc = self.cfg.sched();
         for w in self.cfg.warnings() {
             sc.output.write_stderr(format!("{w}\n").as_bytes());
@@ -169,6 +176,12 @@ pub fn main<F>(f: F) -> !
 where
     F: FnOnce() + Send + 'static,
 {
-    let exit = Runtime::from_env().run(f);
+    let rt = Runtime::from_env();
+    let exit = rt.run(f);
+    if exit.status == 2 && rt.cfg.sched().traceback.crash {
+        // GOTRACEBACK=crash: Go raises SIGABRT after the report (a core
+        // dump where enabled; the shell shows status 134).
+        std::process::abort();
+    }
     std::process::exit(exit.status)
 }

@@ -82,6 +82,44 @@ impl Output {
     }
 }
 
+/// How much a panic or fatal error prints (`GOTRACEBACK`, Go's
+/// `gotraceback()`): `level` 0 prints no goroutine, 1 the scenario's frames,
+/// 2 the runtime's frames too; `all` adds every other goroutine; `crash`
+/// ends the process with SIGABRT after the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Traceback {
+    pub level: u32,
+    pub all: bool,
+    pub crash: bool,
+}
+
+impl Default for Traceback {
+    fn default() -> Self {
+        Traceback::from_go("single").0
+    }
+}
+
+impl Traceback {
+    /// Go's `setTraceback`: `none`, `single` (or empty), `all`, `system`,
+    /// `crash`, or a number N (level N with every goroutine). Anything else
+    /// is what Go makes of it, level 0 with `all` (nothing printed); the
+    /// second value says whether the word was one Go knows.
+    pub fn from_go(v: &str) -> (Traceback, bool) {
+        let t = |level, all, crash| Traceback { level, all, crash };
+        match v {
+            "none" => (t(0, false, false), true),
+            "single" | "" => (t(1, false, false), true),
+            "all" => (t(1, true, false), true),
+            "system" => (t(2, true, false), true),
+            "crash" => (t(2, true, true), true),
+            _ => match v.parse::<u32>() {
+                Ok(n) => (t(n, true, false), true),
+                Err(_) => (t(0, true, false), false),
+            },
+        }
+    }
+}
+
 /// Everything the scheduler needs to start.
 #[derive(Clone, Debug)]
 pub struct SchedConfig {
@@ -93,6 +131,8 @@ pub struct SchedConfig {
     pub scheddetail: bool,
     pub mode: Mode,
     pub output: Output,
+    /// `GOTRACEBACK`.
+    pub traceback: Traceback,
 }
 
 impl Default for SchedConfig {
@@ -103,6 +143,7 @@ impl Default for SchedConfig {
             scheddetail: false,
             mode: Mode::Parallel,
             output: Output::Process,
+            traceback: Traceback::default(),
         }
     }
 }

@@ -8,12 +8,13 @@
 //! `goroutine N [running]:` with the goroutine's frame and its creation
 //! site. `throw`/`fatal` reports (`fatal error: ...`) dump every goroutine.
 //!
-//! Simulated differently from Go: the panicking goroutine's frames are Rust
-//! frames from debug info (`traceback.rs`), named by Rust path where Go
-//! prints `main.main.func1`; a suspended goroutine's stack is not walked, so
-//! in a dump it shows one frame: its start function at the place it last
-//! parked. Then `created by <function>` at the `go` statement's file:line
-//! (no `+0x` offsets: there are no Go PCs).
+//! How much is printed follows `GOTRACEBACK` as Go's `gotraceback()` reads
+//! it (none, single, all, system, crash). Simulated differently from Go:
+//! frames are Rust frames from debug info (`traceback.rs`), named by Rust
+//! path where Go prints `main.main.func1`, with `(...)` for the arguments
+//! and no `+0x` offsets (there are no Go PCs); `system` shows gort's
+//! runtime frames but not Go's `fp= sp= pc=` words. Then `created by
+//! <function>` at the `go` statement's file:line.
 
 use std::any::Any;
 use std::sync::Once;
@@ -104,11 +105,41 @@ pub(crate) fn goroutine_header(g: &G, running: bool) -> String {
     format!("goroutine {} [{}]:\n", g.goid(), st)
 }
 
-/// The goroutine's frame and its `created by` lines.
-pub(crate) fn frames(out: &mut String, g: &G, at: Option<&str>) {
+/// The goroutine's frames and its `created by` lines. `failing` is the
+/// goroutine the report is about (its stack is frozen at the failure);
+/// any other goroutine still running is on another M, and like Go gort
+/// does not read a stack that is changing.
+pub(crate) fn frames(out: &mut String, g: &G, failing: bool, show_runtime: bool) {
+    if !failing && g.status() & !G_SCAN == G_RUNNING {
+        out.push_str("\tgoroutine running on other thread; stack unavailable\n");
+        created_by(out, g);
+        return;
+    }
+    let fp = g.sched_fp.get();
+    let walked = if fp != 0 {
+        let pcs = crate::traceback::walk_frame_pointers(
+            g.sched_pc.get(),
+            fp,
+            g.stack.lo() + crate::stack::GUARD,
+            g.stack.hi(),
+        );
+        crate::traceback::frames_of_pcs(&pcs, show_runtime)
+    } else {
+        Vec::new()
+    };
+    if walked.is_empty() {
+        start_frame(out, g, None);
+    } else {
+        print_frames(out, &walked);
+    }
+    created_by(out, g);
+}
+
+/// The fallback frame: the start function, at `at` or where the G last
+/// parked (a goroutine that never ran, or a binary without debug info).
+fn start_frame(out: &mut String, g: &G, at: Option<&str>) {
     let info = g.start_info();
-    let startfn = info.map_or("?", |i| i.startfn);
-    out.push_str(startfn);
+    out.push_str(info.map_or("?", |i| i.startfn));
     out.push_str("(...)\n\t");
     match at {
         Some(a) => out.push_str(&crate::traceback::abs_path(a)),
@@ -122,7 +153,18 @@ pub(crate) fn frames(out: &mut String, g: &G, at: Option<&str>) {
         },
     }
     out.push('\n');
-    created_by(out, g);
+}
+
+fn print_frames(out: &mut String, frames: &[crate::traceback::Frame]) {
+    for f in frames {
+        if f.location.is_empty() {
+            // `...additional frames elided...`
+            out.push_str(&f.function);
+            out.push('\n');
+        } else {
+            out.push_str(&format!("{}(...)\n\t{}\n", f.function, f.location));
+        }
+    }
 }
 
 /// `created by <function>` and the `go` statement's location (none for
@@ -141,15 +183,16 @@ fn created_by(out: &mut String, g: &G) {
 }
 
 /// One goroutine's block in a dump, preceded by the blank line Go prints.
-pub(crate) fn goroutine_block(g: &G, running: bool, at: Option<&str>) -> String {
+pub(crate) fn goroutine_block(g: &G, failing: bool, show_runtime: bool) -> String {
     let mut s = String::from("\n");
-    s.push_str(&goroutine_header(g, running));
-    frames(&mut s, g, at);
+    s.push_str(&goroutine_header(g, failing));
+    frames(&mut s, g, failing, show_runtime);
     s
 }
 
-/// Every live goroutine in creation order (Go's `allgs`), except `skip`.
-pub(crate) fn dump_all(sched: &Sched, skip: Option<&G>) -> String {
+/// Every live goroutine in creation order (Go's `allgs`), except `skip`
+/// (Go's `tracebackothers`).
+pub(crate) fn dump_all(sched: &Sched, skip: Option<&G>, show_runtime: bool) -> String {
     let mut out = String::new();
     let gs = sched.allgs.lock().unwrap().clone();
     let mut gs: Vec<&G> = gs.iter().map(|g| g.get()).collect();
@@ -158,7 +201,7 @@ pub(crate) fn dump_all(sched: &Sched, skip: Option<&G>) -> String {
         if g.status() == G_DEAD || skip.is_some_and(|s| std::ptr::eq(s, g)) {
             continue;
         }
-        out.push_str(&goroutine_block(g, false, None));
+        out.push_str(&goroutine_block(g, false, show_runtime));
     }
     out
 }
@@ -178,42 +221,48 @@ impl Sched {
         // SAFETY: as above; the coroutine is done, dropping it is cheap.
         unsafe { *g.co.get() = None };
         g.set_status(G_RUNNING);
+        let tb = self.cfg.traceback;
         let message = rec
             .as_ref()
             .map(|r| r.message.clone())
             .unwrap_or_else(|| panic_message(&*payload));
-        let mut frames = rec
-            .as_ref()
-            .and_then(|r| r.backtrace.as_ref())
-            .map(|bt| crate::traceback::frames(bt))
-            .unwrap_or_default();
-        // Optimised builds name an inlined closure only `{closure#0}`; the
-        // outermost frame is the goroutine's start function, whose full
-        // name `go` recorded.
-        if let (Some(last), Some(info)) = (frames.last_mut(), g.start_info()) {
-            if last.function.starts_with('{') {
-                last.function = info.startfn.to_string();
-            }
-        }
-        let loc = rec.and_then(|r| r.location);
-        // Under GOTRACEBACK=single (Go's default) a panic shows only the
-        // panicking goroutine.
         let mut report = format!("panic: {message}\n");
-        if frames.is_empty() {
-            report.push_str(&goroutine_block(g, true, loc.as_deref()));
-        } else {
+        if tb.level > 0 {
+            let show_runtime = tb.level >= 2;
+            let mut frames = rec
+                .as_ref()
+                .and_then(|r| r.backtrace.as_ref())
+                .map(|bt| crate::traceback::frames(bt, show_runtime))
+                .unwrap_or_default();
+            // Optimised builds name an inlined closure only `{closure#0}`;
+            // the outermost frame is the goroutine's start function, whose
+            // full name `go` recorded.
+            if let (Some(last), Some(info)) = (frames.last_mut(), g.start_info()) {
+                if last.function.starts_with('{') {
+                    last.function = info.startfn.to_string();
+                }
+            }
             report.push('\n');
             report.push_str(&goroutine_header(g, true));
-            for f in &frames {
-                report.push_str(&format!("{}(...)\n\t{}\n", f.function, f.location));
+            if frames.is_empty() {
+                let loc = rec.and_then(|r| r.location);
+                start_frame(&mut report, g, loc.as_deref());
+            } else {
+                print_frames(&mut report, &frames);
             }
             created_by(&mut report, g);
+            // GOTRACEBACK=single (Go's default) shows only the panicking
+            // goroutine; all/system/crash add the others.
+            if tb.all {
+                report.push_str(&dump_all(self, Some(g), show_runtime));
+            }
         }
         self.finish(Exit { status: 2, report });
     }
 
     /// An overflow caught by the stackguard check. The G stays suspended
-    /// for good; teardown resets its coroutine without unwinding.
+    /// for good; teardown resets its coroutine without unwinding. A runtime
+    /// throw: Go prints it at level 2 whatever GOTRACEBACK says.
     pub(crate) fn stack_overflow(&self, g: &G, sp: usize) {
         // Deterministic mode prints addresses relative to the stack pool,
         // rebased at Go's first arena address, so a seed replays the report
@@ -232,29 +281,36 @@ impl Sched {
             addr(g.stack.lo() + crate::stack::GUARD),
             addr(g.stack.hi()),
         );
-        report.push_str(&goroutine_block(g, true, None));
-        let others = dump_all(self, Some(g));
-        report.push_str(&others);
+        report.push_str(&goroutine_block(g, true, false));
+        report.push_str(&dump_all(self, Some(g), false));
         self.finish(Exit { status: 2, report });
     }
 
     /// Go's `fatal` raised on goroutine `g` (see `proc::fatal`): `g`
-    /// first, as `[running]`, then every other goroutine.
+    /// first, as `[running]`, then every other goroutine (a fatal error
+    /// always dumps them all, unless GOTRACEBACK=none).
     pub(crate) fn fatal_user(&self, g: &G) {
+        let tb = self.cfg.traceback;
         let mut report = format!("fatal error: {}\n", g.fatal_msg.get());
-        report.push_str(&goroutine_block(g, true, None));
-        report.push_str(&dump_all(self, Some(g)));
+        if tb.level > 0 {
+            report.push_str(&goroutine_block(g, true, tb.level >= 2));
+            report.push_str(&dump_all(self, Some(g), tb.level >= 2));
+        }
         self.finish(Exit { status: 2, report });
     }
 
-    /// Go's `throw`/`fatal`: `fatal error: msg`, every goroutine, status 2.
+    /// Go's `throw`/`fatal` from the scheduler itself (deadlock):
+    /// `fatal error: msg` and every goroutine, status 2.
     pub(crate) fn throw(&self, msg: &str) {
+        let tb = self.cfg.traceback;
         let mut report = if msg.contains("fatal error: ") {
             format!("{msg}\n")
         } else {
             format!("fatal error: {msg}\n")
         };
-        report.push_str(&dump_all(self, None));
+        if tb.level > 0 {
+            report.push_str(&dump_all(self, None, tb.level >= 2));
+        }
         self.finish(Exit { status: 2, report });
     }
 }

@@ -234,6 +234,19 @@ pub struct G {
     pub(crate) schedlink: Cell<*const G>,
     /// The duration of a pending `sleep`, read by its unlock function.
     pub(crate) sleep_ns: Cell<u64>,
+    /// The frame pointer where the G last switched to its M: the start of
+    /// the frame-pointer chain a dump walks (Go's `g.sched.bp`). Zero for a
+    /// G that has not run yet.
+    pub(crate) sched_fp: Cell<usize>,
+    /// Where in the code that frame was (Go's `g.sched.pc`).
+    pub(crate) sched_pc: Cell<usize>,
+    /// Go's `g.param`: the sudog whose operation woke this G (a channel
+    /// operation or select case), written by the waker under the channel
+    /// lock before `goready`.
+    pub(crate) param: Cell<usize>,
+    /// Go's `g.selectDone`: set by the first waker of a G blocked in
+    /// select, so no other case can also fire.
+    pub(crate) select_done: AtomicU32,
     /// The message of a pending `Yield::Fatal`.
     pub(crate) fatal_msg: Cell<&'static str>,
 }
@@ -270,6 +283,10 @@ impl G {
             park_unlock: Cell::new(None),
             schedlink: Cell::new(std::ptr::null()),
             sleep_ns: Cell::new(0),
+            sched_fp: Cell::new(0),
+            sched_pc: Cell::new(0),
+            param: Cell::new(0),
+            select_done: AtomicU32::new(0),
             fatal_msg: Cell::new(""),
         });
         g.stack.set_owner(&*g);
@@ -330,6 +347,8 @@ impl G {
     pub(crate) fn suspend(&self, y: Yield) {
         let yl = self.yielder.get();
         debug_assert!(!yl.is_null());
+        self.sched_fp.set(crate::traceback::frame_pointer());
+        self.sched_pc.set(crate::traceback::program_counter());
         // SAFETY: `yielder` was set by the coroutine body to its own Yielder,
         // which lives at the base of this G's stack for as long as the
         // coroutine runs; we are on that stack, so the coroutine is running.

@@ -43,6 +43,7 @@
 //! its owner), its M from the G and its P from the M, like Go's
 //! `getg().m.p`. No lock guard or TLS borrow is held across a yield.
 
+pub mod chan;
 pub mod config;
 mod det;
 pub mod fatal;
@@ -55,6 +56,7 @@ pub mod proc;
 mod procresize;
 mod sched;
 mod schedtrace;
+pub mod select;
 pub mod sema;
 mod signal;
 mod spinlock;
@@ -66,7 +68,7 @@ mod util;
 
 use std::sync::atomic::Ordering;
 
-pub use config::{Captured, DetConfig, Mode, Output, SchedConfig};
+pub use config::{Captured, DetConfig, Mode, Output, SchedConfig, Traceback};
 pub use g::{StartInfo, UnlockFn, WaitReason};
 pub use p::GPtr;
 pub use proc::{
@@ -76,7 +78,9 @@ pub use proc::{
 };
 pub use procresize::set_gomaxprocs;
 pub use sched::{Exit, MAXPROCS_CAP};
+pub use chan::{after, Chan};
 pub use sema::Sema;
+pub use select::{block, selectgo, RecvCase, SelectCase, SendCase};
 pub use stw::{start_the_world, stop_the_world, stw_reason, world_stopped};
 pub use sync::WaitGroup;
 

@@ -299,6 +299,7 @@ impl Sched {
         g.set_goid(self.next_goid(p));
         g.start.set(Some(start));
         g.parkloc.set(None);
+        g.sched_fp.set(0);
         g.set_waitreason(WaitReason::Zero);
         g.clear_preempt();
         self.ngoroutines.fetch_add(1, Ordering::Relaxed);

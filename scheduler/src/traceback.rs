@@ -1,21 +1,35 @@
-//! Tracebacks of the failing goroutine (Go's `traceback.go`, for the frames
-//! gort can know).
+//! Tracebacks (Go's `traceback.go`, for the frames gort can know).
 //!
-//! When a goroutine panics, the panic hook captures the raw stack (no
-//! symbol resolution: that needs far more stack than a goroutine slot has)
-//! and the M resolves it later on its own thread stack. The frames shown are
-//! the scenario's own: Go hides `runtime.*` frames at the default
-//! GOTRACEBACK level, and gort likewise drops Rust's std/core/alloc frames
-//! (the panic machinery, closure-call shims) and stops at the coroutine
-//! entry in gort-scheduler, below which lies the scheduler, not the program.
-//! Each frame prints as `function(...)` and a tab-indented `file:line`, Go's
-//! layout for a frame whose arguments are not shown.
+//! Two sources of frames:
 //!
-//! Frames come from the binary's debug info; without it (a stripped binary)
-//! the report falls back to the one frame gort always knows: the
-//! goroutine's start function at the panic's location.
+//! * A parked or runnable goroutine: its stack is frozen, so it is walked
+//!   like Go walks a goroutine on amd64, through the frame-pointer chain.
+//!   `G::suspend` records the frame pointer at the switch; every crate gort
+//!   builds keeps frame pointers (`.cargo/config.toml`), and each link is
+//!   checked to lie inside the goroutine's stack slot and to move towards
+//!   its base, so a frame without a frame pointer (precompiled std code, a
+//!   scenario built elsewhere without the flag) ends the walk early instead
+//!   of reading anywhere else. Return addresses are symbolized with the
+//!   binary's debug info (inlined frames included), on the M's stack.
+//! * A panicking goroutine: the panic hook captures the raw stack (no
+//!   symbol resolution: that needs far more stack than a goroutine slot
+//!   has) and the M resolves it later on its own thread stack.
+//!
+//! Which frames are shown follows Go's rule for GOTRACEBACK below `system`:
+//! the runtime's frames are hidden, the `sync` package's are not. gort's
+//! runtime is every source file of its crates except
+//! `scheduler/src/sync/`; Rust's std/core/alloc frames (the panic machinery,
+//! closure-call shims) are hidden too, and the walk stops at the coroutine
+//! entry in `sched.rs`, below which lies the scheduler, not the program.
+//! Each frame prints as `function(...)` and a tab-indented `file:line`,
+//! Go's layout for a frame whose arguments are not shown.
+//!
+//! Without debug info (a stripped binary) no frame resolves, and the dump
+//! falls back to the one frame gort always knows: the goroutine's start
+//! function at the place it last parked.
 
 use std::backtrace::Backtrace;
+use std::sync::Mutex;
 
 /// One frame: the Rust function path and `file:line`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,38 +38,80 @@ pub struct Frame {
     pub location: String,
 }
 
+/// Go's `_TracebackMaxFrames`.
+const MAX_FRAMES: usize = 100;
+
 /// Frames that belong to Rust's runtime, not to the scenario.
-fn is_runtime_frame(f: &str) -> bool {
-    [
-        "std::",
-        "core::",
-        "alloc::",
-        "__rustc::",
-        "rust_begin_unwind",
-        "<alloc::",
-        "<core::",
-        "<std::",
-    ]
-    .iter()
-    .any(|p| f.starts_with(p))
+fn is_std_frame(f: &str, loc: &str) -> bool {
+    loc.starts_with("/rustc/")
+        || [
+            "std::",
+            "core::",
+            "alloc::",
+            "__rustc::",
+            "rust_begin_unwind",
+            "<alloc::",
+            "<core::",
+            "<std::",
+        ]
+        .iter()
+        .any(|p| f.starts_with(p))
 }
 
-/// Whether `loc` (`file:line`) is in this crate's source file `name`.
+/// This crate's source directory as rustc saw it (`scheduler/src/` in
+/// the workspace, an absolute path when built as a dependency).
+fn sched_dir() -> &'static str {
+    let here = file!();
+    &here[..here.len() - "traceback.rs".len()]
+}
+
+/// Source directories of the other gort crates that count as the runtime
+/// (registered by those crates, e.g. `gort`'s API layer).
+static RUNTIME_DIRS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+/// Declares the directory holding `file` (a `file!()` of the caller's
+/// crate root) part of the runtime: its frames are hidden in tracebacks.
+pub fn register_runtime_dir(file: &'static str) {
+    let dir = match file.rfind('/') {
+        Some(i) => &file[..=i],
+        None => return,
+    };
+    let mut dirs = RUNTIME_DIRS.lock().unwrap();
+    if !dirs.contains(&dir) {
+        dirs.push(dir);
+    }
+}
+
+fn file_of(loc: &str) -> &str {
+    match loc.rsplit_once(':') {
+        Some((f, l)) if l.chars().all(|c| c.is_ascii_digit()) => f,
+        _ => loc,
+    }
+}
+
+/// Whether `loc` is in source directory `dir` (relative or absolute).
+fn in_dir(loc: &str, dir: &str) -> bool {
+    let file = file_of(loc);
+    match file.find(dir) {
+        Some(i) => i == 0 || dir.starts_with('/') || file.as_bytes()[i - 1] == b'/',
+        None => false,
+    }
+}
+
+/// Whether `loc` is in this crate's source file `name`.
 /// Judged by location, not function name: optimised builds with
 /// line-tables-only debug info name inlined frames briefly (`{closure#0}`).
 fn in_sched_file(loc: &str, name: &str) -> bool {
-    let here = file!();
-    let dir = &here[..here.len() - "traceback.rs".len()];
-    let file = loc.rsplit_once(':').map_or(loc, |(f, _)| f);
-    file.ends_with(&format!("{dir}{name}"))
+    file_of(loc).ends_with(&format!("{}{name}", sched_dir()))
 }
 
-/// The capture machinery itself (the panic hook, this module).
-fn is_capture_frame(f: &str, loc: &str) -> bool {
-    f.starts_with("gort_scheduler::fatal::")
-        || f.starts_with("gort_scheduler::traceback::")
-        || in_sched_file(loc, "fatal.rs")
-        || in_sched_file(loc, "traceback.rs")
+/// A frame of gort's runtime (hidden like Go's `runtime.*`); the `sync`
+/// module is the `sync` package and is shown.
+fn is_runtime_frame(loc: &str) -> bool {
+    if in_dir(loc, sched_dir()) {
+        return !in_dir(loc, &format!("{}sync/", sched_dir()));
+    }
+    RUNTIME_DIRS.lock().unwrap().iter().any(|d| in_dir(loc, d))
 }
 
 /// Where the goroutine's own code ends: the coroutine entry and below.
@@ -69,13 +125,105 @@ fn is_entry_frame(f: &str, loc: &str) -> bool {
 
 /// Resolves a captured backtrace into the scenario's frames, innermost
 /// first. Must run on a thread stack (symbolization is stack-hungry).
-pub fn frames(bt: &Backtrace) -> Vec<Frame> {
-    parse(&format!("{bt}"))
+pub fn frames(bt: &Backtrace, show_runtime: bool) -> Vec<Frame> {
+    filter(parse(&format!("{bt}")), show_runtime)
+}
+
+/// The frame pointer of the function this is inlined into.
+#[inline(always)]
+pub(crate) fn frame_pointer() -> usize {
+    let fp: usize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: reads a register; no memory access.
+    unsafe {
+        std::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags))
+    };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: reads a register; no memory access.
+    unsafe {
+        std::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags))
+    };
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        fp = 0;
+    }
+    fp
+}
+
+/// An address inside the function this is inlined into (Go's `sched.pc`
+/// at a switch), plus one so that it resolves like a return address.
+#[inline(always)]
+pub(crate) fn program_counter() -> usize {
+    let pc: usize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: computes an address; no memory access.
+    unsafe {
+        std::arch::asm!("lea {}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags))
+    };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: computes an address; no memory access.
+    unsafe {
+        std::arch::asm!("adr {}, .", out(reg) pc, options(nomem, nostack, preserves_flags))
+    };
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        pc = 0;
+    }
+    pc + 1
+}
+
+/// Return addresses along the frame-pointer chain starting at `fp`, for a
+/// goroutine whose stack `[lo, hi)` is frozen (parked or runnable, never
+/// running). Each frame record is `[saved fp, return address]`.
+pub(crate) fn walk_frame_pointers(pc: usize, mut fp: usize, lo: usize, hi: usize) -> Vec<usize> {
+    let mut pcs = vec![pc];
+    while fp >= lo && fp.is_multiple_of(8) && fp.saturating_add(16) <= hi && pcs.len() < 4 * MAX_FRAMES {
+        // SAFETY: [fp, fp+16) lies inside the goroutine's mapped stack slot
+        // (above its guard page), and nothing writes that stack while the
+        // goroutine is not running; the reads are volatile so the compiler
+        // makes no assumption about memory it does not see written.
+        let (next, ret) = unsafe {
+            (
+                std::ptr::read_volatile(fp as *const usize),
+                std::ptr::read_volatile((fp + 8) as *const usize),
+            )
+        };
+        if ret == 0 {
+            break;
+        }
+        pcs.push(ret);
+        if next <= fp {
+            break;
+        }
+        fp = next;
+    }
+    pcs
+}
+
+/// Symbolizes return addresses (inlined frames expanded, innermost first)
+/// into the scenario's frames. Must run on a thread stack.
+pub fn frames_of_pcs(pcs: &[usize], show_runtime: bool) -> Vec<Frame> {
+    let mut raw = Vec::new();
+    for &pc in pcs {
+        // The return address points after the call; resolve the call.
+        backtrace::resolve((pc - 1) as *mut std::ffi::c_void, |sym| {
+            let name = sym
+                .name()
+                .map(|n| format!("{n:#}"))
+                .unwrap_or_else(|| "?".to_string());
+            let loc = match (sym.filename(), sym.lineno()) {
+                (Some(f), Some(l)) => Some(format!("{}:{l}", f.display())),
+                _ => None,
+            };
+            raw.push((name, loc));
+        });
+    }
+    filter(raw, show_runtime)
 }
 
 /// Parses std's backtrace text: `  N: function` lines, each followed by
 /// zero or more `at file:line:col` lines.
-fn parse(text: &str) -> Vec<Frame> {
+fn parse(text: &str) -> Vec<(String, Option<String>)> {
     let mut raw: Vec<(String, Option<String>)> = Vec::new();
     for line in text.lines() {
         let t = line.trim_start();
@@ -91,21 +239,33 @@ fn parse(text: &str) -> Vec<Frame> {
             }
         }
     }
+    raw
+}
+
+/// Keeps the frames a Go traceback at the given level would show: up to
+/// the coroutine entry, without std's frames, without the runtime's unless
+/// `show_runtime` (GOTRACEBACK=system), without the capture machinery.
+fn filter(raw: Vec<(String, Option<String>)>, show_runtime: bool) -> Vec<Frame> {
     let mut out = Vec::new();
-    let mut leading = true;
+    let mut shown = 0;
     for (function, location) in raw {
         let loc = location.as_deref().unwrap_or("");
         if is_entry_frame(&function, loc) {
             break;
         }
-        if loc.starts_with("/rustc/")
-            || is_runtime_frame(&function)
-            || (leading && is_capture_frame(&function, loc))
-        {
+        let capture = in_sched_file(loc, "fatal.rs") || in_sched_file(loc, "traceback.rs");
+        if is_std_frame(&function, loc) || capture || (!show_runtime && is_runtime_frame(loc)) {
             continue;
         }
-        leading = false;
         if let Some(location) = location {
+            if shown == MAX_FRAMES {
+                out.push(Frame {
+                    function: "...additional frames elided...".to_string(),
+                    location: String::new(),
+                });
+                break;
+            }
+            shown += 1;
             out.push(Frame {
                 function,
                 location: abs_path(&location),
@@ -184,7 +344,7 @@ mod tests {
    8: demo::main
              at ./demos/src/bin/demo.rs:3:1
 ";
-        let f = parse(text);
+        let f = filter(parse(text), false);
         assert_eq!(
             f,
             vec![
@@ -203,6 +363,6 @@ mod tests {
     #[test]
     fn frames_without_locations_are_dropped() {
         let text = "   0: demo::f\n   1: demo::g\n             at /g.rs:4:1\n";
-        assert_eq!(parse(text).len(), 1);
+        assert_eq!(filter(parse(text), false).len(), 1);
     }
 }
