@@ -42,9 +42,7 @@ pub use gort_scheduler::sync;
 pub use gort_scheduler::sync::{Cond, Locker, Mutex, Once, RWMutex};
 
 pub use config::Config;
-pub use gort_scheduler::{
-    after, block, selectgo, Chan, RecvCase, SelectCase, SendCase,
-};
+pub use gort_scheduler::{after, block, selectgo, Chan, RecvCase, SelectCase, SendCase};
 pub use gort_scheduler::{
     config::{Captured, Mode, Output, SchedConfig},
     current, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched, nanotime, num_goroutine,

@@ -190,7 +190,8 @@ fn producers_and_consumers_exchange_every_value_once() {
                 }
                 for _ in 0..3 {
                     consumers.add(1);
-                    let (c, wg, sum, count) = (c.clone(), consumers.clone(), sum.clone(), count.clone());
+                    let (c, wg, sum, count) =
+                        (c.clone(), consumers.clone(), sum.clone(), count.clone());
                     gort::go!(move || {
                         for v in &c {
                             sum.fetch_add(v, Ordering::Relaxed);
@@ -202,7 +203,9 @@ fn producers_and_consumers_exchange_every_value_once() {
                 producers.wait();
                 c.close();
                 consumers.wait();
-                let want: u64 = (0..4u64).map(|p| (0..500).map(|i| p * 1000 + i).sum::<u64>()).sum();
+                let want: u64 = (0..4u64)
+                    .map(|p| (0..500).map(|i| p * 1000 + i).sum::<u64>())
+                    .sum();
                 assert_eq!(count.load(Ordering::Relaxed), 2000);
                 assert_eq!(sum.load(Ordering::Relaxed), want);
             });
@@ -271,7 +274,11 @@ fn select_waits_for_the_first_ready_case_and_cleans_up_the_others() {
                     recv(b) -> v => v.unwrap().to_string(),
                     send(out, 1) => "out".to_string(),
                 };
-                let want = if round % 2 == 0 { format!("a{round}") } else { "b".into() };
+                let want = if round % 2 == 0 {
+                    format!("a{round}")
+                } else {
+                    "b".into()
+                };
                 assert_eq!(got, want);
                 wg.wait();
                 // The losing cases' sudogs are off their channels.
@@ -392,7 +399,11 @@ fn close_panics_use_go_texts() {
     ] {
         let rt = Runtime::new(par(2));
         let e = common::run(&rt, move || {
-            let c: Chan<i64> = if what == "nil" { Chan::nil() } else { Chan::new(0) };
+            let c: Chan<i64> = if what == "nil" {
+                Chan::nil()
+            } else {
+                Chan::new(0)
+            };
             if what == "blocked sender" {
                 let c2 = c.clone();
                 gort::go!(move || c2.send(1));
@@ -482,7 +493,14 @@ fn gotraceback_all_adds_the_other_goroutines_to_a_panic() {
         });
         assert_eq!(e.status, 2);
         let err = rt.stderr();
-        assert!(err.starts_with("panic: boom\n\ngoroutine 5 [running]:\n"), "{err}");
-        assert_eq!(err.contains("\ngoroutine 1 ["), others, "GOTRACEBACK={level}: {err}");
+        assert!(
+            err.starts_with("panic: boom\n\ngoroutine 5 [running]:\n"),
+            "{err}"
+        );
+        assert_eq!(
+            err.contains("\ngoroutine 1 ["),
+            others,
+            "GOTRACEBACK={level}: {err}"
+        );
     }
 }

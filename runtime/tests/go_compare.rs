@@ -57,9 +57,28 @@ fn go_run(name: &str, src: &str, env: &[(&str, &str)]) -> Option<GoOut> {
     })
 }
 
+/// A frame line reduced to what Go and gort must share: the scenario's
+/// own functions (Go's `main.main`, `main.main.func1`; a Rust function or
+/// closure) all become `FUNC`, and a `sync` frame keeps its function name,
+/// lowercased without underscores, so `sync.(*Mutex).lockSlow(0xc0000180a8)`
+/// and `gort_scheduler::sync::mutex::Mutex::lock_slow(...)` both read
+/// `sync lockslow`.
+fn frame_key(line: &str) -> String {
+    let name = match line.rfind('(') {
+        Some(i) if line.ends_with(')') => &line[..i],
+        _ => line,
+    };
+    let is_sync = name.starts_with("sync.") || name.contains("::sync::");
+    if !is_sync {
+        return "FUNC".to_string();
+    }
+    let last = name.rsplit(['.', ':']).next().unwrap_or(name);
+    format!("sync {}", last.to_lowercase().replace('_', ""))
+}
+
 /// Replaces what legitimately differs between Go and gort: numbers
-/// (goroutine ids, addresses, limits) become `N`, frame lines `FRAME`, and
-/// location lines `\tLOC`.
+/// (goroutine ids, addresses, limits) become `N`, frame lines their
+/// `frame_key`, and location lines `\tLOC`.
 fn shape(report: &str) -> Vec<String> {
     report
         .lines()
@@ -90,7 +109,7 @@ fn shape(report: &str) -> Vec<String> {
             if l.starts_with("panic: ") || l.starts_with("fatal error: ") {
                 return l.to_string();
             }
-            "FRAME".to_string()
+            frame_key(l)
         })
         .collect()
 }
@@ -181,13 +200,43 @@ func main() {
     );
 }
 
+/// Runs `f` on gort (GOMAXPROCS=2) and asserts that its status and its
+/// report have the shape of Go's, line for line.
+fn assert_same_report<F>(go: &GoOut, f: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    let rt = Runtime::new(Config::new().gomaxprocs(2).capture_output());
+    let e = common::run(&rt, f);
+    assert_eq!(Some(e.status), go.status, "{}", rt.stderr());
+    assert_eq!(
+        shape(&rt.stderr()),
+        shape(&go.stderr),
+        "gort:\n{}\ngo:\n{}",
+        rt.stderr(),
+        go.stderr
+    );
+}
+
 #[test]
-fn deadlock_report_header_matches_go() {
+fn deadlock_report_matches_go() {
     let src = r#"package main
 
 import "sync"
 
 func main() {
+	var mu sync.Mutex
+	c := make(chan int)
+	mu.Lock()
+	go func() {
+		mu.Lock()
+	}()
+	go func() {
+		<-c
+	}()
+	go func() {
+		select {}
+	}()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	wg.Wait()
@@ -196,18 +245,155 @@ func main() {
     let Some(go) = go_run("deadlock", src, &[]) else {
         return;
     };
-    let rt = Runtime::new(Config::new().gomaxprocs(2).capture_output());
-    let e = common::run(&rt, || {
+    assert_same_report(&go, || {
+        let mu = std::sync::Arc::new(gort::Mutex::new());
+        let c: gort::Chan<i64> = gort::Chan::new(0);
+        mu.lock();
+        let mu2 = mu.clone();
+        gort::go!(move || {
+            mu2.lock();
+        });
+        gort::go!(move || {
+            c.recv();
+        });
+        gort::go!(|| {
+            gort::select! {}
+        });
         let wg = WaitGroup::new();
         wg.add(1);
         wg.wait();
     });
-    assert_eq!(Some(e.status), go.status);
-    // Go shows sync.runtime_Semacquire and sync.(*WaitGroup).Wait frames
-    // above main.main; gort shows one frame per goroutine. The header and
-    // the goroutine line agree.
-    let (g, o) = (shape(&rt.stderr()), shape(&go.stderr));
-    assert_eq!(g[..3], o[..3], "gort:\n{}\ngo:\n{}", rt.stderr(), go.stderr);
+}
+
+#[test]
+fn send_on_closed_channel_matches_go() {
+    let src = r#"package main
+
+func main() {
+	c := make(chan int, 1)
+	close(c)
+	c <- 1
+}
+"#;
+    let Some(go) = go_run("sendclosed", src, &[]) else {
+        return;
+    };
+    assert_same_report(&go, || {
+        let c: gort::Chan<i64> = gort::Chan::new(1);
+        c.close();
+        c.send(1);
+    });
+}
+
+#[test]
+fn waitgroup_misuse_matches_go() {
+    let src = r#"package main
+
+import "sync"
+
+func main() {
+	var wg sync.WaitGroup
+	done := make(chan bool)
+	go func() {
+		wg.Done()
+		done <- true
+	}()
+	<-done
+}
+"#;
+    let Some(go) = go_run("wgneg", src, &[]) else {
+        return;
+    };
+    assert_same_report(&go, || {
+        let wg = std::sync::Arc::new(WaitGroup::new());
+        let done: gort::Chan<bool> = gort::Chan::new(0);
+        let (wg2, done2) = (wg.clone(), done.clone());
+        gort::go!(move || {
+            wg2.done();
+            done2.send(true);
+        });
+        done.recv();
+    });
+}
+
+#[test]
+fn unlock_of_unlocked_mutex_matches_go() {
+    let src = r#"package main
+
+import "sync"
+
+func main() {
+	var mu sync.Mutex
+	mu.Unlock()
+}
+"#;
+    let Some(go) = go_run("unlock", src, &[]) else {
+        return;
+    };
+    assert_same_report(&go, || {
+        let mu = gort::Mutex::new();
+        mu.unlock();
+    });
+}
+
+#[test]
+fn gotraceback_levels_match_go() {
+    let src = r#"package main
+
+import "time"
+
+func main() {
+	c := make(chan int)
+	go func() {
+		<-c
+	}()
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		panic("boom")
+	}()
+	<-c
+}
+"#;
+    for level in ["none", "single", "all", "1", "0"] {
+        let Some(go) = go_run("traceback", src, &[("GOTRACEBACK", level)]) else {
+            return;
+        };
+        let rt = Runtime::new(
+            Config::new()
+                .gomaxprocs(2)
+                .gotraceback(level)
+                .capture_output(),
+        );
+        let e = common::run(&rt, || {
+            let c: gort::Chan<i64> = gort::Chan::new(0);
+            let c2 = c.clone();
+            gort::go!(move || {
+                c2.recv();
+            });
+            gort::go!(|| {
+                gort::sleep(Duration::from_millis(10));
+                panic!("boom");
+            });
+            c.recv();
+        });
+        assert_eq!(Some(e.status), go.status);
+        let (g, o) = (shape(&rt.stderr()), shape(&go.stderr));
+        // Go's dump order after the panicking goroutine is allgs order
+        // (creation order); compare the blocks as a set of shapes.
+        let blocks = |v: &[String]| {
+            let text = v.join("\n");
+            let mut b: Vec<String> = text.split("\n\n").map(str::to_string).collect();
+            b[1..].sort();
+            b
+        };
+        assert_eq!(
+            blocks(&g),
+            blocks(&o),
+            "GOTRACEBACK={level}\ngort:\n{}\ngo:\n{}",
+            rt.stderr(),
+            go.stderr
+        );
+    }
 }
 
 #[test]

@@ -68,6 +68,7 @@ mod util;
 
 use std::sync::atomic::Ordering;
 
+pub use chan::{after, Chan};
 pub use config::{Captured, DetConfig, Mode, Output, SchedConfig, Traceback};
 pub use g::{StartInfo, UnlockFn, WaitReason};
 pub use p::GPtr;
@@ -78,9 +79,8 @@ pub use proc::{
 };
 pub use procresize::set_gomaxprocs;
 pub use sched::{Exit, MAXPROCS_CAP};
-pub use chan::{after, Chan};
-pub use sema::Sema;
 pub use select::{block, selectgo, RecvCase, SelectCase, SendCase};
+pub use sema::Sema;
 pub use stw::{start_the_world, stop_the_world, stw_reason, world_stopped};
 pub use sync::WaitGroup;
 

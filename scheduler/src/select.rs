@@ -82,7 +82,11 @@ impl<'a, T: Send> RecvCase<'a, T> {
         RecvCase {
             c: c.hchan(),
             slot: None,
-            sg: Sudog::new(GPtr(std::ptr::NonNull::dangling()), std::ptr::null_mut(), true),
+            sg: Sudog::new(
+                GPtr(std::ptr::NonNull::dangling()),
+                std::ptr::null_mut(),
+                true,
+            ),
             chosen: false,
         }
     }
@@ -163,7 +167,11 @@ impl<'a, T: Send> SendCase<'a, T> {
         SendCase {
             c: c.hchan(),
             value: Some(v),
-            sg: Sudog::new(GPtr(std::ptr::NonNull::dangling()), std::ptr::null_mut(), true),
+            sg: Sudog::new(
+                GPtr(std::ptr::NonNull::dangling()),
+                std::ptr::null_mut(),
+                true,
+            ),
             chosen: false,
             closed: false,
         }

@@ -177,7 +177,11 @@ pub(crate) fn program_counter() -> usize {
 /// running). Each frame record is `[saved fp, return address]`.
 pub(crate) fn walk_frame_pointers(pc: usize, mut fp: usize, lo: usize, hi: usize) -> Vec<usize> {
     let mut pcs = vec![pc];
-    while fp >= lo && fp.is_multiple_of(8) && fp.saturating_add(16) <= hi && pcs.len() < 4 * MAX_FRAMES {
+    while fp >= lo
+        && fp.is_multiple_of(8)
+        && fp.saturating_add(16) <= hi
+        && pcs.len() < 4 * MAX_FRAMES
+    {
         // SAFETY: [fp, fp+16) lies inside the goroutine's mapped stack slot
         // (above its guard page), and nothing writes that stack while the
         // goroutine is not running; the reads are volatile so the compiler

@@ -15,8 +15,9 @@
 //! wg.Wait()
 //! ```
 //!
-//! The baton is passed with runtime semaphores (what unbuffered channels
-//! are built on) until channels arrive in gort.
+//! `ping` and `pong` are unbuffered channels (`gort::Chan::new(0)`), so
+//! every hand-over parks one goroutine and readies the other into the
+//! waker's `runnext`, as in Go.
 //!
 //! Usage: `pingpong [--pairs N] [--rounds N] [--workers N]`
 //!        `pingpong --alive N`   N goroutines alive at once; prints peak RSS
@@ -28,7 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gort::{Config, Runtime, Sema, WaitGroup};
+use gort::{Chan, Config, Runtime, WaitGroup};
 
 struct Args {
     pairs: usize,
@@ -110,22 +111,21 @@ fn pingpong(pairs: usize, rounds: usize, workers: usize) {
     let t0 = gort::nanotime();
     let wg = Arc::new(WaitGroup::new());
     for _ in 0..pairs {
-        let ping = Arc::new(Sema::new(0));
-        let pong = Arc::new(Sema::new(0));
+        let (ping, pong): (Chan<u8>, Chan<u8>) = (Chan::new(0), Chan::new(0));
         wg.add(2);
         let (a_ping, a_pong, a_wg) = (ping.clone(), pong.clone(), wg.clone());
         gort::go!(move || {
             for _ in 0..rounds {
-                a_pong.release();
-                a_ping.acquire();
+                a_pong.send(1);
+                a_ping.recv();
             }
             a_wg.done();
         });
         let wg = wg.clone();
         gort::go!(move || {
             for _ in 0..rounds {
-                pong.acquire();
-                ping.release();
+                pong.recv();
+                ping.send(1);
             }
             wg.done();
         });

@@ -1,79 +1,160 @@
-//! sync.WaitGroup on gopark/goready (Go's `sync/waitgroup.go`).
+//! `sync.WaitGroup` (Go's `sync/waitgroup.go`), with Go 1.19's algorithm.
 //!
-//! A counter and a list of waiters behind a spin lock that is held only
-//! for a few instructions, and released by the parking G's unlock
-//! function after it is off its stack (Go's `unlockf` protocol), so `Done`
-//! can never find a waiter that is not parked yet. Waiters show the wait
-//! reason `semacquire`, as `WaitGroup.Wait` does in Go 1.19 dumps.
+//! One 64-bit state word: the counter in the high 32 bits, the number of
+//! waiters in the low 32, plus a runtime semaphore the waiters sleep on.
+//!
+//! * `add(delta)`: add `delta << 32` atomically. A negative counter panics
+//!   (`sync: negative WaitGroup counter`); a positive `delta` that lifts
+//!   the counter from zero while waiters are counted means `add` raced
+//!   with `wait` (`sync: WaitGroup misuse: Add called concurrently with
+//!   Wait`). When the counter reaches zero with waiters, nobody can change
+//!   the state any more (new `add`s would be that misuse, new `wait`s
+//!   return at once), so after one more consistency check the word is
+//!   reset to 0 and the semaphore released once per waiter.
+//! * `wait`: if the counter is 0, return; else CAS the waiter count up and
+//!   sleep on the semaphore (reason `semacquire`). On wakeup the state must
+//!   already be 0 again, or the group was reused (a new `add`) before this
+//!   `wait` returned: `sync: WaitGroup is reused before previous Wait has
+//!   returned`.
+//! * `done` is `add(-1)`.
+//!
+//! The panics are Rust panics, which gort reports as Go's `panic:`. A
+//! WaitGroup can be reused once every `wait` of the previous round has
+//! returned. Every operation is a safepoint (a scheduling point in
+//! deterministic mode) and each atomic access one `step()`.
+//!
+//! Race detector (race.md §3): `add` with a negative delta (so `done`)
+//! release-merges the group; a returning `wait` acquires it; `add` from
+//! counter 0 reads the semaphore and the first waiter writes it (so an
+//! `add` racing with `wait` shows up as a data race).
 
-use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::g::{UnlockFn, WaitReason};
-use crate::p::GPtr;
-use crate::spinlock::{unlock_addr, SpinLock};
+use super::keep_frame;
+use super::runtime::{runtime_semacquire, runtime_semrelease};
+use crate::proc::{preempt_point, step};
+use crate::sema::Sema;
 
+/// Waits for a collection of goroutines to finish (Go's `sync.WaitGroup`).
+/// The main goroutine calls `add` to set the number of goroutines to wait
+/// for; each of them calls `done` when finished; `wait` blocks until all
+/// have. `WaitGroup::new()` (or the default) is an empty group.
 #[derive(Default)]
 pub struct WaitGroup {
-    counter: AtomicI64,
-    lock: SpinLock,
-    waiters: UnsafeCell<Vec<GPtr>>,
+    /// Counter (high 32 bits) and waiter count (low 32 bits).
+    state: AtomicU64,
+    sema: Sema,
 }
 
-// SAFETY: `waiters` is only touched with `lock` held (acquire/release).
-unsafe impl Sync for WaitGroup {}
-// SAFETY: as above.
-unsafe impl Send for WaitGroup {}
+impl std::fmt::Debug for WaitGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.state.load(Ordering::Relaxed);
+        f.debug_struct("WaitGroup")
+            .field("counter", &((s >> 32) as i32))
+            .field("waiters", &(s as u32))
+            .finish()
+    }
+}
 
 impl WaitGroup {
-    pub fn new() -> WaitGroup {
-        WaitGroup::default()
+    /// An empty group (counter 0).
+    pub const fn new() -> WaitGroup {
+        WaitGroup {
+            state: AtomicU64::new(0),
+            sema: Sema::new(0),
+        }
     }
 
-    /// Go's `WaitGroup.Add`; panics like Go on a negative counter.
+    /// Go's `Add`: adds `delta` (which may be negative) to the counter.
+    /// When it reaches zero, every goroutine blocked in `wait` is released.
+    ///
+    /// # Panics
+    /// If the counter goes negative (`sync: negative WaitGroup counter`),
+    /// or on Go's detected misuse (`sync: WaitGroup misuse: Add called
+    /// concurrently with Wait`).
+    #[track_caller]
     pub fn add(&self, delta: i64) {
-        crate::proc::preempt_point();
-        let v = self.counter.fetch_add(delta, Ordering::SeqCst) + delta;
+        preempt_point();
+        // race: release_merge(wg) when delta < 0 (synchronize decrements
+        // with Wait)
+        step();
+        let d = (delta as u64) << 32;
+        let state = self.state.fetch_add(d, Ordering::SeqCst).wrapping_add(d);
+        let v = (state >> 32) as i32;
+        let w = state as u32;
+        // race: read(&sema) when delta > 0 && v == delta (first increment)
         if v < 0 {
             panic!("sync: negative WaitGroup counter");
         }
-        if v > 0 {
+        if w != 0 && delta > 0 && v == delta as i32 {
+            panic!("sync: WaitGroup misuse: Add called concurrently with Wait");
+        }
+        if v > 0 || w == 0 {
             return;
         }
-        self.lock.lock();
-        // SAFETY: lock held.
-        let ws = std::mem::take(unsafe { &mut *self.waiters.get() });
-        self.lock.unlock();
-        for w in ws {
-            crate::proc::goready(w);
+        // This goroutine has set the counter to 0 when waiters > 0. Now
+        // there can't be concurrent mutations of the state: Adds must not
+        // happen concurrently with Wait, and Wait does not increment the
+        // waiters if it sees counter == 0. Still do a cheap sanity check
+        // to detect WaitGroup misuse.
+        step();
+        if self.state.load(Ordering::SeqCst) != state {
+            panic!("sync: WaitGroup misuse: Add called concurrently with Wait");
+        }
+        // Reset the waiters count to 0.
+        step();
+        self.state.store(0, Ordering::SeqCst);
+        for _ in 0..w {
+            runtime_semrelease(&self.sema, false, 0);
         }
     }
 
+    /// Go's `Done`: decrements the counter by one.
+    #[track_caller]
     pub fn done(&self) {
-        self.add(-1)
+        self.add(-1);
+        keep_frame();
     }
 
-    /// Go's `WaitGroup.Wait`: blocks with reason `semacquire` until the
-    /// counter is zero.
+    /// Go's `Wait`: blocks (reason `semacquire`) until the counter is zero.
+    ///
+    /// # Panics
+    /// `sync: WaitGroup is reused before previous Wait has returned` if
+    /// `add` started a new round before this `wait` was released.
     #[track_caller]
     pub fn wait(&self) {
-        crate::proc::preempt_point();
-        if self.counter.load(Ordering::SeqCst) == 0 {
-            return;
+        preempt_point();
+        loop {
+            step();
+            let state = self.state.load(Ordering::SeqCst);
+            let v = (state >> 32) as i32;
+            if v == 0 {
+                // Counter is 0, no need to wait.
+                // race: acquire(wg)
+                return;
+            }
+            // Increment waiters count.
+            step();
+            if self
+                .state
+                .compare_exchange(state, state + 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                // race: write(&sema) when this is the first waiter
+                runtime_semacquire(&self.sema);
+                step();
+                if self.state.load(Ordering::SeqCst) != 0 {
+                    panic!("sync: WaitGroup is reused before previous Wait has returned");
+                }
+                // race: acquire(wg)
+                return;
+            }
         }
-        self.lock.lock();
-        if self.counter.load(Ordering::SeqCst) == 0 {
-            self.lock.unlock();
-            return;
-        }
-        // SAFETY: lock held.
-        unsafe { &mut *self.waiters.get() }.push(crate::proc::current());
-        crate::proc::gopark(
-            WaitReason::Semacquire,
-            Some(UnlockFn {
-                f: unlock_addr,
-                arg: &self.lock as *const SpinLock as usize,
-            }),
-        );
+    }
+
+    /// The counter now (for tests and diagnostics).
+    #[doc(hidden)]
+    pub fn counter(&self) -> i32 {
+        (self.state.load(Ordering::SeqCst) >> 32) as i32
     }
 }

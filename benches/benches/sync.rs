@@ -1,0 +1,135 @@
+//! Synchronization benchmarks: gort's channels and Mutex beside the obvious
+//! alternative (std's channels and locks between OS threads), on the
+//! workloads of the Go reference harness `../shared/bench-anchor/gobench.go`.
+//!
+//! - `chan_pingpong` (gobench `benchPingPong`): two unbuffered channels;
+//!   main sends i on c1, the other goroutine receives it and sends it back
+//!   on c2; one iteration = one round trip, at `GOMAXPROCS=1` and `=2`.
+//!   Alternative: the same program on two OS threads with
+//!   `std::sync::mpsc::sync_channel(0)` (a rendezvous channel, Go's
+//!   unbuffered channel), `std_thread/sync_channel0`.
+//! - `mutex` (no gobench counterpart: Go's own BenchmarkMutexUncontended
+//!   measures the same thing): one goroutine locking and unlocking an
+//!   uncontended `sync.Mutex`; one iteration = Lock + Unlock. Alternative:
+//!   `std::sync::Mutex` lock + guard drop on one thread.
+//!
+//! Comparing with Go 1.19 (same machine, same session; quote ratios):
+//!
+//! ```text
+//! go build -o /tmp/gobench /work/shared/bench-anchor/gobench.go
+//! /tmp/gobench pingpong 1; /tmp/gobench pingpong 2
+//! cargo bench -p gort-benches --bench sync
+//! ```
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use gort::{Chan, Config, Runtime};
+
+/// Runs `body` as the main goroutine of a fresh runtime with `GOMAXPROCS =
+/// procs` and returns the duration it measured.
+fn gort_run<F>(procs: usize, body: F) -> Duration
+where
+    F: FnOnce() -> Duration + Send + 'static,
+{
+    let out = Arc::new(Mutex::new(None));
+    let slot = out.clone();
+    let exit = Runtime::new(Config::new().gomaxprocs(procs)).run(move || {
+        let d = body();
+        *slot.lock().unwrap() = Some(d);
+    });
+    assert_eq!(exit.status, 0, "gort run failed: {exit:?}");
+    let d = out.lock().unwrap().take();
+    d.expect("main goroutine did not report a duration")
+}
+
+/// gobench `benchPingPong` on gort: `n` round trips; must run on a
+/// goroutine.
+fn gort_pingpong(n: u64) -> Duration {
+    let (c1, c2): (Chan<u64>, Chan<u64>) = (Chan::new(0), Chan::new(0));
+    let (r1, r2) = (c1.clone(), c2.clone());
+    gort::go!(move || {
+        for _ in 0..n {
+            let v = r1.recv().unwrap();
+            r2.send(v);
+        }
+    });
+    let t0 = Instant::now();
+    let mut s = 0u64;
+    for i in 0..n {
+        c1.send(i);
+        s = s.wrapping_add(c2.recv().unwrap());
+    }
+    let d = t0.elapsed();
+    std::hint::black_box(s);
+    d
+}
+
+/// The same program on two OS threads with rendezvous channels.
+fn std_pingpong(n: u64) -> Duration {
+    let (tx1, rx1) = std::sync::mpsc::sync_channel::<u64>(0);
+    let (tx2, rx2) = std::sync::mpsc::sync_channel::<u64>(0);
+    let h = std::thread::spawn(move || {
+        for _ in 0..n {
+            let v = rx1.recv().unwrap();
+            tx2.send(v).unwrap();
+        }
+    });
+    let t0 = Instant::now();
+    let mut s = 0u64;
+    for i in 0..n {
+        tx1.send(i).unwrap();
+        s = s.wrapping_add(rx2.recv().unwrap());
+    }
+    let d = t0.elapsed();
+    h.join().unwrap();
+    std::hint::black_box(s);
+    d
+}
+
+fn bench_pingpong(c: &mut Criterion) {
+    let mut g = c.benchmark_group("chan_pingpong");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(1));
+    for procs in [1usize, 2] {
+        g.bench_function(BenchmarkId::new("gort", format!("P={procs}")), |b| {
+            b.iter_custom(|iters| gort_run(procs, move || gort_pingpong(iters)))
+        });
+    }
+    g.bench_function(BenchmarkId::new("std_thread", "sync_channel0"), |b| {
+        b.iter_custom(std_pingpong)
+    });
+    g.finish();
+}
+
+fn bench_mutex(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mutex");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Elements(1));
+    g.bench_function(BenchmarkId::new("gort", "uncontended"), |b| {
+        b.iter_custom(|iters| {
+            gort_run(1, move || {
+                let mu = gort::Mutex::new();
+                let t0 = Instant::now();
+                for _ in 0..iters {
+                    mu.lock();
+                    mu.unlock();
+                }
+                t0.elapsed()
+            })
+        })
+    });
+    g.bench_function(BenchmarkId::new("std", "uncontended"), |b| {
+        let mu = Mutex::new(());
+        b.iter(|| drop(std::hint::black_box(&mu).lock().unwrap()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_pingpong, bench_mutex);
+criterion_main!(benches);
