@@ -308,10 +308,11 @@ impl<T> HChan<T> {
     }
 }
 
-/// Readies `g` (from a goroutine: into the caller's runnext).
-fn goready_opt(g: Option<GPtr>) {
-    if let Some(g) = g {
-        crate::proc::goready(g);
+/// Readies `w` (from goroutine `me`: into its P's runnext).
+#[inline]
+fn goready_opt(me: &crate::g::G, w: Option<GPtr>) {
+    if let Some(w) = w {
+        crate::proc::goready_on(me, w);
     }
 }
 
@@ -392,7 +393,7 @@ impl<T: Send> Chan<T> {
     /// `c <- v` (Go's `chansend1`).
     #[track_caller]
     pub fn send(&self, v: T) {
-        crate::proc::preempt_point();
+        let me = crate::proc::getg_safepoint("chan send");
         let Some(c) = self.hchan() else {
             block_forever(WaitReason::ChanSendNilChan);
         };
@@ -400,9 +401,9 @@ impl<T: Send> Chan<T> {
         c.lock.lock();
         // SAFETY: lock held.
         let v = match unsafe { c.try_send(v) } {
-            SendTry::Done(g) => {
+            SendTry::Done(w) => {
                 c.lock.unlock();
-                goready_opt(g);
+                goready_opt(me, w);
                 return;
             }
             SendTry::Closed => {
@@ -412,19 +413,18 @@ impl<T: Send> Chan<T> {
             SendTry::Full(v) => v,
         };
         let mut slot = Some(v);
-        let me = crate::proc::current();
-        let mut sg = Sudog::new(me, &mut slot as *mut Option<T> as *mut (), false);
+        let mut sg = Sudog::new(GPtr::new(me), &mut slot as *mut Option<T> as *mut (), false);
         // SAFETY: lock held; `sg` stays on this stack until a waker
         // dequeues it (or close does), which happens before we resume.
         unsafe { c.state().sendq.enqueue(&mut sg) };
-        crate::proc::gopark(
+        crate::proc::gopark_on(
+            me,
             WaitReason::ChanSend,
             Some(UnlockFn {
                 f: unlock_addr,
                 arg: &c.lock as *const SpinLock as usize,
             }),
         );
-        me.get().param.set(0);
         if !sg.success {
             // Woken by close.
             panic!("send on closed channel");
@@ -435,30 +435,29 @@ impl<T: Send> Chan<T> {
     /// channel is closed and drained (Go's zero value with ok = false).
     #[track_caller]
     pub fn recv(&self) -> Option<T> {
-        crate::proc::preempt_point();
+        let me = crate::proc::getg_safepoint("chan receive");
         let Some(c) = self.hchan() else {
             block_forever(WaitReason::ChanReceiveNilChan);
         };
         c.lock.lock();
         // SAFETY: lock held.
-        if let RecvTry::Done(v, g) = unsafe { c.try_recv() } {
+        if let RecvTry::Done(v, w) = unsafe { c.try_recv() } {
             c.lock.unlock();
-            goready_opt(g);
+            goready_opt(me, w);
             return v;
         }
         let mut slot: Option<T> = None;
-        let me = crate::proc::current();
-        let mut sg = Sudog::new(me, &mut slot as *mut Option<T> as *mut (), false);
+        let mut sg = Sudog::new(GPtr::new(me), &mut slot as *mut Option<T> as *mut (), false);
         // SAFETY: lock held; `sg` outlives its time in the queue (see send).
         unsafe { c.state().recvq.enqueue(&mut sg) };
-        crate::proc::gopark(
+        crate::proc::gopark_on(
+            me,
             WaitReason::ChanReceive,
             Some(UnlockFn {
                 f: unlock_addr,
                 arg: &c.lock as *const SpinLock as usize,
             }),
         );
-        me.get().param.set(0);
         // `success` false: woken by close, the slot holds no value.
         slot
     }

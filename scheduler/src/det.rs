@@ -129,7 +129,7 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
         // A G that left its P leaves the P running and empty: it looks for
         // work on its next turn, or goes idle. (`Next::Run` is a parallel-
         // mode shortcut and never comes back here.)
-        debug_assert!(!matches!(next, Next::Run(_)));
+        debug_assert!(!matches!(next, Next::Run(..)));
     }
     sched.take_exit().unwrap_or(Exit {
         status: 0,

@@ -180,15 +180,31 @@ impl P {
 
     /// Go's `runqput`: owner only. `next` puts g in runnext and kicks the
     /// old runnext to the tail of the ring.
+    #[inline]
     pub(crate) fn runqput(&self, g: GPtr, next: bool, global: &GlobRunq) {
         let mut g = g;
         if next {
+            // Only the owner stores a non-null runnext; thieves only swap
+            // it to null. So an empty runnext stays empty until our store,
+            // and a plain release store suffices (no locked instruction on
+            // the channel hand-off path); a full one must be swapped, as a
+            // thief may take it meanwhile.
+            if self.runnext.load(Ordering::Relaxed).is_null() {
+                self.runnext.store(g.0.as_ptr(), Ordering::Release);
+                return;
+            }
             let old = self.runnext.swap(g.0.as_ptr(), Ordering::AcqRel);
             match NonNull::new(old) {
                 None => return,
                 Some(old) => g = GPtr(old),
             }
         }
+        self.runqput_ring(g, global);
+    }
+
+    /// `runqput`'s ring half, out of line.
+    #[inline(never)]
+    fn runqput_ring(&self, g: GPtr, global: &GlobRunq) {
         let w = self.worker();
         if w.len() < RUNQ_SIZE {
             w.push(g);

@@ -63,12 +63,12 @@ fn mstart(sched: &Sched, m: &Arc<M>) {
                 Next::Find => break,
                 Next::Keep(g) if !sched.is_done() => sched.resume(g),
                 Next::Keep(_) => break,
-                // (A `Run` comes from a fused Gosched, which checked that
-                // the runtime is not done. Re-read the P: set_gomaxprocs may
+                // (A `Run` comes from a fused Gosched or park, which checked
+                // that the runtime is not done. Re-read the P: set_gomaxprocs may
                 // have moved this M.)
-                Next::Run(g) => {
+                Next::Run(g, inherit) => {
                     let p = m.p().expect("M running without a P");
-                    sched.execute(m, p, g, false)
+                    sched.execute(m, p, g, inherit)
                 }
             };
         }
@@ -159,10 +159,18 @@ fn resetspinning(sched: &Sched, m: &M) {
 }
 
 /// Go's `wakep`: start a spinning M if a P is idle and nobody spins.
+#[inline]
 pub(crate) fn wakep(sched: &Sched) {
+    // Inline: with no idle P (always at GOMAXPROCS=1, often when busy)
+    // every goready pays only this load.
     if sched.npidle.load(Ordering::SeqCst) == 0 {
         return;
     }
+    wakep_slow(sched);
+}
+
+#[inline(never)]
+fn wakep_slow(sched: &Sched) {
     if sched.nmspinning.load(Ordering::SeqCst) != 0
         || sched
             .nmspinning

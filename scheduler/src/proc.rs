@@ -225,7 +225,13 @@ pub fn fatal(msg: &'static str) -> ! {
 /// M once the G is off its stack; it returns false to cancel the park.
 #[track_caller]
 pub fn gopark(reason: WaitReason, unlock: Option<UnlockFn>) {
-    let g = must_getg("gopark");
+    gopark_on(must_getg("gopark"), reason, unlock);
+}
+
+/// `gopark` for a caller that already has its own G.
+#[track_caller]
+#[inline]
+pub(crate) fn gopark_on(g: &G, reason: WaitReason, unlock: Option<UnlockFn>) {
     g.parkloc.set(Some(Location::caller()));
     if g.det {
         g.steps.set(g.steps.get() + 1);
@@ -237,9 +243,22 @@ pub fn gopark(reason: WaitReason, unlock: Option<UnlockFn>) {
 
 /// Go's `goready`: make a parked G runnable on the caller's P (runnext).
 pub fn goready(gp: GPtr) {
-    let g = must_getg("goready");
-    let sched = g.sched();
-    sched.ready(gp, Sched::current_p(g), true);
+    goready_on(must_getg("goready"), gp);
+}
+
+/// `goready` for a caller that already has its own G (`me`).
+#[inline]
+pub(crate) fn goready_on(me: &G, gp: GPtr) {
+    me.sched().ready(gp, Sched::current_p(me), true);
+}
+
+/// The calling goroutine's G, after a safepoint: what a blocking
+/// primitive starts with (one `getg` for the whole operation).
+#[inline]
+pub(crate) fn getg_safepoint(what: &str) -> &'static G {
+    let g = must_getg(what);
+    safepoint(g);
+    g
 }
 
 /// The current goroutine, as a pointer a primitive can store and later

@@ -53,8 +53,10 @@ pub(crate) enum Next {
     /// Keep resuming this G: it is still `_Grunning` here (deterministic
     /// mode's step switch, or an `unlockf` that cancelled a park).
     Keep(GPtr),
-    /// Execute this runnable G, already taken from the global queue.
-    Run(GPtr),
+    /// Execute this runnable G, already taken from a run queue by a fused
+    /// path that checked what `findRunnable` would check first; `true`:
+    /// it came from `runnext` and inherits the time slice.
+    Run(GPtr, bool),
 }
 
 /// How a runtime ended.
@@ -524,7 +526,7 @@ impl Sched {
                     // (whose lock is held).
                     let w = |x: GPtr| p.runqput_room(x);
                     if let Some(next) = self.runq.put_then_get(gp, self.gomaxprocs(), w) {
-                        return Next::Run(next);
+                        return Next::Run(next, false);
                     }
                     return Next::Find;
                 }
@@ -573,7 +575,27 @@ impl Sched {
                 return Next::Keep(gp);
             }
         }
+        // The goroutine that readied a G and then parks (a channel hand-off)
+        // leaves that G in runnext: when findRunnable would take it from
+        // there (no due timer, not the 61st tick with a non-empty global
+        // queue), take it here and skip the trip through the M's loop.
+        if self.schedule_is_local(p) {
+            if let Some((next, inherit)) = p.runqget() {
+                return Next::Run(next, inherit);
+            }
+        }
         Next::Find
+    }
+
+    /// Whether `findRunnable` on `p` would start with `runqget` (parallel
+    /// mode; the deterministic driver makes that choice at the P's turn).
+    #[inline]
+    fn schedule_is_local(&self, p: &P) -> bool {
+        !self.det
+            && p.timer0when.load(Ordering::Relaxed) == u64::MAX
+            && (!p.schedtick().is_multiple_of(61) || self.runq.is_empty())
+            && !self.gcwaiting.load(Ordering::Relaxed)
+            && !self.done.load(Ordering::Relaxed)
     }
 
     /// Whether `findRunnable` on `p` would go straight to the global queue.
