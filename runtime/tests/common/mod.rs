@@ -61,3 +61,4 @@ pub fn gosched_scenario() {
     }
     wg.wait();
 }
+pub mod sync;
