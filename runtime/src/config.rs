@@ -482,6 +482,48 @@ mod tests {
         })
     }
 
+    fn gotraceback(v: &str) -> Config {
+        Config::from_vars(|name| (name == "GOTRACEBACK").then(|| v.to_string()))
+    }
+
+    #[test]
+    fn gotraceback_levels_follow_go() {
+        let t = |v: &str| {
+            let cfg = gotraceback(v);
+            assert!(cfg.warnings().is_empty(), "{v}: {:?}", cfg.warnings());
+            let t = cfg.sched().traceback;
+            (t.level, t.all, t.crash)
+        };
+        assert_eq!(t("none"), (0, false, false));
+        assert_eq!(t("single"), (1, false, false));
+        assert_eq!(t(""), (1, false, false));
+        assert_eq!(t("all"), (1, true, false));
+        assert_eq!(t("system"), (2, true, false));
+        assert_eq!(t("crash"), (2, true, true));
+        // Go's numeric form: that level, with every goroutine.
+        assert_eq!(t("0"), (0, true, false));
+        assert_eq!(t("1"), (1, true, false));
+        assert_eq!(t("2"), (2, true, false));
+        // Unset: Go's default, single.
+        let d = Config::from_vars(|_| None).sched().traceback;
+        assert_eq!((d.level, d.all, d.crash), (1, false, false));
+    }
+
+    #[test]
+    fn malformed_gotraceback_warns_once_and_prints_nothing_like_go() {
+        for v in ["bogus", "-1", "ALL"] {
+            let cfg = gotraceback(v);
+            assert_eq!(cfg.warnings().len(), 1, "{v}: {:?}", cfg.warnings());
+            assert!(
+                cfg.warnings()[0].starts_with(&format!("gort: GOTRACEBACK={v:?} is not")),
+                "{:?}",
+                cfg.warnings()
+            );
+            let t = cfg.sched().traceback;
+            assert_eq!((t.level, t.all, t.crash), (0, true, false), "{v}");
+        }
+    }
+
     fn godebug(v: &str) -> Config {
         env(None, Some(v))
     }

@@ -50,7 +50,11 @@ macro_rules! select {
 macro_rules! __select {
     // ---- parsing: collect `(kind chan pat-or-value body)` and the default.
     (@parse [$($cases:tt)*] [$($def:tt)*]
-        recv($c:expr) -> $p:pat => $body:block $(,)? $($rest:tt)*) => {
+        recv($c:expr) -> $p:pat => $body:block, $($rest:tt)*) => {
+        $crate::__select!(@parse [$($cases)* (recv ($c) ($p) $body)] [$($def)*] $($rest)*)
+    };
+    (@parse [$($cases:tt)*] [$($def:tt)*]
+        recv($c:expr) -> $p:pat => $body:block $($rest:tt)*) => {
         $crate::__select!(@parse [$($cases)* (recv ($c) ($p) $body)] [$($def)*] $($rest)*)
     };
     (@parse [$($cases:tt)*] [$($def:tt)*]
@@ -62,7 +66,11 @@ macro_rules! __select {
         $crate::__select!(@parse [$($cases)* (recv ($c) ($p) { $body })] [$($def)*])
     };
     (@parse [$($cases:tt)*] [$($def:tt)*]
-        send($c:expr, $v:expr) => $body:block $(,)? $($rest:tt)*) => {
+        send($c:expr, $v:expr) => $body:block, $($rest:tt)*) => {
+        $crate::__select!(@parse [$($cases)* (send ($c) ($v) $body)] [$($def)*] $($rest)*)
+    };
+    (@parse [$($cases:tt)*] [$($def:tt)*]
+        send($c:expr, $v:expr) => $body:block $($rest:tt)*) => {
         $crate::__select!(@parse [$($cases)* (send ($c) ($v) $body)] [$($def)*] $($rest)*)
     };
     (@parse [$($cases:tt)*] [$($def:tt)*]
@@ -74,7 +82,11 @@ macro_rules! __select {
         $crate::__select!(@parse [$($cases)* (send ($c) ($v) { $body })] [$($def)*])
     };
     (@parse [$($cases:tt)*] []
-        default => $body:block $(,)? $($rest:tt)*) => {
+        default => $body:block, $($rest:tt)*) => {
+        $crate::__select!(@parse [$($cases)*] [$body] $($rest)*)
+    };
+    (@parse [$($cases:tt)*] []
+        default => $body:block $($rest:tt)*) => {
         $crate::__select!(@parse [$($cases)*] [$body] $($rest)*)
     };
     (@parse [$($cases:tt)*] []

@@ -504,3 +504,27 @@ fn gotraceback_all_adds_the_other_goroutines_to_a_panic() {
         );
     }
 }
+
+#[test]
+fn select_waiters_show_select_in_dumps() {
+    let rt = Runtime::new(det(4, 2));
+    let line = line!() + 5;
+    let e = common::run(&rt, || {
+        let (a, b): (Chan<i64>, Chan<i64>) = (Chan::new(0), Chan::new(1));
+        b.send(1);
+        // Neither case can proceed: a has no sender, b is full.
+        select! {
+            recv(a) -> _ => {},
+            send(b, 2) => {},
+        }
+    });
+    assert_eq!(e.status, 2);
+    let f = "chan::select_waiters_show_select_in_dumps::{{closure}}";
+    assert_eq!(
+        rt.stderr(),
+        format!(
+            "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 [select]:\n{f}(...)\n\t{}\n",
+            loc(file!(), line)
+        )
+    );
+}

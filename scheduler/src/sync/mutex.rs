@@ -136,8 +136,10 @@ impl Mutex {
     }
 
     /// Go's `Lock`: locks the mutex, blocking (reason `semacquire`) until
-    /// it is available.
+    /// it is available. Inline, as Go inlines `Lock`'s fast path (a dump
+    /// still shows it, as the inlined frame `sync.(*Mutex).Lock(...)`).
     #[track_caller]
+    #[inline]
     pub fn lock(&self) {
         mutex_lock!(self)
     }
@@ -282,8 +284,10 @@ impl Mutex {
     }
 
     /// Go's `Unlock`: unlocks the mutex. Unlocking a mutex that is not
-    /// locked is `fatal error: sync: unlock of unlocked mutex`.
+    /// locked is `fatal error: sync: unlock of unlocked mutex`. Inline,
+    /// like Go's `Unlock` fast path.
     #[track_caller]
+    #[inline]
     pub fn unlock(&self) {
         mutex_unlock!(self)
     }
