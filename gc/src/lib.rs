@@ -1,10 +1,60 @@
 //! gort-gc: the simulated heap and its garbage collector.
 //!
-//! This crate will hold Go 1.19's memory manager as gort simulates it: arenas
-//! bump-allocated with bumpalo and carved into spans of Go's size classes,
-//! typed objects (size plus pointer bitmap), allocation, the tri-color
-//! concurrent mark with the hybrid write barrier (and the Dijkstra, Yuasa and
-//! "off" variants for experiments), conservative scanning of suspended
-//! goroutine stacks, sweeping, the GOGC pacer and checkmark. It is built on
-//! gort-scheduler's stop-the-world and `step()` hook; nothing is implemented
-//! here yet (see the heap issue).
+//! # The heap (Go 1.19's malloc.go, mheap.go, mcentral.go, mcache.go)
+//!
+//! Memory comes in 64 MiB arenas bump-allocated from bumpalo (`arena`),
+//! carved into spans of 8 KiB pages (`mspan`). A span holds objects of one
+//! of Go's 68 size classes (`sizeclasses`) or one large object. Each P has
+//! an mcache (`mcache`) with a current span per size class, so an
+//! allocation (`malloc`) takes the next free slot without a lock; a full
+//! span goes back to its class's mcentral (`mcentral`), which hands out
+//! another, sweeping lazily, or gets a fresh span from the heap (`mheap`).
+//! The heap belongs to one runtime; arenas and their page-to-span tables
+//! are process-wide, so any word can be recognised as a heap pointer.
+//!
+//! # Objects (`object`)
+//!
+//! A type is a size and a pointer bitmap. Objects are arrays of 64-bit
+//! words accessed with relaxed atomics, each access a scheduler `step()`
+//! and checked against the object's liveness: a freed object's memory is
+//! poisoned, and touching it is a fatal error naming the object, its type,
+//! its allocation site and the access site. Pointers (`Ptr`) are real
+//! addresses, so goroutine stacks can be scanned conservatively; `Root`s
+//! (`roots`) model globals and pointers held outside stacks and heap.
+//!
+//! # The collector (`mgc`, `mark`, `sweep`, `pacer`)
+//!
+//! Mark-sweep in Go's phases — sweep termination, mark, mark termination,
+//! sweep — with marking done while the world is stopped (the concurrent
+//! mark and write barriers build on these structures later). Marking greys
+//! objects reachable from roots and from every goroutine stack and drains
+//! a work list through the pointer bitmaps; sweeping turns mark bits into
+//! alloc bits with Go's `sweepgen` arithmetic. GOGC paces it (`pacer`),
+//! `runtime.GC()` forces it, `GODEBUG=gctrace=1` prints Go's line
+//! (`gctrace`), and `MemStats` (`mstats`) reports it.
+
+pub mod arena;
+pub mod gctrace;
+pub mod malloc;
+pub mod mark;
+pub mod mcache;
+pub mod mcentral;
+pub mod mgc;
+pub mod mheap;
+pub mod mspan;
+pub mod mstats;
+pub mod object;
+pub mod pacer;
+pub mod roots;
+pub mod sizeclasses;
+pub mod sweep;
+
+pub use malloc::new_object;
+pub use mark::{
+    debug_stack_hits as gc_debug_stack_hits, debug_take_stack_hits as gc_debug_take_stack_hits,
+};
+pub use mgc::{gc, read_mem_stats};
+pub use mheap::{init, GcConfig, Heap};
+pub use mstats::MemStats;
+pub use object::{find_object, Ptr, Type, POISON};
+pub use roots::Root;

@@ -1,11 +1,14 @@
-//! A runtime's settings: the user's environment (`GOMAXPROCS`, `GODEBUG`) or
-//! builder calls, turned into the scheduler's `SchedConfig`.
+//! A runtime's settings: the user's environment (`GOMAXPROCS`, `GODEBUG`,
+//! `GOGC`, `GOTRACEBACK`) or builder calls, turned into the scheduler's
+//! `SchedConfig`; the collector reads its own settings (`gogc_value`,
+//! `gctrace_value`) from the `Config` directly.
 //!
 //! gort reads the same variables as Go so that a Go programmer's habits carry
 //! over, and parses them the way Go 1.19 does (`schedinit` for `GOMAXPROCS`,
-//! `parsedebugvars` in runtime/runtime1.go for `GODEBUG`): decimal integers
-//! with an optional `-`, `GODEBUG` items split on `,` and then on the first
-//! `=`, no whitespace trimming, later items overriding earlier ones.
+//! `parsedebugvars` in runtime/runtime1.go for `GODEBUG`, `readGOGC` in
+//! runtime/mgcpacer.go for `GOGC`): decimal integers with an optional `-`,
+//! `GODEBUG` items split on `,` and then on the first `=`, no whitespace
+//! trimming, later items overriding earlier ones.
 //!
 //! Where Go stays silent, gort speaks. Go ignores a bad `GOMAXPROCS`, an
 //! unknown `GODEBUG` key or a malformed value without a word, which is
@@ -29,6 +32,9 @@ use std::sync::Arc;
 
 use gort_scheduler::config::{Captured, DetConfig, Mode, Output, SchedConfig, Traceback};
 
+/// `GOGC` when unset or unreadable (Go's `readGOGC` fallback).
+const GOGC_DEFAULT: u32 = 100;
+
 /// gort's own `GODEBUG` keys, listed in the unknown-key warning.
 const GORT_KEYS: &str = "simseed, simswitch, simpreempt, simtrace, wbmode, gcscanold";
 
@@ -36,9 +42,10 @@ const GORT_KEYS: &str = "simseed, simswitch, simpreempt, simtrace, wbmode, gcsca
 const GORT_RESERVED: &[&str] = &["simtrace", "wbmode", "gcscanold"];
 
 /// Real Go 1.19 `GODEBUG` keys that gort does not simulate (yet), taken from
-/// Go 1.19.8's source (`/usr/lib/go-1.19/src`). `schedtrace` and
-/// `scheddetail` are in Go's table too but gort implements them, so they are
-/// not listed. Besides these, every `cpu.*` key (internal/cpu) is Go's.
+/// Go 1.19.8's source (`/usr/lib/go-1.19/src`). `schedtrace`,
+/// `scheddetail` and `gctrace` are in Go's table too but gort implements
+/// them, so they are not listed. Besides these, every `cpu.*` key
+/// (internal/cpu) is Go's.
 const GO_UNSIMULATED: &[&str] = &[
     // runtime/runtime1.go: the dbgvars table, in its order.
     "allocfreetrace",
@@ -49,7 +56,6 @@ const GO_UNSIMULATED: &[&str] = &[
     "gcpacertrace",
     "gcshrinkstackoff",
     "gcstoptheworld",
-    "gctrace",
     "invalidptr",
     "madvdontneed",
     "sbrk",
@@ -99,6 +105,10 @@ pub struct Config {
     simswitch: Option<u32>,
     /// `None`: `DetConfig::with_seed`'s default.
     simpreempt: Option<u32>,
+    /// `GOGC`: `None` is off.
+    gogc: Option<u32>,
+    /// `GODEBUG=gctrace=N`: the GC prints a line per cycle when N > 0.
+    gctrace: u32,
     output: Output,
     traceback: Traceback,
     warnings: Vec<String>,
@@ -111,8 +121,8 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Go's defaults: GOMAXPROCS = number of CPUs, parallel mode, no
-    /// schedtrace, output to the process's stdout/stderr.
+    /// Go's defaults: GOMAXPROCS = number of CPUs, GOGC=100, parallel mode,
+    /// no schedtrace or gctrace, output to the process's stdout/stderr.
     pub fn new() -> Config {
         let sched = SchedConfig::default();
         Config {
@@ -122,13 +132,16 @@ impl Config {
             simseed: None,
             simswitch: None,
             simpreempt: None,
+            gogc: Some(GOGC_DEFAULT),
+            gctrace: 0,
             output: sched.output,
             traceback: sched.traceback,
             warnings: Vec::new(),
         }
     }
 
-    /// Reads `GOMAXPROCS` and `GODEBUG` from the process environment.
+    /// Reads `GOMAXPROCS`, `GODEBUG`, `GOTRACEBACK` and `GOGC` from the
+    /// process environment.
     /// A value that is not valid UTF-8 is read lossily, so it is reported as
     /// malformed rather than ignored.
     pub fn from_env() -> Config {
@@ -146,6 +159,9 @@ impl Config {
         }
         if let Some(v) = lookup("GOTRACEBACK") {
             cfg = cfg.gotraceback(&v);
+        }
+        if let Some(v) = lookup("GOGC") {
+            cfg.parse_gogc(&v);
         }
         cfg
     }
@@ -193,6 +209,40 @@ impl Config {
     pub fn simpreempt(mut self, n: u32) -> Config {
         self.simpreempt = Some(n);
         self
+    }
+
+    /// Sets `GOGC`, the heap growth allowed between collections in percent
+    /// of the live heap; `None` turns the collector off (`GOGC=off`).
+    ///
+    /// # Panics
+    /// If the percentage exceeds `i32::MAX`: Go keeps `GOGC` in an int32.
+    pub fn gogc(mut self, percent: Option<u32>) -> Config {
+        if let Some(p) = percent {
+            assert!(
+                i32::try_from(p).is_ok(),
+                "gort: Config::gogc(Some({p})): at most {} (Go keeps GOGC in an int32)",
+                i32::MAX
+            );
+        }
+        self.gogc = percent;
+        self
+    }
+
+    /// Prints Go's gctrace line on stderr after every GC cycle when `n` is
+    /// above 0 (`GODEBUG=gctrace=N`; Go 1.19 treats every N > 0 alike).
+    pub fn gctrace(mut self, n: u32) -> Config {
+        self.gctrace = n;
+        self
+    }
+
+    /// `GOGC`: `Some(percent)`, or `None` when the collector is off.
+    pub fn gogc_value(&self) -> Option<u32> {
+        self.gogc
+    }
+
+    /// `GODEBUG=gctrace=N`'s N (0: off).
+    pub fn gctrace_value(&self) -> u32 {
+        self.gctrace
     }
 
     /// How much panics and fatal errors print, as Go reads `GOTRACEBACK`:
@@ -275,6 +325,54 @@ impl Config {
         }
     }
 
+    /// Go's `readGOGC`: `off` turns the collector off; otherwise `atoi32`,
+    /// whose syntax is an optional `-` then digits (a lone `-` reads as 0);
+    /// a negative percentage is off too (`setGCPercent`); anything `atoi32`
+    /// rejects, including numbers outside int32, leaves 100. gort warns
+    /// about what Go silently rejects or misreads. An empty value is Go's
+    /// unset (`gogetenv` cannot tell them apart), so it passes silently.
+    fn parse_gogc(&mut self, value: &str) {
+        if value.is_empty() {
+            return;
+        }
+        if value == "off" {
+            self.gogc = None;
+            return;
+        }
+        let digits = value.strip_prefix('-').unwrap_or(value);
+        if !digits.bytes().all(|c| c.is_ascii_digit()) {
+            self.warn(format!(
+                "gort: GOGC={value:?} is not a number or \"off\"; using the default, {GOGC_DEFAULT}"
+            ));
+            self.gogc = Some(GOGC_DEFAULT);
+            return;
+        }
+        if digits.is_empty() {
+            self.warn(format!(
+                "gort: GOGC={value:?} is not a number or \"off\"; like Go 1.19, whose atoi \
+                 reads a lone \"-\" as 0, using 0"
+            ));
+            self.gogc = Some(0);
+            return;
+        }
+        let negative = digits.len() < value.len();
+        match atoi(value, i32::MIN.into(), i32::MAX.into()) {
+            Ok(n) if n < 0 => self.gogc = None,
+            Ok(n) => self.gogc = Some(n as u32),
+            Err(_) => {
+                let why = if negative {
+                    format!("is too small (at least {})", i32::MIN)
+                } else {
+                    format!("is too large (at most {})", i32::MAX)
+                };
+                self.warn(format!(
+                    "gort: GOGC={value:?} {why}; using the default, {GOGC_DEFAULT}"
+                ));
+                self.gogc = Some(GOGC_DEFAULT);
+            }
+        }
+    }
+
     /// Applies a `GODEBUG` value, item by item, like Go's `parsedebugvars`.
     fn parse_debug_vars(&mut self, godebug: &str) {
         // simswitch/simpreempt need simseed, which may come later in the
@@ -302,6 +400,18 @@ impl Config {
                             "0 (off)",
                         )
                         .unwrap_or(0) as u64;
+                }
+                "gctrace" => {
+                    self.gctrace = self
+                        .debug_int(
+                            key,
+                            value,
+                            0,
+                            i32::MAX.into(),
+                            "a non-negative integer",
+                            "0 (off)",
+                        )
+                        .unwrap_or(0) as u32;
                 }
                 "scheddetail" => {
                     self.scheddetail = self
@@ -751,10 +861,10 @@ mod tests {
 
     #[test]
     fn go_key_not_simulated() {
-        let cfg = godebug("gctrace=1");
+        let cfg = godebug("gcpacertrace=1");
         assert_eq!(
             cfg.warnings(),
-            ["gort: GODEBUG key \"gctrace\" is a Go setting gort does not simulate yet; ignored"]
+            ["gort: GODEBUG key \"gcpacertrace\" is a Go setting gort does not simulate yet; ignored"]
         );
         for key in [
             "madvdontneed",
@@ -791,16 +901,160 @@ mod tests {
     fn warnings_in_order_one_per_problem() {
         let cfg = env(
             Some("x"),
-            Some("gctrace=1,foo=2,schedtrace=-1,wbmode=off,scheddetail=1"),
+            Some("gcpacertrace=1,foo=2,schedtrace=-1,wbmode=off,scheddetail=1"),
         );
         let w = cfg.warnings();
         assert_eq!(w.len(), 5, "{w:?}");
         assert!(w[0].starts_with("gort: GOMAXPROCS="));
-        assert!(w[1].contains("\"gctrace\""));
+        assert!(w[1].contains("\"gcpacertrace\""));
         assert!(w[2].contains("\"foo\""));
         assert!(w[3].contains("schedtrace=\"-1\""));
         assert!(w[4].contains("\"wbmode\""));
         assert!(cfg.sched().scheddetail);
+    }
+
+    fn gogc(v: &str) -> Config {
+        Config::from_vars(|name| (name == "GOGC").then(|| v.to_string()))
+    }
+
+    #[test]
+    fn gogc_follows_go() {
+        let g = |v: &str| {
+            let cfg = gogc(v);
+            assert!(
+                cfg.warnings().is_empty(),
+                "GOGC={v:?}: {:?}",
+                cfg.warnings()
+            );
+            cfg.gogc_value()
+        };
+        assert_eq!(Config::from_vars(|_| None).gogc_value(), Some(100));
+        assert_eq!(g("100"), Some(100));
+        assert_eq!(g("50"), Some(50));
+        assert_eq!(g("0"), Some(0));
+        assert_eq!(g("-0"), Some(0));
+        assert_eq!(g("0042"), Some(42));
+        assert_eq!(g("2147483647"), Some(2147483647));
+        assert_eq!(g("off"), None);
+        // Go: setGCPercent turns any negative percentage into -1, off
+        // (checked with Go 1.19.8: GOGC=-1 prints the GOGC=off goal).
+        assert_eq!(g("-1"), None);
+        assert_eq!(g("-2147483648"), None);
+        // Go: gogetenv returns "" for unset and empty alike.
+        assert_eq!(g(""), Some(100));
+    }
+
+    #[test]
+    fn gogc_malformed_warns_once() {
+        for v in [
+            "abc", "OFF", "Off", " 50", "50 ", "+50", "1.5", "--1", "5x", "1e3",
+        ] {
+            let cfg = gogc(v);
+            assert_eq!(cfg.gogc_value(), Some(100), "GOGC={v:?}");
+            assert_eq!(
+                cfg.warnings(),
+                [format!(
+                    "gort: GOGC={v:?} is not a number or \"off\"; using the default, 100"
+                )]
+            );
+        }
+        // Outside int32, Go's atoi32 fails and 100 stays, whatever the sign.
+        let cfg = gogc("2147483648");
+        assert_eq!(cfg.gogc_value(), Some(100));
+        assert_eq!(
+            cfg.warnings(),
+            ["gort: GOGC=\"2147483648\" is too large (at most 2147483647); using the default, 100"]
+        );
+        let cfg = gogc("-2147483649");
+        assert_eq!(cfg.gogc_value(), Some(100));
+        assert_eq!(
+            cfg.warnings(),
+            ["gort: GOGC=\"-2147483649\" is too small (at least -2147483648); using the default, 100"]
+        );
+        let cfg = gogc("99999999999999999999999999999999999999999999");
+        assert_eq!(cfg.gogc_value(), Some(100));
+        assert!(
+            cfg.warnings()[0].contains("too large"),
+            "{:?}",
+            cfg.warnings()
+        );
+        let cfg = gogc("-99999999999999999999999999999999999999999999");
+        assert_eq!(cfg.gogc_value(), Some(100));
+        assert!(
+            cfg.warnings()[0].contains("too small"),
+            "{:?}",
+            cfg.warnings()
+        );
+        // Go's atoi64 reads a lone "-" as 0: GOGC=- collects constantly.
+        let cfg = gogc("-");
+        assert_eq!(cfg.gogc_value(), Some(0));
+        assert_eq!(
+            cfg.warnings(),
+            ["gort: GOGC=\"-\" is not a number or \"off\"; like Go 1.19, whose atoi reads a lone \"-\" as 0, using 0"]
+        );
+    }
+
+    #[test]
+    fn gctrace_parsing() {
+        assert_eq!(Config::new().gctrace_value(), 0);
+        let cfg = godebug("gctrace=1");
+        assert!(cfg.warnings().is_empty(), "{:?}", cfg.warnings());
+        assert_eq!(cfg.gctrace_value(), 1);
+        assert_eq!(godebug("gctrace=2").gctrace_value(), 2);
+        assert_eq!(godebug("gctrace=1,gctrace=0").gctrace_value(), 0);
+        assert_eq!(godebug("schedtrace=5,gctrace=1").sched().schedtrace_ms, 5);
+
+        let cfg = godebug("gctrace=yes");
+        assert_eq!(cfg.gctrace_value(), 0);
+        assert_eq!(
+            cfg.warnings(),
+            ["gort: GODEBUG gctrace=\"yes\" is not a non-negative integer; using 0 (off)"]
+        );
+        // A malformed value resets to the default, as the warning says.
+        let cfg = godebug("gctrace=1,gctrace=-1");
+        assert_eq!(cfg.gctrace_value(), 0);
+        assert_eq!(cfg.warnings().len(), 1);
+        let cfg = godebug("gctrace=2147483648");
+        assert_eq!(cfg.gctrace_value(), 0);
+        assert_eq!(
+            cfg.warnings(),
+            ["gort: GODEBUG gctrace=\"2147483648\" is too large (at most 2147483647); using 0 (off)"]
+        );
+        let cfg = godebug("gctrace");
+        assert_eq!(cfg.gctrace_value(), 0);
+        assert_eq!(
+            cfg.warnings(),
+            ["gort: GODEBUG item \"gctrace\" has no value (expected gctrace=N); using 0 (off)"]
+        );
+    }
+
+    #[test]
+    fn gc_settings_builder() {
+        let cfg = Config::from_vars(|name| match name {
+            "GOGC" => Some("off".to_string()),
+            "GODEBUG" => Some("gctrace=1".to_string()),
+            _ => None,
+        });
+        assert_eq!((cfg.gogc_value(), cfg.gctrace_value()), (None, 1));
+        let cfg = cfg.gogc(Some(200)).gctrace(0);
+        assert_eq!((cfg.gogc_value(), cfg.gctrace_value()), (Some(200), 0));
+        assert_eq!(Config::new().gogc(None).gogc_value(), None);
+        assert_eq!(Config::new().gogc(Some(0)).gogc_value(), Some(0));
+        // GOGC problems come after GOMAXPROCS, GODEBUG and GOTRACEBACK.
+        let cfg = Config::from_vars(|name| match name {
+            "GOGC" => Some("x".to_string()),
+            "GOMAXPROCS" => Some("y".to_string()),
+            _ => None,
+        });
+        assert_eq!(cfg.warnings().len(), 2);
+        assert!(cfg.warnings()[0].starts_with("gort: GOMAXPROCS="));
+        assert!(cfg.warnings()[1].starts_with("gort: GOGC="));
+    }
+
+    #[test]
+    #[should_panic(expected = "gogc(Some(2147483648))")]
+    fn builder_gogc_beyond_int32_panics() {
+        let _ = Config::new().gogc(Some(1 << 31));
     }
 
     #[test]

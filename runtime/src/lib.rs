@@ -42,6 +42,10 @@ pub use gort_scheduler::sync;
 pub use gort_scheduler::sync::{Cond, Locker, Mutex, Once, RWMutex};
 
 pub use config::Config;
+pub use gort_gc::{
+    find_object, gc, gc_debug_stack_hits, gc_debug_take_stack_hits, new_object, read_mem_stats,
+    GcConfig, MemStats, Ptr, Root, Type, POISON,
+};
 pub use gort_scheduler::{after, block, selectgo, Chan, RecvCase, SelectCase, SendCase};
 pub use gort_scheduler::{
     config::{Captured, Mode, Output, SchedConfig},
@@ -147,7 +151,17 @@ impl Runtime {
             creator: "main",
             startfn: std::any::type_name::<F>(),
         };
-        gort_scheduler::run(sc, start, main)
+        let gc = GcConfig {
+            gogc: self.cfg.gogc_value(),
+            gctrace: self.cfg.gctrace_value(),
+            det: matches!(sc.mode, Mode::Deterministic(_)),
+        };
+        // The heap is created with the runtime's settings before main runs
+        // (runtime.main's `gcinit`).
+        gort_scheduler::run(sc, start, move || {
+            gort_gc::init(gc);
+            main()
+        })
     }
 
     /// What the program printed on stdout, when output is captured.

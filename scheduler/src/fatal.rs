@@ -291,7 +291,11 @@ impl Sched {
     /// always dumps them all, unless GOTRACEBACK=none).
     pub(crate) fn fatal_user(&self, g: &G) {
         let tb = self.cfg.traceback;
-        let mut report = format!("fatal error: {}\n", g.fatal_msg.get());
+        let mut report = format!(
+            "{}fatal error: {}\n",
+            g.fatal_detail.get(),
+            g.fatal_msg.get()
+        );
         if tb.level > 0 {
             report.push_str(&goroutine_block(g, true, tb.level >= 2));
             report.push_str(&dump_all(self, Some(g), tb.level >= 2));

@@ -154,6 +154,10 @@ pub enum Yield {
     /// the G rather than here: a small `Yield` is cheaper to pass on every
     /// switch.)
     Park,
+    /// Go's `systemstack`: run the function in `G::sysfn` on the M's own
+    /// stack, then resume this G. While it runs, the G is suspended, so its
+    /// registers are saved on its stack and the whole stack can be scanned.
+    SystemStack,
     /// Go's `goyield` (a semaphore handoff): to the tail of this P's
     /// local queue, so the G that was just handed ownership runs first.
     GoYield,
@@ -240,6 +244,15 @@ pub struct G {
     pub(crate) sched_fp: Cell<usize>,
     /// Where in the code that frame was (Go's `g.sched.pc`).
     pub(crate) sched_pc: Cell<usize>,
+    /// The stack pointer at that switch (Go's `g.sched.sp`): every live
+    /// word of a suspended G lies in `[sched_sp, hi)` (corosensei's switch
+    /// saves the registers it does not declare clobbered). Zero for a G
+    /// that has not run yet.
+    pub(crate) sched_sp: Cell<usize>,
+    /// The function a pending `Yield::SystemStack` runs on the M.
+    pub(crate) sysfn: Cell<Option<*mut (dyn FnMut() + 'static)>>,
+    /// Lines printed before `fatal error:` by a pending `Yield::Fatal`.
+    pub(crate) fatal_detail: Cell<&'static str>,
     /// Go's `g.param`: the sudog whose operation woke this G (a channel
     /// operation or select case), written by the waker under the channel
     /// lock before `goready`.
@@ -285,6 +298,9 @@ impl G {
             sleep_ns: Cell::new(0),
             sched_fp: Cell::new(0),
             sched_pc: Cell::new(0),
+            sched_sp: Cell::new(0),
+            sysfn: Cell::new(None),
+            fatal_detail: Cell::new(""),
             param: Cell::new(0),
             select_done: AtomicU32::new(0),
             fatal_msg: Cell::new(""),
@@ -349,6 +365,7 @@ impl G {
         debug_assert!(!yl.is_null());
         self.sched_fp.set(crate::traceback::frame_pointer());
         self.sched_pc.set(crate::traceback::program_counter());
+        self.sched_sp.set(crate::stack::current_sp());
         // SAFETY: `yielder` was set by the coroutine body to its own Yielder,
         // which lives at the base of this G's stack for as long as the
         // coroutine runs; we are on that stack, so the coroutine is running.

@@ -221,6 +221,91 @@ pub fn fatal(msg: &'static str) -> ! {
     unreachable!("gort: a goroutine resumed after a fatal error");
 }
 
+/// `fatal` with `runtime: ...` lines printed before `fatal error: msg`,
+/// as Go prints details of a bad pointer or a corrupted heap.
+#[track_caller]
+pub fn fatal_detail(detail: String, msg: &'static str) -> ! {
+    let g = must_getg("fatal");
+    // Leaked: the run ends with this report.
+    g.fatal_detail.set(Box::leak(detail.into_boxed_str()));
+    fatal(msg)
+}
+
+/// Go's `systemstack`: runs `f` on the M's own stack while the calling
+/// goroutine is suspended (its registers saved on its stack, so a stack
+/// scan sees every pointer it holds). `f` must not block or yield; the
+/// goroutine keeps its P and resumes when `f` returns.
+pub fn systemstack(f: &mut dyn FnMut()) {
+    let g = must_getg("systemstack");
+    // SAFETY: only the lifetime is erased: the pointer is used by
+    // `after_yield` while this frame is suspended, before `suspend` returns.
+    let f: *mut (dyn FnMut() + 'static) = unsafe { std::mem::transmute(f) };
+    g.sysfn.set(Some(f));
+    g.suspend(Yield::SystemStack);
+}
+
+/// The layer state of the current goroutine's runtime (the heap), created
+/// by `init` on first use; `None` outside a goroutine.
+pub fn runtime_ext<T: std::any::Any + Send + Sync>(init: impl FnOnce() -> T) -> Option<&'static T> {
+    let g = getg()?;
+    let ext = g.sched().ext.get_or_init(|| Box::new(init()));
+    // SAFETY: the Sched outlives every goroutine that can call this, and
+    // the ext box lives as long as the Sched; 'static is as long as any
+    // caller on a goroutine can hold it.
+    let r: &'static (dyn std::any::Any + Send + Sync) = unsafe { &*(&**ext as *const _) };
+    r.downcast_ref::<T>()
+}
+
+/// Calls `f(lo, hi)` for the part of every live goroutine's stack that can
+/// hold pointers: from its saved stack pointer (minus `slack` bytes, for
+/// registers the switch pushed below it) to the base, or the top 4 KiB of
+/// a goroutine that has not run yet (where its closure was written).
+/// Every goroutine must be suspended: the world stopped and the caller on
+/// the system stack (`systemstack`).
+pub fn for_each_goroutine_stack(slack: usize, mut f: impl FnMut(u64, usize, usize)) {
+    let Some(g) = getg().or_else(current_system_g) else {
+        return;
+    };
+    let gs = g.sched().allgs.lock().unwrap().clone();
+    for gp in gs {
+        let g = gp.get();
+        if g.status() & !G_SCAN == G_DEAD {
+            continue;
+        }
+        let lo = g.stack.lo() + crate::stack::GUARD;
+        let hi = g.stack.hi();
+        let sp = g.sched_sp.get();
+        let from = if sp == 0 {
+            hi.saturating_sub(4096).max(lo)
+        } else {
+            sp.saturating_sub(slack).max(lo)
+        };
+        f(g.goid(), from, hi);
+    }
+}
+
+/// The goroutine whose `systemstack` call is running on this thread.
+fn current_system_g() -> Option<&'static G> {
+    let p = SYSTEM_G.with(|c| c.get());
+    // SAFETY: set by `after_yield` around a systemstack call to a live G.
+    unsafe { p.as_ref() }
+}
+
+thread_local! {
+    /// The G whose systemstack function this M is running (Go's
+    /// `getg().m.curg` seen from g0).
+    pub(crate) static SYSTEM_G: std::cell::Cell<*const G> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+/// The runtime's layer state from the system stack (see `systemstack`).
+pub fn system_runtime_ext<T: std::any::Any + Send + Sync>() -> Option<&'static T> {
+    let g = current_system_g()?;
+    let ext = g.sched().ext.get()?;
+    // SAFETY: as in `runtime_ext`.
+    let r: &'static (dyn std::any::Any + Send + Sync) = unsafe { &*(&**ext as *const _) };
+    r.downcast_ref::<T>()
+}
+
 /// Go's `gopark`: block the current G with `reason`. `unlock` runs on the
 /// M once the G is off its stack; it returns false to cancel the park.
 #[track_caller]

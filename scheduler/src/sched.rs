@@ -114,6 +114,9 @@ pub struct Sched {
     /// When sysmon plans to wake next (ns); an earlier new timer wakes it.
     pub(crate) sysmon_wake_at: AtomicU64,
     weak: std::sync::Weak<Sched>,
+    /// State of the layers above the scheduler (the heap), created on first
+    /// use and dropped with the runtime.
+    pub(crate) ext: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 // SAFETY: all shared state is atomic or behind a Mutex; the global queue
@@ -172,6 +175,7 @@ impl Sched {
             sysmonnote: Note::default(),
             sysmon_wake_at: AtomicU64::new(0),
             weak: weak.clone(),
+            ext: std::sync::OnceLock::new(),
         })
     }
 
@@ -302,6 +306,7 @@ impl Sched {
         g.start.set(Some(start));
         g.parkloc.set(None);
         g.sched_fp.set(0);
+        g.sched_sp.set(0);
         g.set_waitreason(WaitReason::Zero);
         g.clear_preempt();
         self.ngoroutines.fetch_add(1, Ordering::Relaxed);
@@ -534,6 +539,17 @@ impl Sched {
                 Next::Find
             }
             Yield::Park => self.park_m(m, p, gp),
+            Yield::SystemStack => {
+                if let Some(f) = g.sysfn.take() {
+                    crate::proc::SYSTEM_G.with(|c| c.set(g));
+                    // SAFETY: `systemstack` stored a pointer to a closure on
+                    // the suspended G's stack, which stays put until the G
+                    // resumes after this call.
+                    unsafe { (*f)() };
+                    crate::proc::SYSTEM_G.with(|c| c.set(std::ptr::null()));
+                }
+                Next::Keep(gp)
+            }
             Yield::GoYield => {
                 self.drop_curg(m, p);
                 g.set_status(G_RUNNABLE);

@@ -253,6 +253,9 @@ fn filter(raw: Vec<(String, Option<String>)>, show_runtime: bool) -> Vec<Frame> 
     let mut out = Vec::new();
     let mut shown = 0;
     for (function, location) in raw {
+        // std's backtrace prints paths under the working directory as
+        // `./...`; classify by the absolute path.
+        let location = location.map(|l| abs_path(&l));
         let loc = location.as_deref().unwrap_or("");
         if is_entry_frame(&function, loc) {
             break;
@@ -270,10 +273,7 @@ fn filter(raw: Vec<(String, Option<String>)>, show_runtime: bool) -> Vec<Frame> 
                 break;
             }
             shown += 1;
-            out.push(Frame {
-                function,
-                location: abs_path(&location),
-            });
+            out.push(Frame { function, location });
         }
     }
     out

@@ -1,0 +1,108 @@
+//! Allocation (Go's `mallocgc`).
+//!
+//! Small objects (up to 32 KiB) are rounded up to their size class and
+//! taken from the current P's mcache span: the next free slot after
+//! `freeindex`, no lock. When the span is full the mcache refills from the
+//! class's mcentral (which sweeps lazily), and that is when the collector
+//! may be triggered, as in Go (`shouldhelpgc`). Large objects get a span of
+//! their own from the heap. Memory is zeroed on allocation (a swept slot
+//! holds poison), word by word with atomic stores, because a racy reader
+//! may be looking at the slot through a stale pointer.
+//!
+//! A collection is started at the top of an allocation, before the new
+//! object exists, so no pointer to it can be missed; the collector itself
+//! runs on the M's stack while the goroutine is suspended (`mgc.rs`).
+
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::mheap::Heap;
+use crate::mspan::{MSpan, SpanLayout};
+use crate::object::{Ptr, Type};
+use crate::sizeclasses::{size_to_class, MAX_SMALL_SIZE, PAGE_SIZE};
+
+/// Go's `new(T)`: a zeroed object of type `ty`, allocated at the caller's
+/// location (kept for reports).
+#[track_caller]
+pub fn new_object(ty: &'static Type) -> Ptr {
+    mallocgc(ty, Location::caller())
+}
+
+fn zero(addr: usize, size: usize) {
+    for w in 0..size / 8 {
+        // SAFETY: [addr, addr+size) is a slot of an arena (mapped for the
+        // process's life); heap words are only accessed atomically.
+        unsafe { &*((addr + w * 8) as *const AtomicU64) }.store(0, Ordering::Relaxed);
+    }
+}
+
+#[inline]
+fn mallocgc(ty: &'static Type, site: &'static Location<'static>) -> Ptr {
+    gort_scheduler::preempt_point();
+    let heap = crate::mheap::must();
+    if heap.heap_live.load(Ordering::Relaxed) >= heap.trigger.load(Ordering::Relaxed) {
+        crate::mgc::gc_trigger(heap);
+    }
+    let size = ty.size;
+    if size > MAX_SMALL_SIZE {
+        return large_alloc(heap, ty, site);
+    }
+    let class = size_to_class(size);
+    let mc = &heap.mcaches[gort_scheduler::procid()];
+    let (s, i) = match mc
+        .span(class)
+        .and_then(|s| s.next_free_index().map(|i| (s, i)))
+    {
+        Some(x) => x,
+        None => refill(heap, class, mc),
+    };
+    s.set_allocated(i);
+    // Owner-only counter (the span is this P's): no read-modify-write.
+    let c = s.alloc_count.load(Ordering::Relaxed);
+    s.alloc_count.store(c + 1, Ordering::Relaxed);
+    s.set_meta(i, ty, site);
+    let elemsize = s.elemsize();
+    let addr = s.base() + i * elemsize;
+    zero(addr, elemsize);
+    let n = mc.local_nalloc.load(Ordering::Relaxed);
+    mc.local_nalloc.store(n + 1, Ordering::Relaxed);
+    let b = mc.local_bytes.load(Ordering::Relaxed);
+    mc.local_bytes.store(b + elemsize as u64, Ordering::Relaxed);
+    Ptr(addr)
+}
+
+#[cold]
+#[inline(never)]
+fn refill(heap: &Heap, class: u8, mc: &crate::mcache::MCache) -> (&'static MSpan, usize) {
+    let s = mc.refill(heap, class);
+    let i = s
+        .next_free_index()
+        .expect("gort: mcentral handed out a full span");
+    (s, i)
+}
+
+#[cold]
+#[inline(never)]
+fn large_alloc(heap: &Heap, ty: &'static Type, site: &'static Location<'static>) -> Ptr {
+    let npages = ty.size.div_ceil(PAGE_SIZE);
+    let bytes = npages * PAGE_SIZE;
+    let s = heap.alloc_span(SpanLayout {
+        npages,
+        sizeclass: 0,
+        elemsize: bytes,
+        nelems: 1,
+        divmagic: 0,
+    });
+    s.set_allocated(0);
+    s.alloc_count.store(1, Ordering::Relaxed);
+    s.freeindex.store(1, Ordering::Relaxed);
+    s.set_meta(0, ty, site);
+    zero(s.base(), bytes);
+    heap.large.lock().unwrap().push(s);
+    heap.heap_live.fetch_add(bytes as u64, Ordering::Relaxed);
+    heap.mallocs.fetch_add(1, Ordering::Relaxed);
+    heap.heap_objects.fetch_add(1, Ordering::Relaxed);
+    heap.heap_alloc.fetch_add(bytes as u64, Ordering::Relaxed);
+    heap.total_alloc.fetch_add(bytes as u64, Ordering::Relaxed);
+    Ptr(s.base())
+}

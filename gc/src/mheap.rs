@@ -1,0 +1,282 @@
+//! The heap of one runtime (Go's `mheap`): its arenas and their free
+//! pages, the span pool, the central lists (`mcentral.rs`), the per-P
+//! caches (`mcache.rs`), the roots, the statistics and the collector's
+//! state.
+//!
+//! Pages are handed out as runs (first fit over the free runs, coalesced
+//! when freed); a run that does not fit in any free run takes a new arena.
+//! The heap lives in its runtime (created by the first allocation, or by
+//! `gort::Runtime::run` with the runtime's GOGC and gctrace settings) and
+//! gives its arenas back to the process-wide pool when the runtime ends.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::arena::{alloc_arena, arena_of, free_arenas, HeapArena, ARENA_BYTES, ARENA_SHIFT};
+use crate::mcache::MCache;
+use crate::mcentral::MCentral;
+use crate::mspan::{MSpan, SpanLayout, SPAN_FREE};
+use crate::mstats::MemStats;
+use crate::sizeclasses::{NUM_SIZE_CLASSES, PAGE_SHIFT, PAGE_SIZE};
+
+/// Settings of the collector (from `GOGC` and `GODEBUG=gctrace`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GcConfig {
+    /// GOGC percent; None: off.
+    pub gogc: Option<u32>,
+    pub gctrace: u32,
+    /// Deterministic mode: addresses in reports are shown relative to the
+    /// heap's first arena, so a seed replays them byte for byte.
+    pub det: bool,
+}
+
+impl Default for GcConfig {
+    fn default() -> Self {
+        GcConfig {
+            gogc: Some(100),
+            gctrace: 0,
+            det: false,
+        }
+    }
+}
+
+/// Free page runs and the arenas they come from.
+struct Pages {
+    arenas: Vec<&'static HeapArena>,
+    /// Free runs: base -> number of pages.
+    free: BTreeMap<usize, usize>,
+    /// Spans not in use, for reuse.
+    pool: Vec<&'static MSpan>,
+    /// Every span this heap has made (for sweeping and statistics).
+    all: Vec<&'static MSpan>,
+}
+
+pub struct Heap {
+    pub cfg: GcConfig,
+    pages: Mutex<Pages>,
+    pub(crate) central: Box<[MCentral]>,
+    pub(crate) mcaches: Box<[MCache]>,
+    /// Large-object spans in use.
+    pub(crate) large: Mutex<Vec<&'static MSpan>>,
+    /// Go's `mheap_.sweepgen`.
+    pub(crate) sweepgen: AtomicU32,
+    /// Registered roots (`roots.rs`).
+    pub(crate) roots: Mutex<Vec<usize>>,
+    /// Bytes allocated since the last collection plus bytes marked by it
+    /// (Go's `heapLive`), what the pacer compares with the trigger.
+    pub(crate) heap_live: AtomicU64,
+    /// Bytes of objects not yet freed (MemStats.HeapAlloc).
+    pub(crate) heap_alloc: AtomicU64,
+    pub(crate) heap_objects: AtomicU64,
+    pub(crate) total_alloc: AtomicU64,
+    pub(crate) mallocs: AtomicU64,
+    pub(crate) frees: AtomicU64,
+    /// When heap_live reaches this, the next allocation collects.
+    pub(crate) trigger: AtomicU64,
+    pub(crate) goal: AtomicU64,
+    pub(crate) heap_marked: AtomicU64,
+    pub(crate) stack_scan: AtomicU64,
+    pub(crate) gc_running: AtomicBool,
+    pub(crate) stats: Mutex<MemStats>,
+    /// Total time the world was stopped for collections (for `P%`).
+    pub(crate) gc_cpu_ns: AtomicU64,
+    pub(crate) pages_in_use: AtomicUsize,
+    /// `Some` while tests ask which objects stacks kept (`mark.rs`).
+    pub(crate) debug_stack_hits: Mutex<Option<Vec<usize>>>,
+}
+
+// SAFETY: span and arena references are to leaked, never-freed objects
+// whose fields are atomics; everything else is atomic or under a Mutex.
+unsafe impl Sync for Heap {}
+// SAFETY: as above.
+unsafe impl Send for Heap {}
+
+impl Heap {
+    pub fn new(cfg: GcConfig) -> Heap {
+        let goal = crate::pacer::heap_goal(0, 0, 0, cfg.gogc);
+        Heap {
+            cfg,
+            pages: Mutex::new(Pages {
+                arenas: Vec::new(),
+                free: BTreeMap::new(),
+                pool: Vec::new(),
+                all: Vec::new(),
+            }),
+            central: (0..NUM_SIZE_CLASSES as u8).map(MCentral::new).collect(),
+            mcaches: (0..gort_scheduler::MAXPROCS_CAP)
+                .map(|_| MCache::new())
+                .collect(),
+            large: Mutex::new(Vec::new()),
+            sweepgen: AtomicU32::new(2),
+            roots: Mutex::new(Vec::new()),
+            heap_live: AtomicU64::new(0),
+            heap_alloc: AtomicU64::new(0),
+            heap_objects: AtomicU64::new(0),
+            total_alloc: AtomicU64::new(0),
+            mallocs: AtomicU64::new(0),
+            frees: AtomicU64::new(0),
+            trigger: AtomicU64::new(crate::pacer::trigger(goal, 0)),
+            goal: AtomicU64::new(goal),
+            heap_marked: AtomicU64::new(0),
+            stack_scan: AtomicU64::new(0),
+            gc_running: AtomicBool::new(false),
+            stats: Mutex::new(MemStats::default()),
+            gc_cpu_ns: AtomicU64::new(0),
+            pages_in_use: AtomicUsize::new(0),
+            debug_stack_hits: Mutex::new(None),
+        }
+    }
+
+    /// Go's `mheap.alloc`: an in-use span laid out as `l`, already swept
+    /// for this cycle.
+    pub(crate) fn alloc_span(&self, l: SpanLayout) -> &'static MSpan {
+        let npages = l.npages;
+        let mut pages = self.pages.lock().unwrap();
+        let base = match pages
+            .free
+            .iter()
+            .find(|&(_, &n)| n >= npages)
+            .map(|(&b, &n)| (b, n))
+        {
+            Some((b, n)) => {
+                pages.free.remove(&b);
+                if n > npages {
+                    pages.free.insert(b + npages * PAGE_SIZE, n - npages);
+                }
+                b
+            }
+            None => {
+                assert!(
+                    npages * PAGE_SIZE <= ARENA_BYTES,
+                    "gort: object of {} pages is larger than an arena",
+                    npages
+                );
+                let a = alloc_arena();
+                pages.arenas.push(a);
+                if npages * PAGE_SIZE < ARENA_BYTES {
+                    pages.free.insert(
+                        a.base + npages * PAGE_SIZE,
+                        ARENA_BYTES / PAGE_SIZE - npages,
+                    );
+                }
+                a.base
+            }
+        };
+        let s: &'static MSpan = match pages.pool.pop() {
+            Some(s) => s,
+            None => {
+                let s: &'static MSpan = Box::leak(Box::default());
+                pages.all.push(s);
+                s
+            }
+        };
+        s.init(base, l, self.sweepgen.load(Ordering::Acquire));
+        let arena = arena_of(base).expect("span in an arena");
+        arena.set_spans(
+            (base - arena.base) >> PAGE_SHIFT,
+            npages,
+            s as *const MSpan as *mut MSpan,
+        );
+        self.pages_in_use.fetch_add(npages, Ordering::Relaxed);
+        s
+    }
+
+    /// Go's `mheap.freeSpan`: the span's pages go back to the free runs.
+    pub(crate) fn free_span(&self, s: &'static MSpan) {
+        let mut pages = self.pages.lock().unwrap();
+        let base = s.base();
+        let npages = s.npages.load(Ordering::Relaxed);
+        // The pages keep pointing at the (now free) span until they are
+        // reused, so an access through a stale pointer can still name the
+        // object's type and allocation site; lookups check the state.
+        s.state.store(SPAN_FREE, Ordering::Release);
+        self.pages_in_use.fetch_sub(npages, Ordering::Relaxed);
+        // Coalesce with the neighbouring free runs of the same arena.
+        let (mut b, mut n) = (base, npages);
+        if let Some((&pb, &pn)) = pages.free.range(..b).next_back() {
+            if pb + pn * PAGE_SIZE == b && pb >> ARENA_SHIFT == b >> ARENA_SHIFT {
+                pages.free.remove(&pb);
+                b = pb;
+                n += pn;
+            }
+        }
+        let end = b + n * PAGE_SIZE;
+        if let Some(&nn) = pages.free.get(&end) {
+            if end >> ARENA_SHIFT == b >> ARENA_SHIFT {
+                pages.free.remove(&end);
+                n += nn;
+            }
+        }
+        pages.free.insert(b, n);
+        pages.pool.push(s);
+    }
+
+    /// Bytes of address space obtained from arenas (MemStats.HeapSys).
+    pub fn heap_sys(&self) -> u64 {
+        (self.pages.lock().unwrap().arenas.len() * ARENA_BYTES) as u64
+    }
+
+    /// An address as reports print it: real in parallel mode; in
+    /// deterministic mode rebased on Go's first arena address
+    /// (`0xc000000000`) by the heap's own arena order, so a seed replays
+    /// byte for byte despite ASLR.
+    pub fn display_addr(&self, addr: usize) -> usize {
+        if !self.cfg.det {
+            return addr;
+        }
+        let pages = self.pages.lock().unwrap();
+        for (i, a) in pages.arenas.iter().enumerate() {
+            if addr >= a.base && addr < a.base + ARENA_BYTES {
+                return 0xc000000000 + i * ARENA_BYTES + (addr - a.base);
+            }
+        }
+        addr
+    }
+}
+
+impl Drop for Heap {
+    fn drop(&mut self) {
+        let pages = self.pages.get_mut().unwrap();
+        for s in &pages.all {
+            if s.in_use() {
+                let base = s.base();
+                s.state.store(SPAN_FREE, Ordering::Release);
+                if let Some(a) = arena_of(base) {
+                    a.set_spans(
+                        (base - a.base) >> PAGE_SHIFT,
+                        s.npages.load(Ordering::Relaxed),
+                        std::ptr::null_mut(),
+                    );
+                }
+            }
+        }
+        free_arenas(&pages.arenas);
+    }
+}
+
+/// The heap of the current goroutine's runtime (created with default
+/// settings if the runtime has none yet), or of the runtime whose
+/// `systemstack` call is running on this thread.
+#[inline]
+pub fn current() -> Option<&'static Heap> {
+    gort_scheduler::runtime_ext(|| Heap::new(GcConfig::default()))
+        .or_else(gort_scheduler::system_runtime_ext::<Heap>)
+}
+
+/// Creates the current runtime's heap with `cfg` (call first thing on the
+/// main goroutine; later calls keep the first heap).
+pub fn init(cfg: GcConfig) -> Option<&'static Heap> {
+    // The heap's frames are the runtime's: hidden in tracebacks.
+    gort_scheduler::traceback::register_runtime_dir(file!());
+    gort_scheduler::runtime_ext(|| Heap::new(cfg))
+}
+
+/// The current heap; panics outside a goroutine.
+#[inline]
+pub(crate) fn must() -> &'static Heap {
+    match current() {
+        Some(h) => h,
+        None => panic!("gort: the heap is used outside a goroutine"),
+    }
+}

@@ -1,0 +1,272 @@
+//! Spans (Go's `mspan`): runs of pages holding objects of one size class,
+//! or one large object.
+//!
+//! A span records its range, its element size and count, Go's `divMagic`
+//! (so `(addr - base) * divmagic >> 32` is the slot index without a
+//! division), two bitmaps of 1,024 bits (the most objects a span of Go's
+//! size classes holds: 8 KiB of 8-byte objects): `alloc_bits` (slot in
+//! use) and `mark_bits` (slot marked by the current cycle), and, per slot,
+//! the object's type and allocation site (kept after the object is freed,
+//! so a stale access can name what it touched).
+//!
+//! Sweeping follows Go's `sweepgen` arithmetic relative to the heap's
+//! `sweepgen` sg: `sg - 2` needs sweeping, `sg - 1` is being swept, `sg` is
+//! swept. Sweeping makes the mark bits the new alloc bits, poisons every
+//! freed slot and clears the mark bits (`sweep.rs`).
+//!
+//! Every field is atomic and a span is never freed, only recycled: a racy
+//! simulated program may look up a span through a stale pointer while the
+//! span is being reused, which must read stale simulated state, never be a
+//! Rust data race.
+
+use std::panic::Location;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+
+use crate::object::Type;
+
+/// The most slots a span can have (8 KiB of 8-byte objects).
+pub const MAX_SLOTS: usize = 1024;
+const BITMAP_WORDS: usize = MAX_SLOTS / 64;
+
+pub const SPAN_FREE: u8 = 0;
+pub const SPAN_IN_USE: u8 = 1;
+
+/// What a span holds: its pages and its objects' size class, size and
+/// count, and Go's `divMagic` for the size.
+#[derive(Clone, Copy, Debug)]
+pub struct SpanLayout {
+    pub npages: usize,
+    /// 0 for a large object.
+    pub sizeclass: u8,
+    pub elemsize: usize,
+    pub nelems: usize,
+    pub divmagic: u32,
+}
+
+pub struct MSpan {
+    pub base: AtomicUsize,
+    pub npages: AtomicUsize,
+    /// End of the last slot (`base + nelems * elemsize`).
+    pub limit: AtomicUsize,
+    pub elemsize: AtomicUsize,
+    pub nelems: AtomicUsize,
+    pub divmagic: AtomicU32,
+    /// Size class (0: a large object).
+    pub sizeclass: AtomicU8,
+    pub state: AtomicU8,
+    pub sweepgen: AtomicU32,
+    /// Slots below this index are not free (allocation resumes here).
+    pub freeindex: AtomicUsize,
+    pub alloc_count: AtomicUsize,
+    pub alloc_bits: [AtomicU64; BITMAP_WORDS],
+    pub mark_bits: [AtomicU64; BITMAP_WORDS],
+    /// Per slot: the object's type and where it was allocated. Arrays of
+    /// `meta_cap` entries, replaced (and the old ones kept in a pool) only
+    /// when the span is reused with more slots.
+    types: AtomicPtr<AtomicPtr<Type>>,
+    sites: AtomicPtr<AtomicPtr<Location<'static>>>,
+    meta_cap: AtomicUsize,
+}
+
+impl Default for MSpan {
+    fn default() -> Self {
+        MSpan {
+            base: AtomicUsize::new(0),
+            npages: AtomicUsize::new(0),
+            limit: AtomicUsize::new(0),
+            elemsize: AtomicUsize::new(0),
+            nelems: AtomicUsize::new(0),
+            divmagic: AtomicU32::new(0),
+            sizeclass: AtomicU8::new(0),
+            state: AtomicU8::new(SPAN_FREE),
+            sweepgen: AtomicU32::new(0),
+            freeindex: AtomicUsize::new(0),
+            alloc_count: AtomicUsize::new(0),
+            alloc_bits: Default::default(),
+            mark_bits: Default::default(),
+            types: AtomicPtr::new(std::ptr::null_mut()),
+            sites: AtomicPtr::new(std::ptr::null_mut()),
+            meta_cap: AtomicUsize::new(0),
+        }
+    }
+}
+
+fn leak_array<T>(n: usize) -> *mut AtomicPtr<T> {
+    let b: Box<[AtomicPtr<T>]> = (0..n)
+        .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+        .collect();
+    Box::leak(b).as_mut_ptr()
+}
+
+impl MSpan {
+    /// (Re)initialises a span at `base` with layout `l`, swept for
+    /// `sweepgen` (the caller owns it: it is not reachable by allocation).
+    pub fn init(&self, base: usize, l: SpanLayout, sweepgen: u32) {
+        let SpanLayout {
+            npages,
+            sizeclass,
+            elemsize,
+            nelems,
+            divmagic,
+        } = l;
+        debug_assert!(nelems <= MAX_SLOTS);
+        self.base.store(base, Ordering::Relaxed);
+        self.npages.store(npages, Ordering::Relaxed);
+        self.elemsize.store(elemsize, Ordering::Relaxed);
+        self.nelems.store(nelems, Ordering::Relaxed);
+        self.limit
+            .store(base + nelems * elemsize, Ordering::Relaxed);
+        self.divmagic.store(divmagic, Ordering::Relaxed);
+        self.sizeclass.store(sizeclass, Ordering::Relaxed);
+        self.sweepgen.store(sweepgen, Ordering::Relaxed);
+        self.freeindex.store(0, Ordering::Relaxed);
+        self.alloc_count.store(0, Ordering::Relaxed);
+        for w in self.alloc_bits.iter().chain(self.mark_bits.iter()) {
+            w.store(0, Ordering::Relaxed);
+        }
+        if self.meta_cap.load(Ordering::Relaxed) < nelems {
+            // The old arrays stay allocated (leaked): a racy reader holding
+            // them reads stale metadata, not freed memory.
+            self.types.store(leak_array(nelems), Ordering::Release);
+            self.sites.store(leak_array(nelems), Ordering::Release);
+            self.meta_cap.store(nelems, Ordering::Release);
+        }
+        self.state.store(SPAN_IN_USE, Ordering::Release);
+    }
+
+    #[inline]
+    pub fn base(&self) -> usize {
+        self.base.load(Ordering::Relaxed)
+    }
+    #[inline]
+    pub fn elemsize(&self) -> usize {
+        self.elemsize.load(Ordering::Relaxed)
+    }
+    #[inline]
+    pub fn nelems(&self) -> usize {
+        self.nelems.load(Ordering::Relaxed)
+    }
+    #[inline]
+    pub fn in_use(&self) -> bool {
+        self.state.load(Ordering::Acquire) == SPAN_IN_USE
+    }
+
+    /// The slot index of `addr`, which must lie in `[base, limit)`.
+    #[inline]
+    pub fn obj_index(&self, addr: usize) -> usize {
+        let off = addr - self.base();
+        if self.sizeclass.load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        ((off as u64 * self.divmagic.load(Ordering::Relaxed) as u64) >> 32) as usize
+    }
+
+    /// The slot holding `addr` (interior pointers included): its index and
+    /// base address, if `addr` is inside an in-use span's slots.
+    #[inline]
+    pub fn find(&self, addr: usize) -> Option<(usize, usize)> {
+        if !self.in_use() {
+            return None;
+        }
+        let base = self.base();
+        if addr < base || addr >= self.limit.load(Ordering::Relaxed) {
+            return None;
+        }
+        let i = self.obj_index(addr);
+        Some((i, base + i * self.elemsize()))
+    }
+
+    #[inline]
+    pub fn is_allocated(&self, i: usize) -> bool {
+        self.alloc_bits[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
+    }
+    #[inline]
+    pub fn set_allocated(&self, i: usize) {
+        let w = &self.alloc_bits[i / 64];
+        // Single writer (the P that has the span cached); concurrent
+        // readers only check bits.
+        w.store(
+            w.load(Ordering::Relaxed) | (1 << (i % 64)),
+            Ordering::Release,
+        );
+    }
+    #[inline]
+    pub fn is_marked(&self, i: usize) -> bool {
+        self.mark_bits[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
+    }
+    /// Sets the mark bit; false if it was already set. (The stop-the-world
+    /// collector marks from one thread.)
+    #[inline]
+    pub fn try_mark(&self, i: usize) -> bool {
+        let w = &self.mark_bits[i / 64];
+        let old = w.load(Ordering::Relaxed);
+        let bit = 1 << (i % 64);
+        if old & bit != 0 {
+            return false;
+        }
+        w.store(old | bit, Ordering::Relaxed);
+        true
+    }
+
+    /// The next free slot at or after `freeindex`, or None when full.
+    pub fn next_free_index(&self) -> Option<usize> {
+        let n = self.nelems();
+        let mut i = self.freeindex.load(Ordering::Relaxed);
+        while i < n {
+            let word = self.alloc_bits[i / 64].load(Ordering::Relaxed) >> (i % 64);
+            if word == u64::MAX >> (i % 64) {
+                i = (i / 64 + 1) * 64;
+                continue;
+            }
+            let z = (!word).trailing_zeros() as usize;
+            let j = i + z;
+            if j >= n {
+                break;
+            }
+            self.freeindex.store(j + 1, Ordering::Relaxed);
+            return Some(j);
+        }
+        self.freeindex.store(n, Ordering::Relaxed);
+        None
+    }
+
+    #[inline]
+    pub fn set_meta(&self, i: usize, ty: &'static Type, site: &'static Location<'static>) {
+        // SAFETY: i < nelems <= meta_cap; the arrays are never freed.
+        unsafe {
+            (*self.types.load(Ordering::Acquire).add(i))
+                .store(ty as *const Type as *mut Type, Ordering::Relaxed);
+            (*self.sites.load(Ordering::Acquire).add(i)).store(
+                site as *const Location<'static> as *mut Location<'static>,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// The type of slot `i` (of its last occupant, once freed).
+    #[inline]
+    pub fn type_of(&self, i: usize) -> Option<&'static Type> {
+        if i >= self.meta_cap.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: i < meta_cap; arrays are never freed; types are 'static.
+        unsafe {
+            (*self.types.load(Ordering::Acquire).add(i))
+                .load(Ordering::Relaxed)
+                .as_ref()
+        }
+    }
+
+    /// Where slot `i`'s object was allocated.
+    pub fn site_of(&self, i: usize) -> Option<&'static Location<'static>> {
+        if i >= self.meta_cap.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: as in `type_of`.
+        unsafe {
+            (*self.sites.load(Ordering::Acquire).add(i))
+                .load(Ordering::Relaxed)
+                .as_ref()
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! The object model: types, pointers, and checked word access.
+//!
+//! A `Type` is what Go's `_type` is to the collector: a size and a pointer
+//! bitmap (bit i set: word i holds a pointer). An object is an array of
+//! 64-bit words in an arena, read and written with relaxed atomics, so a
+//! racy simulated program corrupts simulated state and never causes Rust
+//! undefined behaviour. A `Ptr` is the object's real address (a
+//! `#[repr(transparent)]` word), which is what lets conservative stack
+//! scanning recognise it; interior pointers are valid.
+//!
+//! Every access (`load`, `store`, `load_ptr`, `store_ptr`) is one `step()`
+//! of the scheduler, and checks that the address lies in an allocated
+//! object of an in-use span and that the word is inside that object. An
+//! access to a freed object is a fatal error that names the object, its
+//! type, where it was allocated and where it was accessed: this is how a
+//! reachable object the collector freed (what write barriers prevent)
+//! becomes visible. Freed memory is also poisoned (`sweep.rs`), so a read
+//! that escaped the check would see `0xdeadbeefdeadbeef`, not a plausible
+//! value. A freed slot can be reused by a later allocation; an access
+//! through a stale pointer after that is not detected (Go cannot detect it
+//! either), which is why demos that hunt lost objects check soon after the
+//! collection that freed them.
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::arena::span_of;
+use crate::mspan::MSpan;
+
+/// Written over every word of a freed object.
+pub const POISON: u64 = 0xdead_beef_dead_beef;
+
+/// A heap type: size and pointer bitmap (Go's `_type.size`, `ptrdata`,
+/// `gcdata`).
+pub struct Type {
+    pub name: &'static str,
+    pub size: usize,
+    /// Bit i of word i/64: word i of the object holds a pointer.
+    pub ptrmask: Box<[u64]>,
+    /// Bytes up to the end of the last pointer word (0: no pointers).
+    pub ptrdata: usize,
+}
+
+impl fmt::Debug for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({} bytes)", self.name, self.size)
+    }
+}
+
+impl Type {
+    /// A type of `words` 8-byte words whose words `pointers` hold
+    /// pointers. Types live for the process (leaked), like Go's.
+    pub fn new(name: &'static str, words: usize, pointers: &[usize]) -> &'static Type {
+        assert!(words > 0, "gort: type {name} has no words");
+        let mut mask = vec![0u64; words.div_ceil(64)];
+        let mut ptrdata = 0;
+        for &w in pointers {
+            assert!(w < words, "gort: pointer word {w} outside type {name}");
+            mask[w / 64] |= 1 << (w % 64);
+            ptrdata = ptrdata.max((w + 1) * 8);
+        }
+        Box::leak(Box::new(Type {
+            name,
+            size: words * 8,
+            ptrmask: mask.into_boxed_slice(),
+            ptrdata,
+        }))
+    }
+
+    /// Whether word `i` holds a pointer.
+    #[inline]
+    pub fn is_ptr(&self, i: usize) -> bool {
+        self.ptrmask
+            .get(i / 64)
+            .is_some_and(|m| m & (1 << (i % 64)) != 0)
+    }
+
+    /// Whether objects of this type need scanning (Go's `noscan`).
+    pub fn has_pointers(&self) -> bool {
+        self.ptrdata != 0
+    }
+}
+
+/// A pointer into the simulated heap (or nil): the object's address.
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Ptr(pub usize);
+
+impl fmt::Debug for Ptr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            write!(f, "nil")
+        } else {
+            write!(f, "{:#x}", self.0)
+        }
+    }
+}
+
+/// An object found from an address: its span, slot and base.
+#[derive(Clone, Copy)]
+pub struct Found {
+    pub span: &'static MSpan,
+    pub index: usize,
+    pub base: usize,
+}
+
+/// Go's `findObject`: the allocated object containing `addr`, if any
+/// (interior pointers included).
+#[inline]
+pub fn find_object(addr: usize) -> Option<Found> {
+    let span = span_of(addr)?;
+    let (index, base) = span.find(addr)?;
+    span.is_allocated(index)
+        .then_some(Found { span, index, base })
+}
+
+impl Ptr {
+    pub const NIL: Ptr = Ptr(0);
+
+    pub fn is_nil(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The address of word `i`, after checking that it lies in a live
+    /// object; else the fatal error.
+    #[inline]
+    #[track_caller]
+    fn word(self, i: usize) -> &'static AtomicU64 {
+        gort_scheduler::step();
+        let addr = self.0.wrapping_add(i * 8);
+        match span_of(self.0) {
+            Some(span) => match span.find(self.0) {
+                Some((index, base))
+                    if span.is_allocated(index) && addr < base + span.elemsize() =>
+                {
+                    // SAFETY: `addr` is 8-aligned inside an allocated slot of
+                    // an arena, which stays mapped for the process's life;
+                    // all access to heap words is atomic.
+                    unsafe { &*(addr as *const AtomicU64) }
+                }
+                _ => bad_access(self, i, Some(span)),
+            },
+            None => bad_access(self, i, None),
+        }
+    }
+
+    /// Reads word `i` of the object.
+    #[inline]
+    #[track_caller]
+    pub fn load(self, i: usize) -> u64 {
+        self.word(i).load(Ordering::Relaxed)
+    }
+
+    /// Writes word `i` of the object.
+    #[inline]
+    #[track_caller]
+    pub fn store(self, i: usize, v: u64) {
+        self.word(i).store(v, Ordering::Relaxed)
+    }
+
+    /// Reads pointer word `i`.
+    #[inline]
+    #[track_caller]
+    pub fn load_ptr(self, i: usize) -> Ptr {
+        Ptr(self.load(i) as usize)
+    }
+
+    /// Writes pointer word `i`. (The write barrier attaches here in the
+    /// concurrent collector.)
+    #[inline]
+    #[track_caller]
+    pub fn store_ptr(self, i: usize, p: Ptr) {
+        self.store(i, p.0 as u64)
+    }
+}
+
+/// The fatal error for an access outside any live object.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn bad_access(p: Ptr, word: usize, span: Option<&'static MSpan>) -> ! {
+    let at = Location::caller();
+    let heap = crate::mheap::current();
+    let show = |a: usize| heap.map_or(a, |h| h.display_addr(a));
+    if p.is_nil() {
+        // Go: a nil dereference is a panic (runtime error), not a fatal.
+        panic!("runtime error: invalid memory address or nil pointer dereference");
+    }
+    let mut detail = String::new();
+    // The slot as the span last laid it out (a freed span keeps its
+    // layout and per-slot metadata until its pages are reused).
+    let slot = span.and_then(|s| {
+        let base = s.base();
+        (p.0 >= base && p.0 < s.limit.load(std::sync::atomic::Ordering::Relaxed)).then(|| {
+            let i = s.obj_index(p.0);
+            (s, i, base + i * s.elemsize())
+        })
+    });
+    let msg = match slot {
+        Some((s, i, base)) if !s.in_use() || !s.is_allocated(i) => {
+            let ty = s.type_of(i);
+            let site = s.site_of(i);
+            detail.push_str(&format!(
+                "runtime: access to freed object {:#x} (object {:#x}, {}, {} bytes, allocated at {})\n",
+                show(p.0),
+                show(base),
+                ty.map_or("?", |t| t.name),
+                s.elemsize(),
+                site.map_or("?".to_string(), |l| gort_scheduler::traceback::abs_path(&format!(
+                    "{}:{}",
+                    l.file(),
+                    l.line()
+                ))),
+            ));
+            "access to freed object"
+        }
+        Some((s, i, base)) => {
+            let ty = s.type_of(i);
+            detail.push_str(&format!(
+                "runtime: word {word} is outside object {:#x} ({}, {} bytes)\n",
+                show(base),
+                ty.map_or("?", |t| t.name),
+                s.elemsize(),
+            ));
+            "access outside object"
+        }
+        None => {
+            detail.push_str(&format!(
+                "runtime: pointer {:#x} is not in any allocated object\n",
+                show(p.0)
+            ));
+            "access through invalid pointer"
+        }
+    };
+    detail.push_str(&format!(
+        "runtime: accessed at {} (word {word})\n",
+        gort_scheduler::traceback::abs_path(&format!("{}:{}", at.file(), at.line()))
+    ));
+    gort_scheduler::fatal_detail(detail, msg)
+}

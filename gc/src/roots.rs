@@ -1,0 +1,71 @@
+//! Explicit roots: Go's global variables, and pointers a scenario keeps
+//! outside goroutine stacks and the heap.
+//!
+//! The collector finds pointers in three places: goroutine stacks (scanned
+//! conservatively), heap objects (scanned through their types' pointer
+//! bitmaps) and these roots. A pointer held anywhere else (a Rust `Vec`, a
+//! `Box`, a channel's buffer, a thread-local) is invisible to it, so an
+//! object reachable only from there is freed; a `Root` is how a scenario
+//! says "this is a global". Loads and stores are steps, like heap accesses.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::mheap::Heap;
+use crate::object::Ptr;
+
+/// A pointer slot the collector treats as a root (a Go global variable).
+/// Registered with the current runtime's heap while it lives.
+pub struct Root {
+    slot: Box<AtomicUsize>,
+    heap: &'static Heap,
+}
+
+impl std::fmt::Debug for Root {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Root({:?})", Ptr(self.slot.load(Ordering::Relaxed)))
+    }
+}
+
+impl Root {
+    /// A new root holding `p`. Must be called on a goroutine.
+    pub fn new(p: Ptr) -> Root {
+        let heap = crate::mheap::must();
+        let slot = Box::new(AtomicUsize::new(p.0));
+        heap.roots
+            .lock()
+            .unwrap()
+            .push(&*slot as *const AtomicUsize as usize);
+        Root { slot, heap }
+    }
+
+    #[track_caller]
+    pub fn load(&self) -> Ptr {
+        gort_scheduler::step();
+        Ptr(self.slot.load(Ordering::Relaxed))
+    }
+
+    /// (The write barrier attaches here in the concurrent collector.)
+    #[track_caller]
+    pub fn store(&self, p: Ptr) {
+        gort_scheduler::step();
+        self.slot.store(p.0, Ordering::Relaxed)
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        let me = &*self.slot as *const AtomicUsize as usize;
+        self.heap.roots.lock().unwrap().retain(|&r| r != me);
+    }
+}
+
+/// The values of every registered root (world stopped).
+pub(crate) fn root_values(heap: &Heap) -> Vec<usize> {
+    heap.roots
+        .lock()
+        .unwrap()
+        .iter()
+        // SAFETY: registered slots are live Boxes (unregistered in Drop).
+        .map(|&r| unsafe { &*(r as *const AtomicUsize) }.load(Ordering::Relaxed))
+        .collect()
+}

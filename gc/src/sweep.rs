@@ -1,0 +1,80 @@
+//! Sweeping (Go's `mgcsweep.go`): a marked cycle's mark bits become the
+//! allocation bits.
+//!
+//! `sweep_span` is called by whoever claimed the span with the `sweepgen`
+//! CAS `sg-2 -> sg-1` (an mcache refill, `finish_sweep`, or the
+//! collector for large objects): every slot that was allocated but is not
+//! marked is freed and poisoned (`POISON` in every word), the mark bits
+//! become the alloc bits, the mark bits are cleared, `freeindex` restarts
+//! at 0, and the span publishes `sweepgen = sg`. It reports whether the
+//! span is now empty, so the caller can return its pages to the heap.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::mheap::Heap;
+use crate::mspan::MSpan;
+use crate::object::POISON;
+
+fn poison(addr: usize, size: usize) {
+    for w in 0..size / 8 {
+        // SAFETY: a freed slot of an arena (mapped for the process's
+        // life); heap words are only accessed atomically.
+        unsafe { &*((addr + w * 8) as *const AtomicU64) }.store(POISON, Ordering::Relaxed);
+    }
+}
+
+/// Sweeps `s` (claimed by the caller); true if no object survived.
+pub(crate) fn sweep_span(heap: &Heap, s: &'static MSpan) -> bool {
+    let n = s.nelems();
+    let size = s.elemsize();
+    let base = s.base();
+    let mut live = 0usize;
+    let mut freed = 0u64;
+    for wi in 0..n.div_ceil(64) {
+        let alloc = s.alloc_bits[wi].load(Ordering::Relaxed);
+        let mark = s.mark_bits[wi].load(Ordering::Relaxed);
+        let mut dead = alloc & !mark;
+        while dead != 0 {
+            let b = dead.trailing_zeros() as usize;
+            dead &= dead - 1;
+            poison(base + (wi * 64 + b) * size, size);
+            freed += 1;
+        }
+        live += mark.count_ones() as usize;
+        s.alloc_bits[wi].store(mark, Ordering::Release);
+        s.mark_bits[wi].store(0, Ordering::Relaxed);
+    }
+    s.alloc_count.store(live, Ordering::Relaxed);
+    s.freeindex.store(0, Ordering::Relaxed);
+    if freed != 0 {
+        heap.frees.fetch_add(freed, Ordering::Relaxed);
+        heap.heap_objects.fetch_sub(freed, Ordering::Relaxed);
+        heap.heap_alloc
+            .fetch_sub(freed * size as u64, Ordering::Relaxed);
+    }
+    s.sweepgen
+        .store(heap.sweepgen.load(Ordering::Acquire), Ordering::Release);
+    live == 0
+}
+
+/// Go's `finishsweep_m`: sweeps every span still unswept.
+pub(crate) fn finish_sweep(heap: &Heap) {
+    for c in heap.central.iter() {
+        c.finish_sweep(heap);
+    }
+}
+
+/// Large objects are swept during mark termination: one mark bit each.
+pub(crate) fn sweep_large(heap: &Heap) {
+    let mut large = heap.large.lock().unwrap();
+    let sg = heap.sweepgen.load(Ordering::Acquire);
+    large.retain(|&s| {
+        s.sweepgen.store(sg - 1, Ordering::Relaxed);
+        if sweep_span(heap, s) {
+            heap.free_span(s);
+            false
+        } else {
+            true
+        }
+    });
+}

@@ -1,0 +1,344 @@
+//! The simulated heap and the stop-the-world collector, through the
+//! public API: what survives a collection (stack, global, heap and
+//! interior pointers), what is freed and reused, the stale-access report,
+//! random object graphs over many seeds, pacing by GOGC, gctrace.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use gort::{find_object, gc, new_object, read_mem_stats, Chan, Config, Ptr, Root, Runtime, Type};
+
+mod common;
+
+/// Go's `type node struct { left, right *node; val int64 }`.
+fn node() -> &'static Type {
+    static T: OnceLock<&'static Type> = OnceLock::new();
+    T.get_or_init(|| Type::new("heap.node", 3, &[0, 1]))
+}
+
+/// 8 words without pointers.
+fn blob() -> &'static Type {
+    static T: OnceLock<&'static Type> = OnceLock::new();
+    T.get_or_init(|| Type::new("heap.blob", 8, &[]))
+}
+
+fn par(procs: usize) -> Config {
+    Config::new().gomaxprocs(procs).capture_output()
+}
+
+fn det(seed: u64, procs: usize) -> Config {
+    Config::new()
+        .gomaxprocs(procs)
+        .simseed(seed)
+        .capture_output()
+}
+
+fn run_ok<F: FnOnce() + Send + 'static>(cfg: Config, f: F) -> Runtime {
+    let rt = Runtime::new(cfg);
+    let e = common::run(&rt, f);
+    assert_eq!(e.status, 0, "stderr:\n{}", rt.stderr());
+    rt
+}
+
+/// Overwrites the stack below the caller's frame, so dead frames hold no
+/// stale copies of pointers (debug builds keep many).
+#[inline(never)]
+fn clobber_stack() {
+    let mut buf = [0u64; 2048];
+    std::hint::black_box(&mut buf);
+}
+
+/// A chain of `n` nodes; only its head is returned.
+#[inline(never)]
+fn chain(n: usize) -> Ptr {
+    let mut head = Ptr::NIL;
+    for i in 0..n {
+        let p = new_object(node());
+        p.store_ptr(0, head);
+        p.store(2, i as u64);
+        head = p;
+    }
+    head
+}
+
+fn chain_len(mut p: Ptr) -> usize {
+    let mut n = 0;
+    while !p.is_nil() {
+        n += 1;
+        p = p.load_ptr(0);
+    }
+    n
+}
+
+#[test]
+fn objects_reachable_only_from_a_stack_survive() {
+    for cfg in [par(1), par(2), det(1, 2)] {
+        run_ok(cfg, || {
+            let p = chain(100);
+            // Another goroutine holds its own chain on its stack while it
+            // is parked.
+            let c: Chan<u64> = Chan::new(0);
+            let c2 = c.clone();
+            gort::go!(move || {
+                let q = chain(50);
+                c2.send(0);
+                c2.send(chain_len(q) as u64);
+            });
+            c.recv();
+            gc();
+            gc();
+            assert_eq!(chain_len(p), 100);
+            assert_eq!(c.recv(), Some(50));
+        });
+    }
+}
+
+#[test]
+fn objects_reachable_only_from_a_global_or_the_heap_survive() {
+    run_ok(par(2), || {
+        let root = Root::new(Ptr::NIL);
+        root.store(chain(1000));
+        clobber_stack();
+        gc();
+        assert_eq!(chain_len(root.load()), 1000);
+        // Cut the chain in the middle: the tail is garbage.
+        let mut p = root.load();
+        for _ in 0..499 {
+            p = p.load_ptr(0);
+        }
+        p.store_ptr(0, Ptr::NIL);
+        let before = read_mem_stats();
+        clobber_stack();
+        gc();
+        let after = read_mem_stats();
+        assert_eq!(chain_len(root.load()), 500);
+        let freed = after.frees - before.frees;
+        assert!(
+            (490..=500).contains(&freed),
+            "{freed} of the 500 cut-off nodes were freed"
+        );
+    });
+}
+
+#[test]
+fn an_interior_pointer_keeps_its_object() {
+    run_ok(par(1), || {
+        let root = Root::new(Ptr::NIL);
+        let p = new_object(blob());
+        p.store(5, 77);
+        root.store(Ptr(p.0 + 5 * 8));
+        let addr = p.0;
+        clobber_stack();
+        gc();
+        assert!(find_object(addr).is_some(), "object freed");
+        assert_eq!(Ptr(addr).load(5), 77);
+        assert_eq!(
+            root.load().load(0),
+            77,
+            "an interior pointer reads its word"
+        );
+    });
+}
+
+#[test]
+fn garbage_is_freed_and_its_memory_reused() {
+    run_ok(par(1), || {
+        let churn = || {
+            for i in 0..20_000u64 {
+                let p = new_object(node());
+                p.store(2, i);
+            }
+        };
+        churn();
+        clobber_stack();
+        gc();
+        let s1 = read_mem_stats();
+        assert!(
+            s1.heap_objects < 200,
+            "{} objects survived",
+            s1.heap_objects
+        );
+        assert!(s1.frees >= 19_800, "{} freed", s1.frees);
+        churn();
+        clobber_stack();
+        gc();
+        let s2 = read_mem_stats();
+        assert_eq!(s2.heap_sys, s1.heap_sys, "the heap grew instead of reusing");
+        assert!(s2.num_gc >= 2);
+    });
+}
+
+/// Allocates a node and returns its address hidden from the collector.
+#[inline(never)]
+fn hidden_node() -> (usize, u32) {
+    let line = line!() + 1;
+    let p = new_object(node());
+    p.store(2, 5);
+    (p.0 ^ 0x5555_5555, line)
+}
+
+#[test]
+fn a_stale_pointer_access_is_a_fatal_error_naming_both_sites() {
+    let rt = Runtime::new(par(1));
+    let access_line = Arc::new(Mutex::new(0));
+    let al = access_line.clone();
+    let alloc_line = Arc::new(Mutex::new(0));
+    let al2 = alloc_line.clone();
+    let e = common::run(&rt, move || {
+        let (h, line) = hidden_node();
+        *al2.lock().unwrap() = line;
+        clobber_stack();
+        gc();
+        let p = Ptr(h ^ 0x5555_5555);
+        *al.lock().unwrap() = line!() + 1;
+        let v = p.load(2);
+        gort::println!("read {v:#x}");
+    });
+    assert_eq!(e.status, 2, "stdout: {}", rt.stdout());
+    let err = rt.stderr();
+    let here = gort_scheduler::traceback::abs_path(file!());
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines[0].starts_with("runtime: access to freed object 0x"),
+        "{err}"
+    );
+    assert!(
+        lines[0].ends_with(&format!(
+            ", heap.node, 24 bytes, allocated at {here}:{})",
+            alloc_line.lock().unwrap()
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "runtime: accessed at {here}:{} (word 2)",
+            access_line.lock().unwrap()
+        )
+    );
+    assert_eq!(lines[2], "fatal error: access to freed object");
+    assert_eq!(lines[3], "");
+    assert_eq!(lines[4], "goroutine 1 [running]:");
+}
+
+/// Random graphs: after a collection, the surviving objects are exactly
+/// those reachable from the roots and from the objects some stack word
+/// points to (which the collector reports when asked).
+#[test]
+fn random_graphs_keep_exactly_the_reachable_objects() {
+    for seed in 0..24u64 {
+        let rt = run_ok(det(seed, 2), move || {
+            let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let mut next = move |n: u64| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng % n
+            };
+            let n = 300 + next(300) as usize;
+            // Objects are created and linked with their addresses kept
+            // only in a Rust Vec (invisible to the collector) as
+            // integers XORed with a mask.
+            const MASK: usize = 0xa5a5_a5a5;
+            let objs: Vec<usize> = (0..n)
+                .map(|i| {
+                    let p = new_object(node());
+                    p.store(2, i as u64);
+                    p.0 ^ MASK
+                })
+                .collect();
+            let mut edges: HashMap<usize, Vec<usize>> = HashMap::new();
+            for i in 0..n {
+                for w in 0..2 {
+                    if next(3) != 0 {
+                        let j = next(n as u64) as usize;
+                        Ptr(objs[i] ^ MASK).store_ptr(w, Ptr(objs[j] ^ MASK));
+                        edges.entry(i).or_default().push(j);
+                    }
+                }
+            }
+            let roots: Vec<Root> = (0..3)
+                .map(|_| Root::new(Ptr(objs[next(n as u64) as usize] ^ MASK)))
+                .collect();
+            clobber_stack();
+            gort::gc_debug_stack_hits(true);
+            gc();
+            let hits: HashSet<usize> = gort::gc_debug_take_stack_hits().into_iter().collect();
+            gort::gc_debug_stack_hits(false);
+            let index: HashMap<usize, usize> = objs
+                .iter()
+                .enumerate()
+                .map(|(i, &a)| (a ^ MASK, i))
+                .collect();
+            let mut want: HashSet<usize> = HashSet::new();
+            let mut work: Vec<usize> = roots
+                .iter()
+                .map(|r| index[&r.load().0])
+                .chain(hits.iter().filter_map(|a| index.get(a).copied()))
+                .collect();
+            while let Some(i) = work.pop() {
+                if want.insert(i) {
+                    work.extend(edges.get(&i).into_iter().flatten().copied());
+                }
+            }
+            for (i, &a) in objs.iter().enumerate() {
+                let live = find_object(a ^ MASK).is_some();
+                assert_eq!(
+                    live,
+                    want.contains(&i),
+                    "seed {seed}: object {i} live={live}, reachable={}",
+                    want.contains(&i)
+                );
+            }
+            // Survivors still hold their values.
+            for &i in &want {
+                assert_eq!(Ptr(objs[i] ^ MASK).load(2), i as u64);
+            }
+            gort::println!("{} of {n} reachable", want.len());
+        });
+        assert!(rt.stdout().contains("reachable"));
+    }
+}
+
+#[test]
+fn gogc_paces_automatic_collections() {
+    let garbage = || {
+        for i in 0..200_000u64 {
+            let p = new_object(blob());
+            p.store(0, i);
+        }
+        read_mem_stats().num_gc
+    };
+    let out = Arc::new(Mutex::new(Vec::new()));
+    for gogc in [Some(100), Some(400), None] {
+        let o = out.clone();
+        run_ok(par(1).gogc(gogc), move || {
+            o.lock().unwrap().push(garbage());
+        });
+    }
+    let n = out.lock().unwrap().clone();
+    // 200,000 x 64 bytes = 12.8 MB of garbage: GOGC=100 collects at each
+    // 4 MB of heap, GOGC=400 at each 16 MB, GOGC=off never.
+    assert!(n[0] >= 2, "GOGC=100: {n:?}");
+    assert!(n[1] < n[0], "GOGC=400 collected as often as 100: {n:?}");
+    assert_eq!(n[2], 0, "GOGC=off collected: {n:?}");
+}
+
+#[test]
+fn gctrace_prints_gos_line_per_collection() {
+    let rt = run_ok(par(2).gctrace(1), || {
+        let root = Root::new(chain(10_000));
+        gc();
+        gc();
+        assert_eq!(chain_len(root.load()), 10_000);
+    });
+    let err = rt.stderr();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    for (i, l) in lines.iter().enumerate() {
+        assert!(l.starts_with(&format!("gc {} @", i + 1)), "{l}");
+        assert!(l.contains(" ms clock, "), "{l}");
+        assert!(l.contains(" ms cpu, "), "{l}");
+        assert!(l.ends_with(" MB globals, 2 P (forced)"), "{l}");
+    }
+}
