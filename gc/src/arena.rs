@@ -131,6 +131,13 @@ fn install(a: &'static HeapArena) {
     l2[i & ((1 << L2_BITS) - 1)].store(a as *const HeapArena as *mut HeapArena, Ordering::Release);
 }
 
+/// A placeholder arena (base 0, no spans in use) for caches that need an
+/// initial value; never installed in the arena map.
+pub fn first_arena_or_dummy() -> &'static HeapArena {
+    static DUMMY: std::sync::OnceLock<&'static HeapArena> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| Box::leak(Box::new(HeapArena::new(0))))
+}
+
 /// A fresh or recycled arena, its pages all free.
 pub fn alloc_arena() -> &'static HeapArena {
     let mut src = SOURCE.lock().unwrap();

@@ -53,7 +53,7 @@ pub use malloc::new_object;
 pub use mark::{
     debug_stack_hits as gc_debug_stack_hits, debug_take_stack_hits as gc_debug_take_stack_hits,
 };
-pub use mgc::{gc, read_mem_stats};
+pub use mgc::{gc, last_cycle, read_mem_stats, CycleStats};
 pub use mheap::{init, GcConfig, Heap};
 pub use mstats::MemStats;
 pub use object::{find_object, Ptr, Type, POISON};

@@ -18,7 +18,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::mheap::Heap;
-use crate::object::find_object;
+use crate::arena::{arena_of, HeapArena, ARENA_SHIFT, PAGES_PER_ARENA};
+use crate::object::{find_object, Type};
+use crate::sizeclasses::PAGE_SHIFT;
 
 /// Bytes below a suspended goroutine's recorded stack pointer that may
 /// hold its saved registers (platform.md: scan from the recorded address
@@ -36,7 +38,11 @@ pub struct MarkStats {
 }
 
 pub struct Marker {
-    work: Vec<usize>,
+    /// Grey objects: base address and type (so scanning needs no second
+    /// lookup).
+    work: Vec<(usize, &'static Type)>,
+    /// The arena of the last pointer greyed (index, arena).
+    last_arena: (usize, &'static HeapArena),
     pub stats: MarkStats,
     /// When recording: the objects a stack word pointed to (for tests that
     /// check exactly what conservative scanning kept).
@@ -53,6 +59,7 @@ impl Marker {
     pub fn new() -> Marker {
         Marker {
             work: Vec::with_capacity(4096),
+            last_arena: (usize::MAX, crate::arena::first_arena_or_dummy()),
             stats: MarkStats::default(),
             stack_hits: None,
         }
@@ -62,27 +69,46 @@ impl Marker {
     /// queues it for scanning if it has pointers.
     #[inline]
     pub fn greyobject(&mut self, addr: usize) {
-        let Some(f) = find_object(addr) else {
+        // Most pointers lead into the arena of the previous one: skip the
+        // arena map for them.
+        let arena = if addr >> ARENA_SHIFT == self.last_arena.0 {
+            self.last_arena.1
+        } else {
+            match arena_of(addr) {
+                Some(a) => {
+                    self.last_arena = (addr >> ARENA_SHIFT, a);
+                    a
+                }
+                None => return,
+            }
+        };
+        let s = arena.spans[(addr >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)].load(Ordering::Acquire);
+        // SAFETY: spans are leaked and recycled, never freed.
+        let Some(span) = (unsafe { s.as_ref() }) else {
             return;
         };
+        let Some((index, base)) = span.find(addr) else {
+            return;
+        };
+        if !span.is_allocated(index) {
+            return;
+        }
+        let f = crate::object::Found { span, index, base };
         if !f.span.try_mark(f.index) {
             return;
         }
         self.stats.objects += 1;
         self.stats.bytes += f.span.elemsize() as u64;
-        if f.span.type_of(f.index).is_some_and(|t| t.has_pointers()) {
-            self.work.push(f.base);
+        if let Some(t) = f.span.type_of(f.index) {
+            if t.has_pointers() {
+                self.work.push((f.base, t));
+            }
         }
     }
 
     /// Go's `scanobject`: greys every pointer word of the object at `base`.
-    fn scanobject(&mut self, base: usize) {
-        let Some(f) = find_object(base) else {
-            return;
-        };
-        let Some(ty) = f.span.type_of(f.index) else {
-            return;
-        };
+    #[inline]
+    fn scanobject(&mut self, base: usize, ty: &'static Type) {
         let words = ty.ptrdata / 8;
         for (mi, &m) in ty.ptrmask.iter().enumerate() {
             let mut m = m;
@@ -105,8 +131,8 @@ impl Marker {
 
     /// Go's `gcDrain`: scans grey objects until none is left.
     pub fn drain(&mut self) {
-        while let Some(b) = self.work.pop() {
-            self.scanobject(b);
+        while let Some((b, t)) = self.work.pop() {
+            self.scanobject(b, t);
         }
     }
 

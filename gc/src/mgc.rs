@@ -25,6 +25,26 @@ use std::time::Instant;
 use crate::gctrace::{gctrace_line, GcTrace};
 use crate::mheap::Heap;
 
+/// What the last collection did, for benchmarks and demos (the figures of
+/// its gctrace line, with the mark phase's object count).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CycleStats {
+    pub num: u32,
+    pub sweep_term_ns: u64,
+    pub mark_ns: u64,
+    pub mark_term_ns: u64,
+    /// Total stop-the-world time of the cycle (Go's PauseNs entry).
+    pub pause_ns: u64,
+    pub marked_objects: u64,
+    pub marked_bytes: u64,
+    pub stack_bytes: u64,
+}
+
+/// The last collection's figures (None before the first).
+pub fn last_cycle() -> Option<CycleStats> {
+    *crate::mheap::must().last_cycle.lock().unwrap()
+}
+
 /// Go's `runtime.GC()`: a full collection, then the sweep finished.
 pub fn gc() {
     let heap = crate::mheap::must();
@@ -63,6 +83,7 @@ fn gc_cycle(heap: &Heap, forced: bool) {
         ..GcTrace::default()
     };
     let mut pause = 0u64;
+    let mut marked_objects = 0u64;
     gort_scheduler::systemstack(&mut || {
         let t0 = Instant::now();
         // Sweep termination.
@@ -73,6 +94,7 @@ fn gc_cycle(heap: &Heap, forced: bool) {
         let t1 = Instant::now();
         // Mark (stop-the-world here; concurrent in Go).
         let m = crate::mark::mark_roots_and_drain(heap);
+        marked_objects = m.objects;
         let t2 = Instant::now();
         // Mark termination.
         trace.heap1 = heap.heap_live.load(Ordering::Relaxed);
@@ -115,6 +137,16 @@ fn gc_cycle(heap: &Heap, forced: bool) {
         st.record_pause(pause, now);
         trace.num = st.num_gc;
     }
+    *heap.last_cycle.lock().unwrap() = Some(CycleStats {
+        num: trace.num,
+        sweep_term_ns: trace.stw_sweepterm_ns,
+        mark_ns: trace.mark_ns,
+        mark_term_ns: trace.stw_markterm_ns,
+        pause_ns: pause,
+        marked_objects,
+        marked_bytes: trace.heap2,
+        stack_bytes: trace.stacks,
+    });
     heap.gc_running.store(false, Ordering::Release);
     if heap.cfg.gctrace > 0 {
         let line = gctrace_line(&trace) + "\n";

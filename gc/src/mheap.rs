@@ -84,6 +84,7 @@ pub struct Heap {
     pub(crate) pages_in_use: AtomicUsize,
     /// `Some` while tests ask which objects stacks kept (`mark.rs`).
     pub(crate) debug_stack_hits: Mutex<Option<Vec<usize>>>,
+    pub(crate) last_cycle: Mutex<Option<crate::mgc::CycleStats>>,
 }
 
 // SAFETY: span and arena references are to leaked, never-freed objects
@@ -125,6 +126,7 @@ impl Heap {
             gc_cpu_ns: AtomicU64::new(0),
             pages_in_use: AtomicUsize::new(0),
             debug_stack_hits: Mutex::new(None),
+            last_cycle: Mutex::new(None),
         }
     }
 

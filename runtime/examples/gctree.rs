@@ -1,0 +1,40 @@
+//! Profiling harness for stop-the-world marking (gobench `gc tree`): a
+//! complete binary tree of 2^20-1 nodes {left, right, val}, 2 warm-up
+//! collections, then 8 forced ones; prints mark throughput.
+//! `cargo run --release -p gort --example gctree`
+use gort::{gc, last_cycle, new_object, Config, Ptr, Root, Runtime, Type};
+
+fn build(ty: &'static Type, depth: u32) -> Ptr {
+    let n = new_object(ty);
+    if depth > 1 {
+        n.store_ptr(0, build(ty, depth - 1));
+        n.store_ptr(1, build(ty, depth - 1));
+    }
+    n
+}
+
+fn main() {
+    Runtime::new(Config::from_env().gomaxprocs(1)).run(|| {
+        let ty = Type::new("main.node", 3, &[0, 1]);
+        let root = Root::new(build(ty, 20));
+        gc();
+        gc();
+        let mut rates = Vec::new();
+        for _ in 0..8 {
+            gc();
+            let c = last_cycle().unwrap();
+            rates.push(c.marked_objects as f64 / (c.mark_ns as f64 / 1e9) / 1e6);
+            eprintln!(
+                "marked {} objects ({} MB) in {:.2} ms: {:.1} M objects/s; pause {:.2} ms",
+                c.marked_objects,
+                c.marked_bytes >> 20,
+                c.mark_ns as f64 / 1e6,
+                rates.last().unwrap(),
+                c.pause_ns as f64 / 1e6
+            );
+        }
+        rates.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        eprintln!("median {:.1} M objects per mark-second", rates[4]);
+        drop(root);
+    });
+}
