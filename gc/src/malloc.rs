@@ -36,19 +36,37 @@ fn zero(addr: usize, size: usize) {
     }
 }
 
+/// The current P's id and the heap, after a safepoint.
+#[inline]
+fn enter() -> (usize, &'static Heap) {
+    match gort_scheduler::alloc_enter() {
+        Some((p, h)) if !h.is_null() => {
+            // SAFETY: the only layer state gort installs is the Heap
+            // (`mheap::current` creates it through `runtime_ext`), and it
+            // lives as long as the runtime whose goroutine runs here.
+            (p, unsafe { &*(h as *const Heap) })
+        }
+        _ => {
+            crate::mheap::must();
+            (gort_scheduler::procid(), crate::mheap::must())
+        }
+    }
+}
+
 #[inline]
 fn mallocgc(ty: &'static Type, site: &'static Location<'static>) -> Ptr {
-    gort_scheduler::preempt_point();
-    let heap = crate::mheap::must();
+    let (mut p, heap) = enter();
     if heap.heap_live.load(Ordering::Relaxed) >= heap.trigger.load(Ordering::Relaxed) {
         crate::mgc::gc_trigger(heap);
+        // The collection may have moved this goroutine to another P.
+        p = enter().0;
     }
     let size = ty.size;
     if size > MAX_SMALL_SIZE {
         return large_alloc(heap, ty, site);
     }
     let class = size_to_class(size);
-    let mc = &heap.mcaches[gort_scheduler::procid()];
+    let mc = &heap.mcaches[p];
     let (s, i) = match mc
         .span(class)
         .and_then(|s| s.next_free_index().map(|i| (s, i)))

@@ -248,12 +248,31 @@ pub fn systemstack(f: &mut dyn FnMut()) {
 /// by `init` on first use; `None` outside a goroutine.
 pub fn runtime_ext<T: std::any::Any + Send + Sync>(init: impl FnOnce() -> T) -> Option<&'static T> {
     let g = getg()?;
-    let ext = g.sched().ext.get_or_init(|| Box::new(init()));
+    let sched = g.sched();
+    let ext = sched.ext.get_or_init(|| Box::new(init()));
     // SAFETY: the Sched outlives every goroutine that can call this, and
     // the ext box lives as long as the Sched; 'static is as long as any
     // caller on a goroutine can hold it.
     let r: &'static (dyn std::any::Any + Send + Sync) = unsafe { &*(&**ext as *const _) };
-    r.downcast_ref::<T>()
+    let t = r.downcast_ref::<T>()?;
+    sched
+        .ext_ptr
+        .store(t as *const T as *mut (), Ordering::Release);
+    Some(t)
+}
+
+/// For allocators: a safepoint, then the id of the current goroutine's P
+/// and the runtime's layer state set by `runtime_ext` (null before that),
+/// with one `getg`. The P is valid until the next safepoint or step.
+#[inline]
+pub fn alloc_enter() -> Option<(usize, *const ())> {
+    let g = getg()?;
+    safepoint(g);
+    let sched = g.sched();
+    Some((
+        Sched::current_p(g).id,
+        sched.ext_ptr.load(Ordering::Acquire) as *const (),
+    ))
 }
 
 /// Calls `f(lo, hi)` for the part of every live goroutine's stack that can

@@ -117,6 +117,9 @@ pub struct Sched {
     /// State of the layers above the scheduler (the heap), created on first
     /// use and dropped with the runtime.
     pub(crate) ext: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
+    /// The same state as a raw pointer, for the allocation fast path
+    /// (`alloc_enter`); set by `runtime_ext`.
+    pub(crate) ext_ptr: std::sync::atomic::AtomicPtr<()>,
 }
 
 // SAFETY: all shared state is atomic or behind a Mutex; the global queue
@@ -176,6 +179,7 @@ impl Sched {
             sysmon_wake_at: AtomicU64::new(0),
             weak: weak.clone(),
             ext: std::sync::OnceLock::new(),
+            ext_ptr: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
         })
     }
 
