@@ -61,11 +61,14 @@ fn bench_alloc(c: &mut Criterion) {
                 })
             })
         });
-        g.bench_function(BenchmarkId::new("box", format!("{bytes}B")), |b| match words {
-            1 => b.iter(|| drop(std::hint::black_box(Box::new([0u64; 1])))),
-            3 => b.iter(|| drop(std::hint::black_box(Box::new([0u64; 3])))),
-            _ => b.iter(|| drop(std::hint::black_box(Box::new([0u64; 8])))),
-        });
+        g.bench_function(
+            BenchmarkId::new("box", format!("{bytes}B")),
+            |b| match words {
+                1 => b.iter(|| drop(std::hint::black_box(Box::new([0u64; 1])))),
+                3 => b.iter(|| drop(std::hint::black_box(Box::new([0u64; 3])))),
+                _ => b.iter(|| drop(std::hint::black_box(Box::new([0u64; 8])))),
+            },
+        );
     }
     g.finish();
 }

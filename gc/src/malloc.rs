@@ -66,6 +66,9 @@ fn mallocgc(ty: &'static Type, site: &'static Location<'static>) -> Ptr {
         return large_alloc(heap, ty, site);
     }
     let class = size_to_class(size);
+    if p >= heap.mcaches_used.load(Ordering::Relaxed) {
+        heap.mcaches_used.fetch_max(p + 1, Ordering::Relaxed);
+    }
     let mc = &heap.mcaches[p];
     let (s, i) = match mc
         .span(class)

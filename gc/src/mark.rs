@@ -17,8 +17,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::mheap::Heap;
 use crate::arena::{arena_of, HeapArena, ARENA_SHIFT, PAGES_PER_ARENA};
+use crate::mheap::Heap;
 use crate::object::{find_object, Type};
 use crate::sizeclasses::PAGE_SHIFT;
 

@@ -88,7 +88,8 @@ fn gc_cycle(heap: &Heap, forced: bool) {
         let t0 = Instant::now();
         // Sweep termination.
         crate::sweep::finish_sweep(heap);
-        for mc in heap.mcaches.iter() {
+        let used = heap.mcaches_used.load(Ordering::Relaxed);
+        for mc in heap.mcaches[..used].iter() {
             mc.release_all(heap);
         }
         let t1 = Instant::now();
@@ -159,7 +160,7 @@ pub fn read_mem_stats() -> crate::mstats::MemStats {
     let heap = crate::mheap::must();
     let mut st = heap.stats.lock().unwrap().clone();
     let (mut n, mut b) = (0, 0);
-    for mc in heap.mcaches.iter() {
+    for mc in heap.mcaches[..heap.mcaches_used.load(Ordering::Relaxed)].iter() {
         n += mc.local_nalloc.load(Ordering::Relaxed);
         b += mc.local_bytes.load(Ordering::Relaxed);
     }

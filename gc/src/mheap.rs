@@ -57,12 +57,15 @@ pub struct Heap {
     pages: Mutex<Pages>,
     pub(crate) central: Box<[MCentral]>,
     pub(crate) mcaches: Box<[MCache]>,
+    /// One more than the highest P id that has allocated (the mcaches the
+    /// collector must flush).
+    pub(crate) mcaches_used: AtomicUsize,
     /// Large-object spans in use.
     pub(crate) large: Mutex<Vec<&'static MSpan>>,
     /// Go's `mheap_.sweepgen`.
     pub(crate) sweepgen: AtomicU32,
     /// Registered roots (`roots.rs`).
-    pub(crate) roots: Mutex<Vec<usize>>,
+    pub(crate) roots: std::sync::Arc<Mutex<Vec<usize>>>,
     /// Bytes allocated since the last collection plus bytes marked by it
     /// (Go's `heapLive`), what the pacer compares with the trigger.
     pub(crate) heap_live: AtomicU64,
@@ -108,9 +111,10 @@ impl Heap {
             mcaches: (0..gort_scheduler::MAXPROCS_CAP)
                 .map(|_| MCache::new())
                 .collect(),
+            mcaches_used: AtomicUsize::new(0),
             large: Mutex::new(Vec::new()),
             sweepgen: AtomicU32::new(2),
-            roots: Mutex::new(Vec::new()),
+            roots: std::sync::Arc::new(Mutex::new(Vec::new())),
             heap_live: AtomicU64::new(0),
             heap_alloc: AtomicU64::new(0),
             heap_objects: AtomicU64::new(0),

@@ -9,6 +9,7 @@
 //! says "this is a global". Loads and stores are steps, like heap accesses.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::mheap::Heap;
 use crate::object::Ptr;
@@ -17,7 +18,9 @@ use crate::object::Ptr;
 /// Registered with the current runtime's heap while it lives.
 pub struct Root {
     slot: Box<AtomicUsize>,
-    heap: &'static Heap,
+    /// The heap's root registry, shared so that a Root dropped after its
+    /// runtime ended (its heap gone) still unregisters safely.
+    registry: Arc<Mutex<Vec<usize>>>,
 }
 
 impl std::fmt::Debug for Root {
@@ -35,7 +38,10 @@ impl Root {
             .lock()
             .unwrap()
             .push(&*slot as *const AtomicUsize as usize);
-        Root { slot, heap }
+        Root {
+            slot,
+            registry: heap.roots.clone(),
+        }
     }
 
     #[track_caller]
@@ -55,7 +61,7 @@ impl Root {
 impl Drop for Root {
     fn drop(&mut self) {
         let me = &*self.slot as *const AtomicUsize as usize;
-        self.heap.roots.lock().unwrap().retain(|&r| r != me);
+        self.registry.lock().unwrap().retain(|&r| r != me);
     }
 }
 

@@ -43,8 +43,8 @@ pub use gort_scheduler::sync::{Cond, Locker, Mutex, Once, RWMutex};
 
 pub use config::Config;
 pub use gort_gc::{
-    find_object, gc, gc_debug_stack_hits, last_cycle, CycleStats, gc_debug_take_stack_hits, new_object, read_mem_stats,
-    GcConfig, MemStats, Ptr, Root, Type, POISON,
+    find_object, gc, gc_debug_stack_hits, gc_debug_take_stack_hits, last_cycle, new_object,
+    read_mem_stats, CycleStats, GcConfig, MemStats, Ptr, Root, Type, POISON,
 };
 pub use gort_scheduler::{after, block, selectgo, Chan, RecvCase, SelectCase, SendCase};
 pub use gort_scheduler::{

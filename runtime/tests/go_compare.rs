@@ -571,3 +571,83 @@ func main() {
         }
     }
 }
+
+/// gctrace: the same fields in the same order as Go 1.19's line, for a
+/// program that forces two collections (numbers masked).
+#[test]
+fn gctrace_line_matches_go() {
+    let src = r#"package main
+
+import "runtime"
+
+type node struct {
+	left, right *node
+	val         int64
+}
+
+var root *node
+
+func build(d int) *node {
+	n := &node{}
+	if d > 1 {
+		n.left, n.right = build(d-1), build(d-1)
+	}
+	return n
+}
+
+func main() {
+	root = build(12)
+	runtime.GC()
+	runtime.GC()
+}
+"#;
+    let Some(go) = go_run(
+        "gctrace",
+        src,
+        &[("GODEBUG", "gctrace=1"), ("GOMAXPROCS", "2")],
+    ) else {
+        return;
+    };
+    fn build(ty: &'static gort::Type, d: u32) -> gort::Ptr {
+        let n = gort::new_object(ty);
+        if d > 1 {
+            n.store_ptr(0, build(ty, d - 1));
+            n.store_ptr(1, build(ty, d - 1));
+        }
+        n
+    }
+    let rt = Runtime::new(Config::new().gomaxprocs(2).gctrace(1).capture_output());
+    let e = common::run(&rt, || {
+        let ty = gort::Type::new("main.node", 3, &[0, 1]);
+        let _root = gort::Root::new(build(ty, 12));
+        gort::gc();
+        gort::gc();
+    });
+    assert_eq!(Some(e.status), go.status);
+    // Numbers (with their decimals) become N: what remains is the
+    // line's fixed text.
+    let mask = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| l.starts_with("gc "))
+            .map(|l| {
+                let mut out = String::new();
+                let mut in_num = false;
+                for c in l.chars() {
+                    if c.is_ascii_digit() || (in_num && c == '.') {
+                        if !in_num {
+                            out.push('N');
+                        }
+                        in_num = true;
+                    } else {
+                        in_num = false;
+                        out.push(c);
+                    }
+                }
+                out
+            })
+            .collect()
+    };
+    let (g, o) = (mask(&rt.stderr()), mask(&go.stderr));
+    assert_eq!(g, o, "gort:\n{}\ngo:\n{}", rt.stderr(), go.stderr);
+    assert_eq!(g.len(), 2);
+}

@@ -342,3 +342,37 @@ fn gctrace_prints_gos_line_per_collection() {
         assert!(l.ends_with(" MB globals, 2 P (forced)"), "{l}");
     }
 }
+
+/// Several goroutines on several Ps build lists, keep some in globals,
+/// drop the rest, while allocation triggers collections: every kept list
+/// reads back intact (a lost object would be a fatal error or a wrong
+/// value).
+#[test]
+fn collections_during_concurrent_allocation_keep_live_objects() {
+    for cfg in [par(2), par(4), det(3, 2), det(4, 4)] {
+        run_ok(cfg.gogc(Some(50)), || {
+            let wg = Arc::new(gort::WaitGroup::new());
+            for w in 0..4u64 {
+                wg.add(1);
+                let wg = wg.clone();
+                gort::go!(move || {
+                    let keep: Vec<Root> = (0..20)
+                        .map(|i| {
+                            let _garbage = chain(2000);
+                            let r = Root::new(chain(50));
+                            r.load().store(2, w * 1000 + i);
+                            r
+                        })
+                        .collect();
+                    for (i, r) in keep.iter().enumerate() {
+                        assert_eq!(chain_len(r.load()), 50);
+                        assert_eq!(r.load().load(2), w * 1000 + i as u64);
+                    }
+                    wg.done();
+                });
+            }
+            wg.wait();
+            assert!(read_mem_stats().num_gc > 0, "no collection ran");
+        });
+    }
+}
