@@ -45,6 +45,13 @@ pub fn last_cycle() -> Option<CycleStats> {
     *crate::mheap::must().last_cycle.lock().unwrap()
 }
 
+/// Deterministic mode's model of a collection's cost: each stop-the-world
+/// phase's fixed part, and the mark's cost per object (about Go's 38 ns
+/// per object on the gc-tree heap, BENCHMARKS.md) and per stack word.
+const VIRTUAL_PHASE_NS: u64 = 5_000;
+const VIRTUAL_NS_PER_OBJECT: u64 = 38;
+const VIRTUAL_NS_PER_STACK_WORD: u64 = 1;
+
 /// Go's `runtime.GC()`: a full collection, then the sweep finished.
 pub fn gc() {
     let heap = crate::mheap::must();
@@ -73,6 +80,7 @@ fn gc_cycle(heap: &Heap, forced: bool) {
         return gc_cycle(heap, forced);
     }
     let heap0 = heap.heap_live.load(Ordering::Relaxed);
+    let this_goal = heap.goal.load(Ordering::Relaxed);
     let t_start = gort_scheduler::nanotime();
     let wall0 = Instant::now();
     gort_scheduler::stop_the_world("GC");
@@ -110,14 +118,29 @@ fn gc_cycle(heap: &Heap, forced: bool) {
             .store(crate::pacer::trigger(goal, m.bytes), Ordering::Relaxed);
         let t3 = Instant::now();
         trace.heap2 = m.bytes;
-        trace.goal = crate::pacer::goal_for_trace(goal);
+        // gctrace prints the goal this cycle ran against (Go's
+        // `lastHeapGoal`), not the one it just set for the next.
+        trace.goal = crate::pacer::goal_for_trace(this_goal);
         trace.stacks = m.stack_bytes;
         trace.stw_sweepterm_ns = (t1 - t0).as_nanos() as u64;
         trace.mark_ns = (t2 - t1).as_nanos() as u64;
         trace.stw_markterm_ns = (t3 - t2).as_nanos() as u64;
         pause = (t3 - t0).as_nanos() as u64;
     });
-    let stw_total = wall0.elapsed().as_nanos() as u64;
+    let mut stw_total = wall0.elapsed().as_nanos() as u64;
+    if heap.cfg.det {
+        // Deterministic mode replays byte for byte, so the collector's
+        // phases take modelled virtual time (Go-like costs per unit of
+        // work) instead of measured wall time, and the virtual clock moves
+        // on by the pause.
+        let m = (marked_objects, trace.stacks);
+        trace.stw_sweepterm_ns = VIRTUAL_PHASE_NS;
+        trace.mark_ns = m.0 * VIRTUAL_NS_PER_OBJECT + m.1 / 8 * VIRTUAL_NS_PER_STACK_WORD;
+        trace.stw_markterm_ns = VIRTUAL_PHASE_NS;
+        pause = trace.stw_sweepterm_ns + trace.mark_ns + trace.stw_markterm_ns;
+        stw_total = pause;
+        gort_scheduler::advance_virtual_clock(pause);
+    }
     gort_scheduler::start_the_world();
     let procs = trace.procs as u64;
     trace.sweepterm_cpu_ns = trace.stw_sweepterm_ns * procs;

@@ -578,7 +578,10 @@ func main() {
 fn gctrace_line_matches_go() {
     let src = r#"package main
 
-import "runtime"
+import (
+	"runtime"
+	"time"
+)
 
 type node struct {
 	left, right *node
@@ -599,6 +602,9 @@ func main() {
 	root = build(12)
 	runtime.GC()
 	runtime.GC()
+	// The gctrace line is printed by whichever worker finished the mark,
+	// possibly after runtime.GC returned: let it finish before exiting.
+	time.Sleep(50 * time.Millisecond)
 }
 "#;
     let Some(go) = go_run(

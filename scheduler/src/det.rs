@@ -123,9 +123,12 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
         };
         let steps = g.steps.get().max(1);
         // One thread owns the clock in this mode: no read-modify-write.
+        // (The goroutine may have moved it itself: a collection's modelled
+        // pause, `advance_virtual_clock`.)
+        let cur = sched.vclock.load(Ordering::Relaxed).max(now);
         sched
             .vclock
-            .store(now + steps * dc.step_ns, Ordering::Relaxed);
+            .store(cur + steps * dc.step_ns, Ordering::Relaxed);
         // A G that left its P leaves the P running and empty: it looks for
         // work on its next turn, or goes idle. (`Next::Run` is a parallel-
         // mode shortcut and never comes back here.)

@@ -73,10 +73,10 @@ pub use config::{Captured, DetConfig, Mode, Output, SchedConfig, Traceback};
 pub use g::{StartInfo, UnlockFn, WaitReason};
 pub use p::GPtr;
 pub use proc::{
-    alloc_enter, current, fatal, fatal_detail, for_each_goroutine_stack, go, go_with, goexit, goid,
-    gomaxprocs, gopark, goready, gosched, goyield, nanotime, num_goroutine, preempt_point, procid,
-    runtime_ext, sleep, start_info, step, system_runtime_ext, systemstack, write_stderr,
-    write_stdout,
+    advance_virtual_clock, alloc_enter, current, deterministic, fatal, fatal_detail,
+    for_each_goroutine_stack, go, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched,
+    goyield, nanotime, num_goroutine, preempt_point, procid, runtime_ext, sleep, start_info, step,
+    system_runtime_ext, systemstack, write_stderr, write_stdout,
 };
 pub use procresize::set_gomaxprocs;
 pub use sched::{Exit, MAXPROCS_CAP};

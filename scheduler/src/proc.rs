@@ -261,6 +261,24 @@ pub fn runtime_ext<T: std::any::Any + Send + Sync>(init: impl FnOnce() -> T) -> 
     Some(t)
 }
 
+/// Deterministic mode: moves the virtual clock forward by `ns` (work the
+/// runtime did outside any step, such as a stop-the-world collection, whose
+/// cost the caller models). Does nothing in parallel mode, where time is
+/// the wall clock.
+pub fn advance_virtual_clock(ns: u64) {
+    if let Some(g) = getg().or_else(current_system_g) {
+        let sched = g.sched();
+        if sched.det {
+            sched.vclock.fetch_add(ns, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether the current goroutine's runtime runs in deterministic mode.
+pub fn deterministic() -> bool {
+    getg().is_some_and(|g| g.det)
+}
+
 /// For allocators: a safepoint, then the id of the current goroutine's P
 /// and the runtime's layer state set by `runtime_ext` (null before that),
 /// with one `getg`. The P is valid until the next safepoint or step.
