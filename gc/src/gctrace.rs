@@ -455,7 +455,10 @@ mod tests {
             dir.join("main.go"),
             r#"package main
 
-import "runtime"
+import (
+	"runtime"
+	"time"
+)
 
 var sink [][]byte
 
@@ -470,6 +473,9 @@ func main() {
 		}
 	}
 	runtime.GC()
+	// The last gctrace line may be printed by a mark worker after
+	// runtime.GC returns: give it time before exiting.
+	time.Sleep(50 * time.Millisecond)
 }
 "#,
         )

@@ -124,21 +124,33 @@ impl Marker {
     /// Go's `scanobject`: greys every pointer word of the object at `base`.
     #[inline]
     fn scanobject(&mut self, base: usize, ty: &'static Type) {
-        let words = ty.ptrdata / 8;
-        for (mi, &m) in ty.ptrmask.iter().enumerate() {
-            let mut m = m;
-            while m != 0 {
-                let bit = m.trailing_zeros() as usize;
-                m &= m - 1;
-                let w = mi * 64 + bit;
-                if w >= words {
-                    break;
-                }
-                // SAFETY: word w of an allocated object of this type lies
-                // inside its slot, in a mapped arena; read atomically.
-                let v = unsafe { &*((base + w * 8) as *const AtomicU64) }.load(Ordering::Relaxed);
-                if v != 0 {
-                    self.greyobject(v as usize);
+        let ew = ty.elem_words;
+        // For an array, only the elements up to the last pointer word.
+        let n = if ty.count == 1 {
+            1
+        } else {
+            ty.ptrdata.div_ceil(ew * 8)
+        };
+        let elem_ptr_words = if ty.count == 1 { ty.ptrdata / 8 } else { ew };
+        for e in 0..n {
+            let ebase = base + e * ew * 8;
+            for (mi, &m) in ty.ptrmask.iter().enumerate() {
+                let mut m = m;
+                while m != 0 {
+                    let bit = m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    let w = mi * 64 + bit;
+                    if w >= elem_ptr_words {
+                        break;
+                    }
+                    // SAFETY: word w of element e of an allocated object of
+                    // this type lies inside its slot, in a mapped arena;
+                    // read atomically.
+                    let v =
+                        unsafe { &*((ebase + w * 8) as *const AtomicU64) }.load(Ordering::Relaxed);
+                    if v != 0 {
+                        self.greyobject(v as usize);
+                    }
                 }
             }
         }

@@ -36,10 +36,14 @@ pub const POISON: u64 = 0xdead_beef_dead_beef;
 pub struct Type {
     pub name: &'static str,
     pub size: usize,
-    /// Bit i of word i/64: word i of the object holds a pointer.
+    /// Bit i of word i/64: word i of one element holds a pointer.
     pub ptrmask: Box<[u64]>,
     /// Bytes up to the end of the last pointer word (0: no pointers).
     pub ptrdata: usize,
+    /// Words per element: an array type repeats `ptrmask` every
+    /// `elem_words` words (`count` times); a plain type has one element.
+    pub elem_words: usize,
+    pub count: usize,
 }
 
 impl fmt::Debug for Type {
@@ -65,12 +69,44 @@ impl Type {
             size: words * 8,
             ptrmask: mask.into_boxed_slice(),
             ptrdata,
+            elem_words: words,
+            count: 1,
         }))
+    }
+
+    /// Go's `[n]elem` (a bucket array): `n` copies of `elem`'s layout.
+    /// Array types are interned, so repeated growth does not leak types.
+    pub fn array(elem: &'static Type, n: usize) -> &'static Type {
+        use std::collections::HashMap;
+        use std::sync::Mutex;
+        static ARRAYS: Mutex<Option<HashMap<(usize, usize), &'static Type>>> = Mutex::new(None);
+        let mut arrays = ARRAYS.lock().unwrap();
+        let arrays = arrays.get_or_insert_with(HashMap::new);
+        let key = (elem as *const Type as usize, n);
+        if let Some(&t) = arrays.get(&key) {
+            return t;
+        }
+        let ptrdata = if elem.ptrdata == 0 {
+            0
+        } else {
+            (n - 1) * elem.size + elem.ptrdata
+        };
+        let t: &'static Type = Box::leak(Box::new(Type {
+            name: elem.name,
+            size: elem.size * n,
+            ptrmask: elem.ptrmask.clone(),
+            ptrdata,
+            elem_words: elem.elem_words,
+            count: n,
+        }));
+        arrays.insert(key, t);
+        t
     }
 
     /// Whether word `i` holds a pointer.
     #[inline]
     pub fn is_ptr(&self, i: usize) -> bool {
+        let i = i % self.elem_words;
         self.ptrmask
             .get(i / 64)
             .is_some_and(|m| m & (1 << (i % 64)) != 0)
@@ -159,6 +195,47 @@ impl Ptr {
         self.word(i).store(v, Ordering::Relaxed)
     }
 
+    /// Atomically XORs word `i` with `v`, returning the old value.
+    #[inline]
+    #[track_caller]
+    pub fn fetch_xor(self, i: usize, v: u64) -> u64 {
+        self.word(i).fetch_xor(v, Ordering::Relaxed)
+    }
+
+    /// Atomically ORs `v` into word `i`, returning the old value (Go's
+    /// `atomic.Or8` on the map's flags, for iterators).
+    #[inline]
+    #[track_caller]
+    pub fn fetch_or(self, i: usize, v: u64) -> u64 {
+        self.word(i).fetch_or(v, Ordering::Relaxed)
+    }
+
+    /// Reads the `width`-bit field at bit `shift` of word `i` (a byte or
+    /// half-word field Go packs into the word: a map's flags, B, tophash).
+    #[inline]
+    #[track_caller]
+    pub fn load_field(self, i: usize, shift: u32, width: u32) -> u64 {
+        (self.load(i) >> shift) & field_mask(width)
+    }
+
+    /// Writes such a field as Go's byte store would: the rest of the word
+    /// is left as other goroutines made it (a CAS loop in parallel mode,
+    /// where they may write it meanwhile).
+    #[inline]
+    #[track_caller]
+    pub fn store_field(self, i: usize, shift: u32, width: u32, v: u64) {
+        let w = self.word(i);
+        let m = field_mask(width) << shift;
+        let mut old = w.load(Ordering::Relaxed);
+        loop {
+            let new = (old & !m) | ((v << shift) & m);
+            match w.compare_exchange_weak(old, new, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(x) => old = x,
+            }
+        }
+    }
+
     /// Reads pointer word `i`.
     #[inline]
     #[track_caller]
@@ -172,6 +249,15 @@ impl Ptr {
     #[track_caller]
     pub fn store_ptr(self, i: usize, p: Ptr) {
         self.store(i, p.0 as u64)
+    }
+}
+
+#[inline]
+fn field_mask(width: u32) -> u64 {
+    if width >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
     }
 }
 

@@ -1,10 +1,25 @@
-//! gort-maps: Go 1.19's classic hash map and sync.Map, living in the
-//! simulated heap of gort-gc.
+//! gort-maps: Go 1.19's classic hash map, living in the simulated heap of
+//! gort-gc.
 //!
-//! This crate will hold `hmap` with its buckets and oldbuckets, incremental
-//! evacuation, same-size growth, iteration, and the three concurrent-misuse
-//! checks Go performs (`concurrent map writes`, `concurrent map read and map
-//! write`, `concurrent map iteration and map write`), plus sync.Map. Every
-//! heap access goes through gort-scheduler's `step()` hook so deterministic
-//! mode can interleave goroutines inside `mapassign`. Nothing is implemented
-//! here yet (see the hmap issue).
+//! `hmap` holds the algorithms of map.go on heap words (creation, lookup,
+//! assignment, deletion, clear, growth by doubling and same-size growth,
+//! incremental evacuation, the three concurrent-misuse checks); `iter`
+//! holds iteration; `maptype` the layout and constants; `map` a typed
+//! front end (`Map<K, V>`) that reads like Go's `map[K]V`. Every word the
+//! map touches is a heap access and a scheduler step, so deterministic
+//! mode can interleave goroutines inside `mapassign` and `evacuate`.
+
+pub mod hmap;
+pub mod iter;
+pub mod map;
+pub mod maptype;
+
+pub use hmap::{HMap, MapStats};
+pub use map::{Map, MapElem};
+pub use maptype::MapType;
+
+/// Declares this crate's frames the runtime's (hidden in tracebacks, as
+/// Go hides `runtime.mapassign`). Called by `gort::Runtime::run`.
+pub fn register_frames() {
+    gort_scheduler::traceback::register_runtime_dir(file!());
+}

@@ -73,7 +73,7 @@ pub use config::{Captured, DetConfig, Mode, Output, SchedConfig, Traceback};
 pub use g::{StartInfo, UnlockFn, WaitReason};
 pub use p::GPtr;
 pub use proc::{
-    advance_virtual_clock, alloc_enter, current, deterministic, fatal, fatal_detail,
+    advance_virtual_clock, alloc_enter, current, deterministic, fastrand, fatal, fatal_detail,
     for_each_goroutine_stack, go, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched,
     goyield, nanotime, num_goroutine, preempt_point, procid, runtime_ext, sleep, start_info, step,
     system_runtime_ext, systemstack, write_stderr, write_stdout,

@@ -274,6 +274,15 @@ pub fn advance_virtual_clock(ns: u64) {
     }
 }
 
+/// Go's `fastrand`: the current M's random number generator (seeded from
+/// the simseed in deterministic mode, so a seed replays every draw).
+pub fn fastrand() -> u32 {
+    let g = must_getg("fastrand");
+    // SAFETY: a running G's m is its current M, alive while it runs.
+    let m = unsafe { &*g.m.load(Ordering::Acquire) };
+    m.fastrand()
+}
+
 /// Whether the current goroutine's runtime runs in deterministic mode.
 pub fn deterministic() -> bool {
     getg().is_some_and(|g| g.det)

@@ -1,0 +1,828 @@
+//! Go 1.19's `hmap` (map.go): creation, lookup, assignment, deletion,
+//! clearing, growth and evacuation, as operations on simulated heap words.
+//!
+//! The header is an ordinary 6-word heap object laid out as Go's 48-byte
+//! hmap: `count`; one word packing `flags`, `B`, `noverflow` and `hash0`
+//! (byte-sized fields, written field by field as Go's byte stores are);
+//! `buckets`; `oldbuckets`; `nevacuate`; `extra`. Buckets, overflow
+//! buckets, `mapextra` and its overflow lists are heap objects too, linked
+//! by pointer words, so the collector reaches `buckets` and `oldbuckets`
+//! like any other pointer. Every word read or written is a heap access and
+//! so a scheduler step: in deterministic mode a goroutine can be suspended
+//! anywhere inside `mapassign` or `evacuate` while another P runs.
+//!
+//! The algorithms follow map.go step for step (maps.md §3-§8): the lazily
+//! allocated first bucket of `makemap_small`, `overLoadFactor` and
+//! `tooManyOverflowBuckets`, growth only when inserting a new key while
+//! not growing, `growWork` (the old bucket feeding mine, then
+//! `nevacuate`'s), `evacuate` with the X/Y split and evacuation marks,
+//! `advanceEvacuationMark`, `emptyRest` maintenance on delete, `hash0`
+//! re-seeded when the map empties, and the best-effort `hashWriting`
+//! protocol with Go's three fatal errors at Go's check sites.
+//!
+//! Marks for the layers to come: `// race:` where Go calls
+//! racereadpc/racewritepc (on the hmap's first byte), `// wb:` where Go's
+//! map code stores a pointer with a write barrier (maps.md §9-§10).
+
+use gort_gc::{new_object, Ptr, Type};
+
+use crate::maptype::*;
+
+/// hmap word indices.
+const W_COUNT: usize = 0;
+const W_PACKED: usize = 1;
+const W_BUCKETS: usize = 2;
+const W_OLDBUCKETS: usize = 3;
+const W_NEVACUATE: usize = 4;
+const W_EXTRA: usize = 5;
+
+/// mapextra word indices.
+const X_OVERFLOW: usize = 0;
+const X_OLDOVERFLOW: usize = 1;
+const X_NEXTOVERFLOW: usize = 2;
+
+fn hmap_type() -> &'static Type {
+    static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
+    T.get_or_init(|| Type::new("runtime.hmap", 6, &[W_BUCKETS, W_OLDBUCKETS, W_EXTRA]))
+}
+fn mapextra_type() -> &'static Type {
+    static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
+    T.get_or_init(|| Type::new("runtime.mapextra", 3, &[0, 1, 2]))
+}
+/// A slice header `[]*bmap`: data, len, cap.
+fn slice_type() -> &'static Type {
+    static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
+    T.get_or_init(|| Type::new("[]*runtime.bmap", 3, &[0]))
+}
+fn ptr_type() -> &'static Type {
+    static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
+    T.get_or_init(|| Type::new("*runtime.bmap", 1, &[0]))
+}
+
+/// A map header (Go's `*hmap`); `Ptr::NIL` is the nil map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HMap(pub Ptr);
+
+/// A snapshot of a map's growth state (for demos and traces).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct MapStats {
+    pub b: u8,
+    pub count: usize,
+    pub noverflow: u16,
+    pub growing: bool,
+    pub same_size_grow: bool,
+    pub nevacuate: usize,
+    pub flags: u8,
+    pub buckets_nil: bool,
+}
+
+impl HMap {
+    // ---- header fields (each a heap access)
+    #[inline]
+    pub fn count(self) -> usize {
+        self.0.load(W_COUNT) as usize
+    }
+    #[inline]
+    fn set_count(self, n: usize) {
+        self.0.store(W_COUNT, n as u64)
+    }
+    #[inline]
+    pub fn flags(self) -> u64 {
+        self.0.load_field(W_PACKED, 0, 8)
+    }
+    #[inline]
+    fn set_flags(self, f: u64) {
+        self.0.store_field(W_PACKED, 0, 8, f)
+    }
+    #[inline]
+    pub fn b(self) -> u8 {
+        self.0.load_field(W_PACKED, 8, 8) as u8
+    }
+    #[inline]
+    fn set_b(self, b: u8) {
+        self.0.store_field(W_PACKED, 8, 8, b as u64)
+    }
+    #[inline]
+    pub fn noverflow(self) -> u16 {
+        self.0.load_field(W_PACKED, 16, 16) as u16
+    }
+    #[inline]
+    fn set_noverflow(self, n: u16) {
+        self.0.store_field(W_PACKED, 16, 16, n as u64)
+    }
+    #[inline]
+    fn hash0(self) -> u32 {
+        self.0.load_field(W_PACKED, 32, 32) as u32
+    }
+    #[inline]
+    fn set_hash0(self, h: u32) {
+        self.0.store_field(W_PACKED, 32, 32, h as u64)
+    }
+    #[inline]
+    pub fn buckets(self) -> Ptr {
+        self.0.load_ptr(W_BUCKETS)
+    }
+    #[inline]
+    pub fn oldbuckets(self) -> Ptr {
+        self.0.load_ptr(W_OLDBUCKETS)
+    }
+    #[inline]
+    fn nevacuate(self) -> usize {
+        self.0.load(W_NEVACUATE) as usize
+    }
+    #[inline]
+    fn extra(self) -> Ptr {
+        self.0.load_ptr(W_EXTRA)
+    }
+    #[inline]
+    pub fn growing(self) -> bool {
+        !self.oldbuckets().is_nil()
+    }
+    #[inline]
+    fn same_size_grow(self) -> bool {
+        self.flags() & SAME_SIZE_GROW != 0
+    }
+    /// Go's `noldbuckets`.
+    fn noldbuckets(self) -> usize {
+        let mut b = self.b();
+        if !self.same_size_grow() {
+            b -= 1;
+        }
+        bucket_shift(b)
+    }
+    fn oldbucketmask(self) -> usize {
+        self.noldbuckets() - 1
+    }
+
+    /// The map's growth state, read without the concurrency checks (like
+    /// the probe program of maps.md §12.6 reading the hmap with unsafe).
+    pub fn stats(self) -> MapStats {
+        if self.0.is_nil() {
+            return MapStats {
+                buckets_nil: true,
+                ..MapStats::default()
+            };
+        }
+        let f = self.flags();
+        MapStats {
+            b: self.b(),
+            count: self.count(),
+            noverflow: self.noverflow(),
+            growing: self.growing(),
+            same_size_grow: f & SAME_SIZE_GROW != 0,
+            nevacuate: self.nevacuate(),
+            flags: f as u8,
+            buckets_nil: self.buckets().is_nil(),
+        }
+    }
+
+    /// Flips `hashWriting` (Go's non-atomic `h.flags ^= hashWriting`; an
+    /// atomic XOR here so the byte's other flags are never lost).
+    #[inline]
+    fn xor_writing(self) {
+        self.0.fetch_xor(W_PACKED, HASH_WRITING);
+    }
+}
+
+// ---- buckets
+
+#[inline]
+fn bucket_at(t: &MapType, array: Ptr, i: usize) -> Ptr {
+    Ptr(array.0 + i * t.bucket_bytes())
+}
+#[inline]
+fn tophash_at(b: Ptr, i: usize) -> u64 {
+    b.load_field(0, (i * 8) as u32, 8)
+}
+#[inline]
+fn set_tophash(b: Ptr, i: usize, v: u64) {
+    b.store_field(0, (i * 8) as u32, 8, v)
+}
+#[inline]
+fn overflow(t: &MapType, b: Ptr) -> Ptr {
+    b.load_ptr(t.overflow_word())
+}
+#[inline]
+fn set_overflow(t: &MapType, b: Ptr, ovf: Ptr) {
+    // wb: the overflow pointer store.
+    b.store_ptr(t.overflow_word(), ovf)
+}
+/// Go's `evacuated(b)`: looks only at tophash[0].
+#[inline]
+fn evacuated(b: Ptr) -> bool {
+    let h = tophash_at(b, 0);
+    h > EMPTY_ONE && h < MIN_TOP_HASH
+}
+
+/// Go's `makeBucketArray`: 2^b buckets, plus 2^(b-4) spare overflow
+/// buckets when b >= 4 (gort does not round the array up to its size
+/// class: maps.md §11 allows it; only the number of spares differs).
+fn make_bucket_array(t: &MapType, b: u8) -> (Ptr, Ptr) {
+    let base = bucket_shift(b);
+    let mut nbuckets = base;
+    if b >= 4 {
+        nbuckets += bucket_shift(b - 4);
+    }
+    let array = new_object(Type::array(t.bucket, nbuckets));
+    let mut next_overflow = Ptr::NIL;
+    if base != nbuckets {
+        next_overflow = bucket_at(t, array, base);
+        // The last spare's overflow pointer is non-nil (the array start):
+        // "no more spares after this one".
+        set_overflow(t, bucket_at(t, array, nbuckets - 1), array);
+    }
+    (array, next_overflow)
+}
+
+/// Go's `makemap_small` (`make(map[K]V)` and hints up to 8): B = 0,
+/// buckets allocated by the first assignment.
+pub fn makemap_small() -> HMap {
+    let h = HMap(new_object(hmap_type()));
+    h.set_hash0(gort_scheduler::fastrand());
+    h
+}
+
+/// Go's `makemap(t, hint)`.
+pub fn makemap(t: &MapType, hint: usize) -> HMap {
+    if hint <= BUCKET_CNT {
+        return makemap_small();
+    }
+    let h = HMap(new_object(hmap_type()));
+    h.set_hash0(gort_scheduler::fastrand());
+    let mut b = 0u8;
+    while over_load_factor(hint, b) {
+        b += 1;
+    }
+    h.set_b(b);
+    if b != 0 {
+        let (array, next) = make_bucket_array(t, b);
+        // wb: h.buckets store.
+        h.0.store_ptr(W_BUCKETS, array);
+        if !next.is_nil() {
+            let x = new_object(mapextra_type());
+            x.store_ptr(X_NEXTOVERFLOW, next);
+            h.0.store_ptr(W_EXTRA, x);
+        }
+    }
+    h
+}
+
+/// Go's `mapaccess2` for a one-word key: the element's word, or None.
+#[track_caller]
+pub fn mapaccess2(t: &MapType, h: HMap, key: u64) -> Option<u64> {
+    // race: racereadpc(h) (+ raceReadObjectPC of the key in generic code).
+    if h.0.is_nil() || h.count() == 0 {
+        return None;
+    }
+    if h.flags() & HASH_WRITING != 0 {
+        gort_scheduler::fatal("concurrent map read and map write");
+    }
+    mapaccess_k(t, h, key)
+}
+
+/// Go's `mapaccessK` (the iterator's re-lookup): no concurrency check.
+pub(crate) fn mapaccess_k(t: &MapType, h: HMap, key: u64) -> Option<u64> {
+    if h.0.is_nil() || h.count() == 0 {
+        return None;
+    }
+    let hash = t.hash(key, h.hash0());
+    let mut m = bucket_mask(h.b()) as usize;
+    let mut b = bucket_at(t, h.buckets(), hash as usize & m);
+    let c = h.oldbuckets();
+    if !c.is_nil() {
+        if !h.same_size_grow() {
+            m >>= 1;
+        }
+        let oldb = bucket_at(t, c, hash as usize & m);
+        if !evacuated(oldb) {
+            b = oldb;
+        }
+    }
+    let top = tophash(hash);
+    while !b.is_nil() {
+        for i in 0..BUCKET_CNT {
+            let th = tophash_at(b, i);
+            if th != top {
+                if th == EMPTY_REST {
+                    return None;
+                }
+                continue;
+            }
+            if b.load(t.key_word(i)) == key {
+                return Some(b.load(t.elem_word(i)));
+            }
+        }
+        b = overflow(t, b);
+    }
+    None
+}
+
+/// Where `mapassign` put the key: the element's slot, written by the
+/// caller after the call returns (Go's compiled code writes through the
+/// returned pointer).
+#[derive(Clone, Copy, Debug)]
+pub struct ElemSlot {
+    pub bucket: Ptr,
+    pub word: usize,
+}
+
+/// Go's `mapassign` for a one-word key.
+#[track_caller]
+pub fn mapassign(t: &MapType, h: HMap, key: u64) -> ElemSlot {
+    if h.0.is_nil() {
+        panic!("assignment to entry in nil map");
+    }
+    // race: racewritepc(h).
+    if h.flags() & HASH_WRITING != 0 {
+        gort_scheduler::fatal("concurrent map writes");
+    }
+    let hash = t.hash(key, h.hash0());
+    // Set hashWriting after calling t.hasher, since t.hasher may panic,
+    // in which case we have not actually done a write.
+    h.xor_writing();
+    if h.buckets().is_nil() {
+        // wb: h.buckets store.
+        h.0.store_ptr(W_BUCKETS, new_object(t.bucket));
+    }
+    let slot = 'again: loop {
+        let bucket = hash as usize & bucket_mask(h.b()) as usize;
+        if h.growing() {
+            grow_work(t, h, bucket);
+        }
+        let mut b = bucket_at(t, h.buckets(), bucket);
+        let top = tophash(hash);
+        let mut insert: Option<(Ptr, usize)> = None;
+        'bucketloop: loop {
+            for i in 0..BUCKET_CNT {
+                let th = tophash_at(b, i);
+                if th != top {
+                    if is_empty(th) && insert.is_none() {
+                        insert = Some((b, i));
+                    }
+                    if th == EMPTY_REST {
+                        break 'bucketloop;
+                    }
+                    continue;
+                }
+                if b.load(t.key_word(i)) != key {
+                    continue;
+                }
+                // Already have a mapping for key (int64 keys need no
+                // key update).
+                break 'again ElemSlot {
+                    bucket: b,
+                    word: t.elem_word(i),
+                };
+            }
+            let ovf = overflow(t, b);
+            if ovf.is_nil() {
+                break;
+            }
+            b = ovf;
+        }
+        // Did not find mapping for key. Allocate new cell & add entry.
+        // If we hit the max load factor or we have too many overflow
+        // buckets, and we're not already in the middle of growing, start
+        // growing.
+        if !h.growing()
+            && (over_load_factor(h.count() + 1, h.b())
+                || too_many_overflow_buckets(h.noverflow() as u64, h.b()))
+        {
+            hash_grow(t, h);
+            continue 'again; // Growing the table invalidates everything.
+        }
+        let (ib, i) = match insert {
+            Some(x) => x,
+            None => {
+                // The current bucket and all the overflow buckets
+                // connected to it are full, allocate a new one.
+                let nb = newoverflow(t, h, b);
+                (nb, 0)
+            }
+        };
+        // wb: typedmemmove of the key (no pointers in int64 keys).
+        ib.store(t.key_word(i), key);
+        set_tophash(ib, i, top);
+        h.set_count(h.count() + 1);
+        break ElemSlot {
+            bucket: ib,
+            word: t.elem_word(i),
+        };
+    };
+    if h.flags() & HASH_WRITING == 0 {
+        gort_scheduler::fatal("concurrent map writes");
+    }
+    h.xor_writing();
+    slot
+}
+
+/// Go's `mapdelete` for a one-word key.
+#[track_caller]
+pub fn mapdelete(t: &MapType, h: HMap, key: u64) {
+    // race: racewritepc(h).
+    if h.0.is_nil() || h.count() == 0 {
+        return;
+    }
+    if h.flags() & HASH_WRITING != 0 {
+        gort_scheduler::fatal("concurrent map writes");
+    }
+    let hash = t.hash(key, h.hash0());
+    h.xor_writing();
+    let bucket = hash as usize & bucket_mask(h.b()) as usize;
+    if h.growing() {
+        grow_work(t, h, bucket);
+    }
+    let bfirst = bucket_at(t, h.buckets(), bucket);
+    let mut b = bfirst;
+    let top = tophash(hash);
+    'search: while !b.is_nil() {
+        for i in 0..BUCKET_CNT {
+            let th = tophash_at(b, i);
+            if th != top {
+                if th == EMPTY_REST {
+                    break 'search;
+                }
+                continue;
+            }
+            if b.load(t.key_word(i)) != key {
+                continue;
+            }
+            // Only clear the elem if there are pointers in it (Go's
+            // memclrHasPointers; wb: the deletion barrier shades it).
+            if t.elem_is_ptr {
+                b.store(t.elem_word(i), 0);
+            }
+            set_tophash(b, i, EMPTY_ONE);
+            // If the bucket now ends in a bunch of emptyOne states, change
+            // those to emptyRest states.
+            let next_is_rest = if i == BUCKET_CNT - 1 {
+                let ovf = overflow(t, b);
+                !ovf.is_nil() && tophash_at(ovf, 0) != EMPTY_REST
+            } else {
+                tophash_at(b, i + 1) != EMPTY_REST
+            };
+            if !next_is_rest {
+                let (mut bb, mut ii) = (b, i as isize);
+                loop {
+                    set_tophash(bb, ii as usize, EMPTY_REST);
+                    if ii == 0 {
+                        if bb == bfirst {
+                            break; // beginning of initial bucket, we're done.
+                        }
+                        // Find previous bucket, continue at its last entry.
+                        let c = bb;
+                        bb = bfirst;
+                        while overflow(t, bb) != c {
+                            bb = overflow(t, bb);
+                        }
+                        ii = BUCKET_CNT as isize - 1;
+                    } else {
+                        ii -= 1;
+                    }
+                    if tophash_at(bb, ii as usize) != EMPTY_ONE {
+                        break;
+                    }
+                }
+            }
+            let n = h.count() - 1;
+            h.set_count(n);
+            // Reset the hash seed to make it more difficult for attackers
+            // to repeatedly trigger hash collisions.
+            if n == 0 {
+                h.set_hash0(gort_scheduler::fastrand());
+            }
+            break 'search;
+        }
+        b = overflow(t, b);
+    }
+    if h.flags() & HASH_WRITING == 0 {
+        gort_scheduler::fatal("concurrent map writes");
+    }
+    h.xor_writing();
+}
+
+/// Go's `mapclear`.
+#[track_caller]
+pub fn mapclear(t: &MapType, h: HMap) {
+    // race: racewritepc(h).
+    if h.0.is_nil() || h.count() == 0 {
+        return;
+    }
+    if h.flags() & HASH_WRITING != 0 {
+        gort_scheduler::fatal("concurrent map writes");
+    }
+    h.xor_writing();
+    h.set_flags(h.flags() & !SAME_SIZE_GROW);
+    h.0.store_ptr(W_OLDBUCKETS, Ptr::NIL);
+    h.0.store(W_NEVACUATE, 0);
+    h.set_noverflow(0);
+    h.set_count(0);
+    h.set_hash0(gort_scheduler::fastrand());
+    let x = h.extra();
+    if !x.is_nil() {
+        x.store_ptr(X_OVERFLOW, Ptr::NIL);
+        x.store_ptr(X_OLDOVERFLOW, Ptr::NIL);
+        x.store_ptr(X_NEXTOVERFLOW, Ptr::NIL);
+    }
+    // Re-clear the existing bucket array in place, spares included, and
+    // re-derive the spare overflow buckets (Go's makeBucketArray(t, B,
+    // buckets)).
+    let b = h.b();
+    let base = bucket_shift(b);
+    let mut nbuckets = base;
+    if b >= 4 {
+        nbuckets += bucket_shift(b - 4);
+    }
+    let array = h.buckets();
+    if !array.is_nil() {
+        for j in 0..nbuckets {
+            let bk = bucket_at(t, array, j);
+            for w in 0..t.bucket_words {
+                bk.store(w, 0);
+            }
+        }
+        if base != nbuckets {
+            set_overflow(t, bucket_at(t, array, nbuckets - 1), array);
+            let x = create_extra(h);
+            x.store_ptr(X_NEXTOVERFLOW, bucket_at(t, array, base));
+        }
+    }
+    if h.flags() & HASH_WRITING == 0 {
+        gort_scheduler::fatal("concurrent map writes");
+    }
+    h.xor_writing();
+}
+
+fn create_extra(h: HMap) -> Ptr {
+    let x = h.extra();
+    if !x.is_nil() {
+        return x;
+    }
+    let x = new_object(mapextra_type());
+    // wb: h.extra store.
+    h.0.store_ptr(W_EXTRA, x);
+    x
+}
+
+/// Go's `incrnoverflow`: exact below B = 16, then probabilistic.
+fn incrnoverflow(h: HMap) {
+    let b = h.b();
+    if b < 16 {
+        h.set_noverflow(h.noverflow().wrapping_add(1));
+        return;
+    }
+    let mask = (1u32 << (b - 15)) - 1;
+    if gort_scheduler::fastrand() & mask == 0 {
+        h.set_noverflow(h.noverflow().wrapping_add(1));
+    }
+}
+
+/// Appends `ovf` to the `[]*bmap` list at word `which` of `x`, with Go's
+/// append growth (double the capacity).
+fn append_overflow(x: Ptr, which: usize, ovf: Ptr) {
+    let mut s = x.load_ptr(which);
+    if s.is_nil() {
+        s = new_object(slice_type());
+        x.store_ptr(which, s);
+    }
+    let (data, len, cap) = (s.load_ptr(0), s.load(1) as usize, s.load(2) as usize);
+    let data = if len == cap {
+        let ncap = (cap * 2).max(4);
+        let nd = new_object(Type::array(ptr_type(), ncap));
+        for i in 0..len {
+            nd.store_ptr(i, data.load_ptr(i));
+        }
+        s.store_ptr(0, nd);
+        s.store(2, ncap as u64);
+        nd
+    } else {
+        data
+    };
+    // wb: the appended pointer.
+    data.store_ptr(len, ovf);
+    s.store(1, len as u64 + 1);
+}
+
+/// Go's `newoverflow`.
+fn newoverflow(t: &MapType, h: HMap, b: Ptr) -> Ptr {
+    let x = h.extra();
+    let next = if x.is_nil() {
+        Ptr::NIL
+    } else {
+        x.load_ptr(X_NEXTOVERFLOW)
+    };
+    let ovf = if !next.is_nil() {
+        // We have preallocated overflow buckets available.
+        if overflow(t, next).is_nil() {
+            // We're not at the end of the preallocated overflow buckets.
+            x.store_ptr(X_NEXTOVERFLOW, Ptr(next.0 + t.bucket_bytes()));
+        } else {
+            // This is the last preallocated overflow bucket. Reset the
+            // overflow pointer on this bucket, which was set to a non-nil
+            // sentinel value.
+            set_overflow(t, next, Ptr::NIL);
+            x.store_ptr(X_NEXTOVERFLOW, Ptr::NIL);
+        }
+        next
+    } else {
+        new_object(t.bucket)
+    };
+    incrnoverflow(h);
+    if !t.bucket.has_pointers() {
+        // Noscan buckets: keep the overflow bucket alive from mapextra.
+        let x = create_extra(h);
+        append_overflow(x, X_OVERFLOW, ovf);
+    }
+    set_overflow(t, b, ovf);
+    ovf
+}
+
+/// Go's `hashGrow`.
+fn hash_grow(t: &MapType, h: HMap) {
+    // If we've hit the load factor, get bigger. Otherwise, there are too
+    // many overflow buckets, so keep the same number of buckets and
+    // "grow" laterally.
+    let mut bigger = 1u8;
+    if !over_load_factor(h.count() + 1, h.b()) {
+        bigger = 0;
+        h.set_flags(h.flags() | SAME_SIZE_GROW);
+    }
+    let oldbuckets = h.buckets();
+    let (newbuckets, next_overflow) = make_bucket_array(t, h.b() + bigger);
+    let mut flags = h.flags() & !(ITERATOR | OLD_ITERATOR);
+    if h.flags() & ITERATOR != 0 {
+        flags |= OLD_ITERATOR;
+    }
+    // Commit the grow (atomic wrt GC).
+    h.set_b(h.b() + bigger);
+    h.set_flags(flags);
+    // wb: oldbuckets and buckets stores.
+    h.0.store_ptr(W_OLDBUCKETS, oldbuckets);
+    h.0.store_ptr(W_BUCKETS, newbuckets);
+    h.0.store(W_NEVACUATE, 0);
+    h.set_noverflow(0);
+    let x = h.extra();
+    if !x.is_nil() && !x.load_ptr(X_OVERFLOW).is_nil() {
+        // Promote current overflow buckets to the old generation.
+        if !x.load_ptr(X_OLDOVERFLOW).is_nil() {
+            gort_scheduler::fatal("oldoverflow is not nil");
+        }
+        x.store_ptr(X_OLDOVERFLOW, x.load_ptr(X_OVERFLOW));
+        x.store_ptr(X_OVERFLOW, Ptr::NIL);
+    }
+    if !next_overflow.is_nil() {
+        let x = create_extra(h);
+        x.store_ptr(X_NEXTOVERFLOW, next_overflow);
+    }
+    // The actual copying of the hash table data is done incrementally by
+    // growWork() and evacuate().
+}
+
+/// Go's `growWork`.
+fn grow_work(t: &MapType, h: HMap, bucket: usize) {
+    // Make sure we evacuate the oldbucket corresponding to the bucket
+    // we're about to use.
+    evacuate(t, h, bucket & h.oldbucketmask());
+    // Evacuate one more oldbucket to make progress on growing.
+    if h.growing() {
+        evacuate(t, h, h.nevacuate());
+    }
+}
+
+/// Go's `evacDst`.
+struct EvacDst {
+    b: Ptr,
+    i: usize,
+}
+
+/// Go's `evacuate`.
+fn evacuate(t: &MapType, h: HMap, oldbucket: usize) {
+    let b0 = bucket_at(t, h.oldbuckets(), oldbucket);
+    let newbit = h.noldbuckets();
+    if !evacuated(b0) {
+        // x: the low half of the new array; y: the high half (doubling).
+        let mut xy = [
+            EvacDst {
+                b: bucket_at(t, h.buckets(), oldbucket),
+                i: 0,
+            },
+            EvacDst { b: Ptr::NIL, i: 0 },
+        ];
+        if !h.same_size_grow() {
+            // Only calculate y pointers if we're growing bigger.
+            // Otherwise GC can see bad pointers.
+            xy[1].b = bucket_at(t, h.buckets(), oldbucket + newbit);
+        }
+        let mut b = b0;
+        while !b.is_nil() {
+            for i in 0..BUCKET_CNT {
+                let top = tophash_at(b, i);
+                if is_empty(top) {
+                    set_tophash(b, i, EVACUATED_EMPTY);
+                    continue;
+                }
+                if top < MIN_TOP_HASH {
+                    gort_scheduler::fatal("bad map state");
+                }
+                let k = b.load(t.key_word(i));
+                let mut use_y = 0usize;
+                if !h.same_size_grow() {
+                    // Compute hash to make our evacuation decision
+                    // (whether we need to send this key/elem to bucket x
+                    // or bucket y). int64 keys are never NaN.
+                    let hash = t.hash(k, h.hash0());
+                    if hash as usize & newbit != 0 {
+                        use_y = 1;
+                    }
+                }
+                set_tophash(b, i, EVACUATED_X + use_y as u64);
+                let dst = &mut xy[use_y];
+                if dst.i == BUCKET_CNT {
+                    dst.b = newoverflow(t, h, dst.b);
+                    dst.i = 0;
+                }
+                // wb: typedmemmove of key and elem into the destination.
+                set_tophash(dst.b, dst.i, top);
+                dst.b.store(t.key_word(dst.i), k);
+                dst.b.store(t.elem_word(dst.i), b.load(t.elem_word(i)));
+                dst.i += 1;
+            }
+            b = overflow(t, b);
+        }
+        // Unlink the overflow buckets & clear key/elem to help GC.
+        if h.flags() & OLD_ITERATOR == 0 && t.bucket.has_pointers() {
+            // Preserve b.tophash because the evacuation state is
+            // maintained there. (wb: memclrHasPointers shades what it
+            // clears.)
+            for w in 1..t.bucket_words {
+                b0.store(w, 0);
+            }
+        }
+    }
+    if oldbucket == h.nevacuate() {
+        advance_evacuation_mark(t, h, newbit);
+    }
+}
+
+/// Go's `advanceEvacuationMark`.
+fn advance_evacuation_mark(t: &MapType, h: HMap, newbit: usize) {
+    let mut n = h.nevacuate() + 1;
+    h.0.store(W_NEVACUATE, n as u64);
+    // Experiments suggest that 1024 is overkill by at least an order of
+    // magnitude. Put it in there as a safeguard anyway, to ensure O(1)
+    // behavior.
+    let stop = (n + 1024).min(newbit);
+    while n != stop && evacuated(bucket_at(t, h.oldbuckets(), n)) {
+        n += 1;
+        h.0.store(W_NEVACUATE, n as u64);
+    }
+    if n == newbit {
+        // Growing is all done. Free old main bucket array.
+        h.0.store_ptr(W_OLDBUCKETS, Ptr::NIL);
+        // Can discard old overflow buckets as well. If they are still
+        // referenced by an iterator, then the iterator holds a pointers to
+        // the slice.
+        let x = h.extra();
+        if !x.is_nil() {
+            x.store_ptr(X_OLDOVERFLOW, Ptr::NIL);
+        }
+        h.set_flags(h.flags() & !SAME_SIZE_GROW);
+    }
+}
+
+/// The hash seed and a bucket, for the iterator (`iter.rs`).
+pub(crate) fn iter_support(h: HMap) -> u32 {
+    h.hash0()
+}
+
+pub(crate) fn bucket_evacuated(b: Ptr) -> bool {
+    evacuated(b)
+}
+pub(crate) fn bucket_overflow(t: &MapType, b: Ptr) -> Ptr {
+    overflow(t, b)
+}
+pub(crate) fn bucket_tophash(b: Ptr, i: usize) -> u64 {
+    tophash_at(b, i)
+}
+pub(crate) fn bucket(t: &MapType, array: Ptr, i: usize) -> Ptr {
+    bucket_at(t, array, i)
+}
+pub(crate) fn or_flags(h: HMap, f: u64) {
+    // Go's atomic.Or8(&h.flags, f): the only atomic flag update.
+    h.0.fetch_or(W_PACKED, f);
+}
+pub(crate) fn oldbucketmask(h: HMap) -> usize {
+    h.oldbucketmask()
+}
+pub(crate) fn same_size_growing(h: HMap) -> bool {
+    h.same_size_grow()
+}
+/// The map's `extra.overflow` and `extra.oldoverflow` lists (nil if none).
+pub(crate) fn overflow_lists(h: HMap) -> (Ptr, Ptr) {
+    let x = h.extra();
+    if x.is_nil() {
+        (Ptr::NIL, Ptr::NIL)
+    } else {
+        (x.load_ptr(X_OVERFLOW), x.load_ptr(X_OLDOVERFLOW))
+    }
+}

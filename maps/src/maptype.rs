@@ -1,0 +1,150 @@
+//! Map types (Go's `maptype`): key and element layout, the bucket type,
+//! the hash function, and the constants of map.go.
+//!
+//! A bucket is Go's `bmap` laid out in simulated heap words:
+//! `[8]uint8 tophash` in word 0, then 8 keys, then 8 elements, then the
+//! overflow pointer in the last word — 18 words (144 bytes) for
+//! `map[int64]int64`, as in Go. If neither keys nor elements hold
+//! pointers the bucket type has no pointer bitmap at all (Go's noscan
+//! bucket): the collector does not scan buckets, not even the overflow
+//! pointer, and overflow buckets are kept alive through `mapextra`.
+//!
+//! Keys and elements are one word each here (int64 keys; int64 or pointer
+//! elements). The hash is a seeded 64-bit mix (Go uses AES or memhash; any
+//! seeded 64-bit hash keeps the tophash and low-bit behaviour, maps.md
+//! §11).
+
+use gort_gc::Type;
+
+pub const BUCKET_CNT_BITS: u32 = 3;
+pub const BUCKET_CNT: usize = 8;
+pub const LOAD_FACTOR_NUM: usize = 13;
+pub const LOAD_FACTOR_DEN: usize = 2;
+
+/// tophash values with special meaning.
+pub const EMPTY_REST: u64 = 0;
+pub const EMPTY_ONE: u64 = 1;
+pub const EVACUATED_X: u64 = 2;
+pub const EVACUATED_Y: u64 = 3;
+pub const EVACUATED_EMPTY: u64 = 4;
+pub const MIN_TOP_HASH: u64 = 5;
+
+/// hmap flags.
+pub const ITERATOR: u64 = 1;
+pub const OLD_ITERATOR: u64 = 2;
+pub const HASH_WRITING: u64 = 4;
+pub const SAME_SIZE_GROW: u64 = 8;
+
+/// Go's `noCheck`.
+pub const NO_CHECK: u64 = u64::MAX;
+
+/// What a map's keys and elements are.
+#[derive(Debug)]
+pub struct MapType {
+    pub name: &'static str,
+    /// Words per key and per element.
+    pub key_words: usize,
+    pub elem_words: usize,
+    pub key_is_ptr: bool,
+    pub elem_is_ptr: bool,
+    /// Go's `t.bucket`.
+    pub bucket: &'static Type,
+    /// Words per bucket (Go's `t.bucketsize / 8`).
+    pub bucket_words: usize,
+}
+
+impl MapType {
+    /// `map[int64]V` where V is one word, a pointer if `elem_is_ptr`.
+    pub fn int64_keys(name: &'static str, elem_is_ptr: bool) -> &'static MapType {
+        let (kw, ew) = (1usize, 1usize);
+        let words = 1 + BUCKET_CNT * kw + BUCKET_CNT * ew + 1;
+        let mut ptrs = Vec::new();
+        if elem_is_ptr {
+            ptrs.extend((0..BUCKET_CNT).map(|i| 1 + BUCKET_CNT * kw + i * ew));
+            // A bucket with pointers also has its overflow word scanned.
+            ptrs.push(words - 1);
+        }
+        let bucket = Type::new(name, words, &ptrs);
+        Box::leak(Box::new(MapType {
+            name,
+            key_words: kw,
+            elem_words: ew,
+            key_is_ptr: false,
+            elem_is_ptr,
+            bucket,
+            bucket_words: words,
+        }))
+    }
+
+    /// Word offset of key `i` in a bucket (Go's `dataOffset + i*keysize`).
+    #[inline]
+    pub fn key_word(&self, i: usize) -> usize {
+        1 + i * self.key_words
+    }
+    /// Word offset of element `i`.
+    #[inline]
+    pub fn elem_word(&self, i: usize) -> usize {
+        1 + BUCKET_CNT * self.key_words + i * self.elem_words
+    }
+    /// Word offset of the overflow pointer (the bucket's last word).
+    #[inline]
+    pub fn overflow_word(&self) -> usize {
+        self.bucket_words - 1
+    }
+    #[inline]
+    pub fn bucket_bytes(&self) -> usize {
+        self.bucket_words * 8
+    }
+
+    /// Hash of an int64 key with the map's seed.
+    #[inline]
+    pub fn hash(&self, key: u64, seed: u32) -> u64 {
+        // wyhash's mix: a 64x64->128 multiply folded, with the seed mixed
+        // in first; good in both the low bits (bucket index) and the top
+        // byte (tophash).
+        let a = key ^ (seed as u64 ^ 0xa076_1d64_78bd_642f).wrapping_mul(0xe703_7ed1_a0b4_28db);
+        let m = (a as u128).wrapping_mul(0x8ebc_6af0_9c88_c6e3u128 ^ seed as u128);
+        let h = (m >> 64) as u64 ^ m as u64;
+        let m2 = (h as u128).wrapping_mul(0x5899_65cc_7537_4cc3);
+        (m2 >> 64) as u64 ^ m2 as u64
+    }
+}
+
+/// Go's `tophash`: the hash's top byte, moved above the reserved values.
+#[inline]
+pub fn tophash(hash: u64) -> u64 {
+    let top = hash >> 56;
+    if top < MIN_TOP_HASH {
+        top + MIN_TOP_HASH
+    } else {
+        top
+    }
+}
+
+#[inline]
+pub fn is_empty(x: u64) -> bool {
+    x <= EMPTY_ONE
+}
+
+/// Go's `overLoadFactor`.
+#[inline]
+pub fn over_load_factor(count: usize, b: u8) -> bool {
+    count > BUCKET_CNT && count > LOAD_FACTOR_NUM * (bucket_shift(b) / LOAD_FACTOR_DEN)
+}
+
+/// Go's `tooManyOverflowBuckets`.
+#[inline]
+pub fn too_many_overflow_buckets(noverflow: u64, b: u8) -> bool {
+    let b = b.min(15);
+    noverflow >= 1u64 << b
+}
+
+#[inline]
+pub fn bucket_shift(b: u8) -> usize {
+    1usize << b
+}
+
+#[inline]
+pub fn bucket_mask(b: u8) -> u64 {
+    (bucket_shift(b) - 1) as u64
+}

@@ -1,0 +1,405 @@
+//! Go 1.19's hmap in the simulated heap: the growth test vectors measured
+//! on the real runtime (maps.md §12), a differential test against std's
+//! HashMap, the three concurrent-misuse fatal errors in deterministic mode,
+//! and the map surviving collections while it grows.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use gort::{gc, new_object, Config, Map, Ptr, Root, Runtime, Type};
+
+mod common;
+
+fn par(procs: usize) -> Config {
+    Config::new().gomaxprocs(procs).capture_output()
+}
+
+fn det(seed: u64, procs: usize) -> Config {
+    Config::new()
+        .gomaxprocs(procs)
+        .simseed(seed)
+        .capture_output()
+}
+
+fn run_ok<F: FnOnce() + Send + 'static>(cfg: Config, f: F) -> Runtime {
+    let rt = Runtime::new(cfg);
+    let e = common::run(&rt, f);
+    assert_eq!(e.status, 0, "stderr:\n{}", rt.stderr());
+    rt
+}
+
+/// maps.md §12.1 and §12.3: keys 1..10000 into `make(map[int]int)`.
+#[test]
+fn growth_follows_go_1_19_test_vectors() {
+    let rt = run_ok(par(1), || {
+        let m: Map<i64> = Map::new();
+        let s = m.stats();
+        assert_eq!((s.b, s.count, s.buckets_nil, s.flags), (0, 0, true, 0));
+        let mut prev = m.stats();
+        let mut starts = Vec::new();
+        let mut done_in_same_insert = Vec::new();
+        for i in 1..=10_000i64 {
+            m.insert(i, i);
+            let s = m.stats();
+            if s.b != prev.b {
+                starts.push((i, prev.b, s.b));
+                assert!(
+                    !s.same_size_grow,
+                    "insert {i}: sequential inserts never sameSizeGrow"
+                );
+                done_in_same_insert.push(!s.growing);
+            }
+            // §12.3's deterministic columns.
+            match i {
+                1 | 8 => assert_eq!((s.b, s.growing), (0, false), "N={i}"),
+                9 | 13 => assert_eq!((s.b, s.growing), (1, false), "N={i}"),
+                14 | 26 => assert_eq!((s.b, s.growing), (2, false), "N={i}"),
+                27 => assert_eq!((s.b, s.growing), (3, true), "N={i}"),
+                52 => assert_eq!((s.b, s.growing), (3, false), "N={i}"),
+                53 | 105 | 209 | 417 | 833 | 1665 | 3329 | 6657 => {
+                    assert!(s.growing, "N={i}: growth started")
+                }
+                104 | 208 | 416 | 832 | 1664 | 3328 | 6656 | 10_000 => {
+                    assert!(!s.growing, "N={i}: growth finished")
+                }
+                _ => {}
+            }
+            assert_eq!(s.count, i as usize);
+            prev = s;
+        }
+        let want: Vec<(i64, u8, u8)> = [9, 14, 27, 53, 105, 209, 417, 833, 1665, 3329, 6657]
+            .iter()
+            .enumerate()
+            .map(|(b, &i)| (i, b as u8, b as u8 + 1))
+            .collect();
+        assert_eq!(starts, want);
+        // B 0->1 and 1->2 finish inside the triggering insert; later ones
+        // take several inserts.
+        assert_eq!(&done_in_same_insert[..3], &[true, true, false]);
+        assert_eq!(m.stats().b, 11);
+        for i in 1..=10_000i64 {
+            assert_eq!(m.get(i), Some(i));
+        }
+        assert_eq!(m.get(0), None);
+        gort::println!("ok");
+    });
+    assert_eq!(rt.stdout(), "ok\n");
+}
+
+/// maps.md §12.4: `make(map[int]int, hint)`.
+#[test]
+fn hint_sets_b_like_go() {
+    run_ok(par(1), || {
+        for (hint, b) in [
+            (0, 0),
+            (1, 0),
+            (8, 0),
+            (9, 1),
+            (13, 1),
+            (14, 2),
+            (26, 2),
+            (27, 3),
+            (52, 3),
+            (53, 4),
+            (104, 4),
+            (105, 5),
+            (1000, 8),
+            (6656, 10),
+            (6657, 11),
+            (10_000, 11),
+        ] {
+            let s = Map::<i64>::with_hint(hint).stats();
+            assert_eq!(s.b, b, "hint {hint}");
+            assert_eq!(
+                s.buckets_nil,
+                b == 0,
+                "hint {hint}: buckets allocated iff B > 0"
+            );
+        }
+    });
+}
+
+/// maps.md §12.5: churn on a 100-key map starts same-size growths (B
+/// stays 4, flag 8 set while growing) once noverflow reaches 16.
+#[test]
+fn churn_triggers_same_size_growth() {
+    run_ok(par(1), || {
+        let m: Map<i64> = Map::new();
+        for i in 0..100 {
+            m.insert(i, i);
+        }
+        assert_eq!(m.stats().b, 4);
+        let mut grows = Vec::new();
+        let mut growing = false;
+        for step in 0..5000i64 {
+            m.delete(step);
+            m.insert(100 + step, step);
+            let s = m.stats();
+            if s.growing && !growing {
+                assert!(s.same_size_grow, "step {step}: {s:?}");
+                assert_eq!(s.flags & 8, 8);
+                // hashGrow resets noverflow; the growing insert's own
+                // evacuations may already have needed an overflow bucket
+                // (maps.md §12.1's note).
+                assert_eq!((s.b, s.count), (4, 100), "step {step}");
+                assert!(s.noverflow <= 2, "step {step}: {s:?}");
+                grows.push(step);
+            }
+            if !s.growing {
+                assert_eq!(s.flags & 8, 0, "sameSizeGrow cleared when done");
+            }
+            growing = s.growing;
+            assert_eq!(s.b, 4, "churn never doubles");
+        }
+        assert!(grows.len() >= 2, "same-size growths at steps {grows:?}");
+        for k in 5000..5100 {
+            assert_eq!(m.get(k), Some(k - 100));
+        }
+    });
+}
+
+/// Random operation sequences against std's HashMap, 100 seeds, across
+/// growth and same-size growth; iteration while mutating keeps Go's
+/// guarantee: every key present for the whole iteration is seen exactly
+/// once, no key twice, and nothing never inserted.
+#[test]
+fn differential_against_std_hashmap() {
+    let mismatches = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mm = mismatches.clone();
+    run_ok(par(1), move || {
+        for seed in 0..100u64 {
+            let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let mut rnd = move |n: u64| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x % n
+            };
+            let m: Map<i64> = if rnd(2) == 0 {
+                Map::new()
+            } else {
+                Map::with_hint(rnd(200) as usize)
+            };
+            let mut want: HashMap<i64, i64> = HashMap::new();
+            let keyspace = [20u64, 200, 3000][rnd(3) as usize];
+            let mut ever: HashSet<i64> = HashSet::new();
+            let fail = |what: String| mm.lock().unwrap().push(format!("seed {seed}: {what}"));
+            for op in 0..3000 {
+                let k = rnd(keyspace) as i64 - 5;
+                match rnd(100) {
+                    0..=44 => {
+                        let v = rnd(1 << 40) as i64;
+                        m.insert(k, v);
+                        want.insert(k, v);
+                        ever.insert(k);
+                    }
+                    45..=69 => {
+                        m.delete(k);
+                        want.remove(&k);
+                    }
+                    70..=94 => {
+                        if m.get(k) != want.get(&k).copied() {
+                            fail(format!("op {op}: get({k})"));
+                        }
+                    }
+                    95 => {
+                        m.clear();
+                        want.clear();
+                    }
+                    _ => {
+                        // Iterate while inserting and deleting.
+                        let before: HashSet<i64> = want.keys().copied().collect();
+                        let mut seen: HashSet<i64> = HashSet::new();
+                        let mut deleted: HashSet<i64> = HashSet::new();
+                        for (ik, iv) in m.iter() {
+                            // A key deleted and re-inserted during the
+                            // iteration may legitimately come back.
+                            if !seen.insert(ik) && !deleted.contains(&ik) {
+                                fail(format!("op {op}: key {ik} seen twice"));
+                            }
+                            if !ever.contains(&ik) {
+                                fail(format!("op {op}: key {ik} never inserted"));
+                            }
+                            if want.get(&ik) != Some(&iv) {
+                                fail(format!("op {op}: key {ik} has {iv}"));
+                            }
+                            if rnd(3) == 0 {
+                                let nk = rnd(keyspace) as i64 - 5;
+                                m.insert(nk, nk);
+                                want.insert(nk, nk);
+                                ever.insert(nk);
+                            }
+                            if rnd(4) == 0 {
+                                let dk = rnd(keyspace) as i64 - 5;
+                                m.delete(dk);
+                                want.remove(&dk);
+                                deleted.insert(dk);
+                            }
+                        }
+                        for k in before {
+                            if want.contains_key(&k) && !deleted.contains(&k) && !seen.contains(&k)
+                            {
+                                fail(format!("op {op}: key {k} present throughout but not seen"));
+                            }
+                        }
+                    }
+                }
+                if m.len() != want.len() {
+                    fail(format!("op {op}: len {} want {}", m.len(), want.len()));
+                    break;
+                }
+            }
+            let got: HashMap<i64, i64> = m.iter().collect();
+            if got != want {
+                fail("final contents differ".to_string());
+            }
+        }
+    });
+    let mm = mismatches.lock().unwrap();
+    assert!(
+        mm.is_empty(),
+        "{} mismatches: {:?}",
+        mm.len(),
+        &mm[..mm.len().min(10)]
+    );
+}
+
+/// Mean steps between P switches: an operation is tens of steps, so the
+/// two goroutines' operations sometimes overlap and sometimes not.
+const SWITCH: u32 = 40;
+const OPS: i64 = 3;
+
+/// Two goroutines on two Ps use one map; returns the run's status and
+/// stderr for `seed`.
+fn misuse(seed: u64, kind: &'static str) -> (i32, String) {
+    let rt = Runtime::new(det(seed, 2).simswitch(SWITCH));
+    let e = common::run(&rt, move || {
+        let m: Map<i64> = Map::new();
+        for i in 0..40 {
+            m.insert(i, i);
+        }
+        let wg = Arc::new(gort::WaitGroup::new());
+        wg.add(2);
+        let w1 = wg.clone();
+        gort::go!(move || {
+            for i in 0..OPS {
+                m.insert(1000 + i, i);
+            }
+            w1.done();
+        });
+        let w2 = wg.clone();
+        gort::go!(move || {
+            for i in 0..OPS {
+                match kind {
+                    "write" => m.insert(2000 + i, i),
+                    "read" => {
+                        std::hint::black_box(m.get(i));
+                    }
+                    _ => {
+                        for kv in m.iter() {
+                            std::hint::black_box(kv);
+                        }
+                    }
+                }
+            }
+            w2.done();
+        });
+        wg.wait();
+    });
+    (e.status, rt.stderr())
+}
+
+#[test]
+fn concurrent_misuse_is_detected_on_some_seeds_and_replays() {
+    for (kind, msg) in [
+        ("write", "fatal error: concurrent map writes\n"),
+        ("read", "fatal error: concurrent map read and map write\n"),
+        (
+            "iterate",
+            "fatal error: concurrent map iteration and map write\n",
+        ),
+    ] {
+        let mut fatal = 0;
+        let mut clean = 0;
+        for seed in 0..40 {
+            let (status, err) = misuse(seed, kind);
+            match status {
+                0 => clean += 1,
+                2 => {
+                    assert!(err.starts_with(msg), "{kind}, seed {seed}:\n{err}");
+                    assert!(err.contains("\ngoroutine "), "{err}");
+                    fatal += 1;
+                }
+                s => panic!("{kind}, seed {seed}: status {s}\n{err}"),
+            }
+            if seed < 4 {
+                assert_eq!(
+                    misuse(seed, kind),
+                    (status, err),
+                    "{kind}: seed {seed} replays"
+                );
+            }
+        }
+        assert!(
+            fatal > 0 && clean > 0,
+            "{kind}: {fatal} fatal, {clean} clean of 40 seeds"
+        );
+    }
+}
+
+/// map[int64]*T with 100k entries, collected repeatedly while it grows
+/// (oldbuckets live): every value still reads back its key.
+#[test]
+fn map_of_pointers_survives_collections_during_growth() {
+    run_ok(par(2), || {
+        let node = Type::new("main.T", 2, &[]);
+        let m: Map<Ptr> = Map::new();
+        let root = Root::new(m.hmap().0);
+        let mut collections_while_growing = 0;
+        for i in 0..100_000i64 {
+            let p = new_object(node);
+            p.store(0, i as u64);
+            m.insert(i, p);
+            if i % 7919 == 0 {
+                if m.stats().growing {
+                    collections_while_growing += 1;
+                }
+                gc();
+            }
+        }
+        assert!(collections_while_growing > 0, "no collection hit a growth");
+        gc();
+        let m: Map<Ptr> = Map::from_hmap(gort::HMap(root.load()));
+        assert_eq!(m.len(), 100_000);
+        for i in 0..100_000i64 {
+            let p = m.get(i).expect("entry lost");
+            assert_eq!(p.load(0), i as u64, "value of key {i}");
+        }
+        let mut n = 0;
+        for (k, p) in m.iter() {
+            assert_eq!(p.load(0), k as u64);
+            n += 1;
+        }
+        assert_eq!(n, 100_000);
+    });
+}
+
+#[test]
+fn nil_map_reads_nothing_and_panics_on_insert() {
+    let rt = Runtime::new(par(1));
+    let e = common::run(&rt, || {
+        let m: Map<i64> = Map::nil();
+        assert_eq!(m.get(1), None);
+        assert_eq!(m.len(), 0);
+        assert_eq!(m.iter().count(), 0);
+        m.delete(1);
+        m.insert(1, 1);
+    });
+    assert_eq!(e.status, 2);
+    assert!(
+        rt.stderr()
+            .starts_with("panic: assignment to entry in nil map\n\ngoroutine 1 [running]:\n"),
+        "{}",
+        rt.stderr()
+    );
+}
