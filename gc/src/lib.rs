@@ -34,6 +34,7 @@
 //! (`gctrace`), and `MemStats` (`mstats`) reports it.
 
 pub mod arena;
+pub mod checked;
 pub mod gctrace;
 pub mod malloc;
 pub mod mark;
@@ -49,6 +50,7 @@ pub mod roots;
 pub mod sizeclasses;
 pub mod sweep;
 
+pub use checked::Obj;
 pub use malloc::new_object;
 pub use mark::{
     debug_stack_hits as gc_debug_stack_hits, debug_take_stack_hits as gc_debug_take_stack_hits,

@@ -265,7 +265,7 @@ fn field_mask(width: u32) -> u64 {
 #[cold]
 #[inline(never)]
 #[track_caller]
-fn bad_access(p: Ptr, word: usize, span: Option<&'static MSpan>) -> ! {
+pub(crate) fn bad_access(p: Ptr, word: usize, span: Option<&'static MSpan>) -> ! {
     let at = Location::caller();
     let heap = crate::mheap::current();
     let show = |a: usize| heap.map_or(a, |h| h.display_addr(a));

@@ -24,7 +24,7 @@
 //! racereadpc/racewritepc (on the hmap's first byte), `// wb:` where Go's
 //! map code stores a pointer with a write barrier (maps.md §9-§10).
 
-use gort_gc::{new_object, Ptr, Type};
+use gort_gc::{new_object, Obj, Ptr, Type};
 
 use crate::maptype::*;
 
@@ -76,7 +76,49 @@ pub struct MapStats {
     pub buckets_nil: bool,
 }
 
+/// The header of a map being operated on: checked once per operation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct H(pub(crate) Obj);
+
 impl HMap {
+    /// The header, checked live (once per map operation).
+    #[inline]
+    #[track_caller]
+    pub(crate) fn hdr(self) -> H {
+        H(self.0.obj())
+    }
+
+    /// `len(m)`: the count word (no concurrency check, as in Go).
+    #[track_caller]
+    pub fn count(self) -> usize {
+        self.hdr().count()
+    }
+
+    /// The map's growth state, read without the concurrency checks (like
+    /// the probe program of maps.md §12.6 reading the hmap with unsafe).
+    pub fn stats(self) -> MapStats {
+        if self.0.is_nil() {
+            return MapStats {
+                buckets_nil: true,
+                ..MapStats::default()
+            };
+        }
+        let h = self.hdr();
+        let f = h.flags();
+        MapStats {
+            b: h.b(),
+            count: h.count(),
+            noverflow: h.noverflow(),
+            growing: h.growing(),
+            same_size_grow: f & SAME_SIZE_GROW != 0,
+            nevacuate: h.nevacuate(),
+            flags: f as u8,
+            buckets_nil: h.0.load_ptr(W_BUCKETS).is_nil(),
+        }
+    }
+}
+
+impl H {
     // ---- header fields (each a heap access)
     #[inline]
     pub fn count(self) -> usize {
@@ -118,25 +160,28 @@ impl HMap {
     fn set_hash0(self, h: u32) {
         self.0.store_field(W_PACKED, 32, 32, h as u64)
     }
+    /// The bucket array, checked (or `Obj::NIL`).
     #[inline]
-    pub fn buckets(self) -> Ptr {
-        self.0.load_ptr(W_BUCKETS)
+    #[track_caller]
+    pub fn buckets(self) -> Obj {
+        self.0.load_ptr(W_BUCKETS).obj_or_nil()
     }
     #[inline]
-    pub fn oldbuckets(self) -> Ptr {
-        self.0.load_ptr(W_OLDBUCKETS)
+    #[track_caller]
+    pub fn oldbuckets(self) -> Obj {
+        self.0.load_ptr(W_OLDBUCKETS).obj_or_nil()
     }
     #[inline]
     fn nevacuate(self) -> usize {
         self.0.load(W_NEVACUATE) as usize
     }
     #[inline]
-    fn extra(self) -> Ptr {
-        self.0.load_ptr(W_EXTRA)
+    fn extra(self) -> Obj {
+        self.0.load_ptr(W_EXTRA).obj_or_nil()
     }
     #[inline]
     pub fn growing(self) -> bool {
-        !self.oldbuckets().is_nil()
+        !self.0.load_ptr(W_OLDBUCKETS).is_nil()
     }
     #[inline]
     fn same_size_grow(self) -> bool {
@@ -154,28 +199,6 @@ impl HMap {
         self.noldbuckets() - 1
     }
 
-    /// The map's growth state, read without the concurrency checks (like
-    /// the probe program of maps.md §12.6 reading the hmap with unsafe).
-    pub fn stats(self) -> MapStats {
-        if self.0.is_nil() {
-            return MapStats {
-                buckets_nil: true,
-                ..MapStats::default()
-            };
-        }
-        let f = self.flags();
-        MapStats {
-            b: self.b(),
-            count: self.count(),
-            noverflow: self.noverflow(),
-            growing: self.growing(),
-            same_size_grow: f & SAME_SIZE_GROW != 0,
-            nevacuate: self.nevacuate(),
-            flags: f as u8,
-            buckets_nil: self.buckets().is_nil(),
-        }
-    }
-
     /// Flips `hashWriting` (Go's non-atomic `h.flags ^= hashWriting`; an
     /// atomic XOR here so the byte's other flags are never lost).
     #[inline]
@@ -187,29 +210,35 @@ impl HMap {
 // ---- buckets
 
 #[inline]
-fn bucket_at(t: &MapType, array: Ptr, i: usize) -> Ptr {
-    Ptr(array.0 + i * t.bucket_bytes())
+fn bucket_at(t: &MapType, array: Obj, i: usize) -> Obj {
+    array.offset(i * t.bucket_words)
 }
 #[inline]
-fn tophash_at(b: Ptr, i: usize) -> u64 {
+#[track_caller]
+fn tophash_at(b: Obj, i: usize) -> u64 {
     b.load_field(0, (i * 8) as u32, 8)
 }
 #[inline]
-fn set_tophash(b: Ptr, i: usize, v: u64) {
+#[track_caller]
+fn set_tophash(b: Obj, i: usize, v: u64) {
     b.store_field(0, (i * 8) as u32, 8, v)
 }
+/// The next bucket of the chain, checked (or `Obj::NIL`).
 #[inline]
-fn overflow(t: &MapType, b: Ptr) -> Ptr {
-    b.load_ptr(t.overflow_word())
+#[track_caller]
+fn overflow(t: &MapType, b: Obj) -> Obj {
+    b.load_ptr(t.overflow_word()).obj_or_nil()
 }
 #[inline]
-fn set_overflow(t: &MapType, b: Ptr, ovf: Ptr) {
+#[track_caller]
+fn set_overflow(t: &MapType, b: Obj, ovf: Ptr) {
     // wb: the overflow pointer store.
     b.store_ptr(t.overflow_word(), ovf)
 }
 /// Go's `evacuated(b)`: looks only at tophash[0].
 #[inline]
-fn evacuated(b: Ptr) -> bool {
+#[track_caller]
+fn evacuated(b: Obj) -> bool {
     let h = tophash_at(b, 0);
     h > EMPTY_ONE && h < MIN_TOP_HASH
 }
@@ -226,10 +255,11 @@ fn make_bucket_array(t: &MapType, b: u8) -> (Ptr, Ptr) {
     let array = new_object(Type::array(t.bucket, nbuckets));
     let mut next_overflow = Ptr::NIL;
     if base != nbuckets {
-        next_overflow = bucket_at(t, array, base);
+        let a = array.obj();
+        next_overflow = bucket_at(t, a, base).ptr();
         // The last spare's overflow pointer is non-nil (the array start):
         // "no more spares after this one".
-        set_overflow(t, bucket_at(t, array, nbuckets - 1), array);
+        set_overflow(t, bucket_at(t, a, nbuckets - 1), array);
     }
     (array, next_overflow)
 }
@@ -237,9 +267,9 @@ fn make_bucket_array(t: &MapType, b: u8) -> (Ptr, Ptr) {
 /// Go's `makemap_small` (`make(map[K]V)` and hints up to 8): B = 0,
 /// buckets allocated by the first assignment.
 pub fn makemap_small() -> HMap {
-    let h = HMap(new_object(hmap_type()));
-    h.set_hash0(gort_scheduler::fastrand());
-    h
+    let p = new_object(hmap_type());
+    H(p.obj()).set_hash0(gort_scheduler::fastrand());
+    HMap(p)
 }
 
 /// Go's `makemap(t, hint)`.
@@ -247,7 +277,8 @@ pub fn makemap(t: &MapType, hint: usize) -> HMap {
     if hint <= BUCKET_CNT {
         return makemap_small();
     }
-    let h = HMap(new_object(hmap_type()));
+    let p = new_object(hmap_type());
+    let h = H(p.obj());
     h.set_hash0(gort_scheduler::fastrand());
     let mut b = 0u8;
     while over_load_factor(hint, b) {
@@ -264,14 +295,20 @@ pub fn makemap(t: &MapType, hint: usize) -> HMap {
             h.0.store_ptr(W_EXTRA, x);
         }
     }
-    h
+    HMap(p)
 }
 
 /// Go's `mapaccess2` for a one-word key: the element's word, or None.
 #[track_caller]
 pub fn mapaccess2(t: &MapType, h: HMap, key: u64) -> Option<u64> {
+    // Go's function prologue: a safepoint.
+    gort_scheduler::preempt_point();
     // race: racereadpc(h) (+ raceReadObjectPC of the key in generic code).
-    if h.0.is_nil() || h.count() == 0 {
+    if h.0.is_nil() {
+        return None;
+    }
+    let h = h.hdr();
+    if h.count() == 0 {
         return None;
     }
     if h.flags() & HASH_WRITING != 0 {
@@ -281,15 +318,15 @@ pub fn mapaccess2(t: &MapType, h: HMap, key: u64) -> Option<u64> {
 }
 
 /// Go's `mapaccessK` (the iterator's re-lookup): no concurrency check.
-pub(crate) fn mapaccess_k(t: &MapType, h: HMap, key: u64) -> Option<u64> {
-    if h.0.is_nil() || h.count() == 0 {
+pub(crate) fn mapaccess_k(t: &MapType, h: H, key: u64) -> Option<u64> {
+    if h.count() == 0 {
         return None;
     }
     let hash = t.hash(key, h.hash0());
     let mut m = bucket_mask(h.b()) as usize;
     let mut b = bucket_at(t, h.buckets(), hash as usize & m);
-    let c = h.oldbuckets();
-    if !c.is_nil() {
+    if h.growing() {
+        let c = h.oldbuckets();
         if !h.same_size_grow() {
             m >>= 1;
         }
@@ -322,16 +359,18 @@ pub(crate) fn mapaccess_k(t: &MapType, h: HMap, key: u64) -> Option<u64> {
 /// returned pointer).
 #[derive(Clone, Copy, Debug)]
 pub struct ElemSlot {
-    pub bucket: Ptr,
+    pub bucket: Obj,
     pub word: usize,
 }
 
 /// Go's `mapassign` for a one-word key.
 #[track_caller]
 pub fn mapassign(t: &MapType, h: HMap, key: u64) -> ElemSlot {
+    gort_scheduler::preempt_point();
     if h.0.is_nil() {
         panic!("assignment to entry in nil map");
     }
+    let h = h.hdr();
     // race: racewritepc(h).
     if h.flags() & HASH_WRITING != 0 {
         gort_scheduler::fatal("concurrent map writes");
@@ -340,7 +379,7 @@ pub fn mapassign(t: &MapType, h: HMap, key: u64) -> ElemSlot {
     // Set hashWriting after calling t.hasher, since t.hasher may panic,
     // in which case we have not actually done a write.
     h.xor_writing();
-    if h.buckets().is_nil() {
+    if h.0.load_ptr(W_BUCKETS).is_nil() {
         // wb: h.buckets store.
         h.0.store_ptr(W_BUCKETS, new_object(t.bucket));
     }
@@ -351,7 +390,7 @@ pub fn mapassign(t: &MapType, h: HMap, key: u64) -> ElemSlot {
         }
         let mut b = bucket_at(t, h.buckets(), bucket);
         let top = tophash(hash);
-        let mut insert: Option<(Ptr, usize)> = None;
+        let mut insert: Option<(Obj, usize)> = None;
         'bucketloop: loop {
             for i in 0..BUCKET_CNT {
                 let th = tophash_at(b, i);
@@ -419,8 +458,13 @@ pub fn mapassign(t: &MapType, h: HMap, key: u64) -> ElemSlot {
 /// Go's `mapdelete` for a one-word key.
 #[track_caller]
 pub fn mapdelete(t: &MapType, h: HMap, key: u64) {
+    gort_scheduler::preempt_point();
     // race: racewritepc(h).
-    if h.0.is_nil() || h.count() == 0 {
+    if h.0.is_nil() {
+        return;
+    }
+    let h = h.hdr();
+    if h.count() == 0 {
         return;
     }
     if h.flags() & HASH_WRITING != 0 {
@@ -504,8 +548,13 @@ pub fn mapdelete(t: &MapType, h: HMap, key: u64) {
 /// Go's `mapclear`.
 #[track_caller]
 pub fn mapclear(t: &MapType, h: HMap) {
+    gort_scheduler::preempt_point();
     // race: racewritepc(h).
-    if h.0.is_nil() || h.count() == 0 {
+    if h.0.is_nil() {
+        return;
+    }
+    let h = h.hdr();
+    if h.count() == 0 {
         return;
     }
     if h.flags() & HASH_WRITING != 0 {
@@ -542,9 +591,9 @@ pub fn mapclear(t: &MapType, h: HMap) {
             }
         }
         if base != nbuckets {
-            set_overflow(t, bucket_at(t, array, nbuckets - 1), array);
+            set_overflow(t, bucket_at(t, array, nbuckets - 1), array.ptr());
             let x = create_extra(h);
-            x.store_ptr(X_NEXTOVERFLOW, bucket_at(t, array, base));
+            x.store_ptr(X_NEXTOVERFLOW, bucket_at(t, array, base).ptr());
         }
     }
     if h.flags() & HASH_WRITING == 0 {
@@ -553,7 +602,7 @@ pub fn mapclear(t: &MapType, h: HMap) {
     h.xor_writing();
 }
 
-fn create_extra(h: HMap) -> Ptr {
+fn create_extra(h: H) -> Obj {
     let x = h.extra();
     if !x.is_nil() {
         return x;
@@ -561,11 +610,11 @@ fn create_extra(h: HMap) -> Ptr {
     let x = new_object(mapextra_type());
     // wb: h.extra store.
     h.0.store_ptr(W_EXTRA, x);
-    x
+    x.obj()
 }
 
 /// Go's `incrnoverflow`: exact below B = 16, then probabilistic.
-fn incrnoverflow(h: HMap) {
+fn incrnoverflow(h: H) {
     let b = h.b();
     if b < 16 {
         h.set_noverflow(h.noverflow().wrapping_add(1));
@@ -579,24 +628,26 @@ fn incrnoverflow(h: HMap) {
 
 /// Appends `ovf` to the `[]*bmap` list at word `which` of `x`, with Go's
 /// append growth (double the capacity).
-fn append_overflow(x: Ptr, which: usize, ovf: Ptr) {
-    let mut s = x.load_ptr(which);
-    if s.is_nil() {
-        s = new_object(slice_type());
-        x.store_ptr(which, s);
+fn append_overflow(x: Obj, which: usize, ovf: Ptr) {
+    let mut sp = x.load_ptr(which);
+    if sp.is_nil() {
+        sp = new_object(slice_type());
+        x.store_ptr(which, sp);
     }
+    let s = sp.obj();
     let (data, len, cap) = (s.load_ptr(0), s.load(1) as usize, s.load(2) as usize);
     let data = if len == cap {
         let ncap = (cap * 2).max(4);
-        let nd = new_object(Type::array(ptr_type(), ncap));
+        let ndp = new_object(Type::array(ptr_type(), ncap));
+        let (nd, old) = (ndp.obj(), data.obj_or_nil());
         for i in 0..len {
-            nd.store_ptr(i, data.load_ptr(i));
+            nd.store_ptr(i, old.load_ptr(i));
         }
-        s.store_ptr(0, nd);
+        s.store_ptr(0, ndp);
         s.store(2, ncap as u64);
         nd
     } else {
-        data
+        data.obj()
     };
     // wb: the appended pointer.
     data.store_ptr(len, ovf);
@@ -604,18 +655,18 @@ fn append_overflow(x: Ptr, which: usize, ovf: Ptr) {
 }
 
 /// Go's `newoverflow`.
-fn newoverflow(t: &MapType, h: HMap, b: Ptr) -> Ptr {
+fn newoverflow(t: &MapType, h: H, b: Obj) -> Obj {
     let x = h.extra();
     let next = if x.is_nil() {
-        Ptr::NIL
+        Obj::NIL
     } else {
-        x.load_ptr(X_NEXTOVERFLOW)
+        x.load_ptr(X_NEXTOVERFLOW).obj_or_nil()
     };
     let ovf = if !next.is_nil() {
         // We have preallocated overflow buckets available.
-        if overflow(t, next).is_nil() {
+        if next.load_ptr(t.overflow_word()).is_nil() {
             // We're not at the end of the preallocated overflow buckets.
-            x.store_ptr(X_NEXTOVERFLOW, Ptr(next.0 + t.bucket_bytes()));
+            x.store_ptr(X_NEXTOVERFLOW, next.offset(t.bucket_words).ptr());
         } else {
             // This is the last preallocated overflow bucket. Reset the
             // overflow pointer on this bucket, which was set to a non-nil
@@ -625,20 +676,20 @@ fn newoverflow(t: &MapType, h: HMap, b: Ptr) -> Ptr {
         }
         next
     } else {
-        new_object(t.bucket)
+        new_object(t.bucket).obj()
     };
     incrnoverflow(h);
     if !t.bucket.has_pointers() {
         // Noscan buckets: keep the overflow bucket alive from mapextra.
         let x = create_extra(h);
-        append_overflow(x, X_OVERFLOW, ovf);
+        append_overflow(x, X_OVERFLOW, ovf.ptr());
     }
-    set_overflow(t, b, ovf);
+    set_overflow(t, b, ovf.ptr());
     ovf
 }
 
 /// Go's `hashGrow`.
-fn hash_grow(t: &MapType, h: HMap) {
+fn hash_grow(t: &MapType, h: H) {
     // If we've hit the load factor, get bigger. Otherwise, there are too
     // many overflow buckets, so keep the same number of buckets and
     // "grow" laterally.
@@ -647,7 +698,7 @@ fn hash_grow(t: &MapType, h: HMap) {
         bigger = 0;
         h.set_flags(h.flags() | SAME_SIZE_GROW);
     }
-    let oldbuckets = h.buckets();
+    let oldbuckets = h.0.load_ptr(W_BUCKETS);
     let (newbuckets, next_overflow) = make_bucket_array(t, h.b() + bigger);
     let mut flags = h.flags() & !(ITERATOR | OLD_ITERATOR);
     if h.flags() & ITERATOR != 0 {
@@ -679,7 +730,7 @@ fn hash_grow(t: &MapType, h: HMap) {
 }
 
 /// Go's `growWork`.
-fn grow_work(t: &MapType, h: HMap, bucket: usize) {
+fn grow_work(t: &MapType, h: H, bucket: usize) {
     // Make sure we evacuate the oldbucket corresponding to the bucket
     // we're about to use.
     evacuate(t, h, bucket & h.oldbucketmask());
@@ -691,12 +742,12 @@ fn grow_work(t: &MapType, h: HMap, bucket: usize) {
 
 /// Go's `evacDst`.
 struct EvacDst {
-    b: Ptr,
+    b: Obj,
     i: usize,
 }
 
 /// Go's `evacuate`.
-fn evacuate(t: &MapType, h: HMap, oldbucket: usize) {
+fn evacuate(t: &MapType, h: H, oldbucket: usize) {
     let b0 = bucket_at(t, h.oldbuckets(), oldbucket);
     let newbit = h.noldbuckets();
     if !evacuated(b0) {
@@ -706,7 +757,7 @@ fn evacuate(t: &MapType, h: HMap, oldbucket: usize) {
                 b: bucket_at(t, h.buckets(), oldbucket),
                 i: 0,
             },
-            EvacDst { b: Ptr::NIL, i: 0 },
+            EvacDst { b: Obj::NIL, i: 0 },
         ];
         if !h.same_size_grow() {
             // Only calculate y pointers if we're growing bigger.
@@ -765,7 +816,7 @@ fn evacuate(t: &MapType, h: HMap, oldbucket: usize) {
 }
 
 /// Go's `advanceEvacuationMark`.
-fn advance_evacuation_mark(t: &MapType, h: HMap, newbit: usize) {
+fn advance_evacuation_mark(t: &MapType, h: H, newbit: usize) {
     let mut n = h.nevacuate() + 1;
     h.0.store(W_NEVACUATE, n as u64);
     // Experiments suggest that 1024 is overkill by at least an order of
@@ -791,34 +842,34 @@ fn advance_evacuation_mark(t: &MapType, h: HMap, newbit: usize) {
 }
 
 /// The hash seed and a bucket, for the iterator (`iter.rs`).
-pub(crate) fn iter_support(h: HMap) -> u32 {
+pub(crate) fn iter_support(h: H) -> u32 {
     h.hash0()
 }
 
-pub(crate) fn bucket_evacuated(b: Ptr) -> bool {
+pub(crate) fn bucket_evacuated(b: Obj) -> bool {
     evacuated(b)
 }
-pub(crate) fn bucket_overflow(t: &MapType, b: Ptr) -> Ptr {
+pub(crate) fn bucket_overflow(t: &MapType, b: Obj) -> Obj {
     overflow(t, b)
 }
-pub(crate) fn bucket_tophash(b: Ptr, i: usize) -> u64 {
+pub(crate) fn bucket_tophash(b: Obj, i: usize) -> u64 {
     tophash_at(b, i)
 }
-pub(crate) fn bucket(t: &MapType, array: Ptr, i: usize) -> Ptr {
+pub(crate) fn bucket(t: &MapType, array: Obj, i: usize) -> Obj {
     bucket_at(t, array, i)
 }
-pub(crate) fn or_flags(h: HMap, f: u64) {
+pub(crate) fn or_flags(h: H, f: u64) {
     // Go's atomic.Or8(&h.flags, f): the only atomic flag update.
     h.0.fetch_or(W_PACKED, f);
 }
-pub(crate) fn oldbucketmask(h: HMap) -> usize {
+pub(crate) fn oldbucketmask(h: H) -> usize {
     h.oldbucketmask()
 }
-pub(crate) fn same_size_growing(h: HMap) -> bool {
+pub(crate) fn same_size_growing(h: H) -> bool {
     h.same_size_grow()
 }
 /// The map's `extra.overflow` and `extra.oldoverflow` lists (nil if none).
-pub(crate) fn overflow_lists(h: HMap) -> (Ptr, Ptr) {
+pub(crate) fn overflow_lists(h: H) -> (Ptr, Ptr) {
     let x = h.extra();
     if x.is_nil() {
         (Ptr::NIL, Ptr::NIL)

@@ -15,7 +15,7 @@
 //! lists) are ordinary `Ptr` fields of a value on the goroutine's stack,
 //! so the collector keeps them alive like Go's hiter fields.
 
-use gort_gc::Ptr;
+use gort_gc::{Obj, Ptr};
 
 use crate::hmap::*;
 use crate::maptype::*;
@@ -24,8 +24,8 @@ pub struct Hiter {
     t: &'static MapType,
     h: HMap,
     /// Snapshot of `h.buckets` at init (keeps that array alive).
-    buckets: Ptr,
-    bptr: Ptr,
+    buckets: Obj,
+    bptr: Obj,
     /// Go's `hiter.overflow`/`oldoverflow`: keep a noscan map's overflow
     /// buckets alive while this iterator may walk them.
     overflow: Ptr,
@@ -56,8 +56,8 @@ pub fn mapiterinit(t: &'static MapType, h: HMap) -> Hiter {
     let mut it = Hiter {
         t,
         h,
-        buckets: Ptr::NIL,
-        bptr: Ptr::NIL,
+        buckets: Obj::NIL,
+        bptr: Obj::NIL,
         overflow: Ptr::NIL,
         oldoverflow: Ptr::NIL,
         start_bucket: 0,
@@ -69,7 +69,12 @@ pub fn mapiterinit(t: &'static MapType, h: HMap) -> Hiter {
         check_bucket: NO_CHECK,
         done: true,
     };
-    if h.0.is_nil() || h.count() == 0 {
+    gort_scheduler::preempt_point();
+    if h.0.is_nil() {
+        return it;
+    }
+    let h = h.hdr();
+    if h.count() == 0 {
         return it;
     }
     it.done = false;
@@ -106,7 +111,8 @@ impl Hiter {
         if self.done {
             return None;
         }
-        let (t, h) = (self.t, self.h);
+        gort_scheduler::preempt_point();
+        let (t, h) = (self.t, self.h.hdr());
         // race: racereadpc(h).
         if h.flags() & HASH_WRITING != 0 {
             gort_scheduler::fatal("concurrent map iteration and map write");

@@ -1,0 +1,161 @@
+//! Checked object handles: one liveness check, then many word accesses.
+//!
+//! `Ptr::obj()` does what every `Ptr` access does — finds the object the
+//! pointer lies in and checks that it is allocated, else the fatal error
+//! naming the object and both sites — and returns an `Obj` that remembers
+//! the object's end. Accesses through the `Obj` are still scheduler steps
+//! and still bounds-checked, but skip the span lookup.
+//!
+//! Why that is still "every access checks its object is live": an object
+//! is only freed by sweeping after a collection, a collection needs every
+//! goroutine at a safepoint, and neither `step()` nor an `Obj` access is a
+//! safepoint. So an object that was live when the handle was made stays
+//! live until its holder reaches a safepoint or allocates (an allocation
+//! may collect). Runtime code such as the map makes its handles at the
+//! start of an operation (after the safepoint Go's function prologue would
+//! be) and makes them again after any allocation. A racy program that
+//! reaches an unmarked object through a stale heap pointer after a
+//! collection, before its span is lazily swept, is caught when the span
+//! has been swept by then, as with per-word checks; otherwise it reads
+//! poison.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::arena::span_of;
+use crate::object::{bad_access, Ptr};
+
+/// A pointer whose object was found live; accesses check only bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Obj {
+    addr: usize,
+    /// End of the object containing `addr`.
+    limit: usize,
+}
+
+impl Ptr {
+    /// `obj()`, or `Obj::NIL` for the nil pointer (whose accesses then
+    /// fail as a nil dereference would).
+    #[inline]
+    #[track_caller]
+    pub fn obj_or_nil(self) -> Obj {
+        if self.is_nil() {
+            Obj::NIL
+        } else {
+            self.obj()
+        }
+    }
+
+    /// Checks that the pointer lies in a live object (the fatal error if
+    /// not) and returns a handle for cheap word accesses.
+    #[inline]
+    #[track_caller]
+    pub fn obj(self) -> Obj {
+        gort_scheduler::step();
+        match span_of(self.0) {
+            Some(span) => match span.find(self.0) {
+                Some((index, base)) if span.is_allocated(index) => Obj {
+                    addr: self.0,
+                    limit: base + span.elemsize(),
+                },
+                _ => bad_access(self, 0, Some(span)),
+            },
+            None => bad_access(self, 0, None),
+        }
+    }
+}
+
+impl Obj {
+    pub const NIL: Obj = Obj { addr: 0, limit: 0 };
+
+    pub fn is_nil(self) -> bool {
+        self.addr == 0
+    }
+
+    pub fn ptr(self) -> Ptr {
+        Ptr(self.addr)
+    }
+
+    /// A handle `words` words further into the same object (a bucket of a
+    /// bucket array).
+    #[inline]
+    pub fn offset(self, words: usize) -> Obj {
+        Obj {
+            addr: self.addr + words * 8,
+            limit: self.limit,
+        }
+    }
+
+    #[inline]
+    #[track_caller]
+    fn word(self, i: usize) -> &'static AtomicU64 {
+        gort_scheduler::step();
+        let a = self.addr + i * 8;
+        if a + 8 > self.limit {
+            bad_access(Ptr(self.addr), i, span_of(self.addr));
+        }
+        // SAFETY: `a` is 8-aligned inside an object that was allocated when
+        // the handle was made and cannot have been freed since (see the
+        // module comment); arenas stay mapped; heap words are atomic.
+        unsafe { &*(a as *const AtomicU64) }
+    }
+
+    #[inline]
+    #[track_caller]
+    pub fn load(self, i: usize) -> u64 {
+        self.word(i).load(Ordering::Relaxed)
+    }
+    #[inline]
+    #[track_caller]
+    pub fn store(self, i: usize, v: u64) {
+        self.word(i).store(v, Ordering::Relaxed)
+    }
+    #[inline]
+    #[track_caller]
+    pub fn load_ptr(self, i: usize) -> Ptr {
+        Ptr(self.load(i) as usize)
+    }
+    #[inline]
+    #[track_caller]
+    pub fn store_ptr(self, i: usize, p: Ptr) {
+        self.store(i, p.0 as u64)
+    }
+    #[inline]
+    #[track_caller]
+    pub fn fetch_xor(self, i: usize, v: u64) -> u64 {
+        self.word(i).fetch_xor(v, Ordering::Relaxed)
+    }
+    #[inline]
+    #[track_caller]
+    pub fn fetch_or(self, i: usize, v: u64) -> u64 {
+        self.word(i).fetch_or(v, Ordering::Relaxed)
+    }
+    #[inline]
+    #[track_caller]
+    pub fn load_field(self, i: usize, shift: u32, width: u32) -> u64 {
+        (self.load(i) >> shift) & mask(width)
+    }
+    /// A byte-store-like field write (see `Ptr::store_field`).
+    #[inline]
+    #[track_caller]
+    pub fn store_field(self, i: usize, shift: u32, width: u32, v: u64) {
+        let w = self.word(i);
+        let m = mask(width) << shift;
+        let mut old = w.load(Ordering::Relaxed);
+        loop {
+            let new = (old & !m) | ((v << shift) & m);
+            match w.compare_exchange_weak(old, new, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(x) => old = x,
+            }
+        }
+    }
+}
+
+#[inline]
+fn mask(width: u32) -> u64 {
+    if width >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
+    }
+}
