@@ -199,11 +199,16 @@ impl H {
         self.noldbuckets() - 1
     }
 
-    /// Flips `hashWriting` (Go's non-atomic `h.flags ^= hashWriting`; an
-    /// atomic XOR here so the byte's other flags are never lost).
+    /// Flips `hashWriting` as Go's `h.flags ^= hashWriting` does: a load
+    /// of the flags byte and a store of it (two heap accesses, so two
+    /// steps: in deterministic mode another writer can run in between and
+    /// its flip be lost, as on real hardware). The store replaces only the
+    /// flags byte of its word, like Go's byte store.
     #[inline]
+    #[track_caller]
     fn xor_writing(self) {
-        self.0.fetch_xor(W_PACKED, HASH_WRITING);
+        let f = self.flags();
+        self.set_flags(f ^ HASH_WRITING);
     }
 }
 
