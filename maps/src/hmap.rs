@@ -316,10 +316,12 @@ pub fn mapaccess2(t: &MapType, h: HMap, key: u64) -> Option<u64> {
     if h.count() == 0 {
         return None;
     }
-    if h.flags() & HASH_WRITING != 0 {
+    // flags, B and hash0 share a word: one access reads all three.
+    let w1 = h.0.load(W_PACKED);
+    if w1 & HASH_WRITING != 0 {
         gort_scheduler::fatal("concurrent map read and map write");
     }
-    mapaccess_k(t, h, key)
+    lookup(t, h, key, w1)
 }
 
 /// Go's `mapaccessK` (the iterator's re-lookup): no concurrency check.
@@ -327,12 +329,21 @@ pub(crate) fn mapaccess_k(t: &MapType, h: H, key: u64) -> Option<u64> {
     if h.count() == 0 {
         return None;
     }
-    let hash = t.hash(key, h.hash0());
-    let mut m = bucket_mask(h.b()) as usize;
+    lookup(t, h, key, h.0.load(W_PACKED))
+}
+
+/// The search of `mapaccess2`, given the header word holding flags, B
+/// and hash0.
+#[inline]
+#[track_caller]
+fn lookup(t: &MapType, h: H, key: u64, w1: u64) -> Option<u64> {
+    let b_log = (w1 >> 8) as u8;
+    let hash = t.hash(key, (w1 >> 32) as u32);
+    let mut m = bucket_mask(b_log) as usize;
     let mut b = bucket_at(t, h.buckets(), hash as usize & m);
     if h.growing() {
         let c = h.oldbuckets();
-        if !h.same_size_grow() {
+        if w1 & SAME_SIZE_GROW == 0 {
             m >>= 1;
         }
         let oldb = bucket_at(t, c, hash as usize & m);
@@ -342,8 +353,10 @@ pub(crate) fn mapaccess_k(t: &MapType, h: H, key: u64) -> Option<u64> {
     }
     let top = tophash(hash);
     while !b.is_nil() {
+        // The bucket's 8 tophash bytes are one word: one access.
+        let tw = b.load(0);
         for i in 0..BUCKET_CNT {
-            let th = tophash_at(b, i);
+            let th = (tw >> (i * 8)) & 0xff;
             if th != top {
                 if th == EMPTY_REST {
                     return None;
