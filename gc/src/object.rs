@@ -210,6 +210,27 @@ impl Ptr {
         self.word(i).fetch_or(v, Ordering::Relaxed)
     }
 
+    /// Go's `atomic.CompareAndSwap` on word `i`: writes `new` if the word
+    /// holds `old`; `Ok(old)` if it did, `Err(current)` if not.
+    /// Sequentially consistent, like every `sync/atomic` operation in Go
+    /// (its success publishes the writes before it; its load, success or
+    /// not, sees the writes published before the value it reads).
+    #[inline]
+    #[track_caller]
+    pub fn compare_exchange(self, i: usize, old: u64, new: u64) -> Result<u64, u64> {
+        self.word(i)
+            .compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst)
+    }
+
+    /// Go's `atomic.Swap` on word `i`, returning the old value; also
+    /// Go's `atomic.Store` (on amd64 an `XCHG`, this very instruction).
+    /// Sequentially consistent, like `compare_exchange`.
+    #[inline]
+    #[track_caller]
+    pub fn swap(self, i: usize, v: u64) -> u64 {
+        self.word(i).swap(v, Ordering::SeqCst)
+    }
+
     /// Reads the `width`-bit field at bit `shift` of word `i` (a byte or
     /// half-word field Go packs into the word: a map's flags, B, tophash).
     #[inline]

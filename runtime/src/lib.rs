@@ -46,7 +46,7 @@ pub use gort_gc::{
     find_object, gc, gc_debug_stack_hits, gc_debug_take_stack_hits, last_cycle, new_object,
     read_mem_stats, CycleStats, GcConfig, MemStats, Ptr, Root, Type, POISON,
 };
-pub use gort_maps::{HMap, Map, MapElem, MapStats, MapType};
+pub use gort_maps::{HMap, Map, MapElem, MapStats, MapType, SyncMap};
 pub use gort_scheduler::{after, block, selectgo, Chan, RecvCase, SelectCase, SendCase};
 pub use gort_scheduler::{
     config::{Captured, Mode, Output, SchedConfig},

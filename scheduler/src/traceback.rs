@@ -69,6 +69,19 @@ fn sched_dir() -> &'static str {
 /// (registered by those crates, e.g. `gort`'s API layer).
 static RUNTIME_DIRS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 
+/// Files of the runtime crates that are Go's `sync` package (sync.Map in
+/// gort-maps): shown in tracebacks, as Go shows `sync.(*Map).Load`.
+static SYNC_FILES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+/// Declares `file` (a `file!()`) part of the `sync` package: its frames
+/// are shown even though its crate's directory is the runtime's.
+pub fn register_sync_file(file: &'static str) {
+    let mut files = SYNC_FILES.lock().unwrap();
+    if !files.contains(&file) {
+        files.push(file);
+    }
+}
+
 /// Declares the directory holding `file` (a `file!()` of the caller's
 /// crate root) part of the runtime: its frames are hidden in tracebacks.
 pub fn register_runtime_dir(file: &'static str) {
@@ -108,6 +121,10 @@ fn in_sched_file(loc: &str, name: &str) -> bool {
 /// A frame of gort's runtime (hidden like Go's `runtime.*`); the `sync`
 /// module is the `sync` package and is shown.
 fn is_runtime_frame(loc: &str) -> bool {
+    let file = file_of(loc);
+    if SYNC_FILES.lock().unwrap().iter().any(|f| file.ends_with(f)) {
+        return false;
+    }
     if in_dir(loc, sched_dir()) {
         return !in_dir(loc, &format!("{}sync/", sched_dir()));
     }
