@@ -20,41 +20,44 @@
 //! re-seeded when the map empties, and the best-effort `hashWriting`
 //! protocol with Go's three fatal errors at Go's check sites.
 //!
+//! Growth and evacuation live in `grow.rs`.
+//!
 //! Marks for the layers to come: `// race:` where Go calls
 //! racereadpc/racewritepc (on the hmap's first byte), `// wb:` where Go's
 //! map code stores a pointer with a write barrier (maps.md §9-§10).
 
 use gort_gc::{new_object, Obj, Ptr, Type};
 
+use crate::grow::{grow_work, hash_grow};
 use crate::maptype::*;
 
 /// hmap word indices.
-const W_COUNT: usize = 0;
-const W_PACKED: usize = 1;
-const W_BUCKETS: usize = 2;
-const W_OLDBUCKETS: usize = 3;
-const W_NEVACUATE: usize = 4;
-const W_EXTRA: usize = 5;
+pub(crate) const W_COUNT: usize = 0;
+pub(crate) const W_PACKED: usize = 1;
+pub(crate) const W_BUCKETS: usize = 2;
+pub(crate) const W_OLDBUCKETS: usize = 3;
+pub(crate) const W_NEVACUATE: usize = 4;
+pub(crate) const W_EXTRA: usize = 5;
 
 /// mapextra word indices.
-const X_OVERFLOW: usize = 0;
-const X_OLDOVERFLOW: usize = 1;
-const X_NEXTOVERFLOW: usize = 2;
+pub(crate) const X_OVERFLOW: usize = 0;
+pub(crate) const X_OLDOVERFLOW: usize = 1;
+pub(crate) const X_NEXTOVERFLOW: usize = 2;
 
-fn hmap_type() -> &'static Type {
+pub(crate) fn hmap_type() -> &'static Type {
     static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
     T.get_or_init(|| Type::new("runtime.hmap", 6, &[W_BUCKETS, W_OLDBUCKETS, W_EXTRA]))
 }
-fn mapextra_type() -> &'static Type {
+pub(crate) fn mapextra_type() -> &'static Type {
     static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
     T.get_or_init(|| Type::new("runtime.mapextra", 3, &[0, 1, 2]))
 }
 /// A slice header `[]*bmap`: data, len, cap.
-fn slice_type() -> &'static Type {
+pub(crate) fn slice_type() -> &'static Type {
     static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
     T.get_or_init(|| Type::new("[]*runtime.bmap", 3, &[0]))
 }
-fn ptr_type() -> &'static Type {
+pub(crate) fn ptr_type() -> &'static Type {
     static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
     T.get_or_init(|| Type::new("*runtime.bmap", 1, &[0]))
 }
@@ -125,7 +128,7 @@ impl H {
         self.0.load(W_COUNT) as usize
     }
     #[inline]
-    fn set_count(self, n: usize) {
+    pub(crate) fn set_count(self, n: usize) {
         self.0.store(W_COUNT, n as u64)
     }
     #[inline]
@@ -133,7 +136,7 @@ impl H {
         self.0.load_field(W_PACKED, 0, 8)
     }
     #[inline]
-    fn set_flags(self, f: u64) {
+    pub(crate) fn set_flags(self, f: u64) {
         self.0.store_field(W_PACKED, 0, 8, f)
     }
     #[inline]
@@ -141,7 +144,7 @@ impl H {
         self.0.load_field(W_PACKED, 8, 8) as u8
     }
     #[inline]
-    fn set_b(self, b: u8) {
+    pub(crate) fn set_b(self, b: u8) {
         self.0.store_field(W_PACKED, 8, 8, b as u64)
     }
     #[inline]
@@ -149,15 +152,15 @@ impl H {
         self.0.load_field(W_PACKED, 16, 16) as u16
     }
     #[inline]
-    fn set_noverflow(self, n: u16) {
+    pub(crate) fn set_noverflow(self, n: u16) {
         self.0.store_field(W_PACKED, 16, 16, n as u64)
     }
     #[inline]
-    fn hash0(self) -> u32 {
+    pub(crate) fn hash0(self) -> u32 {
         self.0.load_field(W_PACKED, 32, 32) as u32
     }
     #[inline]
-    fn set_hash0(self, h: u32) {
+    pub(crate) fn set_hash0(self, h: u32) {
         self.0.store_field(W_PACKED, 32, 32, h as u64)
     }
     /// The bucket array, checked (or `Obj::NIL`).
@@ -172,11 +175,11 @@ impl H {
         self.0.load_ptr(W_OLDBUCKETS).obj_or_nil()
     }
     #[inline]
-    fn nevacuate(self) -> usize {
+    pub(crate) fn nevacuate(self) -> usize {
         self.0.load(W_NEVACUATE) as usize
     }
     #[inline]
-    fn extra(self) -> Obj {
+    pub(crate) fn extra(self) -> Obj {
         self.0.load_ptr(W_EXTRA).obj_or_nil()
     }
     #[inline]
@@ -184,18 +187,18 @@ impl H {
         !self.0.load_ptr(W_OLDBUCKETS).is_nil()
     }
     #[inline]
-    fn same_size_grow(self) -> bool {
+    pub(crate) fn same_size_grow(self) -> bool {
         self.flags() & SAME_SIZE_GROW != 0
     }
     /// Go's `noldbuckets`.
-    fn noldbuckets(self) -> usize {
+    pub(crate) fn noldbuckets(self) -> usize {
         let mut b = self.b();
         if !self.same_size_grow() {
             b -= 1;
         }
         bucket_shift(b)
     }
-    fn oldbucketmask(self) -> usize {
+    pub(crate) fn oldbucketmask(self) -> usize {
         self.noldbuckets() - 1
     }
 
@@ -206,7 +209,7 @@ impl H {
     /// flags byte of its word, like Go's byte store.
     #[inline]
     #[track_caller]
-    fn xor_writing(self) {
+    pub(crate) fn xor_writing(self) {
         let f = self.flags();
         self.set_flags(f ^ HASH_WRITING);
     }
@@ -215,35 +218,35 @@ impl H {
 // ---- buckets
 
 #[inline]
-fn bucket_at(t: &MapType, array: Obj, i: usize) -> Obj {
+pub(crate) fn bucket_at(t: &MapType, array: Obj, i: usize) -> Obj {
     array.offset(i * t.bucket_words)
 }
 #[inline]
 #[track_caller]
-fn tophash_at(b: Obj, i: usize) -> u64 {
+pub(crate) fn tophash_at(b: Obj, i: usize) -> u64 {
     b.load_field(0, (i * 8) as u32, 8)
 }
 #[inline]
 #[track_caller]
-fn set_tophash(b: Obj, i: usize, v: u64) {
+pub(crate) fn set_tophash(b: Obj, i: usize, v: u64) {
     b.store_field(0, (i * 8) as u32, 8, v)
 }
 /// The next bucket of the chain, checked (or `Obj::NIL`).
 #[inline]
 #[track_caller]
-fn overflow(t: &MapType, b: Obj) -> Obj {
+pub(crate) fn overflow(t: &MapType, b: Obj) -> Obj {
     b.load_ptr(t.overflow_word()).obj_or_nil()
 }
 #[inline]
 #[track_caller]
-fn set_overflow(t: &MapType, b: Obj, ovf: Ptr) {
+pub(crate) fn set_overflow(t: &MapType, b: Obj, ovf: Ptr) {
     // wb: the overflow pointer store.
     b.store_ptr(t.overflow_word(), ovf)
 }
 /// Go's `evacuated(b)`: looks only at tophash[0].
 #[inline]
 #[track_caller]
-fn evacuated(b: Obj) -> bool {
+pub(crate) fn evacuated(b: Obj) -> bool {
     let h = tophash_at(b, 0);
     h > EMPTY_ONE && h < MIN_TOP_HASH
 }
@@ -251,7 +254,7 @@ fn evacuated(b: Obj) -> bool {
 /// Go's `makeBucketArray`: 2^b buckets, plus 2^(b-4) spare overflow
 /// buckets when b >= 4 (gort does not round the array up to its size
 /// class: maps.md §11 allows it; only the number of spares differs).
-fn make_bucket_array(t: &MapType, b: u8) -> (Ptr, Ptr) {
+pub(crate) fn make_bucket_array(t: &MapType, b: u8) -> (Ptr, Ptr) {
     let base = bucket_shift(b);
     let mut nbuckets = base;
     if b >= 4 {
@@ -336,7 +339,7 @@ pub(crate) fn mapaccess_k(t: &MapType, h: H, key: u64) -> Option<u64> {
 /// and hash0.
 #[inline]
 #[track_caller]
-fn lookup(t: &MapType, h: H, key: u64, w1: u64) -> Option<u64> {
+pub(crate) fn lookup(t: &MapType, h: H, key: u64, w1: u64) -> Option<u64> {
     let b_log = (w1 >> 8) as u8;
     let hash = t.hash(key, (w1 >> 32) as u32);
     let mut m = bucket_mask(b_log) as usize;
@@ -620,7 +623,7 @@ pub fn mapclear(t: &MapType, h: HMap) {
     h.xor_writing();
 }
 
-fn create_extra(h: H) -> Obj {
+pub(crate) fn create_extra(h: H) -> Obj {
     let x = h.extra();
     if !x.is_nil() {
         return x;
@@ -632,7 +635,7 @@ fn create_extra(h: H) -> Obj {
 }
 
 /// Go's `incrnoverflow`: exact below B = 16, then probabilistic.
-fn incrnoverflow(h: H) {
+pub(crate) fn incrnoverflow(h: H) {
     let b = h.b();
     if b < 16 {
         h.set_noverflow(h.noverflow().wrapping_add(1));
@@ -646,7 +649,7 @@ fn incrnoverflow(h: H) {
 
 /// Appends `ovf` to the `[]*bmap` list at word `which` of `x`, with Go's
 /// append growth (double the capacity).
-fn append_overflow(x: Obj, which: usize, ovf: Ptr) {
+pub(crate) fn append_overflow(x: Obj, which: usize, ovf: Ptr) {
     let mut sp = x.load_ptr(which);
     if sp.is_nil() {
         sp = new_object(slice_type());
@@ -673,7 +676,7 @@ fn append_overflow(x: Obj, which: usize, ovf: Ptr) {
 }
 
 /// Go's `newoverflow`.
-fn newoverflow(t: &MapType, h: H, b: Obj) -> Obj {
+pub(crate) fn newoverflow(t: &MapType, h: H, b: Obj) -> Obj {
     let x = h.extra();
     let next = if x.is_nil() {
         Obj::NIL
@@ -704,159 +707,6 @@ fn newoverflow(t: &MapType, h: H, b: Obj) -> Obj {
     }
     set_overflow(t, b, ovf.ptr());
     ovf
-}
-
-/// Go's `hashGrow`.
-fn hash_grow(t: &MapType, h: H) {
-    // If we've hit the load factor, get bigger. Otherwise, there are too
-    // many overflow buckets, so keep the same number of buckets and
-    // "grow" laterally.
-    let mut bigger = 1u8;
-    if !over_load_factor(h.count() + 1, h.b()) {
-        bigger = 0;
-        h.set_flags(h.flags() | SAME_SIZE_GROW);
-    }
-    let oldbuckets = h.0.load_ptr(W_BUCKETS);
-    let (newbuckets, next_overflow) = make_bucket_array(t, h.b() + bigger);
-    let mut flags = h.flags() & !(ITERATOR | OLD_ITERATOR);
-    if h.flags() & ITERATOR != 0 {
-        flags |= OLD_ITERATOR;
-    }
-    // Commit the grow (atomic wrt GC).
-    h.set_b(h.b() + bigger);
-    h.set_flags(flags);
-    // wb: oldbuckets and buckets stores.
-    h.0.store_ptr(W_OLDBUCKETS, oldbuckets);
-    h.0.store_ptr(W_BUCKETS, newbuckets);
-    h.0.store(W_NEVACUATE, 0);
-    h.set_noverflow(0);
-    let x = h.extra();
-    if !x.is_nil() && !x.load_ptr(X_OVERFLOW).is_nil() {
-        // Promote current overflow buckets to the old generation.
-        if !x.load_ptr(X_OLDOVERFLOW).is_nil() {
-            gort_scheduler::fatal("oldoverflow is not nil");
-        }
-        x.store_ptr(X_OLDOVERFLOW, x.load_ptr(X_OVERFLOW));
-        x.store_ptr(X_OVERFLOW, Ptr::NIL);
-    }
-    if !next_overflow.is_nil() {
-        let x = create_extra(h);
-        x.store_ptr(X_NEXTOVERFLOW, next_overflow);
-    }
-    // The actual copying of the hash table data is done incrementally by
-    // growWork() and evacuate().
-}
-
-/// Go's `growWork`.
-fn grow_work(t: &MapType, h: H, bucket: usize) {
-    // Make sure we evacuate the oldbucket corresponding to the bucket
-    // we're about to use.
-    evacuate(t, h, bucket & h.oldbucketmask());
-    // Evacuate one more oldbucket to make progress on growing.
-    if h.growing() {
-        evacuate(t, h, h.nevacuate());
-    }
-}
-
-/// Go's `evacDst`.
-struct EvacDst {
-    b: Obj,
-    i: usize,
-}
-
-/// Go's `evacuate`.
-fn evacuate(t: &MapType, h: H, oldbucket: usize) {
-    let b0 = bucket_at(t, h.oldbuckets(), oldbucket);
-    let newbit = h.noldbuckets();
-    if !evacuated(b0) {
-        // x: the low half of the new array; y: the high half (doubling).
-        let mut xy = [
-            EvacDst {
-                b: bucket_at(t, h.buckets(), oldbucket),
-                i: 0,
-            },
-            EvacDst { b: Obj::NIL, i: 0 },
-        ];
-        if !h.same_size_grow() {
-            // Only calculate y pointers if we're growing bigger.
-            // Otherwise GC can see bad pointers.
-            xy[1].b = bucket_at(t, h.buckets(), oldbucket + newbit);
-        }
-        let mut b = b0;
-        while !b.is_nil() {
-            for i in 0..BUCKET_CNT {
-                let top = tophash_at(b, i);
-                if is_empty(top) {
-                    set_tophash(b, i, EVACUATED_EMPTY);
-                    continue;
-                }
-                if top < MIN_TOP_HASH {
-                    gort_scheduler::fatal("bad map state");
-                }
-                let k = b.load(t.key_word(i));
-                let mut use_y = 0usize;
-                if !h.same_size_grow() {
-                    // Compute hash to make our evacuation decision
-                    // (whether we need to send this key/elem to bucket x
-                    // or bucket y). int64 keys are never NaN.
-                    let hash = t.hash(k, h.hash0());
-                    if hash as usize & newbit != 0 {
-                        use_y = 1;
-                    }
-                }
-                set_tophash(b, i, EVACUATED_X + use_y as u64);
-                let dst = &mut xy[use_y];
-                if dst.i == BUCKET_CNT {
-                    dst.b = newoverflow(t, h, dst.b);
-                    dst.i = 0;
-                }
-                // wb: typedmemmove of key and elem into the destination.
-                set_tophash(dst.b, dst.i, top);
-                dst.b.store(t.key_word(dst.i), k);
-                dst.b.store(t.elem_word(dst.i), b.load(t.elem_word(i)));
-                dst.i += 1;
-            }
-            b = overflow(t, b);
-        }
-        // Unlink the overflow buckets & clear key/elem to help GC.
-        if h.flags() & OLD_ITERATOR == 0 && t.bucket.has_pointers() {
-            // Preserve b.tophash because the evacuation state is
-            // maintained there. (wb: memclrHasPointers shades what it
-            // clears.)
-            for w in 1..t.bucket_words {
-                b0.store(w, 0);
-            }
-        }
-    }
-    if oldbucket == h.nevacuate() {
-        advance_evacuation_mark(t, h, newbit);
-    }
-}
-
-/// Go's `advanceEvacuationMark`.
-fn advance_evacuation_mark(t: &MapType, h: H, newbit: usize) {
-    let mut n = h.nevacuate() + 1;
-    h.0.store(W_NEVACUATE, n as u64);
-    // Experiments suggest that 1024 is overkill by at least an order of
-    // magnitude. Put it in there as a safeguard anyway, to ensure O(1)
-    // behavior.
-    let stop = (n + 1024).min(newbit);
-    while n != stop && evacuated(bucket_at(t, h.oldbuckets(), n)) {
-        n += 1;
-        h.0.store(W_NEVACUATE, n as u64);
-    }
-    if n == newbit {
-        // Growing is all done. Free old main bucket array.
-        h.0.store_ptr(W_OLDBUCKETS, Ptr::NIL);
-        // Can discard old overflow buckets as well. If they are still
-        // referenced by an iterator, then the iterator holds a pointers to
-        // the slice.
-        let x = h.extra();
-        if !x.is_nil() {
-            x.store_ptr(X_OLDOVERFLOW, Ptr::NIL);
-        }
-        h.set_flags(h.flags() & !SAME_SIZE_GROW);
-    }
 }
 
 /// The hash seed and a bucket, for the iterator (`iter.rs`).
