@@ -134,20 +134,21 @@ impl Obj {
     pub fn load_field(self, i: usize, shift: u32, width: u32) -> u64 {
         (self.load(i) >> shift) & mask(width)
     }
-    /// A byte-store-like field write (see `Ptr::store_field`).
+    /// A field write as runtime code does it on a word it owns: a load
+    /// and a store of the whole word, with no step in between (so in
+    /// deterministic mode it is one indivisible access, like Go's byte
+    /// store). In parallel mode a racing writer of a neighbouring field of
+    /// the same word (only possible in a program that is already writing
+    /// one map from two goroutines) can have its byte undone, where Go's
+    /// byte store would keep it; `Ptr::store_field` is the exact, slower
+    /// variant.
     #[inline]
     #[track_caller]
     pub fn store_field(self, i: usize, shift: u32, width: u32, v: u64) {
         let w = self.word(i);
         let m = mask(width) << shift;
-        let mut old = w.load(Ordering::Relaxed);
-        loop {
-            let new = (old & !m) | ((v << shift) & m);
-            match w.compare_exchange_weak(old, new, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return,
-                Err(x) => old = x,
-            }
-        }
+        let old = w.load(Ordering::Relaxed);
+        w.store((old & !m) | ((v << shift) & m), Ordering::Relaxed);
     }
 }
 

@@ -22,7 +22,9 @@ use crate::maptype::*;
 
 pub struct Hiter {
     t: &'static MapType,
-    h: HMap,
+    /// The header, checked at init: the iterator keeps it reachable (it is
+    /// on the goroutine's stack), so it stays live for the iteration.
+    h: H,
     /// Snapshot of `h.buckets` at init (keeps that array alive).
     buckets: Obj,
     bptr: Obj,
@@ -55,7 +57,7 @@ pub fn mapiterinit(t: &'static MapType, h: HMap) -> Hiter {
     // race: racereadpc(h).
     let mut it = Hiter {
         t,
-        h,
+        h: H(Obj::NIL),
         buckets: Obj::NIL,
         bptr: Obj::NIL,
         overflow: Ptr::NIL,
@@ -74,6 +76,7 @@ pub fn mapiterinit(t: &'static MapType, h: HMap) -> Hiter {
         return it;
     }
     let h = h.hdr();
+    it.h = h;
     if h.count() == 0 {
         return it;
     }
@@ -112,7 +115,7 @@ impl Hiter {
             return None;
         }
         gort_scheduler::preempt_point();
-        let (t, h) = (self.t, self.h.hdr());
+        let (t, h) = (self.t, self.h);
         // race: racereadpc(h).
         if h.flags() & HASH_WRITING != 0 {
             gort_scheduler::fatal("concurrent map iteration and map write");
