@@ -79,7 +79,7 @@ unsafe impl Send for ArenaSource {}
 static SOURCE: Mutex<Option<ArenaSource>> = Mutex::new(None);
 
 /// The arena containing `addr`, if it is one of gort's.
-#[inline]
+#[inline(always)]
 pub fn arena_of(addr: usize) -> Option<&'static HeapArena> {
     let i = addr >> ARENA_SHIFT;
     let l1 = i >> L2_BITS;
@@ -95,7 +95,7 @@ pub fn arena_of(addr: usize) -> Option<&'static HeapArena> {
 }
 
 /// The span owning the page of `addr`, if any.
-#[inline]
+#[inline(always)]
 pub fn span_of(addr: usize) -> Option<&'static MSpan> {
     let a = arena_of(addr)?;
     let s = a.spans[(addr >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)].load(Ordering::Acquire);

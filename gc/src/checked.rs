@@ -47,7 +47,7 @@ impl Ptr {
 
     /// Checks that the pointer lies in a live object (the fatal error if
     /// not) and returns a handle for cheap word accesses.
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub fn obj(self) -> Obj {
         gort_scheduler::step();

@@ -145,11 +145,11 @@ impl MSpan {
         self.state.store(SPAN_IN_USE, Ordering::Release);
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn base(&self) -> usize {
         self.base.load(Ordering::Relaxed)
     }
-    #[inline]
+    #[inline(always)]
     pub fn elemsize(&self) -> usize {
         self.elemsize.load(Ordering::Relaxed)
     }
@@ -157,13 +157,13 @@ impl MSpan {
     pub fn nelems(&self) -> usize {
         self.nelems.load(Ordering::Relaxed)
     }
-    #[inline]
+    #[inline(always)]
     pub fn in_use(&self) -> bool {
         self.state.load(Ordering::Acquire) == SPAN_IN_USE
     }
 
     /// The slot index of `addr`, which must lie in `[base, limit)`.
-    #[inline]
+    #[inline(always)]
     pub fn obj_index(&self, addr: usize) -> usize {
         let off = addr - self.base();
         if self.sizeclass.load(Ordering::Relaxed) == 0 {
@@ -174,7 +174,7 @@ impl MSpan {
 
     /// The slot holding `addr` (interior pointers included): its index and
     /// base address, if `addr` is inside an in-use span's slots.
-    #[inline]
+    #[inline(always)]
     pub fn find(&self, addr: usize) -> Option<(usize, usize)> {
         if !self.in_use() {
             return None;
@@ -187,7 +187,7 @@ impl MSpan {
         Some((i, base + i * self.elemsize()))
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn is_allocated(&self, i: usize) -> bool {
         self.alloc_bits[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
     }
