@@ -19,25 +19,11 @@
 //! cargo bench -p gort-benches --bench heap
 //! ```
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use gort::{gc, last_cycle, new_object, Config, Ptr, Root, Runtime, Type};
-
-fn gort_run<F>(body: F) -> Duration
-where
-    F: FnOnce() -> Duration + Send + 'static,
-{
-    let out = Arc::new(Mutex::new(None));
-    let slot = out.clone();
-    let exit = Runtime::new(Config::new().gomaxprocs(1)).run(move || {
-        *slot.lock().unwrap() = Some(body());
-    });
-    assert_eq!(exit.status, 0, "gort run failed: {exit:?}");
-    let d = out.lock().unwrap().take();
-    d.expect("main goroutine did not report a duration")
-}
+use gort::{gc, last_cycle, new_object, Ptr, Root, Type};
+use gort_benches::gort_run;
 
 fn bench_alloc(c: &mut Criterion) {
     let mut g = c.benchmark_group("alloc");
@@ -49,7 +35,7 @@ fn bench_alloc(c: &mut Criterion) {
         let bytes = words * 8;
         g.bench_function(BenchmarkId::new("gort", format!("{bytes}B")), |b| {
             b.iter_custom(|iters| {
-                gort_run(move || {
+                gort_run(1, move || {
                     let ty = Type::new("bench.obj", words, &[]);
                     let t0 = Instant::now();
                     for i in 0..iters {
@@ -91,7 +77,7 @@ fn bench_mark(c: &mut Criterion) {
         .throughput(Throughput::Elements(NODES));
     g.bench_function(BenchmarkId::new("gort", "tree_2^20"), |b| {
         b.iter_custom(|iters| {
-            gort_run(move || {
+            gort_run(1, move || {
                 let ty = Type::new("main.node", 3, &[0, 1]);
                 let root = Root::new(build(ty, 20));
                 gc();

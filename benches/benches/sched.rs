@@ -50,13 +50,14 @@
 //! prints 5 lines `RESULT <bench> go_p<P> <ns> ns` (bench `yield`,
 //! `spawn_wave` or `spawn_all`); quote the median.
 
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use gort::{go, Config, Runtime, WaitGroup};
+use gort::{go, WaitGroup};
+use gort_benches::gort_run;
 
 /// Goroutines per wave in `spawn_waves` (threads too).
 const WAVE: u64 = 1000;
@@ -64,23 +65,6 @@ const WAVE: u64 = 1000;
 const ALIVE: u64 = 100_000;
 /// OS threads alive at once in the thread alternative of `spawn_100k_alive`.
 const THREADS_ALIVE: u64 = 10_000;
-
-/// Runs `body` as the main goroutine of a fresh runtime with `GOMAXPROCS =
-/// procs` and returns the duration it measured.
-fn gort_run<F>(procs: usize, body: F) -> Duration
-where
-    F: FnOnce() -> Duration + Send + 'static,
-{
-    let out = Arc::new(Mutex::new(None));
-    let slot = out.clone();
-    let exit = Runtime::new(Config::new().gomaxprocs(procs)).run(move || {
-        let d = body();
-        *slot.lock().unwrap() = Some(d);
-    });
-    assert_eq!(exit.status, 0, "gort run failed: {exit:?}");
-    let d = out.lock().unwrap().take();
-    d.expect("main goroutine did not report a duration")
-}
 
 /// `measured` covered `done` units of work; the time for `iters` of them.
 fn scale(measured: Duration, done: u64, iters: u64) -> Duration {

@@ -21,28 +21,12 @@
 //! cargo bench -p gort-benches --bench sync
 //! ```
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use gort::{Chan, Config, Runtime};
-
-/// Runs `body` as the main goroutine of a fresh runtime with `GOMAXPROCS =
-/// procs` and returns the duration it measured.
-fn gort_run<F>(procs: usize, body: F) -> Duration
-where
-    F: FnOnce() -> Duration + Send + 'static,
-{
-    let out = Arc::new(Mutex::new(None));
-    let slot = out.clone();
-    let exit = Runtime::new(Config::new().gomaxprocs(procs)).run(move || {
-        let d = body();
-        *slot.lock().unwrap() = Some(d);
-    });
-    assert_eq!(exit.status, 0, "gort run failed: {exit:?}");
-    let d = out.lock().unwrap().take();
-    d.expect("main goroutine did not report a duration")
-}
+use gort::Chan;
+use gort_benches::gort_run;
 
 /// gobench `benchPingPong` on gort: `n` round trips; must run on a
 /// goroutine.

@@ -99,41 +99,8 @@ impl Obj {
         unsafe { &*(a as *const AtomicU64) }
     }
 
-    #[inline]
-    #[track_caller]
-    pub fn load(self, i: usize) -> u64 {
-        self.word(i).load(Ordering::Relaxed)
-    }
-    #[inline]
-    #[track_caller]
-    pub fn store(self, i: usize, v: u64) {
-        self.word(i).store(v, Ordering::Relaxed)
-    }
-    #[inline]
-    #[track_caller]
-    pub fn load_ptr(self, i: usize) -> Ptr {
-        Ptr(self.load(i) as usize)
-    }
-    #[inline]
-    #[track_caller]
-    pub fn store_ptr(self, i: usize, p: Ptr) {
-        self.store(i, p.0 as u64)
-    }
-    #[inline]
-    #[track_caller]
-    pub fn fetch_xor(self, i: usize, v: u64) -> u64 {
-        self.word(i).fetch_xor(v, Ordering::Relaxed)
-    }
-    #[inline]
-    #[track_caller]
-    pub fn fetch_or(self, i: usize, v: u64) -> u64 {
-        self.word(i).fetch_or(v, Ordering::Relaxed)
-    }
-    #[inline]
-    #[track_caller]
-    pub fn load_field(self, i: usize, shift: u32, width: u32) -> u64 {
-        (self.load(i) >> shift) & mask(width)
-    }
+    crate::object::word_ops!();
+
     /// A field write as runtime code does it on a word it owns: a load
     /// and a store of the whole word, with no step in between (so in
     /// deterministic mode it is one indivisible access, like Go's byte
@@ -146,17 +113,8 @@ impl Obj {
     #[track_caller]
     pub fn store_field(self, i: usize, shift: u32, width: u32, v: u64) {
         let w = self.word(i);
-        let m = mask(width) << shift;
+        let m = crate::object::field_mask(width) << shift;
         let old = w.load(Ordering::Relaxed);
         w.store((old & !m) | ((v << shift) & m), Ordering::Relaxed);
-    }
-}
-
-#[inline]
-fn mask(width: u32) -> u64 {
-    if width >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << width) - 1
     }
 }

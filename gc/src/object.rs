@@ -151,6 +151,69 @@ pub fn find_object(addr: usize) -> Option<Found> {
         .then_some(Found { span, index, base })
 }
 
+/// The word accessors shared by `Ptr` (checked at every access) and
+/// `Obj` (checked once, `checked.rs`): each type supplies `word(i)`, the
+/// checked step to the word's atomic.
+macro_rules! word_ops {
+    () => {
+        /// Reads word `i` of the object.
+        #[inline]
+        #[track_caller]
+        pub fn load(self, i: usize) -> u64 {
+            self.word(i).load(std::sync::atomic::Ordering::Relaxed)
+        }
+
+        /// Writes word `i` of the object.
+        #[inline]
+        #[track_caller]
+        pub fn store(self, i: usize, v: u64) {
+            self.word(i).store(v, std::sync::atomic::Ordering::Relaxed)
+        }
+
+        /// Atomically XORs word `i` with `v`, returning the old value.
+        #[inline]
+        #[track_caller]
+        pub fn fetch_xor(self, i: usize, v: u64) -> u64 {
+            self.word(i)
+                .fetch_xor(v, std::sync::atomic::Ordering::Relaxed)
+        }
+
+        /// Atomically ORs `v` into word `i`, returning the old value (Go's
+        /// `atomic.Or8` on the map's flags, for iterators).
+        #[inline]
+        #[track_caller]
+        pub fn fetch_or(self, i: usize, v: u64) -> u64 {
+            self.word(i)
+                .fetch_or(v, std::sync::atomic::Ordering::Relaxed)
+        }
+
+        /// Reads the `width`-bit field at bit `shift` of word `i` (a byte
+        /// or half-word field Go packs into a word: a map's flags, B,
+        /// tophash).
+        #[inline]
+        #[track_caller]
+        pub fn load_field(self, i: usize, shift: u32, width: u32) -> u64 {
+            (self.load(i) >> shift) & $crate::object::field_mask(width)
+        }
+
+        /// Reads pointer word `i`.
+        #[inline]
+        #[track_caller]
+        pub fn load_ptr(self, i: usize) -> $crate::object::Ptr {
+            $crate::object::Ptr(self.load(i) as usize)
+        }
+
+        /// Writes pointer word `i`. (The write barrier attaches here in
+        /// the concurrent collector.)
+        #[inline]
+        #[track_caller]
+        pub fn store_ptr(self, i: usize, p: $crate::object::Ptr) {
+            self.store(i, p.0 as u64)
+        }
+    };
+}
+pub(crate) use word_ops;
+
 impl Ptr {
     pub const NIL: Ptr = Ptr(0);
 
@@ -181,34 +244,7 @@ impl Ptr {
         }
     }
 
-    /// Reads word `i` of the object.
-    #[inline]
-    #[track_caller]
-    pub fn load(self, i: usize) -> u64 {
-        self.word(i).load(Ordering::Relaxed)
-    }
-
-    /// Writes word `i` of the object.
-    #[inline]
-    #[track_caller]
-    pub fn store(self, i: usize, v: u64) {
-        self.word(i).store(v, Ordering::Relaxed)
-    }
-
-    /// Atomically XORs word `i` with `v`, returning the old value.
-    #[inline]
-    #[track_caller]
-    pub fn fetch_xor(self, i: usize, v: u64) -> u64 {
-        self.word(i).fetch_xor(v, Ordering::Relaxed)
-    }
-
-    /// Atomically ORs `v` into word `i`, returning the old value (Go's
-    /// `atomic.Or8` on the map's flags, for iterators).
-    #[inline]
-    #[track_caller]
-    pub fn fetch_or(self, i: usize, v: u64) -> u64 {
-        self.word(i).fetch_or(v, Ordering::Relaxed)
-    }
+    word_ops!();
 
     /// Go's `atomic.CompareAndSwap` on word `i`: writes `new` if the word
     /// holds `old`; `Ok(old)` if it did, `Err(current)` if not.
@@ -231,14 +267,6 @@ impl Ptr {
         self.word(i).swap(v, Ordering::SeqCst)
     }
 
-    /// Reads the `width`-bit field at bit `shift` of word `i` (a byte or
-    /// half-word field Go packs into the word: a map's flags, B, tophash).
-    #[inline]
-    #[track_caller]
-    pub fn load_field(self, i: usize, shift: u32, width: u32) -> u64 {
-        (self.load(i) >> shift) & field_mask(width)
-    }
-
     /// Writes such a field as Go's byte store would: the rest of the word
     /// is left as other goroutines made it (a CAS loop in parallel mode,
     /// where they may write it meanwhile).
@@ -256,25 +284,10 @@ impl Ptr {
             }
         }
     }
-
-    /// Reads pointer word `i`.
-    #[inline]
-    #[track_caller]
-    pub fn load_ptr(self, i: usize) -> Ptr {
-        Ptr(self.load(i) as usize)
-    }
-
-    /// Writes pointer word `i`. (The write barrier attaches here in the
-    /// concurrent collector.)
-    #[inline]
-    #[track_caller]
-    pub fn store_ptr(self, i: usize, p: Ptr) {
-        self.store(i, p.0 as u64)
-    }
 }
 
 #[inline]
-fn field_mask(width: u32) -> u64 {
+pub(crate) fn field_mask(width: u32) -> u64 {
     if width >= 64 {
         u64::MAX
     } else {
