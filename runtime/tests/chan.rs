@@ -9,17 +9,7 @@ use std::time::Duration;
 use gort::{select, Chan, Config, Runtime, WaitGroup};
 
 mod common;
-
-fn det(seed: u64, procs: usize) -> Config {
-    Config::new()
-        .gomaxprocs(procs)
-        .simseed(seed)
-        .capture_output()
-}
-
-fn par(procs: usize) -> Config {
-    Config::new().gomaxprocs(procs).capture_output()
-}
+use common::{det, par};
 
 /// Every configuration the functional tests run under.
 fn configs() -> Vec<Config> {

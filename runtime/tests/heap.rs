@@ -6,9 +6,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use gort::{find_object, gc, new_object, read_mem_stats, Chan, Config, Ptr, Root, Runtime, Type};
+use gort::{find_object, gc, new_object, read_mem_stats, Chan, Ptr, Root, Runtime, Type};
 
 mod common;
+use common::{det, par, run_ok};
 
 /// Go's `type node struct { left, right *node; val int64 }`.
 fn node() -> &'static Type {
@@ -20,24 +21,6 @@ fn node() -> &'static Type {
 fn blob() -> &'static Type {
     static T: OnceLock<&'static Type> = OnceLock::new();
     T.get_or_init(|| Type::new("heap.blob", 8, &[]))
-}
-
-fn par(procs: usize) -> Config {
-    Config::new().gomaxprocs(procs).capture_output()
-}
-
-fn det(seed: u64, procs: usize) -> Config {
-    Config::new()
-        .gomaxprocs(procs)
-        .simseed(seed)
-        .capture_output()
-}
-
-fn run_ok<F: FnOnce() + Send + 'static>(cfg: Config, f: F) -> Runtime {
-    let rt = Runtime::new(cfg);
-    let e = common::run(&rt, f);
-    assert_eq!(e.status, 0, "stderr:\n{}", rt.stderr());
-    rt
 }
 
 /// Overwrites the stack below the caller's frame, so dead frames hold no

@@ -6,27 +6,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use gort::{gc, new_object, Config, Map, Ptr, Root, Runtime, Type};
+use gort::{gc, new_object, Map, Ptr, Root, Runtime, Type};
 
 mod common;
-
-fn par(procs: usize) -> Config {
-    Config::new().gomaxprocs(procs).capture_output()
-}
-
-fn det(seed: u64, procs: usize) -> Config {
-    Config::new()
-        .gomaxprocs(procs)
-        .simseed(seed)
-        .capture_output()
-}
-
-fn run_ok<F: FnOnce() + Send + 'static>(cfg: Config, f: F) -> Runtime {
-    let rt = Runtime::new(cfg);
-    let e = common::run(&rt, f);
-    assert_eq!(e.status, 0, "stderr:\n{}", rt.stderr());
-    rt
-}
+use common::{det, par, run_ok};
 
 /// maps.md §12.1 and §12.3: keys 1..10000 into `make(map[int]int)`.
 #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use gort::{Config, Runtime, WaitGroup};
 
 mod common;
+use common::{det, par};
 
 /// The OS thread running the caller. Never inlined: a goroutine may move
 /// to another thread at any gort call, and an inlined thread-local access
@@ -15,17 +16,6 @@ mod common;
 #[inline(never)]
 fn os_thread() -> std::thread::ThreadId {
     std::thread::current().id()
-}
-
-fn det(seed: u64, procs: usize) -> Config {
-    Config::new()
-        .gomaxprocs(procs)
-        .simseed(seed)
-        .capture_output()
-}
-
-fn par(procs: usize) -> Config {
-    Config::new().gomaxprocs(procs).capture_output()
 }
 
 /// At GOMAXPROCS=1 a new goroutine goes to runnext and the one it displaces

@@ -10,27 +10,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use gort::{find_object, gc, new_object, Config, Ptr, Runtime, SyncMap, Type, WaitGroup};
+use gort::{find_object, gc, new_object, Ptr, SyncMap, Type, WaitGroup};
 
 mod common;
-
-fn par(procs: usize) -> Config {
-    Config::new().gomaxprocs(procs).capture_output()
-}
-
-fn det(seed: u64, procs: usize) -> Config {
-    Config::new()
-        .gomaxprocs(procs)
-        .simseed(seed)
-        .capture_output()
-}
-
-fn run_ok<F: FnOnce() + Send + 'static>(cfg: Config, f: F) -> Runtime {
-    let rt = Runtime::new(cfg);
-    let e = common::run(&rt, f);
-    assert_eq!(e.status, 0, "stderr:\n{}", rt.stderr());
-    rt
-}
+use common::{det, par, run_ok};
 
 fn value_type() -> &'static Type {
     static T: OnceLock<&'static Type> = OnceLock::new();

@@ -7,7 +7,7 @@
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use gort::{Exit, Runtime, WaitGroup};
+use gort::{Config, Exit, Runtime, WaitGroup};
 
 /// `rt.run(f)`, failing the test instead of hanging it when the scheduler
 /// loses a wakeup or never preempts: a stuck test would otherwise hold CI
@@ -27,6 +27,29 @@ where
             panic!("the runtime did not finish within 120 s (lost wakeup or missing preemption?)")
         }
     }
+}
+
+/// Parallel mode at `procs` Ps, output captured.
+pub fn par(procs: usize) -> Config {
+    Config::new().gomaxprocs(procs).capture_output()
+}
+
+/// Deterministic mode with `seed` at `procs` Ps, output captured.
+pub fn det(seed: u64, procs: usize) -> Config {
+    Config::new()
+        .gomaxprocs(procs)
+        .simseed(seed)
+        .capture_output()
+}
+
+/// Runs `f` on a fresh runtime built from `cfg` and asserts it exits with
+/// status 0 (showing its stderr if not); returns the runtime for its
+/// captured output.
+pub fn run_ok<F: FnOnce() + Send + 'static>(cfg: Config, f: F) -> Runtime {
+    let rt = Runtime::new(cfg);
+    let e = run(&rt, f);
+    assert_eq!(e.status, 0, "stderr:\n{}", rt.stderr());
+    rt
 }
 
 /// `go a; go b; go c; wg.Wait()`, each printing its name: at GOMAXPROCS=1

@@ -4,16 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use gort::{Config, Exit, Mode, Runtime};
 
-pub fn par(procs: usize) -> Config {
-    Config::new().gomaxprocs(procs).capture_output()
-}
-
-pub fn det(seed: u64, procs: usize) -> Config {
-    Config::new()
-        .gomaxprocs(procs)
-        .simseed(seed)
-        .capture_output()
-}
+pub use super::{det, par};
 
 /// Parallel mode at 1, 2 and 4 Ps, and deterministic mode at 1 to 4 Ps
 /// over several seeds.
