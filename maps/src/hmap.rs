@@ -202,6 +202,28 @@ impl H {
         self.noldbuckets() - 1
     }
 
+    /// A write operation's entry check: another writer inside its
+    /// critical section is `fatal error: concurrent map writes`.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn check_no_writer(self) {
+        if self.flags() & HASH_WRITING != 0 {
+            gort_scheduler::fatal("concurrent map writes");
+        }
+    }
+
+    /// A write operation's exit: if another writer cleared our
+    /// `hashWriting` meanwhile, `fatal error: concurrent map writes`;
+    /// else clear it.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn end_write(self) {
+        if self.flags() & HASH_WRITING == 0 {
+            gort_scheduler::fatal("concurrent map writes");
+        }
+        self.xor_writing();
+    }
+
     /// Flips `hashWriting` as Go's `h.flags ^= hashWriting` does: a load
     /// of the flags byte and a store of it (two heap accesses, so two
     /// steps: in deterministic mode another writer can run in between and
@@ -393,9 +415,7 @@ pub fn mapassign(t: &MapType, h: HMap, key: u64) -> ElemSlot {
     }
     let h = h.hdr();
     // race: racewritepc(h).
-    if h.flags() & HASH_WRITING != 0 {
-        gort_scheduler::fatal("concurrent map writes");
-    }
+    h.check_no_writer();
     let hash = t.hash(key, h.hash0());
     // Set hashWriting after calling t.hasher, since t.hasher may panic,
     // in which case we have not actually done a write.
@@ -469,10 +489,7 @@ pub fn mapassign(t: &MapType, h: HMap, key: u64) -> ElemSlot {
             word: t.elem_word(i),
         };
     };
-    if h.flags() & HASH_WRITING == 0 {
-        gort_scheduler::fatal("concurrent map writes");
-    }
-    h.xor_writing();
+    h.end_write();
     slot
 }
 
@@ -488,9 +505,7 @@ pub fn mapdelete(t: &MapType, h: HMap, key: u64) {
     if h.count() == 0 {
         return;
     }
-    if h.flags() & HASH_WRITING != 0 {
-        gort_scheduler::fatal("concurrent map writes");
-    }
+    h.check_no_writer();
     let hash = t.hash(key, h.hash0());
     h.xor_writing();
     let bucket = hash as usize & bucket_mask(h.b()) as usize;
@@ -560,10 +575,7 @@ pub fn mapdelete(t: &MapType, h: HMap, key: u64) {
         }
         b = overflow(t, b);
     }
-    if h.flags() & HASH_WRITING == 0 {
-        gort_scheduler::fatal("concurrent map writes");
-    }
-    h.xor_writing();
+    h.end_write();
 }
 
 /// Go's `mapclear`.
@@ -578,9 +590,7 @@ pub fn mapclear(t: &MapType, h: HMap) {
     if h.count() == 0 {
         return;
     }
-    if h.flags() & HASH_WRITING != 0 {
-        gort_scheduler::fatal("concurrent map writes");
-    }
+    h.check_no_writer();
     h.xor_writing();
     h.set_flags(h.flags() & !SAME_SIZE_GROW);
     h.0.store_ptr(W_OLDBUCKETS, Ptr::NIL);
@@ -617,10 +627,7 @@ pub fn mapclear(t: &MapType, h: HMap) {
             x.store_ptr(X_NEXTOVERFLOW, bucket_at(t, array, base).ptr());
         }
     }
-    if h.flags() & HASH_WRITING == 0 {
-        gort_scheduler::fatal("concurrent map writes");
-    }
-    h.xor_writing();
+    h.end_write();
 }
 
 pub(crate) fn create_extra(h: H) -> Obj {
