@@ -3,12 +3,17 @@
 //!
 //! An arena is 64 MiB of address space (Go's `heapArenaBytes` on 64-bit
 //! Linux), bump-allocated from bumpalo, aligned to its size, and split into
-//! 8,192 pages of 8 KiB. Its `spans` table maps each page to the span that
-//! owns it, so `span_of(addr)` is two table loads and one span load: the
-//! arena map (two levels keyed by `addr >> 26`, like Go's `arenaL1/L2`)
-//! finds the arena, the page index finds the span. That is how a word on a
-//! goroutine stack is recognised as a heap pointer (conservative scanning)
-//! and how every access finds the object it touches.
+//! 8,192 pages of 8 KiB. Its `spans` table (inline, as in Go's
+//! `heapArena`) maps each page to the span that owns it, so `span_of(addr)`
+//! is two dependent table loads and one span load: the arena map finds
+//! the arena, the page index finds the span. The arena map has one level
+//! of 2^22 entries keyed by `addr >> 26`, as Go's has on linux/amd64
+//! (`arenaL1Bits = 0`, `arenaL2Bits = 22`): 32 MiB of zeroed address
+//! space of which only the pages holding used entries are ever touched.
+//! A second level would cost every heap access one more dependent load.
+//! That is how a word on a goroutine stack is recognised as a heap pointer
+//! (conservative scanning) and how every access finds the object it
+//! touches.
 //!
 //! Arenas are process-wide and never unmapped: the memory of a simulated
 //! heap stays addressable for the life of the process, so a stale pointer
@@ -29,23 +34,32 @@ pub const ARENA_BYTES: usize = 64 << 20;
 pub const ARENA_SHIFT: usize = 26;
 pub const PAGES_PER_ARENA: usize = ARENA_BYTES / PAGE_SIZE;
 
-const L2_BITS: usize = 10;
-const L1_BITS: usize = 48 - ARENA_SHIFT - L2_BITS;
+/// Bits of `addr >> ARENA_SHIFT` for 48-bit user addresses.
+const ARENA_INDEX_BITS: usize = 48 - ARENA_SHIFT;
 
 /// One arena's metadata.
 pub struct HeapArena {
     pub base: usize,
     /// The span owning each page (null: free page).
-    pub spans: Box<[AtomicPtr<MSpan>]>,
+    pub spans: [AtomicPtr<MSpan>; PAGES_PER_ARENA],
 }
 
 impl HeapArena {
-    fn new(base: usize) -> HeapArena {
-        HeapArena {
-            base,
-            spans: (0..PAGES_PER_ARENA)
-                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
-                .collect(),
+    /// A leaked arena record with every page free. Allocated zeroed in
+    /// place: the 64 KiB `spans` table must not pass through the (small)
+    /// goroutine stack that allocates.
+    fn new_leaked(base: usize) -> &'static HeapArena {
+        let layout = Layout::new::<HeapArena>();
+        // SAFETY: HeapArena's fields are a usize and AtomicPtrs, for which
+        // all-zero bytes are valid (0 and null); the allocation is checked
+        // for null and never freed.
+        unsafe {
+            let p = std::alloc::alloc_zeroed(layout) as *mut HeapArena;
+            if p.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            std::ptr::addr_of_mut!((*p).base).write(base);
+            &*p
         }
     }
 
@@ -57,13 +71,12 @@ impl HeapArena {
     }
 }
 
-type L2 = [AtomicPtr<HeapArena>; 1 << L2_BITS];
-
-/// The arena map: `addr >> 26` split into an L1 and an L2 index.
-static ARENA_L1: [AtomicPtr<L2>; 1 << L1_BITS] = {
+/// The arena map (Go's `mheap_.arenas`): the arena of each 64 MiB of
+/// address space, or null.
+static ARENAS: [AtomicPtr<HeapArena>; 1 << ARENA_INDEX_BITS] = {
     #[allow(clippy::declare_interior_mutable_const)]
-    const NULL: AtomicPtr<L2> = AtomicPtr::new(std::ptr::null_mut());
-    [NULL; 1 << L1_BITS]
+    const NULL: AtomicPtr<HeapArena> = AtomicPtr::new(std::ptr::null_mut());
+    [NULL; 1 << ARENA_INDEX_BITS]
 };
 
 /// Arenas whose heap has ended, ready for the next one; and the bump
@@ -81,15 +94,7 @@ static SOURCE: Mutex<Option<ArenaSource>> = Mutex::new(None);
 /// The arena containing `addr`, if it is one of gort's.
 #[inline(always)]
 pub fn arena_of(addr: usize) -> Option<&'static HeapArena> {
-    let i = addr >> ARENA_SHIFT;
-    let l1 = i >> L2_BITS;
-    if l1 >= 1 << L1_BITS {
-        return None;
-    }
-    let l2 = ARENA_L1[l1].load(Ordering::Acquire);
-    // SAFETY: L2 tables are leaked once installed and never freed.
-    let l2 = unsafe { l2.as_ref() }?;
-    let a = l2[i & ((1 << L2_BITS) - 1)].load(Ordering::Acquire);
+    let a = ARENAS.get(addr >> ARENA_SHIFT)?.load(Ordering::Acquire);
     // SAFETY: arenas are leaked once installed and never freed.
     unsafe { a.as_ref() }
 }
@@ -105,37 +110,14 @@ pub fn span_of(addr: usize) -> Option<&'static MSpan> {
 }
 
 fn install(a: &'static HeapArena) {
-    let i = a.base >> ARENA_SHIFT;
-    let l1 = &ARENA_L1[i >> L2_BITS];
-    let mut l2 = l1.load(Ordering::Acquire);
-    if l2.is_null() {
-        let fresh: *mut L2 = Box::into_raw(Box::new(std::array::from_fn(|_| {
-            AtomicPtr::new(std::ptr::null_mut())
-        })));
-        match l1.compare_exchange(
-            std::ptr::null_mut(),
-            fresh,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => l2 = fresh,
-            Err(existing) => {
-                // SAFETY: `fresh` was never published.
-                drop(unsafe { Box::from_raw(fresh) });
-                l2 = existing;
-            }
-        }
-    }
-    // SAFETY: installed L2 tables are never freed.
-    let l2: &L2 = unsafe { &*l2 };
-    l2[i & ((1 << L2_BITS) - 1)].store(a as *const HeapArena as *mut HeapArena, Ordering::Release);
+    ARENAS[a.base >> ARENA_SHIFT].store(a as *const HeapArena as *mut HeapArena, Ordering::Release);
 }
 
 /// A placeholder arena (base 0, no spans in use) for caches that need an
 /// initial value; never installed in the arena map.
 pub fn first_arena_or_dummy() -> &'static HeapArena {
     static DUMMY: std::sync::OnceLock<&'static HeapArena> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| Box::leak(Box::new(HeapArena::new(0))))
+    DUMMY.get_or_init(|| HeapArena::new_leaked(0))
 }
 
 /// A fresh or recycled arena, its pages all free.
@@ -150,7 +132,7 @@ pub fn alloc_arena() -> &'static HeapArena {
     }
     let layout = Layout::from_size_align(ARENA_BYTES, ARENA_BYTES).expect("arena layout");
     let mem = src.bump.alloc_layout(layout);
-    let a: &'static HeapArena = Box::leak(Box::new(HeapArena::new(mem.as_ptr() as usize)));
+    let a = HeapArena::new_leaked(mem.as_ptr() as usize);
     install(a);
     a
 }

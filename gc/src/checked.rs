@@ -18,8 +18,20 @@
 //! collection, before its span is lazily swept, is caught when the span
 //! has been swept by then, as with per-word checks; otherwise it reads
 //! poison.
+//!
+//! `obj_memo` makes the check itself cheap for objects a goroutine touches
+//! again and again (a map's header and bucket array): the heap keeps a
+//! free epoch, bumped before any object or span is freed, and a goroutine
+//! remembers (in its `G`) the objects it found live with the epoch of the
+//! time. Same address and same epoch: nothing has been freed since, so
+//! the object is still live and its end is the one remembered — the
+//! answer the span lookup would give, for a load and two compares. Any
+//! sweep that frees something invalidates every memo at once, so the
+//! memo never hides a freed object.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use gort_scheduler::G;
 
 use crate::arena::span_of;
 use crate::object::{bad_access, Ptr};
@@ -61,6 +73,73 @@ impl Ptr {
             },
             None => bad_access(self, 0, None),
         }
+    }
+}
+
+/// Bumped before any object or span is freed (see the module comment).
+static FREE_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// Called by the sweeper and the page heap before they free anything.
+#[inline]
+pub(crate) fn note_free() {
+    FREE_EPOCH.fetch_add(1, Ordering::AcqRel);
+}
+
+impl Ptr {
+    /// `obj()`, answered from goroutine `g`'s memo `slot` when nothing has
+    /// been freed since that memo was made for an address range holding
+    /// this one (one step either way, as `obj()`); else checked and
+    /// remembered there. Nil gives `Obj::NIL`.
+    #[inline(always)]
+    #[track_caller]
+    pub fn obj_memo(self, g: Option<&G>, slot: usize) -> Obj {
+        self.obj_memo2(g, slot, slot)
+    }
+
+    /// `obj_memo` trying memo `first`, then memo `fill`, and remembering a
+    /// miss in `fill` (an overflow bucket is usually one of the bucket
+    /// array's preallocated spares, so the array's memo covers it).
+    #[inline(always)]
+    #[track_caller]
+    pub fn obj_memo2(self, g: Option<&G>, first: usize, fill: usize) -> Obj {
+        let Some(g) = g else {
+            return self.obj_or_nil();
+        };
+        if self.is_nil() {
+            return Obj::NIL;
+        }
+        let epoch = FREE_EPOCH.load(Ordering::Acquire);
+        for slot in [first, fill] {
+            let m = &g.obj_memo[slot];
+            // [m.addr, m.limit) lay inside one allocated object at the
+            // memo's epoch; with no free since, it still does.
+            if self.0.wrapping_sub(m.addr.get()) < m.limit.get().wrapping_sub(m.addr.get())
+                && m.epoch.get() == epoch
+            {
+                gort_scheduler::step();
+                return Obj {
+                    addr: self.0,
+                    limit: m.limit.get(),
+                };
+            }
+            if first == fill {
+                break;
+            }
+        }
+        self.obj_memo_fill(&g.obj_memo[fill], epoch)
+    }
+
+    /// The memo missed: the full check, remembered. `epoch` was read
+    /// before the lookup, so a free in between makes the memo stale, never
+    /// wrong.
+    #[inline(never)]
+    #[track_caller]
+    fn obj_memo_fill(self, m: &gort_scheduler::ObjMemo, epoch: u64) -> Obj {
+        let o = self.obj();
+        m.addr.set(self.0);
+        m.limit.set(o.limit);
+        m.epoch.set(epoch);
+        o
     }
 }
 

@@ -196,6 +196,7 @@ impl Heap {
         // The pages keep pointing at the (now free) span until they are
         // reused, so an access through a stale pointer can still name the
         // object's type and allocation site; lookups check the state.
+        crate::checked::note_free();
         s.state.store(SPAN_FREE, Ordering::Release);
         self.pages_in_use.fetch_sub(npages, Ordering::Relaxed);
         // Coalesce with the neighbouring free runs of the same arena.
@@ -243,6 +244,7 @@ impl Heap {
 
 impl Drop for Heap {
     fn drop(&mut self) {
+        crate::checked::note_free();
         let pages = self.pages.get_mut().unwrap();
         for s in &pages.all {
             if s.in_use() {

@@ -30,7 +30,13 @@ pub(crate) fn sweep_span(heap: &Heap, s: &'static MSpan) -> bool {
     let base = s.base();
     let mut live = 0usize;
     let mut freed = 0u64;
-    for wi in 0..n.div_ceil(64) {
+    let words = n.div_ceil(64);
+    if (0..words).any(|wi| {
+        s.alloc_bits[wi].load(Ordering::Relaxed) & !s.mark_bits[wi].load(Ordering::Relaxed) != 0
+    }) {
+        crate::checked::note_free();
+    }
+    for wi in 0..words {
         let alloc = s.alloc_bits[wi].load(Ordering::Relaxed);
         let mark = s.mark_bits[wi].load(Ordering::Relaxed);
         let mut dead = alloc & !mark;

@@ -129,7 +129,7 @@ fn evacuate(t: &MapType, h: H, oldbucket: usize) {
                 dst.b.store(t.elem_word(dst.i), b.load(t.elem_word(i)));
                 dst.i += 1;
             }
-            b = overflow(t, b);
+            b = h.overflow(t, b);
         }
         // Unlink the overflow buckets & clear key/elem to help GC.
         if h.flags() & OLD_ITERATOR == 0 && t.bucket.has_pointers() {

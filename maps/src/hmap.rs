@@ -27,6 +27,7 @@
 //! map code stores a pointer with a write barrier (maps.md §9-§10).
 
 use gort_gc::{new_object, Obj, Ptr, Type};
+use gort_scheduler::G;
 
 use crate::grow::{grow_work, hash_grow};
 use crate::maptype::*;
@@ -79,16 +80,38 @@ pub struct MapStats {
     pub buckets_nil: bool,
 }
 
-/// The header of a map being operated on: checked once per operation.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct H(pub(crate) Obj);
+/// The header of a map being operated on: checked once per operation;
+/// and the goroutine operating on it, whose memo (slot 0: the header,
+/// slot 1: the bucket array) makes those checks cheap.
+#[derive(Clone, Copy)]
+pub(crate) struct H(pub(crate) Obj, pub(crate) Option<&'static G>);
+
+impl std::fmt::Debug for H {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "H({:?})", self.0)
+    }
+}
+
+/// Memo slots (`G::obj_memo`).
+const MEMO_HMAP: usize = 0;
+const MEMO_BUCKETS: usize = 1;
+const MEMO_OVERFLOW: usize = 2;
+const MEMO_OLDBUCKETS: usize = 3;
 
 impl HMap {
     /// The header, checked live (once per map operation).
     #[inline]
     #[track_caller]
     pub(crate) fn hdr(self) -> H {
-        H(self.0.obj())
+        H(self.0.obj(), None)
+    }
+
+    /// The header of a map operation run by goroutine `g` (from Go's
+    /// prologue safepoint, `preempt_point_g`).
+    #[inline(always)]
+    #[track_caller]
+    pub(crate) fn hdr_in(self, g: Option<&'static G>) -> H {
+        H(self.0.obj_memo(g, MEMO_HMAP), g)
     }
 
     /// `len(m)`: the count word (no concurrency check, as in Go).
@@ -164,15 +187,24 @@ impl H {
         self.0.store_field(W_PACKED, 32, 32, h as u64)
     }
     /// The bucket array, checked (or `Obj::NIL`).
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub fn buckets(self) -> Obj {
-        self.0.load_ptr(W_BUCKETS).obj_or_nil()
+        self.0.load_ptr(W_BUCKETS).obj_memo(self.1, MEMO_BUCKETS)
+    }
+    /// The next bucket of `b`'s chain, checked (or `Obj::NIL`).
+    #[inline(always)]
+    #[track_caller]
+    pub(crate) fn overflow(self, t: &MapType, b: Obj) -> Obj {
+        b.load_ptr(t.overflow_word())
+            .obj_memo2(self.1, MEMO_BUCKETS, MEMO_OVERFLOW)
     }
     #[inline]
     #[track_caller]
     pub fn oldbuckets(self) -> Obj {
-        self.0.load_ptr(W_OLDBUCKETS).obj_or_nil()
+        self.0
+            .load_ptr(W_OLDBUCKETS)
+            .obj_memo(self.1, MEMO_OLDBUCKETS)
     }
     #[inline]
     pub(crate) fn nevacuate(self) -> usize {
@@ -298,7 +330,7 @@ pub(crate) fn make_bucket_array(t: &MapType, b: u8) -> (Ptr, Ptr) {
 /// buckets allocated by the first assignment.
 pub fn makemap_small() -> HMap {
     let p = new_object(hmap_type());
-    H(p.obj()).set_hash0(gort_scheduler::fastrand());
+    H(p.obj(), None).set_hash0(gort_scheduler::fastrand());
     HMap(p)
 }
 
@@ -308,7 +340,7 @@ pub fn makemap(t: &MapType, hint: usize) -> HMap {
         return makemap_small();
     }
     let p = new_object(hmap_type());
-    let h = H(p.obj());
+    let h = H(p.obj(), None);
     h.set_hash0(gort_scheduler::fastrand());
     let mut b = 0u8;
     while over_load_factor(hint, b) {
@@ -332,12 +364,12 @@ pub fn makemap(t: &MapType, hint: usize) -> HMap {
 #[track_caller]
 pub fn mapaccess2(t: &MapType, h: HMap, key: u64) -> Option<u64> {
     // Go's function prologue: a safepoint.
-    gort_scheduler::preempt_point();
+    let g = gort_scheduler::preempt_point_g();
     // race: racereadpc(h) (+ raceReadObjectPC of the key in generic code).
     if h.0.is_nil() {
         return None;
     }
-    let h = h.hdr();
+    let h = h.hdr_in(g);
     if h.count() == 0 {
         return None;
     }
@@ -378,21 +410,20 @@ pub(crate) fn lookup(t: &MapType, h: H, key: u64, w1: u64) -> Option<u64> {
     }
     let top = tophash(hash);
     while !b.is_nil() {
-        // The bucket's 8 tophash bytes are one word: one access.
-        let tw = b.load(0);
-        for i in 0..BUCKET_CNT {
-            let th = (tw >> (i * 8)) & 0xff;
-            if th != top {
-                if th == EMPTY_REST {
-                    return None;
-                }
-                continue;
-            }
+        // The bucket's 8 tophash bytes are one word: one access, tested
+        // for all slots at once. The keys compared are Go's, in Go's order.
+        let (mut cand, rest) = probe_slots(b.load(0), top);
+        while cand != 0 {
+            let i = slot_index(cand);
+            cand &= cand - 1;
             if b.load(t.key_word(i)) == key {
                 return Some(b.load(t.elem_word(i)));
             }
         }
-        b = overflow(t, b);
+        if rest {
+            return None;
+        }
+        b = h.overflow(t, b);
     }
     None
 }
@@ -409,11 +440,11 @@ pub struct ElemSlot {
 /// Go's `mapassign` for a one-word key.
 #[track_caller]
 pub fn mapassign(t: &MapType, h: HMap, key: u64) -> ElemSlot {
-    gort_scheduler::preempt_point();
+    let g = gort_scheduler::preempt_point_g();
     if h.0.is_nil() {
         panic!("assignment to entry in nil map");
     }
-    let h = h.hdr();
+    let h = h.hdr_in(g);
     // race: racewritepc(h).
     h.check_no_writer();
     let hash = t.hash(key, h.hash0());
@@ -432,29 +463,35 @@ pub fn mapassign(t: &MapType, h: HMap, key: u64) -> ElemSlot {
         let mut b = bucket_at(t, h.buckets(), bucket);
         let top = tophash(hash);
         let mut insert: Option<(Obj, usize)> = None;
-        'bucketloop: loop {
-            for i in 0..BUCKET_CNT {
-                let th = tophash_at(b, i);
-                if th != top {
-                    if is_empty(th) && insert.is_none() {
-                        insert = Some((b, i));
-                    }
-                    if th == EMPTY_REST {
-                        break 'bucketloop;
-                    }
-                    continue;
+        loop {
+            // The 8 tophash bytes in one access, as in `lookup`; the
+            // decisions are Go's per-slot ones, in Go's slot order.
+            let tw = b.load(0);
+            let (mut cand, rest) = probe_slots(tw, top);
+            if insert.is_none() {
+                // The first empty slot comes no later than the first
+                // emptyRest, so Go's loop reaches it.
+                let empty = empty_slots(tw);
+                if empty != 0 {
+                    insert = Some((b, slot_index(empty)));
                 }
-                if b.load(t.key_word(i)) != key {
-                    continue;
-                }
-                // Already have a mapping for key (int64 keys need no
-                // key update).
-                break 'again ElemSlot {
-                    bucket: b,
-                    word: t.elem_word(i),
-                };
             }
-            let ovf = overflow(t, b);
+            while cand != 0 {
+                let i = slot_index(cand);
+                cand &= cand - 1;
+                if b.load(t.key_word(i)) == key {
+                    // Already have a mapping for key (int64 keys need no
+                    // key update).
+                    break 'again ElemSlot {
+                        bucket: b,
+                        word: t.elem_word(i),
+                    };
+                }
+            }
+            if rest {
+                break;
+            }
+            let ovf = h.overflow(t, b);
             if ovf.is_nil() {
                 break;
             }
@@ -496,12 +533,12 @@ pub fn mapassign(t: &MapType, h: HMap, key: u64) -> ElemSlot {
 /// Go's `mapdelete` for a one-word key.
 #[track_caller]
 pub fn mapdelete(t: &MapType, h: HMap, key: u64) {
-    gort_scheduler::preempt_point();
+    let g = gort_scheduler::preempt_point_g();
     // race: racewritepc(h).
     if h.0.is_nil() {
         return;
     }
-    let h = h.hdr();
+    let h = h.hdr_in(g);
     if h.count() == 0 {
         return;
     }
@@ -516,14 +553,11 @@ pub fn mapdelete(t: &MapType, h: HMap, key: u64) {
     let mut b = bfirst;
     let top = tophash(hash);
     'search: while !b.is_nil() {
-        for i in 0..BUCKET_CNT {
-            let th = tophash_at(b, i);
-            if th != top {
-                if th == EMPTY_REST {
-                    break 'search;
-                }
-                continue;
-            }
+        // The tophash word in one access, as in `lookup`.
+        let (mut cand, rest) = probe_slots(b.load(0), top);
+        while cand != 0 {
+            let i = slot_index(cand);
+            cand &= cand - 1;
             if b.load(t.key_word(i)) != key {
                 continue;
             }
@@ -536,7 +570,7 @@ pub fn mapdelete(t: &MapType, h: HMap, key: u64) {
             // If the bucket now ends in a bunch of emptyOne states, change
             // those to emptyRest states.
             let next_is_rest = if i == BUCKET_CNT - 1 {
-                let ovf = overflow(t, b);
+                let ovf = h.overflow(t, b);
                 !ovf.is_nil() && tophash_at(ovf, 0) != EMPTY_REST
             } else {
                 tophash_at(b, i + 1) != EMPTY_REST
@@ -573,7 +607,10 @@ pub fn mapdelete(t: &MapType, h: HMap, key: u64) {
             }
             break 'search;
         }
-        b = overflow(t, b);
+        if rest {
+            break;
+        }
+        b = h.overflow(t, b);
     }
     h.end_write();
 }
@@ -581,12 +618,12 @@ pub fn mapdelete(t: &MapType, h: HMap, key: u64) {
 /// Go's `mapclear`.
 #[track_caller]
 pub fn mapclear(t: &MapType, h: HMap) {
-    gort_scheduler::preempt_point();
+    let g = gort_scheduler::preempt_point_g();
     // race: racewritepc(h).
     if h.0.is_nil() {
         return;
     }
-    let h = h.hdr();
+    let h = h.hdr_in(g);
     if h.count() == 0 {
         return;
     }

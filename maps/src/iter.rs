@@ -57,7 +57,7 @@ pub fn mapiterinit(t: &'static MapType, h: HMap) -> Hiter {
     // race: racereadpc(h).
     let mut it = Hiter {
         t,
-        h: H(Obj::NIL),
+        h: H(Obj::NIL, None),
         buckets: Obj::NIL,
         bptr: Obj::NIL,
         overflow: Ptr::NIL,

@@ -121,6 +121,44 @@ pub fn tophash(hash: u64) -> u64 {
     }
 }
 
+/// Bit `8i + 7` set for each byte i of `x` that is zero, exactly (no
+/// borrow runs between bytes, unlike the shorter `(x - 0x01..) & !x`
+/// trick). Lets a lookup test a bucket's 8 tophash bytes at once.
+#[inline]
+pub fn zero_bytes(x: u64) -> u64 {
+    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((x & LO7).wrapping_add(LO7)) | x | LO7)
+}
+
+/// The slots of a bucket's tophash word `tw` that Go's probe loop would
+/// compare keys in: tophash equal to `top`, before the first
+/// `emptyRest`. Returns (candidates, whether an `emptyRest` ends the
+/// chain here); candidate slot i is bit `8i + 7`.
+#[inline]
+pub fn probe_slots(tw: u64, top: u64) -> (u64, bool) {
+    let rest = zero_bytes(tw);
+    let before_rest = if rest == 0 {
+        !0
+    } else {
+        (rest & rest.wrapping_neg()) - 1
+    };
+    let cand = zero_bytes(tw ^ top.wrapping_mul(0x0101_0101_0101_0101)) & before_rest;
+    (cand, rest != 0)
+}
+
+/// The slots of tophash word `tw` that are empty (emptyRest or
+/// emptyOne), as bits `8i + 7`.
+#[inline]
+pub fn empty_slots(tw: u64) -> u64 {
+    zero_bytes(tw & 0xfefe_fefe_fefe_fefe)
+}
+
+/// The lowest slot of a `zero_bytes`-style slot mask (not 0).
+#[inline]
+pub fn slot_index(mask: u64) -> usize {
+    (mask.trailing_zeros() / 8) as usize
+}
+
 #[inline]
 pub fn is_empty(x: u64) -> bool {
     x <= EMPTY_ONE

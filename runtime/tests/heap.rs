@@ -204,6 +204,44 @@ fn a_stale_pointer_access_is_a_fatal_error_naming_both_sites() {
     assert_eq!(lines[4], "goroutine 1 [running]:");
 }
 
+/// Checks the hidden node through memo slot 0 of the current goroutine
+/// (as a map operation checks its header), leaving no copy of the
+/// pointer on the stack.
+#[inline(never)]
+fn memo_check_hidden(h: usize) -> u64 {
+    let g = gort_scheduler::preempt_point_g();
+    Ptr(h ^ 0x5555_5555).obj_memo(g, 0).load(2)
+}
+
+/// The memo that spares a map operation its span lookups must never hide
+/// a freed object: the collection frees the node, the next check through
+/// the memo is the fatal error.
+#[test]
+fn a_memoized_object_freed_by_a_collection_is_still_caught() {
+    let rt = Runtime::new(par(1));
+    let e = common::run(&rt, move || {
+        let (h, _) = hidden_node();
+        // The first check fills the memo, the second is answered by it.
+        assert_eq!(memo_check_hidden(h), 5);
+        assert_eq!(memo_check_hidden(h), 5);
+        clobber_stack();
+        gc();
+        let v = memo_check_hidden(h);
+        gort::println!("read {v:#x}");
+    });
+    assert_eq!(e.status, 2, "stdout: {}", rt.stdout());
+    assert!(!rt.stdout().contains("read"), "{}", rt.stdout());
+    let err = rt.stderr();
+    assert!(
+        err.starts_with("runtime: access to freed object 0x"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\nfatal error: access to freed object\n"),
+        "{err}"
+    );
+}
+
 /// Random graphs: after a collection, the surviving objects are exactly
 /// those reachable from the roots and from the objects some stack word
 /// points to (which the collector reports when asked).

@@ -262,6 +262,21 @@ pub struct G {
     pub(crate) select_done: AtomicU32,
     /// The message of a pending `Yield::Fatal`.
     pub(crate) fatal_msg: Cell<&'static str>,
+    /// Heap objects this goroutine recently found live (kept by gort-gc,
+    /// `checked.rs`): a map operation re-checks its header and bucket
+    /// array with one comparison instead of a span lookup.
+    pub obj_memo: [ObjMemo; 4],
+}
+
+/// One heap object a goroutine found live: its address, the end of the
+/// object, and the heap's free epoch at the time. Touched only by the
+/// goroutine itself. The scheduler only stores it; its meaning is the
+/// heap's.
+#[derive(Default, Debug)]
+pub struct ObjMemo {
+    pub addr: Cell<usize>,
+    pub limit: Cell<usize>,
+    pub epoch: Cell<u64>,
 }
 
 // SAFETY: a G moves between threads only through the run queues and the
@@ -304,6 +319,7 @@ impl G {
             param: Cell::new(0),
             select_done: AtomicU32::new(0),
             fatal_msg: Cell::new(""),
+            obj_memo: Default::default(),
         });
         g.stack.set_owner(&*g);
         g

@@ -93,6 +93,15 @@ pub fn preempt_point() {
     }
 }
 
+/// `preempt_point`, returning the current goroutine (None on a thread
+/// that is not running one) for runtime code that keeps state in it.
+#[inline]
+pub fn preempt_point_g() -> Option<&'static G> {
+    let g = getg()?;
+    safepoint(g);
+    Some(g)
+}
+
 #[inline]
 fn safepoint(g: &G) {
     if g.det {
