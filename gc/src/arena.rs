@@ -20,7 +20,7 @@
 //! reads poisoned simulated memory, never unmapped Rust memory. A heap
 //! that ends (its runtime finished) returns its arenas to a free pool for
 //! the next heap. Untouched pages cost no RSS (the allocator maps them
-//! lazily).
+//! lazily). Arenas are advised `MADV_HUGEPAGE`, as Go's heap is.
 
 use std::alloc::Layout;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -132,6 +132,20 @@ pub fn alloc_arena() -> &'static HeapArena {
     }
     let layout = Layout::from_size_align(ARENA_BYTES, ARENA_BYTES).expect("arena layout");
     let mem = src.bump.alloc_layout(layout);
+    // Go 1.19 marks heap memory MADV_HUGEPAGE as it commits it (sysUsed ->
+    // sysHugePageOS), so with the kernel's THP mode `madvise` its heap is
+    // backed by 2 MiB pages; a large map's random probes then miss the TLB
+    // far less. Arenas are 64 MiB-aligned, so the whole range qualifies.
+    // Failure (an old kernel) only costs speed.
+    // SAFETY: advice on memory this process owns (just allocated, mapped
+    // for the process's life); MADV_HUGEPAGE does not change its contents.
+    unsafe {
+        libc::madvise(
+            mem.as_ptr() as *mut libc::c_void,
+            ARENA_BYTES,
+            libc::MADV_HUGEPAGE,
+        );
+    }
     let a = HeapArena::new_leaked(mem.as_ptr() as usize);
     install(a);
     a

@@ -197,3 +197,88 @@ impl Obj {
         w.store((old & !m) | ((v << shift) & m), Ordering::Relaxed);
     }
 }
+
+/// A window of `N` words of a live object, bounds-checked once when it is
+/// made. Its accesses check the index against the constant `N` (which the
+/// compiler drops where the index is provably in range, as in a bucket
+/// whose layout is fixed) and are a scheduler step only when `STEP` is
+/// true: runtime code chooses `STEP = false` for a goroutine in parallel
+/// mode, where `step()` would do nothing, and `true` in deterministic
+/// mode, where every access stays a step. So a map's fast paths (Go's
+/// `map_fast64.go`) keep the exact access sequence of the slow ones, less
+/// the per-access bookkeeping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Words<const N: usize> {
+    addr: usize,
+}
+
+impl Obj {
+    /// The `N` words from this handle's address, which must lie inside the
+    /// object (else the fatal error, as for a word access past its end).
+    #[inline(always)]
+    #[track_caller]
+    pub fn words<const N: usize>(self) -> Words<N> {
+        if self.addr == 0 || self.addr + N * 8 > self.limit {
+            bad_access(Ptr(self.addr), N - 1, span_of(self.addr));
+        }
+        Words { addr: self.addr }
+    }
+}
+
+impl<const N: usize> Words<N> {
+    #[inline(always)]
+    fn word<const STEP: bool>(self, i: usize) -> &'static AtomicU64 {
+        if STEP {
+            gort_scheduler::step();
+        }
+        assert!(i < N, "gort: word {i} outside a window of {N}");
+        // SAFETY: `i < N` and `[addr, addr + 8N)` lay inside an object that
+        // was live when the window was made, which cannot be freed before
+        // its holder's next safepoint (module comment); arenas stay mapped;
+        // heap words are atomic.
+        unsafe { &*((self.addr + i * 8) as *const AtomicU64) }
+    }
+
+    pub fn addr(self) -> usize {
+        self.addr
+    }
+
+    /// Back to a checked handle, limited to the window.
+    #[inline(always)]
+    pub fn obj(self) -> Obj {
+        Obj {
+            addr: self.addr,
+            limit: self.addr + N * 8,
+        }
+    }
+
+    #[inline(always)]
+    pub fn load<const STEP: bool>(self, i: usize) -> u64 {
+        self.word::<STEP>(i).load(Ordering::Relaxed)
+    }
+    #[inline(always)]
+    pub fn store<const STEP: bool>(self, i: usize, v: u64) {
+        self.word::<STEP>(i).store(v, Ordering::Relaxed)
+    }
+    #[inline(always)]
+    pub fn load_ptr<const STEP: bool>(self, i: usize) -> Ptr {
+        Ptr(self.load::<STEP>(i) as usize)
+    }
+    /// Pointer store (the write barrier attaches here, as on `Obj`).
+    #[inline(always)]
+    pub fn store_ptr<const STEP: bool>(self, i: usize, p: Ptr) {
+        self.store::<STEP>(i, p.0 as u64)
+    }
+    #[inline(always)]
+    pub fn load_field<const STEP: bool>(self, i: usize, shift: u32, width: u32) -> u64 {
+        (self.load::<STEP>(i) >> shift) & crate::object::field_mask(width)
+    }
+    /// `Obj::store_field`: one indivisible load and store of the word.
+    #[inline(always)]
+    pub fn store_field<const STEP: bool>(self, i: usize, shift: u32, width: u32, v: u64) {
+        let w = self.word::<STEP>(i);
+        let m = crate::object::field_mask(width) << shift;
+        let old = w.load(Ordering::Relaxed);
+        w.store((old & !m) | ((v << shift) & m), Ordering::Relaxed);
+    }
+}

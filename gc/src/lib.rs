@@ -50,7 +50,7 @@ pub mod roots;
 pub mod sizeclasses;
 pub mod sweep;
 
-pub use checked::Obj;
+pub use checked::{Obj, Words};
 pub use malloc::new_object;
 pub use mark::{
     debug_stack_hits as gc_debug_stack_hits, debug_take_stack_hits as gc_debug_take_stack_hits,

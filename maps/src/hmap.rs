@@ -93,10 +93,10 @@ impl std::fmt::Debug for H {
 }
 
 /// Memo slots (`G::obj_memo`).
-const MEMO_HMAP: usize = 0;
-const MEMO_BUCKETS: usize = 1;
-const MEMO_OVERFLOW: usize = 2;
-const MEMO_OLDBUCKETS: usize = 3;
+pub(crate) const MEMO_HMAP: usize = 0;
+pub(crate) const MEMO_BUCKETS: usize = 1;
+pub(crate) const MEMO_OVERFLOW: usize = 2;
+pub(crate) const MEMO_OLDBUCKETS: usize = 3;
 
 impl HMap {
     /// The header, checked live (once per map operation).
@@ -561,11 +561,11 @@ pub fn mapdelete(t: &MapType, h: HMap, key: u64) {
             if b.load(t.key_word(i)) != key {
                 continue;
             }
-            // Only clear the elem if there are pointers in it (Go's
-            // memclrHasPointers; wb: the deletion barrier shades it).
-            if t.elem_is_ptr {
-                b.store(t.elem_word(i), 0);
-            }
+            // Only clear the key if there are pointers in it (int64 keys
+            // have none); the element is cleared either way (Go's
+            // memclrHasPointers, whose barrier shades what it clears, or
+            // memclrNoHeapPointers).
+            b.store(t.elem_word(i), 0);
             set_tophash(b, i, EMPTY_ONE);
             // If the bucket now ends in a bunch of emptyOne states, change
             // those to emptyRest states.

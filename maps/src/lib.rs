@@ -10,6 +10,7 @@
 //! map touches is a heap access and a scheduler step, so deterministic
 //! mode can interleave goroutines inside `mapassign` and `evacuate`.
 
+pub mod fast64;
 pub mod grow;
 pub mod hmap;
 pub mod iter;

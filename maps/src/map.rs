@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 
 use gort_gc::Ptr;
 
+use crate::fast64::{mapaccess2_fast64, mapassign_fast64, mapdelete_fast64};
 use crate::hmap::*;
 use crate::iter::{mapiterinit, Hiter};
 use crate::maptype::MapType;
@@ -120,13 +121,13 @@ impl<V: MapElem> Map<V> {
     /// `v, ok := m[k]`.
     #[track_caller]
     pub fn get(self, k: i64) -> Option<V> {
-        mapaccess2(V::map_type(), self.h, k as u64).map(V::from_word)
+        mapaccess2_fast64(V::map_type(), self.h, k as u64).map(V::from_word)
     }
 
     /// `m[k] = v`.
     #[track_caller]
     pub fn insert(self, k: i64, v: V) {
-        let slot = mapassign(V::map_type(), self.h, k as u64);
+        let slot = mapassign_fast64(V::map_type(), self.h, k as u64);
         // The compiled code's store through mapassign's result (after the
         // call: outside the hashWriting window). wb: if V is a pointer.
         slot.bucket.store(slot.word, v.to_word());
@@ -135,7 +136,7 @@ impl<V: MapElem> Map<V> {
     /// `delete(m, k)`.
     #[track_caller]
     pub fn delete(self, k: i64) {
-        mapdelete(V::map_type(), self.h, k as u64)
+        mapdelete_fast64(V::map_type(), self.h, k as u64)
     }
 
     /// Go's `mapclear` (`for k := range m { delete(m, k) }`).

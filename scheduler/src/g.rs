@@ -325,6 +325,13 @@ impl G {
         g
     }
 
+    /// Whether this goroutine runs in deterministic mode, where every heap
+    /// access is a scheduling step (in parallel mode `step()` does nothing,
+    /// so runtime code may pick step-free access paths up front).
+    #[inline]
+    pub fn is_det(&self) -> bool {
+        self.det
+    }
     pub fn goid(&self) -> u64 {
         self.goid.load(Ordering::Relaxed)
     }

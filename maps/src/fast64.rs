@@ -1,0 +1,366 @@
+//! Go's `map_fast64.go`: lookup, assignment and deletion specialised for
+//! 8-byte keys (`map[int64]V`, `map[uint64]V`), which the compiler calls
+//! instead of the generic `mapaccess2`/`mapassign`/`mapdelete`.
+//!
+//! The algorithms are Go's fast64 ones, which differ from the generic ones
+//! in small ways a racing program can see: a lookup compares the key of
+//! every slot and only then looks at its tophash (`key == k &&
+//! !isEmpty(tophash[i])`), hashes nothing in a one-bucket map, and does
+//! not stop at `emptyRest`; an assignment tests `isEmpty` before the key;
+//! a deletion clears the element even when it holds no pointers.
+//!
+//! What makes them fast here is how words are reached, not what is read:
+//! the header and each bucket are checked once (the goroutine's memo,
+//! `H::buckets`), then accessed through a fixed-size `Words` window, so a
+//! word access costs a load instead of a bounds check and a step. In a
+//! deterministic run every access is still a scheduler step
+//! (`STEP = true`): the access sequence, and so every interleaving, is the
+//! one Go's code performs. A bucket here has Go's layout for 8-byte keys
+//! and one-word elements: the tophash word, 8 keys, 8 elements and the
+//! overflow pointer (18 words).
+//!
+//! Growth and evacuation are shared with the generic path (`grow.rs`);
+//! Go's `growWork_fast64`/`evacuate_fast64` do the same work.
+
+use gort_gc::{new_object, Obj, Words};
+use gort_scheduler::G;
+
+use crate::grow::{grow_work, hash_grow};
+use crate::hmap::*;
+use crate::maptype::*;
+
+/// Words of a bucket with 8-byte keys and one-word elements.
+pub(crate) const BUCKET_WORDS: usize = 1 + 2 * BUCKET_CNT + 1;
+const OVERFLOW_WORD: usize = BUCKET_WORDS - 1;
+type Bucket = Words<BUCKET_WORDS>;
+type Hdr = Words<6>;
+
+#[inline(always)]
+const fn key_word(i: usize) -> usize {
+    1 + i
+}
+#[inline(always)]
+const fn elem_word(i: usize) -> usize {
+    1 + BUCKET_CNT + i
+}
+
+/// Whether maps of type `t` take these paths (Go: key size 8, element
+/// size at most 128 bytes; gort's fast64 maps have one-word elements).
+pub fn is_fast64(t: &MapType) -> bool {
+    t.key_words == 1 && t.elem_words == 1 && t.bucket_words == BUCKET_WORDS
+}
+
+/// Deterministic mode (or no goroutine): every access is a step.
+#[inline(always)]
+fn stepping(g: Option<&G>) -> bool {
+    g.is_none_or(|g| g.is_det())
+}
+
+/// The header window.
+#[inline(always)]
+fn hdr(h: H) -> Hdr {
+    h.0.words()
+}
+
+/// Bucket `i` of the array `a`.
+#[inline(always)]
+#[track_caller]
+fn bucket(a: Obj, i: usize) -> Bucket {
+    a.offset(i * BUCKET_WORDS).words()
+}
+
+#[inline(always)]
+fn tophash_s<const S: bool>(b: Bucket, i: usize) -> u64 {
+    b.load_field::<S>(0, (i * 8) as u32, 8)
+}
+
+/// The next bucket of `b`'s chain, checked (or `Obj::NIL`).
+#[inline(always)]
+#[track_caller]
+fn overflow_s<const S: bool>(h: H, b: Bucket) -> Obj {
+    b.load_ptr::<S>(OVERFLOW_WORD)
+        .obj_memo2(h.1, MEMO_BUCKETS, MEMO_OVERFLOW)
+}
+
+/// Go's `mapaccess2_fast64`: the element's word, or None.
+#[track_caller]
+pub fn mapaccess2_fast64(t: &MapType, h: HMap, key: u64) -> Option<u64> {
+    let g = gort_scheduler::preempt_point_g();
+    // race: racereadpc(h).
+    if h.0.is_nil() {
+        return None;
+    }
+    let h = h.hdr_in(g);
+    if stepping(g) {
+        access::<true>(t, h, key)
+    } else {
+        access::<false>(t, h, key)
+    }
+}
+
+#[inline(always)]
+#[track_caller]
+fn access<const S: bool>(t: &MapType, h: H, key: u64) -> Option<u64> {
+    let hw = hdr(h);
+    if hw.load::<S>(W_COUNT) == 0 {
+        return None;
+    }
+    // flags, B and hash0 share a word: one access reads all three.
+    let w1 = hw.load::<S>(W_PACKED);
+    if w1 & HASH_WRITING != 0 {
+        gort_scheduler::fatal("concurrent map read and map write");
+    }
+    let b_log = (w1 >> 8) as u8;
+    let buckets = hw.load_ptr::<S>(W_BUCKETS).obj_memo(h.1, MEMO_BUCKETS);
+    let mut b = if b_log == 0 {
+        // One-bucket table. No need to hash.
+        bucket(buckets, 0)
+    } else {
+        let hash = t.hash(key, (w1 >> 32) as u32);
+        let mut m = bucket_mask(b_log) as usize;
+        let mut b = bucket(buckets, hash as usize & m);
+        let c = hw.load_ptr::<S>(W_OLDBUCKETS);
+        if !c.is_nil() {
+            if w1 & SAME_SIZE_GROW == 0 {
+                // There used to be half as many buckets; mask down one
+                // more power of two.
+                m >>= 1;
+            }
+            let oldb = bucket(c.obj_memo(h.1, MEMO_OLDBUCKETS), hash as usize & m);
+            let th = tophash_s::<S>(oldb, 0);
+            if !(th > EMPTY_ONE && th < MIN_TOP_HASH) {
+                b = oldb;
+            }
+        }
+        b
+    };
+    loop {
+        for i in 0..BUCKET_CNT {
+            if b.load::<S>(key_word(i)) == key && !is_empty(tophash_s::<S>(b, i)) {
+                return Some(b.load::<S>(elem_word(i)));
+            }
+        }
+        let ovf = overflow_s::<S>(h, b);
+        if ovf.is_nil() {
+            return None;
+        }
+        b = ovf.words();
+    }
+}
+
+/// Go's `mapassign_fast64`: the slot of `key`'s element (inserting the
+/// key if new), which the caller writes.
+#[track_caller]
+pub fn mapassign_fast64(t: &MapType, h: HMap, key: u64) -> ElemSlot {
+    let g = gort_scheduler::preempt_point_g();
+    if h.0.is_nil() {
+        panic!("assignment to entry in nil map");
+    }
+    let h = h.hdr_in(g);
+    if stepping(g) {
+        assign::<true>(t, h, key)
+    } else {
+        assign::<false>(t, h, key)
+    }
+}
+
+/// Go's `h.flags&hashWriting == 0 -> fatal; h.flags &^= hashWriting` at
+/// the end of every write.
+#[inline(always)]
+#[track_caller]
+fn end_write<const S: bool>(hw: Hdr) {
+    if hw.load_field::<S>(W_PACKED, 0, 8) & HASH_WRITING == 0 {
+        gort_scheduler::fatal("concurrent map writes");
+    }
+    let f = hw.load_field::<S>(W_PACKED, 0, 8);
+    hw.store_field::<S>(W_PACKED, 0, 8, f & !HASH_WRITING);
+}
+
+/// The entry of every write: the check, the hash, then `hashWriting` set
+/// (Go: after the hasher, which may panic).
+#[inline(always)]
+#[track_caller]
+fn begin_write<const S: bool>(t: &MapType, hw: Hdr, key: u64) -> u64 {
+    // race: racewritepc(h).
+    if hw.load_field::<S>(W_PACKED, 0, 8) & HASH_WRITING != 0 {
+        gort_scheduler::fatal("concurrent map writes");
+    }
+    let hash = t.hash(key, hw.load_field::<S>(W_PACKED, 32, 32) as u32);
+    let f = hw.load_field::<S>(W_PACKED, 0, 8);
+    hw.store_field::<S>(W_PACKED, 0, 8, f ^ HASH_WRITING);
+    hash
+}
+
+#[inline(always)]
+#[track_caller]
+fn assign<const S: bool>(t: &MapType, h: H, key: u64) -> ElemSlot {
+    let hw = hdr(h);
+    let hash = begin_write::<S>(t, hw, key);
+    if hw.load_ptr::<S>(W_BUCKETS).is_nil() {
+        // wb: h.buckets store.
+        hw.store_ptr::<S>(W_BUCKETS, new_object(t.bucket));
+    }
+    let slot = 'again: loop {
+        let b_log = hw.load_field::<S>(W_PACKED, 8, 8) as u8;
+        let bi = hash as usize & bucket_mask(b_log) as usize;
+        if !hw.load_ptr::<S>(W_OLDBUCKETS).is_nil() {
+            grow_work(t, h, bi);
+        }
+        let buckets = hw.load_ptr::<S>(W_BUCKETS).obj_memo(h.1, MEMO_BUCKETS);
+        let mut b = bucket(buckets, bi);
+        let mut insert: Option<(Bucket, usize)> = None;
+        'bucketloop: loop {
+            for i in 0..BUCKET_CNT {
+                let th = tophash_s::<S>(b, i);
+                if is_empty(th) {
+                    if insert.is_none() {
+                        insert = Some((b, i));
+                    }
+                    if th == EMPTY_REST {
+                        break 'bucketloop;
+                    }
+                    continue;
+                }
+                if b.load::<S>(key_word(i)) != key {
+                    continue;
+                }
+                break 'again (b, i);
+            }
+            let ovf = overflow_s::<S>(h, b);
+            if ovf.is_nil() {
+                break;
+            }
+            b = ovf.words();
+        }
+        // Did not find mapping for key. Allocate new cell & add entry.
+        // If we hit the max load factor or we have too many overflow
+        // buckets, and we're not already in the middle of growing, start
+        // growing.
+        let w1 = hw.load::<S>(W_PACKED);
+        let (b_log, noverflow) = ((w1 >> 8) as u8, (w1 >> 16) as u16);
+        if hw.load_ptr::<S>(W_OLDBUCKETS).is_nil()
+            && (over_load_factor(hw.load::<S>(W_COUNT) as usize + 1, b_log)
+                || too_many_overflow_buckets(noverflow as u64, b_log))
+        {
+            hash_grow(t, h);
+            continue 'again; // Growing the table invalidates everything.
+        }
+        let (ib, i) = match insert {
+            Some(x) => x,
+            // The current bucket and all the overflow buckets connected
+            // to it are full, allocate a new one.
+            None => (newoverflow(t, h, b.obj()).words(), 0),
+        };
+        set_tophash_s::<S>(ib, i, tophash(hash));
+        // Store the new key at the insert position.
+        ib.store::<S>(key_word(i), key);
+        hw.store::<S>(W_COUNT, hw.load::<S>(W_COUNT) + 1);
+        break (ib, i);
+    };
+    end_write::<S>(hw);
+    ElemSlot {
+        bucket: slot.0.obj(),
+        word: elem_word(slot.1),
+    }
+}
+
+#[inline(always)]
+fn set_tophash_s<const S: bool>(b: Bucket, i: usize, v: u64) {
+    b.store_field::<S>(0, (i * 8) as u32, 8, v)
+}
+
+/// Go's `mapdelete_fast64`.
+#[track_caller]
+pub fn mapdelete_fast64(t: &MapType, h: HMap, key: u64) {
+    let g = gort_scheduler::preempt_point_g();
+    // race: racewritepc(h).
+    if h.0.is_nil() {
+        return;
+    }
+    let h = h.hdr_in(g);
+    if stepping(g) {
+        delete::<true>(t, h, key)
+    } else {
+        delete::<false>(t, h, key)
+    }
+}
+
+#[inline(always)]
+#[track_caller]
+fn delete<const S: bool>(t: &MapType, h: H, key: u64) {
+    let hw = hdr(h);
+    if hw.load::<S>(W_COUNT) == 0 {
+        return;
+    }
+    let hash = begin_write::<S>(t, hw, key);
+    let b_log = hw.load_field::<S>(W_PACKED, 8, 8) as u8;
+    let bi = hash as usize & bucket_mask(b_log) as usize;
+    if !hw.load_ptr::<S>(W_OLDBUCKETS).is_nil() {
+        grow_work(t, h, bi);
+    }
+    let buckets = hw.load_ptr::<S>(W_BUCKETS).obj_memo(h.1, MEMO_BUCKETS);
+    let borig = bucket(buckets, bi);
+    let mut b = borig;
+    'search: loop {
+        for i in 0..BUCKET_CNT {
+            if key != b.load::<S>(key_word(i)) || is_empty(tophash_s::<S>(b, i)) {
+                continue;
+            }
+            // Only clear the key if there are pointers in it (int64 keys
+            // have none). The element is cleared either way (Go's
+            // memclrHasPointers or memclrNoHeapPointers; wb: the former
+            // shades what it clears).
+            b.store::<S>(elem_word(i), 0);
+            set_tophash_s::<S>(b, i, EMPTY_ONE);
+            // If the bucket now ends in a bunch of emptyOne states,
+            // change those to emptyRest states.
+            let not_last = if i == BUCKET_CNT - 1 {
+                let ovf = overflow_s::<S>(h, b);
+                !ovf.is_nil() && tophash_s::<S>(ovf.words(), 0) != EMPTY_REST
+            } else {
+                tophash_s::<S>(b, i + 1) != EMPTY_REST
+            };
+            if !not_last {
+                let (mut bb, mut ii) = (b, i);
+                loop {
+                    set_tophash_s::<S>(bb, ii, EMPTY_REST);
+                    if ii == 0 {
+                        if bb == borig {
+                            break; // beginning of initial bucket, we're done.
+                        }
+                        // Find previous bucket, continue at its last entry.
+                        let c = bb;
+                        bb = borig;
+                        loop {
+                            let next: Bucket = overflow_s::<S>(h, bb).words();
+                            if next == c {
+                                break;
+                            }
+                            bb = next;
+                        }
+                        ii = BUCKET_CNT - 1;
+                    } else {
+                        ii -= 1;
+                    }
+                    if tophash_s::<S>(bb, ii) != EMPTY_ONE {
+                        break;
+                    }
+                }
+            }
+            let n = hw.load::<S>(W_COUNT) - 1;
+            hw.store::<S>(W_COUNT, n);
+            // Reset the hash seed to make it more difficult for attackers
+            // to repeatedly trigger hash collisions.
+            if n == 0 {
+                hw.store_field::<S>(W_PACKED, 32, 32, gort_scheduler::fastrand() as u64);
+            }
+            break 'search;
+        }
+        let ovf = overflow_s::<S>(h, b);
+        if ovf.is_nil() {
+            break;
+        }
+        b = ovf.words();
+    }
+    end_write::<S>(hw);
+}
