@@ -180,6 +180,30 @@ impl Obj {
 
     crate::object::word_ops!();
 
+    /// `load`, a scheduler step only if `STEP` (see `Words`: runtime code
+    /// passes false for a goroutine in parallel mode, where `step()` does
+    /// nothing). Still bounds-checked.
+    #[inline(always)]
+    #[track_caller]
+    pub fn load_s<const STEP: bool>(self, i: usize) -> u64 {
+        if STEP {
+            gort_scheduler::step();
+        }
+        let a = self.addr + i * 8;
+        if a + 8 > self.limit {
+            bad_access(Ptr(self.addr), i, span_of(self.addr));
+        }
+        // SAFETY: as in `word`.
+        unsafe { &*(a as *const AtomicU64) }.load(Ordering::Relaxed)
+    }
+
+    /// `load_field` with `load_s`'s stepping.
+    #[inline(always)]
+    #[track_caller]
+    pub fn load_field_s<const STEP: bool>(self, i: usize, shift: u32, width: u32) -> u64 {
+        (self.load_s::<STEP>(i) >> shift) & crate::object::field_mask(width)
+    }
+
     /// A field write as runtime code does it on a word it owns: a load
     /// and a store of the whole word, with no step in between (so in
     /// deterministic mode it is one indivisible access, like Go's byte

@@ -210,8 +210,17 @@ fn assign<const S: bool>(t: &MapType, h: H, key: u64) -> ElemSlot {
         let mut b = bucket(buckets, bi);
         let mut insert: Option<(Bucket, usize)> = None;
         'bucketloop: loop {
+            // In parallel mode the 8 tophash bytes are read as one word, as
+            // if Go's 8 byte loads happened at one instant (a legal
+            // interleaving of them); in deterministic mode each byte load
+            // stays a step of its own.
+            let tw = if S { 0 } else { b.load::<S>(0) };
             for i in 0..BUCKET_CNT {
-                let th = tophash_s::<S>(b, i);
+                let th = if S {
+                    tophash_s::<S>(b, i)
+                } else {
+                    (tw >> (i * 8)) & 0xff
+                };
                 if is_empty(th) {
                     if insert.is_none() {
                         insert = Some((b, i));

@@ -764,9 +764,6 @@ pub(crate) fn bucket_evacuated(b: Obj) -> bool {
 pub(crate) fn bucket_overflow(t: &MapType, b: Obj) -> Obj {
     overflow(t, b)
 }
-pub(crate) fn bucket_tophash(b: Obj, i: usize) -> u64 {
-    tophash_at(b, i)
-}
 pub(crate) fn bucket(t: &MapType, array: Obj, i: usize) -> Obj {
     bucket_at(t, array, i)
 }

@@ -114,10 +114,22 @@ impl Hiter {
         if self.done {
             return None;
         }
-        gort_scheduler::preempt_point();
+        let g = gort_scheduler::preempt_point_g();
+        // Every access is a step in deterministic mode; in parallel mode,
+        // where a step does nothing, the step-free accessors.
+        if g.is_none_or(|g| g.is_det()) {
+            self.next_s::<true>()
+        } else {
+            self.next_s::<false>()
+        }
+    }
+
+    #[inline(always)]
+    #[track_caller]
+    fn next_s<const S: bool>(&mut self) -> Option<(u64, u64)> {
         let (t, h) = (self.t, self.h);
         // race: racereadpc(h).
-        if h.flags() & HASH_WRITING != 0 {
+        if h.0.load_field_s::<S>(W_PACKED, 0, 8) & HASH_WRITING != 0 {
             gort_scheduler::fatal("concurrent map iteration and map write");
         }
         loop {
@@ -158,11 +170,11 @@ impl Hiter {
                 let offi = (self.i + self.offset) & (BUCKET_CNT - 1);
                 self.i += 1;
                 let b = self.bptr;
-                let top = bucket_tophash(b, offi);
+                let top = b.load_field_s::<S>(0, (offi * 8) as u32, 8);
                 if is_empty(top) || top == EVACUATED_EMPTY {
                     continue;
                 }
-                let k = b.load(t.key_word(offi));
+                let k = b.load_s::<S>(t.key_word(offi));
                 if self.check_bucket != NO_CHECK && !same_size_growing(h) {
                     // Special case: iterator was started during a grow to
                     // a larger size and the grow is not done yet. We're
@@ -179,7 +191,7 @@ impl Hiter {
                 }
                 if top != EVACUATED_X && top != EVACUATED_Y {
                     // This is the golden data, we can return it.
-                    return Some((k, b.load(t.elem_word(offi))));
+                    return Some((k, b.load_s::<S>(t.elem_word(offi))));
                 }
                 // The hash table has grown since the iterator was started.
                 // The golden data for this key is now somewhere else.
