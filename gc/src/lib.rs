@@ -36,6 +36,7 @@
 pub mod arena;
 pub mod checked;
 pub mod gctrace;
+pub mod gostring;
 pub mod malloc;
 pub mod mark;
 pub mod mcache;
@@ -51,6 +52,7 @@ pub mod sizeclasses;
 pub mod sweep;
 
 pub use checked::{Obj, Words};
+pub use gostring::GoString;
 pub use malloc::new_object;
 pub use mark::{
     debug_stack_hits as gc_debug_stack_hits, debug_take_stack_hits as gc_debug_take_stack_hits,

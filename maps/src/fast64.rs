@@ -47,7 +47,7 @@ const fn elem_word(i: usize) -> usize {
 /// Whether maps of type `t` take these paths (Go: key size 8, element
 /// size at most 128 bytes; gort's fast64 maps have one-word elements).
 pub fn is_fast64(t: &MapType) -> bool {
-    t.key_words == 1 && t.elem_words == 1 && t.bucket_words == BUCKET_WORDS
+    matches!(t.key, MapKey::Int64) && t.elem_words == 1 && t.bucket_words == BUCKET_WORDS
 }
 
 /// Deterministic mode (or no goroutine): every access is a step.

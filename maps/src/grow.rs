@@ -106,13 +106,12 @@ fn evacuate(t: &MapType, h: H, oldbucket: usize) {
                 if top < MIN_TOP_HASH {
                     gort_scheduler::fatal("bad map state");
                 }
-                let k = b.load(t.key_word(i));
                 let mut use_y = 0usize;
                 if !h.same_size_grow() {
                     // Compute hash to make our evacuation decision
                     // (whether we need to send this key/elem to bucket x
-                    // or bucket y). int64 keys are never NaN.
-                    let hash = t.hash(k, h.hash0());
+                    // or bucket y). gort's keys are never NaN.
+                    let hash = t.hash_stored(b, i, h.hash0());
                     if hash as usize & newbit != 0 {
                         use_y = 1;
                     }
@@ -123,10 +122,17 @@ fn evacuate(t: &MapType, h: H, oldbucket: usize) {
                     dst.b = newoverflow(t, h, dst.b);
                     dst.i = 0;
                 }
-                // wb: typedmemmove of key and elem into the destination.
                 set_tophash(dst.b, dst.i, top);
-                dst.b.store(t.key_word(dst.i), k);
-                dst.b.store(t.elem_word(dst.i), b.load(t.elem_word(i)));
+                // wb: typedmemmove of key and elem into the destination
+                // (or of their pointers when indirect).
+                for j in 0..t.key_words {
+                    dst.b
+                        .store(t.key_word(dst.i) + j, b.load(t.key_word(i) + j));
+                }
+                for j in 0..t.elem_words {
+                    dst.b
+                        .store(t.elem_word(dst.i) + j, b.load(t.elem_word(i) + j));
+                }
                 dst.i += 1;
             }
             b = h.overflow(t, b);

@@ -30,6 +30,7 @@ use gort_gc::{new_object, Obj, Ptr, Type};
 use gort_scheduler::G;
 
 use crate::grow::{grow_work, hash_grow};
+use crate::mapkey::KeyArg;
 use crate::maptype::*;
 
 /// hmap word indices.
@@ -360,12 +361,57 @@ pub fn makemap(t: &MapType, hint: usize) -> HMap {
     HMap(p)
 }
 
-/// Go's `mapaccess2` for a one-word key: the element's word, or None.
+/// Where an element lives: word `word` of `bucket` onwards (a bucket slot,
+/// or word 0 of an indirect element's own object). Go's map functions
+/// return a pointer to it; the compiled caller reads or writes it.
+#[derive(Clone, Copy, Debug)]
+pub struct ElemSlot {
+    pub bucket: Obj,
+    pub word: usize,
+}
+
+impl ElemSlot {
+    /// Word `j` of the element.
+    #[track_caller]
+    pub fn load(self, j: usize) -> u64 {
+        self.bucket.load(self.word + j)
+    }
+    /// Stores word `j` of the element (a pointer word with `store_ptr`).
+    #[track_caller]
+    pub fn store(self, j: usize, v: u64) {
+        self.bucket.store(self.word + j, v)
+    }
+    #[track_caller]
+    pub fn store_ptr(self, j: usize, p: Ptr) {
+        // wb: the compiled caller's store of a pointer element.
+        self.bucket.store_ptr(self.word + j, p)
+    }
+}
+
+/// The element of slot `i` of `b` (through the pointer if indirect).
+#[inline]
 #[track_caller]
-pub fn mapaccess2(t: &MapType, h: HMap, key: u64) -> Option<u64> {
+pub(crate) fn elem_at(t: &MapType, b: Obj, i: usize) -> ElemSlot {
+    if t.indirect_elem {
+        ElemSlot {
+            bucket: b.load_ptr(t.elem_word(i)).obj(),
+            word: 0,
+        }
+    } else {
+        ElemSlot {
+            bucket: b,
+            word: t.elem_word(i),
+        }
+    }
+}
+
+/// Go's `mapaccess2` (generic keys; `int64` keys use `mapaccess2_fast64`):
+/// the element, or None.
+#[track_caller]
+pub fn mapaccess2(t: &MapType, h: HMap, key: KeyArg) -> Option<ElemSlot> {
     // Go's function prologue: a safepoint.
     let g = gort_scheduler::preempt_point_g();
-    // race: racereadpc(h) (+ raceReadObjectPC of the key in generic code).
+    // race: racereadpc(h) + raceReadObjectPC of the key.
     if h.0.is_nil() {
         return None;
     }
@@ -382,7 +428,7 @@ pub fn mapaccess2(t: &MapType, h: HMap, key: u64) -> Option<u64> {
 }
 
 /// Go's `mapaccessK` (the iterator's re-lookup): no concurrency check.
-pub(crate) fn mapaccess_k(t: &MapType, h: H, key: u64) -> Option<u64> {
+pub(crate) fn mapaccess_k(t: &MapType, h: H, key: KeyArg) -> Option<ElemSlot> {
     if h.count() == 0 {
         return None;
     }
@@ -391,11 +437,10 @@ pub(crate) fn mapaccess_k(t: &MapType, h: H, key: u64) -> Option<u64> {
 
 /// The search of `mapaccess2`, given the header word holding flags, B
 /// and hash0.
-#[inline]
 #[track_caller]
-pub(crate) fn lookup(t: &MapType, h: H, key: u64, w1: u64) -> Option<u64> {
+pub(crate) fn lookup(t: &MapType, h: H, key: KeyArg, w1: u64) -> Option<ElemSlot> {
     let b_log = (w1 >> 8) as u8;
-    let hash = t.hash(key, (w1 >> 32) as u32);
+    let hash = t.hash_key(key, (w1 >> 32) as u32);
     let mut m = bucket_mask(b_log) as usize;
     let mut b = bucket_at(t, h.buckets(), hash as usize & m);
     if h.growing() {
@@ -416,8 +461,8 @@ pub(crate) fn lookup(t: &MapType, h: H, key: u64, w1: u64) -> Option<u64> {
         while cand != 0 {
             let i = slot_index(cand);
             cand &= cand - 1;
-            if b.load(t.key_word(i)) == key {
-                return Some(b.load(t.elem_word(i)));
+            if t.key_equal(key, b, i) {
+                return Some(elem_at(t, b, i));
             }
         }
         if rest {
@@ -428,26 +473,18 @@ pub(crate) fn lookup(t: &MapType, h: H, key: u64, w1: u64) -> Option<u64> {
     None
 }
 
-/// Where `mapassign` put the key: the element's slot, written by the
-/// caller after the call returns (Go's compiled code writes through the
-/// returned pointer).
-#[derive(Clone, Copy, Debug)]
-pub struct ElemSlot {
-    pub bucket: Obj,
-    pub word: usize,
-}
-
-/// Go's `mapassign` for a one-word key.
+/// Go's `mapassign` (generic keys): the element's slot, inserting the key
+/// if it is new; the caller writes the element.
 #[track_caller]
-pub fn mapassign(t: &MapType, h: HMap, key: u64) -> ElemSlot {
+pub fn mapassign(t: &MapType, h: HMap, key: KeyArg) -> ElemSlot {
     let g = gort_scheduler::preempt_point_g();
     if h.0.is_nil() {
         panic!("assignment to entry in nil map");
     }
     let h = h.hdr_in(g);
-    // race: racewritepc(h).
+    // race: racewritepc(h) + raceReadObjectPC of the key.
     h.check_no_writer();
-    let hash = t.hash(key, h.hash0());
+    let hash = t.hash_key(key, h.hash0());
     // Set hashWriting after calling t.hasher, since t.hasher may panic,
     // in which case we have not actually done a write.
     h.xor_writing();
@@ -479,13 +516,13 @@ pub fn mapassign(t: &MapType, h: HMap, key: u64) -> ElemSlot {
             while cand != 0 {
                 let i = slot_index(cand);
                 cand &= cand - 1;
-                if b.load(t.key_word(i)) == key {
-                    // Already have a mapping for key (int64 keys need no
-                    // key update).
-                    break 'again ElemSlot {
-                        bucket: b,
-                        word: t.elem_word(i),
-                    };
+                if t.key_equal(key, b, i) {
+                    // Already have a mapping for key. Update it if
+                    // necessary.
+                    if t.need_key_update {
+                        t.update_key(b, i, key);
+                    }
+                    break 'again elem_at(t, b, i);
                 }
             }
             if rest {
@@ -517,24 +554,26 @@ pub fn mapassign(t: &MapType, h: HMap, key: u64) -> ElemSlot {
                 (nb, 0)
             }
         };
-        // wb: typedmemmove of the key (no pointers in int64 keys).
-        ib.store(t.key_word(i), key);
+        // Store new key/elem at insert position.
+        let insertk = t.new_key_slot(ib, i);
+        if t.indirect_elem {
+            // wb: the pointer to the new element object.
+            ib.store_ptr(t.elem_word(i), new_object(t.elem));
+        }
+        t.write_key(insertk, key);
         set_tophash(ib, i, top);
         h.set_count(h.count() + 1);
-        break ElemSlot {
-            bucket: ib,
-            word: t.elem_word(i),
-        };
+        break elem_at(t, ib, i);
     };
     h.end_write();
     slot
 }
 
-/// Go's `mapdelete` for a one-word key.
+/// Go's `mapdelete` (generic keys).
 #[track_caller]
-pub fn mapdelete(t: &MapType, h: HMap, key: u64) {
+pub fn mapdelete(t: &MapType, h: HMap, key: KeyArg) {
     let g = gort_scheduler::preempt_point_g();
-    // race: racewritepc(h).
+    // race: racewritepc(h) + raceReadObjectPC of the key.
     if h.0.is_nil() {
         return;
     }
@@ -543,7 +582,7 @@ pub fn mapdelete(t: &MapType, h: HMap, key: u64) {
         return;
     }
     h.check_no_writer();
-    let hash = t.hash(key, h.hash0());
+    let hash = t.hash_key(key, h.hash0());
     h.xor_writing();
     let bucket = hash as usize & bucket_mask(h.b()) as usize;
     if h.growing() {
@@ -558,14 +597,14 @@ pub fn mapdelete(t: &MapType, h: HMap, key: u64) {
         while cand != 0 {
             let i = slot_index(cand);
             cand &= cand - 1;
-            if b.load(t.key_word(i)) != key {
+            if !t.key_equal(key, b, i) {
                 continue;
             }
-            // Only clear the key if there are pointers in it (int64 keys
-            // have none); the element is cleared either way (Go's
-            // memclrHasPointers, whose barrier shades what it clears, or
-            // memclrNoHeapPointers).
-            b.store(t.elem_word(i), 0);
+            // Only clear key if there are pointers in it; the element is
+            // cleared either way (memclrHasPointers, whose barrier shades
+            // what it clears, or memclrNoHeapPointers).
+            t.clear_key(b, i);
+            t.clear_elem(b, i);
             set_tophash(b, i, EMPTY_ONE);
             // If the bucket now ends in a bunch of emptyOne states, change
             // those to emptyRest states.

@@ -18,7 +18,16 @@
 use gort_gc::{Obj, Ptr};
 
 use crate::hmap::*;
+use crate::mapkey::KeyArg;
 use crate::maptype::*;
+
+/// What `mapiternext` found: the entry in slot `i` of bucket `b`, or,
+/// for an entry evacuated since the iteration began, its key there and
+/// its current element elsewhere.
+enum Entry {
+    Slot(Obj, usize),
+    Moved(Obj, usize, ElemSlot),
+}
 
 pub struct Hiter {
     t: &'static MapType,
@@ -118,15 +127,43 @@ impl Hiter {
         // Every access is a step in deterministic mode; in parallel mode,
         // where a step does nothing, the step-free accessors.
         if g.is_none_or(|g| g.is_det()) {
-            self.next_s::<true>()
+            self.next_words::<true>()
         } else {
-            self.next_s::<false>()
+            self.next_words::<false>()
         }
+    }
+
+    /// `mapiternext` for one-word keys and elements: reads them here.
+    #[inline(always)]
+    #[track_caller]
+    fn next_words<const S: bool>(&mut self) -> Option<(u64, u64)> {
+        let t = self.t;
+        debug_assert!(t.key_words == 1 && t.elem_words == 1 && !t.indirect_elem);
+        Some(match self.next_s::<S>()? {
+            Entry::Slot(b, i) => (b.load_s::<S>(t.key_word(i)), b.load_s::<S>(t.elem_word(i))),
+            Entry::Moved(b, i, e) => (b.load_s::<S>(t.key_word(i)), e.load(0)),
+        })
+    }
+
+    /// Go's `mapiternext` for any map: where the next key is stored (its
+    /// first word: `MapType::key_at`'s answer) and its element, or None at
+    /// the end.
+    #[track_caller]
+    pub fn mapiternext_slot(&mut self) -> Option<((Obj, usize), ElemSlot)> {
+        if self.done {
+            return None;
+        }
+        gort_scheduler::preempt_point();
+        let t = self.t;
+        Some(match self.next_s::<true>()? {
+            Entry::Slot(b, i) => (t.key_at(b, i), elem_at(t, b, i)),
+            Entry::Moved(b, i, e) => (t.key_at(b, i), e),
+        })
     }
 
     #[inline(always)]
     #[track_caller]
-    fn next_s<const S: bool>(&mut self) -> Option<(u64, u64)> {
+    fn next_s<const S: bool>(&mut self) -> Option<Entry> {
         let (t, h) = (self.t, self.h);
         // race: racereadpc(h).
         if h.0.load_field_s::<S>(W_PACKED, 0, 8) & HASH_WRITING != 0 {
@@ -174,7 +211,6 @@ impl Hiter {
                 if is_empty(top) || top == EVACUATED_EMPTY {
                     continue;
                 }
-                let k = b.load_s::<S>(t.key_word(offi));
                 if self.check_bucket != NO_CHECK && !same_size_growing(h) {
                     // Special case: iterator was started during a grow to
                     // a larger size and the grow is not done yet. We're
@@ -184,14 +220,14 @@ impl Hiter {
                     // the oldbucket, skipping any keys that will go to the
                     // other new bucket (each oldbucket expands to two
                     // buckets during a grow).
-                    let hash = t.hash(k, iter_support(h));
+                    let hash = t.hash_stored(b, offi, iter_support(h));
                     if hash & bucket_mask(self.b) != self.check_bucket {
                         continue;
                     }
                 }
                 if top != EVACUATED_X && top != EVACUATED_Y {
                     // This is the golden data, we can return it.
-                    return Some((k, b.load_s::<S>(t.elem_word(offi))));
+                    return Some(Entry::Slot(b, offi));
                 }
                 // The hash table has grown since the iterator was started.
                 // The golden data for this key is now somewhere else.
@@ -200,8 +236,8 @@ impl Hiter {
                 // updated, or deleted and reinserted. NOTE: we need to
                 // regrab the key as it has potentially been updated to an
                 // equal() but not identical key (e.g. +0.0 vs -0.0).
-                match mapaccess_k(t, h, k) {
-                    Some(e) => return Some((k, e)),
+                match mapaccess_k(t, h, KeyArg::Stored(b, offi)) {
+                    Some(e) => return Some(Entry::Moved(b, offi, e)),
                     None => continue, // key has been deleted
                 }
             }

@@ -21,7 +21,7 @@ use gort_gc::Ptr;
 use crate::fast64::{mapaccess2_fast64, mapassign_fast64, mapdelete_fast64};
 use crate::hmap::*;
 use crate::iter::{mapiterinit, Hiter};
-use crate::maptype::MapType;
+use crate::maptype::{MapKey, MapType};
 
 /// A map element kind (one word).
 pub trait MapElem: Copy {
@@ -29,6 +29,8 @@ pub trait MapElem: Copy {
     fn from_word(w: u64) -> Self;
     /// The map type `map[int64]Self`.
     fn map_type() -> &'static MapType;
+    /// The map type `map[string]Self`.
+    fn str_map_type() -> &'static MapType;
 }
 
 impl MapElem for i64 {
@@ -42,6 +44,16 @@ impl MapElem for i64 {
         static T: OnceLock<&'static MapType> = OnceLock::new();
         T.get_or_init(|| MapType::int64_keys("map.bucket[int64]int64", false))
     }
+    fn str_map_type() -> &'static MapType {
+        static T: OnceLock<&'static MapType> = OnceLock::new();
+        T.get_or_init(|| {
+            MapType::new(
+                "map.bucket[string]int64",
+                MapKey::String,
+                crate::maptype::int64_type(),
+            )
+        })
+    }
 }
 
 impl MapElem for Ptr {
@@ -54,6 +66,16 @@ impl MapElem for Ptr {
     fn map_type() -> &'static MapType {
         static T: OnceLock<&'static MapType> = OnceLock::new();
         T.get_or_init(|| MapType::int64_keys("map.bucket[int64]*T", true))
+    }
+    fn str_map_type() -> &'static MapType {
+        static T: OnceLock<&'static MapType> = OnceLock::new();
+        T.get_or_init(|| {
+            MapType::new(
+                "map.bucket[string]*T",
+                MapKey::String,
+                crate::maptype::pointer_type(),
+            )
+        })
     }
 }
 

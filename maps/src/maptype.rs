@@ -9,10 +9,14 @@
 //! bucket): the collector does not scan buckets, not even the overflow
 //! pointer, and overflow buckets are kept alive through `mapextra`.
 //!
-//! Keys and elements are one word each here (int64 keys; int64 or pointer
-//! elements). The hash is a seeded 64-bit mix (Go uses AES or memhash; any
-//! seeded 64-bit hash keeps the tophash and low-bit behaviour, maps.md
-//! §11).
+//! Keys are int64s, strings (a two-word header whose data pointer the
+//! collector follows) or pointer-free structs of any number of words;
+//! elements are any heap type. As in Go, a key or element larger than 128
+//! bytes is stored indirectly: its slot holds a pointer to a separately
+//! allocated object (`indirectkey`/`indirectelem`). The hash is a seeded
+//! 64-bit mix (Go uses AES or memhash; any seeded 64-bit hash keeps the
+//! tophash and low-bit behaviour, maps.md §11); longer keys are hashed a
+//! word at a time (`mapkey.rs`).
 
 use gort_gc::Type;
 
@@ -38,39 +42,135 @@ pub const SAME_SIZE_GROW: u64 = 8;
 /// Go's `noCheck`.
 pub const NO_CHECK: u64 = u64::MAX;
 
+/// Go's `maxKeySize`/`maxElemSize`: larger keys and elements are stored
+/// indirectly.
+pub const MAX_KEY_SIZE: usize = 128;
+pub const MAX_ELEM_SIZE: usize = 128;
+
+/// A map's key type.
+#[derive(Clone, Copy, Debug)]
+pub enum MapKey {
+    /// `int64` (Go's fast64 maps).
+    Int64,
+    /// `string`: a data pointer and a length.
+    String,
+    /// A pointer-free struct or array: compared and hashed word by word.
+    Words(&'static Type),
+}
+
 /// What a map's keys and elements are.
 #[derive(Debug)]
 pub struct MapType {
     pub name: &'static str,
-    /// Words per key and per element.
+    pub key: MapKey,
+    /// The element type (Go's `t.elem`).
+    pub elem: &'static Type,
+    /// The key type as an object, for indirect keys (Go's `t.key`).
+    pub key_type: &'static Type,
+    /// Words of a key and of an element value.
+    pub key_size: usize,
+    pub elem_size: usize,
+    /// Go's `indirectkey()` / `indirectelem()`.
+    pub indirect_key: bool,
+    pub indirect_elem: bool,
+    /// Words per key slot and per element slot in a bucket (Go's
+    /// `keysize`/`elemsize`: one pointer when indirect).
     pub key_words: usize,
     pub elem_words: usize,
+    /// The key's words hold pointers (a string's data, an indirect key).
     pub key_is_ptr: bool,
+    /// The element slot holds pointers (Go's `t.elem.ptrdata != 0`, or an
+    /// indirect element).
     pub elem_is_ptr: bool,
+    /// Go's `needkeyupdate`: an assignment to an existing key stores the
+    /// new key (strings: the new one may have a smaller backing store).
+    pub need_key_update: bool,
     /// Go's `t.bucket`.
     pub bucket: &'static Type,
     /// Words per bucket (Go's `t.bucketsize / 8`).
     pub bucket_words: usize,
 }
 
+/// One-word element types.
+pub fn int64_type() -> &'static Type {
+    static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
+    T.get_or_init(|| Type::new("int64", 1, &[]))
+}
+pub fn pointer_type() -> &'static Type {
+    static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
+    T.get_or_init(|| Type::new("*T", 1, &[0]))
+}
+fn string_header_type() -> &'static Type {
+    static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
+    T.get_or_init(|| Type::new("string", 2, &[0]))
+}
+
 impl MapType {
     /// `map[int64]V` where V is one word, a pointer if `elem_is_ptr`.
     pub fn int64_keys(name: &'static str, elem_is_ptr: bool) -> &'static MapType {
-        let (kw, ew) = (1usize, 1usize);
-        let words = 1 + BUCKET_CNT * kw + BUCKET_CNT * ew + 1;
+        let elem = if elem_is_ptr {
+            pointer_type()
+        } else {
+            int64_type()
+        };
+        MapType::new(name, MapKey::Int64, elem)
+    }
+
+    /// The map type `map[key]elem`, laid out as Go lays it out; `name` is
+    /// the bucket type's name (Go's `map.bucket[K]V`).
+    pub fn new(name: &'static str, key: MapKey, elem: &'static Type) -> &'static MapType {
+        let key_type = match key {
+            MapKey::Int64 => int64_type(),
+            MapKey::String => string_header_type(),
+            MapKey::Words(t) => {
+                assert!(
+                    !t.has_pointers(),
+                    "gort: map key type {} has pointers (unsupported)",
+                    t.name
+                );
+                t
+            }
+        };
+        let (key_size, elem_size) = (key_type.size / 8, elem.size / 8);
+        let indirect_key = key_type.size > MAX_KEY_SIZE;
+        let indirect_elem = elem.size > MAX_ELEM_SIZE;
+        let key_words = if indirect_key { 1 } else { key_size };
+        let elem_words = if indirect_elem { 1 } else { elem_size };
+        let words = 1 + BUCKET_CNT * key_words + BUCKET_CNT * elem_words + 1;
         let mut ptrs = Vec::new();
-        if elem_is_ptr {
-            ptrs.extend((0..BUCKET_CNT).map(|i| 1 + BUCKET_CNT * kw + i * ew));
+        for i in 0..BUCKET_CNT {
+            let k = 1 + i * key_words;
+            if indirect_key || matches!(key, MapKey::String) {
+                ptrs.push(k);
+            }
+            let e = 1 + BUCKET_CNT * key_words + i * elem_words;
+            if indirect_elem {
+                ptrs.push(e);
+            } else {
+                ptrs.extend((0..elem_words).filter(|&w| elem.is_ptr(w)).map(|w| e + w));
+            }
+        }
+        let key_is_ptr = indirect_key || matches!(key, MapKey::String);
+        let elem_is_ptr = indirect_elem || elem.has_pointers();
+        if !ptrs.is_empty() {
             // A bucket with pointers also has its overflow word scanned.
             ptrs.push(words - 1);
         }
         let bucket = Type::new(name, words, &ptrs);
         Box::leak(Box::new(MapType {
             name,
-            key_words: kw,
-            elem_words: ew,
-            key_is_ptr: false,
+            key,
+            elem,
+            key_type,
+            key_size,
+            elem_size,
+            indirect_key,
+            indirect_elem,
+            key_words,
+            elem_words,
+            key_is_ptr,
             elem_is_ptr,
+            need_key_update: matches!(key, MapKey::String),
             bucket,
             bucket_words: words,
         }))

@@ -44,9 +44,12 @@ pub use gort_scheduler::sync::{Cond, Locker, Mutex, Once, RWMutex};
 pub use config::Config;
 pub use gort_gc::{
     find_object, gc, gc_debug_stack_hits, gc_debug_take_stack_hits, last_cycle, new_object,
-    read_mem_stats, CycleStats, GcConfig, MemStats, Ptr, Root, Type, POISON,
+    read_mem_stats, CycleStats, GcConfig, GoString, MemStats, Ptr, Root, Type, POISON,
 };
-pub use gort_maps::{HMap, Map, MapElem, MapStats, MapType, SyncMap};
+pub use gort_maps::{
+    array_map_type, ArrayMap, HMap, KeyArg, Map, MapElem, MapKey, MapStats, MapType, StrMap,
+    SyncMap,
+};
 pub use gort_scheduler::{after, block, selectgo, Chan, RecvCase, SelectCase, SendCase};
 pub use gort_scheduler::{
     config::{Captured, Mode, Output, SchedConfig},
