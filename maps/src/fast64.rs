@@ -19,13 +19,14 @@
 //! and one-word elements: the tophash word, 8 keys, 8 elements and the
 //! overflow pointer (18 words).
 //!
-//! Growth and evacuation are shared with the generic path (`grow.rs`);
-//! Go's `growWork_fast64`/`evacuate_fast64` do the same work.
+//! Growth work is Go's `growWork_fast64`/`evacuate_fast64`
+//! (`grow_fast64.rs`); `hashGrow` is shared with the generic path.
 
 use gort_gc::{new_object, Obj, Words};
 use gort_scheduler::G;
 
-use crate::grow::{grow_work, hash_grow};
+use crate::grow::hash_grow;
+use crate::grow_fast64::grow_work_fast64;
 use crate::hmap::*;
 use crate::maptype::*;
 
@@ -67,6 +68,21 @@ fn hdr(h: H) -> Hdr {
 #[track_caller]
 fn bucket(a: Obj, i: usize) -> Bucket {
     a.offset(i * BUCKET_WORDS).words()
+}
+
+/// Every slot, as a slot mask (bit `8i + 7`).
+const SLOT_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The slots of tophash word `tw` holding `top`. In parallel mode the
+/// fast paths compare keys only there: the 8 tophash bytes are read as one
+/// word (as if Go's 8 byte loads happened at one instant), and a slot
+/// whose tophash differs cannot hold the key in a map no one writes
+/// concurrently (equal keys have equal hashes), so the answer is Go's. A
+/// program racing on the map may see a different (equally racy) outcome;
+/// in deterministic mode, where races are replayed, every access is Go's.
+#[inline(always)]
+fn par_candidates(tw: u64, top: u64) -> u64 {
+    zero_bytes(tw ^ top.wrapping_mul(0x0101_0101_0101_0101))
 }
 
 #[inline(always)]
@@ -112,11 +128,14 @@ fn access<const S: bool>(t: &MapType, h: H, key: u64) -> Option<u64> {
     }
     let b_log = (w1 >> 8) as u8;
     let buckets = hw.load_ptr::<S>(W_BUCKETS).obj_memo(h.1, MEMO_BUCKETS);
+    // The tophash to look for; 0 (no slot has it): not hashed.
+    let mut top = 0;
     let mut b = if b_log == 0 {
         // One-bucket table. No need to hash.
         bucket(buckets, 0)
     } else {
         let hash = t.hash(key, (w1 >> 32) as u32);
+        top = tophash(hash);
         let mut m = bucket_mask(b_log) as usize;
         let mut b = bucket(buckets, hash as usize & m);
         let c = hw.load_ptr::<S>(W_OLDBUCKETS);
@@ -135,9 +154,22 @@ fn access<const S: bool>(t: &MapType, h: H, key: u64) -> Option<u64> {
         b
     };
     loop {
-        for i in 0..BUCKET_CNT {
-            if b.load::<S>(key_word(i)) == key && !is_empty(tophash_s::<S>(b, i)) {
-                return Some(b.load::<S>(elem_word(i)));
+        if S || top == 0 {
+            for i in 0..BUCKET_CNT {
+                if b.load::<S>(key_word(i)) == key && !is_empty(tophash_s::<S>(b, i)) {
+                    return Some(b.load::<S>(elem_word(i)));
+                }
+            }
+        } else {
+            // Parallel mode: only a slot whose tophash is the key's can
+            // hold the key (`par_candidates`).
+            let mut cand = par_candidates(b.load::<S>(0), top);
+            while cand != 0 {
+                let i = slot_index(cand);
+                cand &= cand - 1;
+                if b.load::<S>(key_word(i)) == key {
+                    return Some(b.load::<S>(elem_word(i)));
+                }
             }
         }
         let ovf = overflow_s::<S>(h, b);
@@ -204,23 +236,43 @@ fn assign<const S: bool>(t: &MapType, h: H, key: u64) -> ElemSlot {
         let b_log = hw.load_field::<S>(W_PACKED, 8, 8) as u8;
         let bi = hash as usize & bucket_mask(b_log) as usize;
         if !hw.load_ptr::<S>(W_OLDBUCKETS).is_nil() {
-            grow_work(t, h, bi);
+            grow_work_fast64::<S>(t, h, bi);
         }
         let buckets = hw.load_ptr::<S>(W_BUCKETS).obj_memo(h.1, MEMO_BUCKETS);
         let mut b = bucket(buckets, bi);
+        let top = tophash(hash);
         let mut insert: Option<(Bucket, usize)> = None;
         'bucketloop: loop {
-            // In parallel mode the 8 tophash bytes are read as one word, as
-            // if Go's 8 byte loads happened at one instant (a legal
-            // interleaving of them); in deterministic mode each byte load
-            // stays a step of its own.
-            let tw = if S { 0 } else { b.load::<S>(0) };
+            if !S {
+                // Parallel mode: the same decisions from the word, keys
+                // compared only where the tophash is the key's.
+                let tw = b.load::<S>(0);
+                let (mut cand, rest) = probe_slots(tw, top);
+                if insert.is_none() {
+                    let empty = empty_slots(tw);
+                    if empty != 0 {
+                        insert = Some((b, slot_index(empty)));
+                    }
+                }
+                while cand != 0 {
+                    let i = slot_index(cand);
+                    cand &= cand - 1;
+                    if b.load::<S>(key_word(i)) == key {
+                        break 'again (b, i);
+                    }
+                }
+                if rest {
+                    break 'bucketloop;
+                }
+                let ovf = overflow_s::<S>(h, b);
+                if ovf.is_nil() {
+                    break;
+                }
+                b = ovf.words();
+                continue;
+            }
             for i in 0..BUCKET_CNT {
-                let th = if S {
-                    tophash_s::<S>(b, i)
-                } else {
-                    (tw >> (i * 8)) & 0xff
-                };
+                let th = tophash_s::<S>(b, i);
                 if is_empty(th) {
                     if insert.is_none() {
                         insert = Some((b, i));
@@ -260,7 +312,7 @@ fn assign<const S: bool>(t: &MapType, h: H, key: u64) -> ElemSlot {
             // to it are full, allocate a new one.
             None => (newoverflow(t, h, b.obj()).words(), 0),
         };
-        set_tophash_s::<S>(ib, i, tophash(hash));
+        set_tophash_s::<S>(ib, i, top);
         // Store the new key at the insert position.
         ib.store::<S>(key_word(i), key);
         hw.store::<S>(W_COUNT, hw.load::<S>(W_COUNT) + 1);
@@ -305,13 +357,23 @@ fn delete<const S: bool>(t: &MapType, h: H, key: u64) {
     let b_log = hw.load_field::<S>(W_PACKED, 8, 8) as u8;
     let bi = hash as usize & bucket_mask(b_log) as usize;
     if !hw.load_ptr::<S>(W_OLDBUCKETS).is_nil() {
-        grow_work(t, h, bi);
+        grow_work_fast64::<S>(t, h, bi);
     }
     let buckets = hw.load_ptr::<S>(W_BUCKETS).obj_memo(h.1, MEMO_BUCKETS);
     let borig = bucket(buckets, bi);
     let mut b = borig;
+    let top = tophash(hash);
     'search: loop {
-        for i in 0..BUCKET_CNT {
+        // Go's loop, or in parallel mode only the slots whose tophash is
+        // the key's (`par_candidates`).
+        let mut cand = if S {
+            SLOT_BITS
+        } else {
+            par_candidates(b.load::<S>(0), top)
+        };
+        while cand != 0 {
+            let i = slot_index(cand);
+            cand &= cand - 1;
             if key != b.load::<S>(key_word(i)) || is_empty(tophash_s::<S>(b, i)) {
                 continue;
             }

@@ -153,7 +153,7 @@ fn evacuate(t: &MapType, h: H, oldbucket: usize) {
 }
 
 /// Go's `advanceEvacuationMark`.
-fn advance_evacuation_mark(t: &MapType, h: H, newbit: usize) {
+pub(crate) fn advance_evacuation_mark(t: &MapType, h: H, newbit: usize) {
     let mut n = h.nevacuate() + 1;
     h.0.store(W_NEVACUATE, n as u64);
     // Experiments suggest that 1024 is overkill by at least an order of

@@ -18,6 +18,7 @@
 pub mod arraymap;
 pub mod fast64;
 pub mod grow;
+mod grow_fast64;
 pub mod hmap;
 pub mod iter;
 pub mod map;

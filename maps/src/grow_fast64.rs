@@ -1,0 +1,118 @@
+//! Go's `growWork_fast64` and `evacuate_fast64` (map_fast64.go): growth
+//! work for maps on the fast64 paths, the same algorithm as `grow.rs`
+//! (X/Y split by the hash bit `2^oldB`, evacuation marks, old buckets
+//! cleared when no old iterator may read them, `advanceEvacuationMark`)
+//! with the key hashed directly and the buckets reached through
+//! fixed-size word windows, stepping only in deterministic mode (see
+//! `fast64.rs`).
+
+use gort_gc::Obj;
+
+use crate::fast64::BUCKET_WORDS;
+use crate::grow::advance_evacuation_mark;
+use crate::hmap::*;
+use crate::maptype::*;
+
+type Bucket = gort_gc::Words<BUCKET_WORDS>;
+
+/// Go's `growWork_fast64`.
+#[inline(always)]
+pub(crate) fn grow_work_fast64<const S: bool>(t: &MapType, h: H, bucket: usize) {
+    // Make sure we evacuate the oldbucket corresponding to the bucket
+    // we're about to use.
+    evacuate_fast64::<S>(t, h, bucket & h.oldbucketmask());
+    // Evacuate one more oldbucket to make progress on growing.
+    if h.growing() {
+        evacuate_fast64::<S>(t, h, h.nevacuate());
+    }
+}
+
+/// Go's `evacDst` for the fast paths.
+struct Dst {
+    b: Bucket,
+    i: usize,
+}
+
+/// Go's `evacuate_fast64`.
+fn evacuate_fast64<const S: bool>(t: &MapType, h: H, oldbucket: usize) {
+    let words = |o: Obj, i: usize| -> Bucket { o.offset(i * BUCKET_WORDS).words() };
+    let old = h.oldbuckets();
+    let b0 = words(old, oldbucket);
+    let newbit = h.noldbuckets();
+    let th0 = b0.load_field::<S>(0, 0, 8);
+    if !(th0 > EMPTY_ONE && th0 < MIN_TOP_HASH) {
+        let same_size = h.same_size_grow();
+        let new = h.buckets();
+        // x: the low half of the new array; y: the high half (doubling).
+        let mut xy = [
+            Dst {
+                b: words(new, oldbucket),
+                i: 0,
+            },
+            Dst {
+                b: words(new, oldbucket),
+                i: 0,
+            },
+        ];
+        if !same_size {
+            // Only calculate y pointers if we're growing bigger.
+            // Otherwise GC can see bad pointers.
+            xy[1].b = words(new, oldbucket + newbit);
+        }
+        let seed = h.hash0();
+        let mut b = b0;
+        loop {
+            for i in 0..BUCKET_CNT {
+                let top = b.load_field::<S>(0, (i * 8) as u32, 8);
+                if is_empty(top) {
+                    b.store_field::<S>(0, (i * 8) as u32, 8, EVACUATED_EMPTY);
+                    continue;
+                }
+                if top < MIN_TOP_HASH {
+                    gort_scheduler::fatal("bad map state");
+                }
+                let k = b.load::<S>(1 + i);
+                let mut use_y = 0usize;
+                if !same_size {
+                    // Compute hash to make our evacuation decision
+                    // (whether we need to send this key/elem to bucket x
+                    // or bucket y).
+                    let hash = t.hash(k, seed);
+                    if hash as usize & newbit != 0 {
+                        use_y = 1;
+                    }
+                }
+                b.store_field::<S>(0, (i * 8) as u32, 8, EVACUATED_X + use_y as u64);
+                let dst = &mut xy[use_y];
+                if dst.i == BUCKET_CNT {
+                    dst.b = newoverflow(t, h, dst.b.obj()).words();
+                    dst.i = 0;
+                }
+                dst.b.store_field::<S>(0, (dst.i * 8) as u32, 8, top);
+                // Copy key; wb: typedmemmove of the element (a pointer
+                // element's store is barriered).
+                dst.b.store::<S>(1 + dst.i, k);
+                let e = b.load::<S>(1 + BUCKET_CNT + i);
+                dst.b.store::<S>(1 + BUCKET_CNT + dst.i, e);
+                dst.i += 1;
+            }
+            let ovf = h.overflow(t, b.obj());
+            if ovf.is_nil() {
+                break;
+            }
+            b = ovf.words();
+        }
+        // Unlink the overflow buckets & clear key/elem to help GC.
+        if h.flags() & OLD_ITERATOR == 0 && t.bucket.has_pointers() {
+            // Preserve b.tophash because the evacuation state is
+            // maintained there. (wb: memclrHasPointers shades what it
+            // clears.)
+            for w in 1..BUCKET_WORDS {
+                b0.store::<S>(w, 0);
+            }
+        }
+    }
+    if oldbucket == h.nevacuate() {
+        advance_evacuation_mark(t, h, newbit);
+    }
+}
