@@ -102,6 +102,22 @@ impl Ptr {
     #[inline(always)]
     #[track_caller]
     pub fn obj_memo2(self, g: Option<&G>, first: usize, fill: usize) -> Obj {
+        self.obj_memo2_s::<true>(g, first, fill)
+    }
+
+    /// `obj_memo`, whose hit is a scheduler step only if `STEP` (false for
+    /// a goroutine in parallel mode, where a step does nothing; see
+    /// `Words`).
+    #[inline(always)]
+    #[track_caller]
+    pub fn obj_memo_s<const STEP: bool>(self, g: Option<&G>, slot: usize) -> Obj {
+        self.obj_memo2_s::<STEP>(g, slot, slot)
+    }
+
+    /// `obj_memo2` with `obj_memo_s`'s stepping.
+    #[inline(always)]
+    #[track_caller]
+    pub fn obj_memo2_s<const STEP: bool>(self, g: Option<&G>, first: usize, fill: usize) -> Obj {
         let Some(g) = g else {
             return self.obj_or_nil();
         };
@@ -116,7 +132,9 @@ impl Ptr {
             if self.0.wrapping_sub(m.addr.get()) < m.limit.get().wrapping_sub(m.addr.get())
                 && m.epoch.get() == epoch
             {
-                gort_scheduler::step();
+                if STEP {
+                    gort_scheduler::step();
+                }
                 return Obj {
                     addr: self.0,
                     limit: m.limit.get(),

@@ -95,7 +95,7 @@ fn tophash_s<const S: bool>(b: Bucket, i: usize) -> u64 {
 #[track_caller]
 fn overflow_s<const S: bool>(h: H, b: Bucket) -> Obj {
     b.load_ptr::<S>(OVERFLOW_WORD)
-        .obj_memo2(h.1, MEMO_BUCKETS, MEMO_OVERFLOW)
+        .obj_memo2_s::<S>(h.1, MEMO_BUCKETS, MEMO_OVERFLOW)
 }
 
 /// Go's `mapaccess2_fast64`: the element's word, or None.
@@ -106,11 +106,10 @@ pub fn mapaccess2_fast64(t: &MapType, h: HMap, key: u64) -> Option<u64> {
     if h.0.is_nil() {
         return None;
     }
-    let h = h.hdr_in(g);
     if stepping(g) {
-        access::<true>(t, h, key)
+        access::<true>(t, h.hdr_in_s::<true>(g), key)
     } else {
-        access::<false>(t, h, key)
+        access::<false>(t, h.hdr_in_s::<false>(g), key)
     }
 }
 
@@ -127,7 +126,9 @@ fn access<const S: bool>(t: &MapType, h: H, key: u64) -> Option<u64> {
         gort_scheduler::fatal("concurrent map read and map write");
     }
     let b_log = (w1 >> 8) as u8;
-    let buckets = hw.load_ptr::<S>(W_BUCKETS).obj_memo(h.1, MEMO_BUCKETS);
+    let buckets = hw
+        .load_ptr::<S>(W_BUCKETS)
+        .obj_memo_s::<S>(h.1, MEMO_BUCKETS);
     // The tophash to look for; 0 (no slot has it): not hashed.
     let mut top = 0;
     let mut b = if b_log == 0 {
@@ -145,7 +146,7 @@ fn access<const S: bool>(t: &MapType, h: H, key: u64) -> Option<u64> {
                 // more power of two.
                 m >>= 1;
             }
-            let oldb = bucket(c.obj_memo(h.1, MEMO_OLDBUCKETS), hash as usize & m);
+            let oldb = bucket(c.obj_memo_s::<S>(h.1, MEMO_OLDBUCKETS), hash as usize & m);
             let th = tophash_s::<S>(oldb, 0);
             if !(th > EMPTY_ONE && th < MIN_TOP_HASH) {
                 b = oldb;
@@ -188,11 +189,10 @@ pub fn mapassign_fast64(t: &MapType, h: HMap, key: u64) -> ElemSlot {
     if h.0.is_nil() {
         panic!("assignment to entry in nil map");
     }
-    let h = h.hdr_in(g);
     if stepping(g) {
-        assign::<true>(t, h, key)
+        assign::<true>(t, h.hdr_in_s::<true>(g), key)
     } else {
-        assign::<false>(t, h, key)
+        assign::<false>(t, h.hdr_in_s::<false>(g), key)
     }
 }
 
@@ -238,7 +238,9 @@ fn assign<const S: bool>(t: &MapType, h: H, key: u64) -> ElemSlot {
         if !hw.load_ptr::<S>(W_OLDBUCKETS).is_nil() {
             grow_work_fast64::<S>(t, h, bi);
         }
-        let buckets = hw.load_ptr::<S>(W_BUCKETS).obj_memo(h.1, MEMO_BUCKETS);
+        let buckets = hw
+            .load_ptr::<S>(W_BUCKETS)
+            .obj_memo_s::<S>(h.1, MEMO_BUCKETS);
         let mut b = bucket(buckets, bi);
         let top = tophash(hash);
         let mut insert: Option<(Bucket, usize)> = None;
@@ -338,11 +340,10 @@ pub fn mapdelete_fast64(t: &MapType, h: HMap, key: u64) {
     if h.0.is_nil() {
         return;
     }
-    let h = h.hdr_in(g);
     if stepping(g) {
-        delete::<true>(t, h, key)
+        delete::<true>(t, h.hdr_in_s::<true>(g), key)
     } else {
-        delete::<false>(t, h, key)
+        delete::<false>(t, h.hdr_in_s::<false>(g), key)
     }
 }
 
@@ -359,7 +360,9 @@ fn delete<const S: bool>(t: &MapType, h: H, key: u64) {
     if !hw.load_ptr::<S>(W_OLDBUCKETS).is_nil() {
         grow_work_fast64::<S>(t, h, bi);
     }
-    let buckets = hw.load_ptr::<S>(W_BUCKETS).obj_memo(h.1, MEMO_BUCKETS);
+    let buckets = hw
+        .load_ptr::<S>(W_BUCKETS)
+        .obj_memo_s::<S>(h.1, MEMO_BUCKETS);
     let borig = bucket(buckets, bi);
     let mut b = borig;
     let top = tophash(hash);

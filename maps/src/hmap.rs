@@ -112,7 +112,14 @@ impl HMap {
     #[inline(always)]
     #[track_caller]
     pub(crate) fn hdr_in(self, g: Option<&'static G>) -> H {
-        H(self.0.obj_memo(g, MEMO_HMAP), g)
+        self.hdr_in_s::<true>(g)
+    }
+
+    /// `hdr_in`, a step only if `S` (the fast paths in parallel mode).
+    #[inline(always)]
+    #[track_caller]
+    pub(crate) fn hdr_in_s<const S: bool>(self, g: Option<&'static G>) -> H {
+        H(self.0.obj_memo_s::<S>(g, MEMO_HMAP), g)
     }
 
     /// `len(m)`: the count word (no concurrency check, as in Go).
