@@ -98,6 +98,13 @@ fn overflow_s<const S: bool>(h: H, b: Bucket) -> Obj {
         .obj_memo2_s::<S>(h.1, MEMO_BUCKETS, MEMO_OVERFLOW)
 }
 
+/// Go's `mapaccess1_fast64` (`v := m[k]`): the element's word, or the
+/// zero value (Go returns a pointer to `zeroVal`).
+#[track_caller]
+pub fn mapaccess1_fast64(t: &MapType, h: HMap, key: u64) -> u64 {
+    mapaccess2_fast64(t, h, key).unwrap_or(0)
+}
+
 /// Go's `mapaccess2_fast64`: the element's word, or None.
 #[track_caller]
 pub fn mapaccess2_fast64(t: &MapType, h: HMap, key: u64) -> Option<u64> {

@@ -412,6 +412,13 @@ pub(crate) fn elem_at(t: &MapType, b: Obj, i: usize) -> ElemSlot {
     }
 }
 
+/// Go's `mapaccess1` (`v := m[k]`): the element, or None where Go returns
+/// a pointer to the zero value (the caller reads zeros).
+#[track_caller]
+pub fn mapaccess1(t: &MapType, h: HMap, key: KeyArg) -> Option<ElemSlot> {
+    mapaccess2(t, h, key)
+}
+
 /// Go's `mapaccess2` (generic keys; `int64` keys use `mapaccess2_fast64`):
 /// the element, or None.
 #[track_caller]

@@ -7,7 +7,8 @@
 //! invisible to it, like any `Ptr`.
 //!
 //! Each method is the Go statement it names: `m.get(k)` is
-//! `v, ok := m[k]` (`mapaccess2`), `m.insert(k, v)` is `m[k] = v`
+//! `v, ok := m[k]` (`mapaccess2`), `m.index(k)` is `v := m[k]`
+//! (`mapaccess1`), `m.insert(k, v)` is `m[k] = v`
 //! (`mapassign`, then the element store the compiled code does after the
 //! call returns), `m.delete(k)` is `delete(m, k)`, `m.clear()` is Go's
 //! `mapclear`, `m.len()` is `len(m)` (a plain load of `count`, no check,
@@ -18,7 +19,7 @@ use std::sync::OnceLock;
 
 use gort_gc::Ptr;
 
-use crate::fast64::{mapaccess2_fast64, mapassign_fast64, mapdelete_fast64};
+use crate::fast64::{mapaccess1_fast64, mapaccess2_fast64, mapassign_fast64, mapdelete_fast64};
 use crate::hmap::*;
 use crate::iter::{mapiterinit, Hiter};
 use crate::maptype::{MapKey, MapType};
@@ -144,6 +145,12 @@ impl<V: MapElem> Map<V> {
     #[track_caller]
     pub fn get(self, k: i64) -> Option<V> {
         mapaccess2_fast64(V::map_type(), self.h, k as u64).map(V::from_word)
+    }
+
+    /// `v := m[k]`: the zero value (0, nil) for a missing key.
+    #[track_caller]
+    pub fn index(self, k: i64) -> V {
+        V::from_word(mapaccess1_fast64(V::map_type(), self.h, k as u64))
     }
 
     /// `m[k] = v`.

@@ -85,6 +85,13 @@ impl<V: MapElem> StrMap<V> {
         mapaccess2(V::str_map_type(), self.h, key).map(|e| V::from_word(e.load(0)))
     }
 
+    /// `v := m[k]` (`mapaccess1`): the zero value for a missing key.
+    #[track_caller]
+    pub fn index(self, k: &str) -> V {
+        let e = mapaccess1(V::str_map_type(), self.h, KeyArg::Str(k.as_bytes()));
+        V::from_word(e.map_or(0, |e| e.load(0)))
+    }
+
     /// `m[k] = v`, the key a new heap copy of `k`.
     #[track_caller]
     pub fn insert(self, k: &str, v: V) {

@@ -129,6 +129,9 @@ fn string_keys_differential_against_std_hashmap() {
                         if m.get(&k) != want.get(&k).copied() {
                             fail(format!("op {op}: get({k})"));
                         }
+                        if m.index(&k) != want.get(&k).copied().unwrap_or(0) {
+                            fail(format!("op {op}: index({k})"));
+                        }
                     }
                     95 => {
                         m.clear();

@@ -184,6 +184,9 @@ fn differential_against_std_hashmap() {
                         if m.get(k) != want.get(&k).copied() {
                             fail(format!("op {op}: get({k})"));
                         }
+                        if m.index(k) != want.get(&k).copied().unwrap_or(0) {
+                            fail(format!("op {op}: index({k})"));
+                        }
                     }
                     95 => {
                         m.clear();
@@ -373,6 +376,7 @@ fn nil_map_reads_nothing_and_panics_on_insert() {
     let e = common::run(&rt, || {
         let m: Map<i64> = Map::nil();
         assert_eq!(m.get(1), None);
+        assert_eq!(m.index(1), 0);
         assert_eq!(m.len(), 0);
         assert_eq!(m.iter().count(), 0);
         m.delete(1);
