@@ -657,3 +657,57 @@ func main() {
     assert_eq!(g, o, "gort:\n{}\ngo:\n{}", rt.stderr(), go.stderr);
     assert_eq!(g.len(), 2);
 }
+
+/// Two goroutines writing one map on two Ps: Go's `fatal error:
+/// concurrent map writes`, exit status 2, and the failing goroutine's
+/// block first, as Go prints them (the other writer's block depends on
+/// where the freeze caught it, in Go as in gort).
+#[test]
+fn concurrent_map_writes_report_matches_go() {
+    let src = r#"package main
+
+func main() {
+	m := make(map[int64]int64)
+	done := make(chan bool)
+	for g := 0; g < 2; g++ {
+		go func(g int64) {
+			for i := int64(0); i < 100000000; i++ {
+				m[i&1023] = g
+			}
+			done <- true
+		}(int64(g))
+	}
+	<-done
+	<-done
+}
+"#;
+    let Some(go) = go_run("mapwrites", src, &[]) else {
+        return;
+    };
+    let rt = Runtime::new(Config::new().gomaxprocs(2).capture_output());
+    let e = common::run(&rt, || {
+        let m: gort::Map<i64> = gort::Map::new();
+        let done: gort::Chan<bool> = gort::Chan::new(0);
+        for g in 0..2i64 {
+            let done = done.clone();
+            gort::go!(move || {
+                for i in 0..100_000_000i64 {
+                    m.insert(i & 1023, g);
+                }
+                done.send(true);
+            });
+        }
+        done.recv();
+        done.recv();
+    });
+    assert_eq!(Some(e.status), go.status, "{}", rt.stderr());
+    let first = |s: &str| shape(s).into_iter().take(7).collect::<Vec<_>>();
+    assert_eq!(
+        first(&rt.stderr()),
+        first(&go.stderr),
+        "gort:\n{}\ngo:\n{}",
+        rt.stderr(),
+        go.stderr
+    );
+    assert_eq!(first(&go.stderr)[0], "fatal error: concurrent map writes");
+}

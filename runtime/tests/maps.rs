@@ -390,3 +390,50 @@ fn nil_map_reads_nothing_and_panics_on_insert() {
         rt.stderr()
     );
 }
+
+/// In parallel mode the writer that detects `concurrent map writes` freezes
+/// the world before the dump, as Go's `freezetheworld` does: the other
+/// writer stops at its next safepoint and is listed `[runnable]` with its
+/// stack at the map assignment, not "stack unavailable". (Both writers can
+/// detect the race at once, so one of a few runs is enough.)
+#[test]
+fn concurrent_writes_freeze_the_other_writer_for_the_dump() {
+    let mut reports = Vec::new();
+    for _ in 0..3 {
+        let rt = Runtime::new(par(2));
+        let line = Arc::new(Mutex::new(0));
+        let l = line.clone();
+        let e = common::run(&rt, move || {
+            let m: Map<i64> = Map::new();
+            let wg = Arc::new(gort::WaitGroup::new());
+            wg.add(2);
+            *l.lock().unwrap() = line!() + 5;
+            for g in 0..2i64 {
+                let wg = wg.clone();
+                gort::go!(move || {
+                    for i in 0..100_000_000i64 {
+                        m.insert(i & 1023, g);
+                    }
+                    wg.done();
+                });
+            }
+            wg.wait();
+        });
+        assert_eq!(e.status, 2, "{}", rt.stderr());
+        let err = rt.stderr();
+        assert!(
+            err.starts_with("fatal error: concurrent map writes\n\ngoroutine "),
+            "{err}"
+        );
+        let at = format!("maps.rs:{}", line.lock().unwrap());
+        let blocks: Vec<&str> = err.split("\n\n").collect();
+        let frozen = blocks[2..].iter().any(|b| {
+            b.contains(" [runnable]:\n") && b.lines().nth(2).is_some_and(|l| l.ends_with(&at))
+        });
+        if frozen {
+            return;
+        }
+        reports.push(err);
+    }
+    panic!("the other writer was never dumped [runnable] at its insert: {reports:#?}");
+}

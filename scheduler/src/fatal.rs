@@ -17,6 +17,7 @@
 //! <function>` at the `go` statement's file:line.
 
 use std::any::Any;
+use std::sync::atomic::Ordering;
 use std::sync::Once;
 
 use crate::g::*;
@@ -290,6 +291,7 @@ impl Sched {
     /// first, as `[running]`, then every other goroutine (a fatal error
     /// always dumps them all, unless GOTRACEBACK=none).
     pub(crate) fn fatal_user(&self, g: &G) {
+        self.freeze_the_world(g);
         let tb = self.cfg.traceback;
         let mut report = format!(
             "{}fatal error: {}\n",
@@ -301,6 +303,44 @@ impl Sched {
             report.push_str(&dump_all(self, Some(g), tb.level >= 2));
         }
         self.finish(Exit { status: 2, report });
+    }
+
+    /// Go's `freezetheworld`, before a fatal error's dump: no P may start
+    /// another goroutine (`gcwaiting`, with a `stopwait` no count reaches),
+    /// and every goroutine running on another thread is asked to stop at
+    /// its next safepoint, up to five times a millisecond apart, then once
+    /// more. Those that stop are dumped `[runnable]` with their stacks, as
+    /// Go dumps them; one that does not stop in time (a loop without
+    /// safepoints) stays `[running]`, "stack unavailable". Parallel mode
+    /// only: in deterministic mode no other goroutine runs while the
+    /// failing one does.
+    fn freeze_the_world(&self, me: &G) {
+        if self.det {
+            return;
+        }
+        let preemptall = || {
+            let mut any = false;
+            for p in self.ps().iter() {
+                // SAFETY: curg pointers are Gs of this runtime (alive).
+                if let Some(g) = unsafe { p.curg.load(Ordering::Acquire).as_ref() } {
+                    if !std::ptr::eq(g, me) && g.status() == G_RUNNING {
+                        g.request_preempt();
+                        any = true;
+                    }
+                }
+            }
+            any
+        };
+        for _ in 0..5 {
+            self.stopwait.store(i64::MAX / 2, Ordering::SeqCst);
+            self.gcwaiting.store(true, Ordering::SeqCst);
+            if !preemptall() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        preemptall();
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 
     /// Go's `throw`/`fatal` from the scheduler itself (deadlock):
