@@ -111,11 +111,7 @@ impl<const K: usize, const E: usize> ArrayMap<K, E> {
     /// `len(m)`.
     #[track_caller]
     pub fn len(self) -> usize {
-        if self.h.0.is_nil() {
-            0
-        } else {
-            self.h.count()
-        }
+        self.h.len()
     }
 
     #[track_caller]

@@ -128,6 +128,21 @@ impl HMap {
         self.hdr().count()
     }
 
+    /// `len(m)`, nil-safe: the count word, or 0 for the nil map.
+    #[track_caller]
+    pub fn len(self) -> usize {
+        if self.0.is_nil() {
+            0
+        } else {
+            self.count()
+        }
+    }
+
+    #[track_caller]
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
     /// The map's growth state, read without the concurrency checks (like
     /// the probe program of maps.md §12.6 reading the hmap with unsafe).
     pub fn stats(self) -> MapStats {

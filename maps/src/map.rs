@@ -178,11 +178,7 @@ impl<V: MapElem> Map<V> {
     /// the hmap's first word).
     #[track_caller]
     pub fn len(self) -> usize {
-        if self.h.0.is_nil() {
-            0
-        } else {
-            self.h.count()
-        }
+        self.h.len()
     }
 
     #[track_caller]

@@ -123,11 +123,7 @@ impl<V: MapElem> StrMap<V> {
     /// `len(m)`.
     #[track_caller]
     pub fn len(self) -> usize {
-        if self.h.0.is_nil() {
-            0
-        } else {
-            self.h.count()
-        }
+        self.h.len()
     }
 
     #[track_caller]
