@@ -5,24 +5,14 @@
 //! string keys kept alive by the map alone through collections, and the
 //! concurrent-write check on a string map in deterministic mode.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use gort::{find_object, gc, ArrayMap, Map, Ptr, Root, Runtime, StrMap};
 
 mod common;
+use common::mapdiff::{differential, rng, DiffMap};
 use common::{det, par, run_ok};
-
-/// A xorshift stream for one seed.
-fn rng(seed: u64) -> impl FnMut(u64) -> u64 {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    move |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    }
-}
 
 /// The bucket sizes of maps.md §2: `map[string]int` is 8 + 128 + 64 + 8
 /// = 208 bytes; a key or element above 128 bytes becomes an 8-byte
@@ -94,6 +84,34 @@ fn indirect_elements_are_separate_objects() {
 /// `map[string]int64`, against std's HashMap, across growth and
 /// same-size growth: the iteration guarantees of Go (every key present
 /// throughout seen once, none twice, none never inserted).
+/// `StrMap<i64>` under the shared differential test.
+struct StringMap(StrMap<i64>);
+
+impl DiffMap for StringMap {
+    type K = String;
+    fn insert(&self, k: &String, v: i64) {
+        self.0.insert(k, v)
+    }
+    fn delete(&self, k: &String) {
+        self.0.delete(k)
+    }
+    fn get(&self, k: &String) -> Option<i64> {
+        self.0.get(k)
+    }
+    fn index(&self, k: &String) -> i64 {
+        self.0.index(k)
+    }
+    fn clear(&self) {
+        self.0.clear()
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn iter(&self) -> Box<dyn Iterator<Item = (String, i64)> + '_> {
+        Box::new(self.0.iter().map(|(k, v)| (k.to_string_lossy(), v)))
+    }
+}
+
 #[test]
 fn string_keys_differential_against_std_hashmap() {
     let mismatches = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -101,88 +119,16 @@ fn string_keys_differential_against_std_hashmap() {
     run_ok(par(1), move || {
         for seed in 0..100u64 {
             let mut rnd = rng(seed);
-            let m: StrMap<i64> = if rnd(2) == 0 {
+            let m = StringMap(if rnd(2) == 0 {
                 StrMap::new()
             } else {
                 StrMap::with_hint(rnd(200) as usize)
-            };
-            let mut want: HashMap<String, i64> = HashMap::new();
-            let mut ever: HashSet<String> = HashSet::new();
+            });
             let keyspace = [20u64, 200, 2000][rnd(3) as usize];
             // Keys of many lengths, sharing prefixes and word boundaries.
             let key = |r: u64| format!("{}{r}", "k".repeat((r % 19) as usize));
-            let fail = |what: String| mm.lock().unwrap().push(format!("seed {seed}: {what}"));
-            for op in 0..1500 {
-                let k = key(rnd(keyspace));
-                match rnd(100) {
-                    0..=44 => {
-                        let v = rnd(1 << 40) as i64;
-                        m.insert(&k, v);
-                        want.insert(k.clone(), v);
-                        ever.insert(k);
-                    }
-                    45..=69 => {
-                        m.delete(&k);
-                        want.remove(&k);
-                    }
-                    70..=94 => {
-                        if m.get(&k) != want.get(&k).copied() {
-                            fail(format!("op {op}: get({k})"));
-                        }
-                        if m.index(&k) != want.get(&k).copied().unwrap_or(0) {
-                            fail(format!("op {op}: index({k})"));
-                        }
-                    }
-                    95 => {
-                        m.clear();
-                        want.clear();
-                    }
-                    _ => {
-                        let before: HashSet<String> = want.keys().cloned().collect();
-                        let mut seen = HashSet::new();
-                        let mut deleted = HashSet::new();
-                        for (gk, iv) in m.iter() {
-                            let ik = gk.to_string_lossy();
-                            if !seen.insert(ik.clone()) && !deleted.contains(&ik) {
-                                fail(format!("op {op}: key {ik} seen twice"));
-                            }
-                            if !ever.contains(&ik) {
-                                fail(format!("op {op}: key {ik} never inserted"));
-                            }
-                            if want.get(&ik) != Some(&iv) {
-                                fail(format!("op {op}: key {ik} has {iv}"));
-                            }
-                            if rnd(3) == 0 {
-                                let nk = key(rnd(keyspace));
-                                m.insert(&nk, 7);
-                                want.insert(nk.clone(), 7);
-                                ever.insert(nk);
-                            }
-                            if rnd(4) == 0 {
-                                let dk = key(rnd(keyspace));
-                                m.delete(&dk);
-                                want.remove(&dk);
-                                deleted.insert(dk);
-                            }
-                        }
-                        for k in before {
-                            if want.contains_key(&k) && !deleted.contains(&k) && !seen.contains(&k)
-                            {
-                                fail(format!("op {op}: key {k} present throughout but not seen"));
-                            }
-                        }
-                    }
-                }
-                if m.len() != want.len() {
-                    fail(format!("op {op}: len {} want {}", m.len(), want.len()));
-                    break;
-                }
-            }
-            let got: HashMap<String, i64> =
-                m.iter().map(|(k, v)| (k.to_string_lossy(), v)).collect();
-            if got != want {
-                fail("final contents differ".to_string());
-            }
+            let mut fail = |what: String| mm.lock().unwrap().push(format!("seed {seed}: {what}"));
+            differential(&m, &mut rnd, key, keyspace, 1500, &mut fail);
         }
     });
     let mm = mismatches.lock().unwrap();

@@ -3,12 +3,12 @@
 //! HashMap, the three concurrent-misuse fatal errors in deterministic mode,
 //! and the map surviving collections while it grows.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use gort::{gc, new_object, Map, Ptr, Root, Runtime, Type};
 
 mod common;
+use common::mapdiff::{differential, rng, DiffMap};
 use common::{det, par, run_ok};
 
 /// maps.md §12.1 and §12.3: keys 1..10000 into `make(map[int]int)`.
@@ -145,100 +145,49 @@ fn churn_triggers_same_size_growth() {
 /// growth and same-size growth; iteration while mutating keeps Go's
 /// guarantee: every key present for the whole iteration is seen exactly
 /// once, no key twice, and nothing never inserted.
+/// `Map<i64>` under the shared differential test.
+struct I64Map(Map<i64>);
+
+impl DiffMap for I64Map {
+    type K = i64;
+    fn insert(&self, k: &i64, v: i64) {
+        self.0.insert(*k, v)
+    }
+    fn delete(&self, k: &i64) {
+        self.0.delete(*k)
+    }
+    fn get(&self, k: &i64) -> Option<i64> {
+        self.0.get(*k)
+    }
+    fn index(&self, k: &i64) -> i64 {
+        self.0.index(*k)
+    }
+    fn clear(&self) {
+        self.0.clear()
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn iter(&self) -> Box<dyn Iterator<Item = (i64, i64)> + '_> {
+        Box::new(self.0.iter())
+    }
+}
+
 #[test]
 fn differential_against_std_hashmap() {
     let mismatches = Arc::new(Mutex::new(Vec::<String>::new()));
     let mm = mismatches.clone();
     run_ok(par(1), move || {
         for seed in 0..100u64 {
-            let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-            let mut rnd = move |n: u64| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x % n
-            };
-            let m: Map<i64> = if rnd(2) == 0 {
+            let mut rnd = rng(seed);
+            let m = I64Map(if rnd(2) == 0 {
                 Map::new()
             } else {
                 Map::with_hint(rnd(200) as usize)
-            };
-            let mut want: HashMap<i64, i64> = HashMap::new();
+            });
             let keyspace = [20u64, 200, 3000][rnd(3) as usize];
-            let mut ever: HashSet<i64> = HashSet::new();
-            let fail = |what: String| mm.lock().unwrap().push(format!("seed {seed}: {what}"));
-            for op in 0..3000 {
-                let k = rnd(keyspace) as i64 - 5;
-                match rnd(100) {
-                    0..=44 => {
-                        let v = rnd(1 << 40) as i64;
-                        m.insert(k, v);
-                        want.insert(k, v);
-                        ever.insert(k);
-                    }
-                    45..=69 => {
-                        m.delete(k);
-                        want.remove(&k);
-                    }
-                    70..=94 => {
-                        if m.get(k) != want.get(&k).copied() {
-                            fail(format!("op {op}: get({k})"));
-                        }
-                        if m.index(k) != want.get(&k).copied().unwrap_or(0) {
-                            fail(format!("op {op}: index({k})"));
-                        }
-                    }
-                    95 => {
-                        m.clear();
-                        want.clear();
-                    }
-                    _ => {
-                        // Iterate while inserting and deleting.
-                        let before: HashSet<i64> = want.keys().copied().collect();
-                        let mut seen: HashSet<i64> = HashSet::new();
-                        let mut deleted: HashSet<i64> = HashSet::new();
-                        for (ik, iv) in m.iter() {
-                            // A key deleted and re-inserted during the
-                            // iteration may legitimately come back.
-                            if !seen.insert(ik) && !deleted.contains(&ik) {
-                                fail(format!("op {op}: key {ik} seen twice"));
-                            }
-                            if !ever.contains(&ik) {
-                                fail(format!("op {op}: key {ik} never inserted"));
-                            }
-                            if want.get(&ik) != Some(&iv) {
-                                fail(format!("op {op}: key {ik} has {iv}"));
-                            }
-                            if rnd(3) == 0 {
-                                let nk = rnd(keyspace) as i64 - 5;
-                                m.insert(nk, nk);
-                                want.insert(nk, nk);
-                                ever.insert(nk);
-                            }
-                            if rnd(4) == 0 {
-                                let dk = rnd(keyspace) as i64 - 5;
-                                m.delete(dk);
-                                want.remove(&dk);
-                                deleted.insert(dk);
-                            }
-                        }
-                        for k in before {
-                            if want.contains_key(&k) && !deleted.contains(&k) && !seen.contains(&k)
-                            {
-                                fail(format!("op {op}: key {k} present throughout but not seen"));
-                            }
-                        }
-                    }
-                }
-                if m.len() != want.len() {
-                    fail(format!("op {op}: len {} want {}", m.len(), want.len()));
-                    break;
-                }
-            }
-            let got: HashMap<i64, i64> = m.iter().collect();
-            if got != want {
-                fail("final contents differ".to_string());
-            }
+            let mut fail = |what: String| mm.lock().unwrap().push(format!("seed {seed}: {what}"));
+            differential(&m, &mut rnd, |r| r as i64 - 5, keyspace, 3000, &mut fail);
         }
     });
     let mm = mismatches.lock().unwrap();

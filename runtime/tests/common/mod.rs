@@ -84,4 +84,5 @@ pub fn gosched_scenario() {
     }
     wg.wait();
 }
+pub mod mapdiff;
 pub mod sync;
