@@ -54,7 +54,7 @@ pub fn is_fast64(t: &MapType) -> bool {
 /// Deterministic mode (or no goroutine): every access is a step.
 #[inline(always)]
 fn stepping(g: Option<&G>) -> bool {
-    g.is_none_or(|g| g.is_det())
+    HMap::stepping_g(g)
 }
 
 /// The header window.

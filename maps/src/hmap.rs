@@ -32,6 +32,7 @@ use gort_scheduler::G;
 use crate::grow::{grow_work, hash_grow};
 use crate::mapkey::KeyArg;
 use crate::maptype::*;
+use crate::probe::Probe;
 
 /// hmap word indices.
 pub(crate) const W_COUNT: usize = 0;
@@ -107,6 +108,14 @@ impl HMap {
         H(self.0.obj(), None)
     }
 
+    /// Whether this operation's accesses are steps (deterministic mode,
+    /// or no goroutine known): the generic paths then read tophash bytes
+    /// one by one (`probe.rs`).
+    #[inline]
+    pub(crate) fn stepping_g(g: Option<&G>) -> bool {
+        g.is_none_or(|g| g.is_det())
+    }
+
     /// The header of a map operation run by goroutine `g` (from Go's
     /// prologue safepoint, `preempt_point_g`).
     #[inline(always)]
@@ -168,6 +177,12 @@ impl HMap {
 }
 
 impl H {
+    /// `HMap::stepping_g` for this operation's goroutine.
+    #[inline]
+    pub(crate) fn stepping(self) -> bool {
+        HMap::stepping_g(self.1)
+    }
+
     // ---- header fields (each a heap access)
     #[inline]
     pub fn count(self) -> usize {
@@ -483,18 +498,15 @@ pub(crate) fn lookup(t: &MapType, h: H, key: KeyArg, w1: u64) -> Option<ElemSlot
         }
     }
     let top = tophash(hash);
+    let det = h.stepping();
     while !b.is_nil() {
-        // The bucket's 8 tophash bytes are one word: one access, tested
-        // for all slots at once. The keys compared are Go's, in Go's order.
-        let (mut cand, rest) = probe_slots(b.load(0), top);
-        while cand != 0 {
-            let i = slot_index(cand);
-            cand &= cand - 1;
+        let mut probe = Probe::new(b, top, det);
+        while let Some(i) = probe.next_candidate() {
             if t.key_equal(key, b, i) {
                 return Some(elem_at(t, b, i));
             }
         }
-        if rest {
+        if probe.hit_rest() {
             return None;
         }
         b = h.overflow(t, b);
@@ -528,23 +540,11 @@ pub fn mapassign(t: &MapType, h: HMap, key: KeyArg) -> ElemSlot {
         }
         let mut b = bucket_at(t, h.buckets(), bucket);
         let top = tophash(hash);
+        let det = h.stepping();
         let mut insert: Option<(Obj, usize)> = None;
         loop {
-            // The 8 tophash bytes in one access, as in `lookup`; the
-            // decisions are Go's per-slot ones, in Go's slot order.
-            let tw = b.load(0);
-            let (mut cand, rest) = probe_slots(tw, top);
-            if insert.is_none() {
-                // The first empty slot comes no later than the first
-                // emptyRest, so Go's loop reaches it.
-                let empty = empty_slots(tw);
-                if empty != 0 {
-                    insert = Some((b, slot_index(empty)));
-                }
-            }
-            while cand != 0 {
-                let i = slot_index(cand);
-                cand &= cand - 1;
+            let mut probe = Probe::new(b, top, det);
+            while let Some(i) = probe.next_candidate() {
                 if t.key_equal(key, b, i) {
                     // Already have a mapping for key. Update it if
                     // necessary.
@@ -554,7 +554,10 @@ pub fn mapassign(t: &MapType, h: HMap, key: KeyArg) -> ElemSlot {
                     break 'again elem_at(t, b, i);
                 }
             }
-            if rest {
+            if insert.is_none() {
+                insert = probe.first_empty().map(|i| (b, i));
+            }
+            if probe.hit_rest() {
                 break;
             }
             let ovf = h.overflow(t, b);
@@ -620,12 +623,10 @@ pub fn mapdelete(t: &MapType, h: HMap, key: KeyArg) {
     let bfirst = bucket_at(t, h.buckets(), bucket);
     let mut b = bfirst;
     let top = tophash(hash);
+    let det = h.stepping();
     'search: while !b.is_nil() {
-        // The tophash word in one access, as in `lookup`.
-        let (mut cand, rest) = probe_slots(b.load(0), top);
-        while cand != 0 {
-            let i = slot_index(cand);
-            cand &= cand - 1;
+        let mut probe = Probe::new(b, top, det);
+        while let Some(i) = probe.next_candidate() {
             if !t.key_equal(key, b, i) {
                 continue;
             }
@@ -675,7 +676,7 @@ pub fn mapdelete(t: &MapType, h: HMap, key: KeyArg) {
             }
             break 'search;
         }
-        if rest {
+        if probe.hit_rest() {
             break;
         }
         b = h.overflow(t, b);

@@ -126,7 +126,7 @@ impl Hiter {
         let g = gort_scheduler::preempt_point_g();
         // Every access is a step in deterministic mode; in parallel mode,
         // where a step does nothing, the step-free accessors.
-        if g.is_none_or(|g| g.is_det()) {
+        if HMap::stepping_g(g) {
             self.next_words::<true>()
         } else {
             self.next_words::<false>()

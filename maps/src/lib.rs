@@ -24,6 +24,7 @@ pub mod iter;
 pub mod map;
 pub mod mapkey;
 pub mod maptype;
+mod probe;
 pub mod strmap;
 pub mod syncmap;
 

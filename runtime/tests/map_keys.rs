@@ -140,6 +140,32 @@ fn string_keys_differential_against_std_hashmap() {
     );
 }
 
+/// The same in deterministic mode, where the generic paths read tophash
+/// bytes one at a time as Go's loop does (`probe.rs`) instead of a word at
+/// once.
+#[test]
+fn string_keys_differential_in_deterministic_mode() {
+    let mismatches = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mm = mismatches.clone();
+    run_ok(det(7, 1), move || {
+        for seed in 0..10u64 {
+            let mut rnd = rng(seed + 500);
+            let m = StringMap(StrMap::new());
+            let keyspace = [20u64, 300][rnd(2) as usize];
+            let key = |r: u64| format!("{}{r}", "k".repeat((r % 19) as usize));
+            let mut fail = |what: String| mm.lock().unwrap().push(format!("seed {seed}: {what}"));
+            differential(&m, &mut rnd, key, keyspace, 800, &mut fail);
+        }
+    });
+    let mm = mismatches.lock().unwrap();
+    assert!(
+        mm.is_empty(),
+        "{} mismatches: {:?}",
+        mm.len(),
+        &mm[..mm.len().min(10)]
+    );
+}
+
 /// The same for indirect keys and elements (`map[[17]int64][20]int64`),
 /// with keys differing only in their last word, and a direct multi-word
 /// map (`map[[2]int64][3]int64`).
