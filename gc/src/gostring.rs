@@ -34,11 +34,15 @@ fn string_word() -> &'static Type {
 }
 
 /// The words of `bytes`, packed little-endian, the last one zero-padded.
+#[inline]
 pub fn pack_words(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
-    bytes.chunks(8).map(|c| {
-        let mut w = [0u8; 8];
-        w[..c.len()].copy_from_slice(c);
-        u64::from_le_bytes(w)
+    bytes.chunks(8).map(|c| match <[u8; 8]>::try_from(c) {
+        Ok(w) => u64::from_le_bytes(w),
+        // The tail, byte by byte (a variable-length copy would call memmove).
+        Err(_) => c
+            .iter()
+            .enumerate()
+            .fold(0u64, |w, (i, &b)| w | (b as u64) << (8 * i)),
     })
 }
 

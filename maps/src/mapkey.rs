@@ -59,12 +59,22 @@ impl MapType {
     }
 
     /// Folds `words` (and the length) into a hash: the multi-word hasher.
+    /// The seeded int64 hash of the length, then one 64x64->128-bit
+    /// multiply per word (wyhash's folded multiply), then the seeded int64
+    /// hash of the result, so every bit of every word reaches the tophash
+    /// and the bucket index.
+    #[inline]
     fn hash_words(&self, words: impl Iterator<Item = u64>, len: usize, seed: u32) -> u64 {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let fold = |a: u64, b: u64| {
+            let m = (a as u128).wrapping_mul(b as u128);
+            (m >> 64) as u64 ^ m as u64
+        };
         let mut h = self.hash(len as u64, seed);
         for w in words {
-            h = self.hash(w ^ h, seed);
+            h = fold(h ^ w, K ^ 0x5851_f42d_4c95_7f2d);
         }
-        h
+        self.hash(h, seed)
     }
 
     /// Go's `t.hasher(key, h.hash0)`.
