@@ -33,6 +33,18 @@ fn string_word() -> &'static Type {
     T.get_or_init(|| Type::new("string", 1, &[]))
 }
 
+/// The type of a backing store of `words` words. Strings up to 256 bytes
+/// find theirs without `Type::array`'s lock (every string allocation
+/// needs one).
+fn string_type(words: usize) -> &'static Type {
+    const SMALL: usize = 32;
+    static TYPES: [OnceLock<&'static Type>; SMALL + 1] = [const { OnceLock::new() }; SMALL + 1];
+    match TYPES.get(words) {
+        Some(t) => t.get_or_init(|| Type::array(string_word(), words)),
+        None => Type::array(string_word(), words),
+    }
+}
+
 /// The words of `bytes`, packed little-endian, the last one zero-padded.
 #[inline]
 pub fn pack_words(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
@@ -64,7 +76,7 @@ impl GoString {
         if bytes.is_empty() {
             return GoString::EMPTY;
         }
-        let p = new_object(Type::array(string_word(), bytes.len().div_ceil(8)));
+        let p = new_object(string_type(bytes.len().div_ceil(8)));
         let o = p.obj();
         for (i, w) in pack_words(bytes).enumerate() {
             o.store(i, w);

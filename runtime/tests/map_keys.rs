@@ -140,6 +140,34 @@ fn string_keys_differential_against_std_hashmap() {
     );
 }
 
+/// The empty string (a nil data pointer) and keys longer than a word and
+/// than 256 bytes are keys like any other; a string key is read back
+/// byte for byte.
+#[test]
+fn empty_and_long_string_keys() {
+    run_ok(par(1), || {
+        let m: StrMap<i64> = StrMap::new();
+        let long = "x".repeat(300) + "end";
+        let keys = ["", "a", "exactly8", "nine byte", long.as_str()];
+        for (i, k) in keys.iter().enumerate() {
+            m.insert(k, i as i64 + 10);
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(m.get(k), Some(i as i64 + 10), "{k:?}");
+        }
+        assert_eq!(m.get("exactly9"), None);
+        assert_eq!(m.get(&"x".repeat(303)), None);
+        let mut got: Vec<String> = m.iter().map(|(k, _)| k.to_string_lossy()).collect();
+        got.sort();
+        let mut want: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want);
+        m.delete("");
+        assert_eq!(m.get(""), None);
+        assert_eq!(m.len(), keys.len() - 1);
+    });
+}
+
 /// The same in deterministic mode, where the generic paths read tophash
 /// bytes one at a time as Go's loop does (`probe.rs`) instead of a word at
 /// once.
