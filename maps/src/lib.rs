@@ -3,7 +3,8 @@
 //!
 //! `hmap` holds the algorithms of map.go on heap words for any key type
 //! (creation, lookup, assignment, deletion, clear, growth by doubling and
-//! same-size growth, the three concurrent-misuse checks), `grow`
+//! same-size growth, the three concurrent-misuse checks), `bmap` buckets
+//! and overflow buckets, `grow`
 //! incremental evacuation, `iter` iteration, `fast64` Go's
 //! `map_fast64.go` (the int64-key paths, over fixed-size word windows),
 //! `mapkey` key hashing, equality and storage (int64, string, multi-word
@@ -16,6 +17,7 @@
 //! `mapassign` and `evacuate`.
 
 pub mod arraymap;
+mod bmap;
 pub mod fast64;
 pub mod grow;
 mod grow_fast64;
