@@ -53,48 +53,11 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use gort::{new_object, Config, Map, MapElem, Ptr, Root, Runtime, Type};
+use gort_benches::workload::make_keys;
 
 const SIZES: [(&str, usize); 3] = [("1e3", 1_000), ("1e5", 100_000), ("1e6", 1_000_000)];
 
 // ------------------------------------------------------------- workload
-
-/// gobench `splitmix64`.
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// gobench `keySet`.
-struct Keys {
-    keys: Vec<i64>,
-    miss: Vec<i64>,
-    perm: Vec<i64>,
-}
-
-/// gobench `makeKeys`.
-fn make_keys(n: usize) -> Keys {
-    let mut ks = Keys {
-        keys: vec![0; n],
-        miss: vec![0; n],
-        perm: vec![0; n],
-    };
-    for i in 0..n {
-        ks.keys[i] = (splitmix64(i as u64) >> 1) as i64;
-        ks.miss[i] = (splitmix64(i as u64 + (1 << 40)) | (1 << 63)) as i64;
-    }
-    ks.perm.copy_from_slice(&ks.keys);
-    let mut s: u64 = 0x2545_F491_4F6C_DD1D;
-    for i in (1..n).rev() {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        let j = (s % (i as u64 + 1)) as usize;
-        ks.perm.swap(i, j);
-    }
-    ks
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Op {

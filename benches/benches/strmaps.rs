@@ -22,15 +22,9 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
 use gort::{GoString, Root, StrMap};
 use gort_benches::gort_run;
+use gort_benches::workload::{shuffle, splitmix64};
 
 const SIZES: [(&str, usize); 2] = [("1e3", 1_000), ("1e5", 100_000)];
-
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 struct Keys {
     keys: Vec<String>,
@@ -46,13 +40,7 @@ fn make_keys(n: usize) -> Keys {
         .map(|i| format!("key-{:016x}", splitmix64(i + (1 << 40)) | (1 << 63)))
         .collect();
     let mut perm = keys.clone();
-    let mut s: u64 = 0x2545_F491_4F6C_DD1D;
-    for i in (1..n).rev() {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        perm.swap(i, (s % (i as u64 + 1)) as usize);
-    }
+    shuffle(&mut perm);
     Keys { keys, miss, perm }
 }
 

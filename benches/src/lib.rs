@@ -22,3 +22,46 @@ where
     let d = out.lock().unwrap().take();
     d.expect("main goroutine did not report a duration")
 }
+
+/// The map workloads of `../shared/bench-anchor/gobench.go`, shared by the
+/// map benches and the `mapperf` profiling harness.
+pub mod workload {
+    /// gobench `splitmix64`.
+    pub fn splitmix64(x: u64) -> u64 {
+        let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// gobench's fixed shuffle: a xorshift Fisher-Yates from a fixed seed.
+    pub fn shuffle<T>(v: &mut [T]) {
+        let mut s: u64 = 0x2545_F491_4F6C_DD1D;
+        for i in (1..v.len()).rev() {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            v.swap(i, (s % (i as u64 + 1)) as usize);
+        }
+    }
+
+    /// gobench `keySet`: the keys `splitmix64(i) >> 1`, the misses
+    /// `splitmix64(i + 2^40) | 1 << 63` (never present), and the keys
+    /// shuffled.
+    pub struct Keys {
+        pub keys: Vec<i64>,
+        pub miss: Vec<i64>,
+        pub perm: Vec<i64>,
+    }
+
+    /// gobench `makeKeys`.
+    pub fn make_keys(n: usize) -> Keys {
+        let keys: Vec<i64> = (0..n as u64).map(|i| (splitmix64(i) >> 1) as i64).collect();
+        let miss = (0..n as u64)
+            .map(|i| (splitmix64(i + (1 << 40)) | (1 << 63)) as i64)
+            .collect();
+        let mut perm = keys.clone();
+        shuffle(&mut perm);
+        Keys { keys, miss, perm }
+    }
+}

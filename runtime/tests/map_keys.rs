@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use gort::{find_object, gc, ArrayMap, Map, Ptr, Root, Runtime, StrMap};
 
 mod common;
-use common::mapdiff::{differential, rng, DiffMap};
+use common::mapdiff::{differential, for_seeds, rng, DiffMap};
 use common::{det, par, run_ok};
 
 /// The bucket sizes of maps.md §2: `map[string]int` is 8 + 128 + 64 + 8
@@ -112,32 +112,23 @@ impl DiffMap for StringMap {
     }
 }
 
+/// Keys of many lengths, sharing prefixes and word boundaries.
+fn string_key(r: u64) -> String {
+    format!("{}{r}", "k".repeat((r % 19) as usize))
+}
+
 #[test]
 fn string_keys_differential_against_std_hashmap() {
-    let mismatches = Arc::new(Mutex::new(Vec::<String>::new()));
-    let mm = mismatches.clone();
-    run_ok(par(1), move || {
-        for seed in 0..100u64 {
-            let mut rnd = rng(seed);
-            let m = StringMap(if rnd(2) == 0 {
-                StrMap::new()
-            } else {
-                StrMap::with_hint(rnd(200) as usize)
-            });
-            let keyspace = [20u64, 200, 2000][rnd(3) as usize];
-            // Keys of many lengths, sharing prefixes and word boundaries.
-            let key = |r: u64| format!("{}{r}", "k".repeat((r % 19) as usize));
-            let mut fail = |what: String| mm.lock().unwrap().push(format!("seed {seed}: {what}"));
-            differential(&m, &mut rnd, key, keyspace, 1500, &mut fail);
-        }
+    for_seeds(par(1), 0..100, |seed, fail| {
+        let mut rnd = rng(seed);
+        let m = StringMap(if rnd(2) == 0 {
+            StrMap::new()
+        } else {
+            StrMap::with_hint(rnd(200) as usize)
+        });
+        let keyspace = [20u64, 200, 2000][rnd(3) as usize];
+        differential(&m, &mut rnd, string_key, keyspace, 1500, fail);
     });
-    let mm = mismatches.lock().unwrap();
-    assert!(
-        mm.is_empty(),
-        "{} mismatches: {:?}",
-        mm.len(),
-        &mm[..mm.len().min(10)]
-    );
 }
 
 /// The empty string (a nil data pointer) and keys longer than a word and
@@ -173,25 +164,12 @@ fn empty_and_long_string_keys() {
 /// once.
 #[test]
 fn string_keys_differential_in_deterministic_mode() {
-    let mismatches = Arc::new(Mutex::new(Vec::<String>::new()));
-    let mm = mismatches.clone();
-    run_ok(det(7, 1), move || {
-        for seed in 0..10u64 {
-            let mut rnd = rng(seed + 500);
-            let m = StringMap(StrMap::new());
-            let keyspace = [20u64, 300][rnd(2) as usize];
-            let key = |r: u64| format!("{}{r}", "k".repeat((r % 19) as usize));
-            let mut fail = |what: String| mm.lock().unwrap().push(format!("seed {seed}: {what}"));
-            differential(&m, &mut rnd, key, keyspace, 800, &mut fail);
-        }
+    for_seeds(det(7, 1), 0..10, |seed, fail| {
+        let mut rnd = rng(seed + 500);
+        let m = StringMap(StrMap::new());
+        let keyspace = [20u64, 300][rnd(2) as usize];
+        differential(&m, &mut rnd, string_key, keyspace, 800, fail);
     });
-    let mm = mismatches.lock().unwrap();
-    assert!(
-        mm.is_empty(),
-        "{} mismatches: {:?}",
-        mm.len(),
-        &mm[..mm.len().min(10)]
-    );
 }
 
 /// The same for indirect keys and elements (`map[[17]int64][20]int64`),

@@ -311,11 +311,20 @@ impl Sched {
     /// its next safepoint, up to five times a millisecond apart, then once
     /// more. Those that stop are dumped `[runnable]` with their stacks, as
     /// Go dumps them; one that does not stop in time (a loop without
-    /// safepoints) stays `[running]`, "stack unavailable". Parallel mode
-    /// only: in deterministic mode no other goroutine runs while the
-    /// failing one does.
+    /// safepoints) stays `[running]`, "stack unavailable". In
+    /// deterministic mode the other Ps' goroutines are already stopped,
+    /// each suspended at a step (a safepoint): they become `[runnable]`
+    /// at once, as Go's preemption would leave them.
     fn freeze_the_world(&self, me: &G) {
         if self.det {
+            for p in self.ps().iter() {
+                // SAFETY: curg pointers are Gs of this runtime (alive).
+                if let Some(g) = unsafe { p.curg.load(Ordering::Acquire).as_ref() } {
+                    if !std::ptr::eq(g, me) && g.status() == G_RUNNING {
+                        g.set_status(G_RUNNABLE);
+                    }
+                }
+            }
             return;
         }
         let preemptall = || {

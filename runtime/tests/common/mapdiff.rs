@@ -7,6 +7,9 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+
+use gort::Config;
 
 /// A gort map under test, with int64 elements.
 pub trait DiffMap {
@@ -43,7 +46,7 @@ pub fn differential<M: DiffMap>(
     key: impl Fn(u64) -> M::K,
     keyspace: u64,
     ops: usize,
-    fail: &mut impl FnMut(String),
+    fail: &mut dyn FnMut(String),
 ) {
     let mut want: HashMap<M::K, i64> = HashMap::new();
     let mut ever: HashSet<M::K> = HashSet::new();
@@ -120,4 +123,29 @@ pub fn differential<M: DiffMap>(
     if got != want {
         fail("final contents differ".to_string());
     }
+}
+
+/// Runs `per_seed(seed, fail)` for every seed on one runtime built from
+/// `cfg`, and asserts that no seed reported a mismatch.
+pub fn for_seeds(
+    cfg: Config,
+    seeds: std::ops::Range<u64>,
+    per_seed: impl Fn(u64, &mut dyn FnMut(String)) + Send + 'static,
+) {
+    let mismatches = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mm = mismatches.clone();
+    super::run_ok(cfg, move || {
+        for seed in seeds {
+            per_seed(seed, &mut |what: String| {
+                mm.lock().unwrap().push(format!("seed {seed}: {what}"))
+            });
+        }
+    });
+    let mm = mismatches.lock().unwrap();
+    assert!(
+        mm.is_empty(),
+        "{} mismatches: {:?}",
+        mm.len(),
+        &mm[..mm.len().min(10)]
+    );
 }

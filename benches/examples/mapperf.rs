@@ -1,6 +1,6 @@
 //! Profiling harness for maps, on the workloads of gobench's map section
 //! (`../shared/bench-anchor/gobench.go`, `benchMapI64`/`benchMapPtr`):
-//! `OP=hit N=1000000 OPS=20000000 cargo run --release -p gort --example mapperf`.
+//! `OP=hit N=1000000 OPS=20000000 cargo run --release -p gort-benches --example mapperf`.
 //!
 //! OP: insert (empty map, no hint), insertp (`make(map, N)`), hit, miss,
 //! delete (every key, in shuffled order), iter (whole ranges), or all.
@@ -12,36 +12,7 @@
 use gort::{new_object, Config, Map, MapElem, Ptr, Root, Runtime, Type};
 use std::time::{Duration, Instant};
 
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// gobench `makeKeys`: keys, misses (negative) and the shuffled keys.
-struct Keys {
-    keys: Vec<i64>,
-    miss: Vec<i64>,
-    perm: Vec<i64>,
-}
-
-fn make_keys(n: usize) -> Keys {
-    let keys: Vec<i64> = (0..n as u64).map(|i| (splitmix64(i) >> 1) as i64).collect();
-    let miss = (0..n as u64)
-        .map(|i| (splitmix64(i + (1 << 40)) | (1 << 63)) as i64)
-        .collect();
-    let mut perm = keys.clone();
-    let mut s: u64 = 0x2545_F491_4F6C_DD1D;
-    for i in (1..n).rev() {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        let j = (s % (i as u64 + 1)) as usize;
-        perm.swap(i, j);
-    }
-    Keys { keys, miss, perm }
-}
+use gort_benches::workload::{make_keys, Keys};
 
 /// The element stored for key `k`: k itself, or a new `T{a: k}`.
 trait Elem: MapElem {
