@@ -439,15 +439,16 @@ mod tests {
     }
 
     /// Runs a Go program with GODEBUG=gctrace=1 and requires every line it
-    /// prints to be reproduced by `gctrace_line`. Skipped (with a note) when
-    /// no `go` command is available.
+    /// prints to be reproduced by `gctrace_line`. Ignored when the build
+    /// found no `go` (outside CI; under CI a missing Go fails it).
     #[test]
+    #[cfg_attr(gort_no_go, ignore = "needs Go 1.19 (apt-get install golang-go)")]
     fn reproduces_live_go_output() {
         use std::process::Command;
-        if Command::new("go").arg("version").output().is_err() {
-            eprintln!("gctrace: no `go` command on PATH; live comparison skipped");
-            return;
-        }
+        assert!(
+            Command::new("go").arg("version").output().is_ok(),
+            "Go is not installed and CI=true requires the live gctrace comparison"
+        );
         let dir = std::env::temp_dir().join(format!("gort-gctrace-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("go.mod"), "module gctracecheck\n\ngo 1.19\n").unwrap();
