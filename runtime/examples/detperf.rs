@@ -30,7 +30,7 @@ fn main() {
             let wg = wg.clone();
             gort::go!(move || {
                 for _ in 0..n / gs {
-                    gort::step();
+                    gort::rt::step();
                 }
                 wg.done();
             });

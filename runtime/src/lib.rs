@@ -29,11 +29,17 @@
 //! with that status. Settings come from the environment Go reads
 //! (`GOMAXPROCS`, `GODEBUG`, see `config`) or from `Config`'s builder.
 //!
+//! The top level is the scenario API: what a Go program can call, under
+//! Go's names. Internals for building runtime layers (goroutine parking,
+//! the step hook, stop-the-world, map internals, debug counters) live in
+//! [`rt`], apart, so a scenario author does not mistake them for the API.
+//!
 //! The layers underneath: `gort-scheduler` (goroutines, Ps, Ms, both
-//! execution modes), then the heap and GC, then maps; each later issue adds
-//! its types here.
+//! execution modes), then the heap and GC (`gort-gc`), then maps
+//! (`gort-maps`).
 
 pub mod config;
+pub mod rt;
 mod select;
 
 /// Go's `sync` and `sync/atomic` (`gort::sync::Mutex`, `gort::sync::atomic::Int64`).
@@ -42,28 +48,24 @@ pub use gort_scheduler::sync;
 pub use gort_scheduler::sync::{Cond, Locker, Mutex, Once, RWMutex};
 
 pub use config::Config;
+/// The heap: typed objects (Go's `new(T)`), roots, the collector
+/// (`runtime.GC`, `runtime.ReadMemStats`) and what a cycle did.
 pub use gort_gc::{
-    find_object, gc, gc_debug_stack_hits, gc_debug_take_stack_hits, last_cycle, new_object,
-    read_mem_stats, CycleStats, GcConfig, GoString, MemStats, Ptr, Root, Type, POISON,
+    find_object, gc, last_cycle, new_object, read_mem_stats, CycleStats, GoString, MemStats, Ptr,
+    Root, Type,
 };
-pub use gort_maps::{
-    array_map_type, ArrayMap, HMap, KeyArg, Map, MapElem, MapKey, MapStats, MapType, StrMap,
-    SyncMap,
-};
-pub use gort_scheduler::{after, block, selectgo, Chan, RecvCase, SelectCase, SendCase};
+/// Go's maps and `sync.Map`. `MapElem` and `MapKey` are the bounds on
+/// their element and key types.
+pub use gort_maps::{ArrayMap, Map, MapElem, MapKey, MapStats, StrMap, SyncMap};
+/// Channels (`select!` is the macro) and `time.After`.
+pub use gort_scheduler::{after, Chan};
+/// Goroutines and the `runtime` package's exported functions.
+/// `preempt_point` stays here: a scenario's loop that never calls into
+/// gort needs it where Go would preempt asynchronously.
 pub use gort_scheduler::{
-    config::{Captured, Mode, Output, SchedConfig},
-    current, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched, nanotime, num_goroutine,
-    preempt_point, procid, set_gomaxprocs, sleep, start_info, start_the_world, step,
-    stop_the_world, stw_reason, world_stopped, write_stderr, write_stdout, Exit, GPtr, Sema,
-    StartInfo, UnlockFn, WaitGroup, WaitReason,
+    goexit, goid, gomaxprocs, gosched, nanotime, num_goroutine, preempt_point, set_gomaxprocs,
+    sleep, Exit, WaitGroup,
 };
-
-/// Whether goroutine stacks have kernel guard pages (Linux >= 6.13); see
-/// gort-scheduler's `stack` module.
-pub fn guard_pages_supported() -> bool {
-    gort_scheduler::stack::guard_pages_supported()
-}
 
 /// Go's `go f()` as a function: starts `f` on a new goroutine. The
 /// goroutine's creation site (for dumps and panics) is the caller's line;
@@ -82,14 +84,14 @@ where
 macro_rules! go {
     ($f:expr) => {{
         let f = $f;
-        $crate::go_with($crate::__start_info_of(&f, $crate::__function_name!()), f)
+        $crate::rt::go_with($crate::__start_info_of(&f, $crate::__function_name!()), f)
     }};
 }
 
 #[doc(hidden)]
 #[track_caller]
-pub fn __start_info_of<F>(_f: &F, creator: &'static str) -> StartInfo {
-    start_info::<F>(creator)
+pub fn __start_info_of<F>(_f: &F, creator: &'static str) -> rt::StartInfo {
+    rt::start_info::<F>(creator)
 }
 
 #[doc(hidden)]
@@ -113,7 +115,7 @@ macro_rules! println {
     ($($arg:tt)*) => {{
         let mut s = ::std::format!($($arg)*);
         s.push('\n');
-        $crate::write_stdout(s.as_bytes());
+        $crate::rt::write_stdout(s.as_bytes());
     }};
 }
 
@@ -151,15 +153,15 @@ impl Runtime {
         for w in self.cfg.warnings() {
             sc.output.write_stderr(format!("{w}\n").as_bytes());
         }
-        let start = StartInfo {
+        let start = rt::StartInfo {
             gopc: std::panic::Location::caller(),
             creator: "main",
             startfn: std::any::type_name::<F>(),
         };
-        let gc = GcConfig {
+        let gc = rt::GcConfig {
             gogc: self.cfg.gogc_value(),
             gctrace: self.cfg.gctrace_value(),
-            det: matches!(sc.mode, Mode::Deterministic(_)),
+            det: matches!(sc.mode, rt::Mode::Deterministic(_)),
         };
         // The heap is created with the runtime's settings before main runs
         // (runtime.main's `gcinit`).

@@ -38,7 +38,7 @@
 #[macro_export]
 macro_rules! select {
     () => {
-        $crate::block()
+        $crate::rt::block()
     };
     ($($t:tt)+) => {
         $crate::__select!(@parse [] [] $($t)+)
@@ -108,7 +108,7 @@ macro_rules! __select {
         (recv ($c:expr) ($p:pat) $body:block) $($rest:tt)*) => {
         match &$c {
             __chan => {
-                let mut __case = $crate::RecvCase::new(__chan);
+                let mut __case = $crate::rt::RecvCase::new(__chan);
                 $crate::__select!(@build [$($vars)* __case] [$($arms)* (recv __case ($p) $body)]
                     [$($def)*] $($rest)*)
             }
@@ -118,24 +118,24 @@ macro_rules! __select {
         (send ($c:expr) ($v:expr) $body:block) $($rest:tt)*) => {
         match &$c {
             __chan => {
-                let mut __case = $crate::SendCase::new(__chan, $v);
+                let mut __case = $crate::rt::SendCase::new(__chan, $v);
                 $crate::__select!(@build [$($vars)* __case] [$($arms)* (send __case $body)]
                     [$($def)*] $($rest)*)
             }
         }
     };
     (@build [$($vars:ident)*] [$($arms:tt)*] []) => {{
-        $crate::selectgo(&mut [$(&mut $vars as &mut dyn $crate::SelectCase),*], true);
+        $crate::rt::selectgo(&mut [$(&mut $vars as &mut dyn $crate::rt::SelectCase),*], true);
         $crate::__select!(@arms [$($arms)*] { ::std::unreachable!("gort: select returned without a case") })
     }};
     (@build [$($vars:ident)*] [$($arms:tt)*] [$def:block]) => {{
-        $crate::selectgo(&mut [$(&mut $vars as &mut dyn $crate::SelectCase),*], false);
+        $crate::rt::selectgo(&mut [$(&mut $vars as &mut dyn $crate::rt::SelectCase),*], false);
         $crate::__select!(@arms [$($arms)*] $def)
     }};
 
     // ---- dispatch: the chosen case's body, else the default.
     (@arms [(recv $var:ident ($p:pat) $body:block) $($rest:tt)*] $else:block) => {
-        if $crate::SelectCase::chosen(&$var) {
+        if $crate::rt::SelectCase::chosen(&$var) {
             let $p = $var.take();
             $body
         } else {
@@ -143,7 +143,7 @@ macro_rules! __select {
         }
     };
     (@arms [(send $var:ident $body:block) $($rest:tt)*] $else:block) => {
-        if $crate::SelectCase::chosen(&$var) {
+        if $crate::rt::SelectCase::chosen(&$var) {
             $body
         } else {
             $crate::__select!(@arms [$($rest)*] $else)

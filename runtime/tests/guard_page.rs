@@ -37,7 +37,7 @@ fn guard_page_overflow_exits_with_status_2() {
     // The build saw a new enough kernel; the probe at run time must agree,
     // or the test would pass without testing anything.
     assert!(
-        gort::guard_pages_supported(),
+        gort::rt::guard_pages_supported(),
         "the kernel release says Linux >= 6.13 but MADV_GUARD_INSTALL is refused"
     );
     let out = Command::new(std::env::current_exe().unwrap())

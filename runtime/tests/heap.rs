@@ -282,10 +282,10 @@ fn random_graphs_keep_exactly_the_reachable_objects() {
                 .map(|_| Root::new(Ptr(objs[next(n as u64) as usize] ^ MASK)))
                 .collect();
             clobber_stack();
-            gort::gc_debug_stack_hits(true);
+            gort::rt::gc_debug_stack_hits(true);
             gc();
-            let hits: HashSet<usize> = gort::gc_debug_take_stack_hits().into_iter().collect();
-            gort::gc_debug_stack_hits(false);
+            let hits: HashSet<usize> = gort::rt::gc_debug_take_stack_hits().into_iter().collect();
+            gort::rt::gc_debug_stack_hits(false);
             let index: HashMap<usize, usize> = objs
                 .iter()
                 .enumerate()

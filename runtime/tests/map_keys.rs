@@ -48,8 +48,8 @@ fn bucket_layouts_follow_go() {
     assert!(!edge.bucket.has_pointers());
 }
 
-fn gort_maps_type(k: usize, e: usize) -> &'static gort::MapType {
-    gort::array_map_type(k, e)
+fn gort_maps_type(k: usize, e: usize) -> &'static gort::rt::MapType {
+    gort::rt::array_map_type(k, e)
 }
 
 /// An indirect element is its own heap object of the element type; its

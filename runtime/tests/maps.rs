@@ -295,7 +295,7 @@ fn map_of_pointers_survives_collections_during_growth() {
         }
         assert!(collections_while_growing > 0, "no collection hit a growth");
         gc();
-        let m: Map<Ptr> = Map::from_hmap(gort::HMap(root.load()));
+        let m: Map<Ptr> = Map::from_hmap(gort::rt::HMap(root.load()));
         assert_eq!(m.len(), 100_000);
         for i in 0..100_000i64 {
             let p = m.get(i).expect("entry lost");

@@ -283,7 +283,7 @@ fn same_seed_same_output() {
                         // A racy read-modify-write made of steps: the
                         // interleaving decides the final value.
                         let v = shared.load(Ordering::Relaxed);
-                        gort::step();
+                        gort::rt::step();
                         shared.store(v + 1, Ordering::Relaxed);
                         if j % 5 == 0 {
                             gort::println!("g{i} j{j} v{v} t{}", gort::nanotime());
@@ -364,12 +364,12 @@ fn stop_the_world_stops_every_other_goroutine() {
             while counter.load(Ordering::Relaxed) < 1000 {
                 gort::preempt_point();
             }
-            gort::stop_the_world("test");
-            assert!(gort::world_stopped());
-            assert_eq!(gort::stw_reason(), "test");
+            gort::rt::stop_the_world("test");
+            assert!(gort::rt::world_stopped());
+            assert_eq!(gort::rt::stw_reason(), "test");
             let before = counter.load(Ordering::Relaxed);
             for _ in 0..10_000 {
-                gort::step();
+                gort::rt::step();
             }
             std::thread::sleep(Duration::from_millis(5));
             // The stopper runs past sysmon's 10 ms slice through safepoints:
@@ -379,7 +379,7 @@ fn stop_the_world_stops_every_other_goroutine() {
                 gort::preempt_point();
             }
             assert_eq!(counter.load(Ordering::Relaxed), before);
-            gort::start_the_world();
+            gort::rt::start_the_world();
             while counter.load(Ordering::Relaxed) == before {
                 gort::preempt_point();
             }
@@ -594,7 +594,7 @@ fn set_gomaxprocs_grows_and_shrinks() {
                 let (wg, max_p) = (wg.clone(), max_p.clone());
                 gort::go!(move || {
                     for _ in 0..50 {
-                        max_p.fetch_max(gort::procid(), Ordering::Relaxed);
+                        max_p.fetch_max(gort::rt::procid(), Ordering::Relaxed);
                         gort::gosched();
                     }
                     wg.done();
@@ -603,7 +603,7 @@ fn set_gomaxprocs_grows_and_shrinks() {
             // Shrink while those goroutines sit in run queues everywhere.
             gort::gosched();
             assert_eq!(gort::set_gomaxprocs(1), 4);
-            assert_eq!(gort::procid(), 0);
+            assert_eq!(gort::rt::procid(), 0);
             max_p.store(0, Ordering::Relaxed);
             wg.wait();
             assert_eq!(max_p.load(Ordering::Relaxed), 0, "ran on a removed P");

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gort::{Config, Runtime, Sema, WaitGroup};
+use gort::rt::Sema;
+use gort::{Config, Runtime, WaitGroup};
 
 mod common;
 
@@ -44,8 +45,8 @@ fn scenario() {
     let sw = stopper_wg.clone();
     gort::go!(move || {
         for _ in 0..20 {
-            gort::stop_the_world("stress");
-            gort::start_the_world();
+            gort::rt::stop_the_world("stress");
+            gort::rt::start_the_world();
             gort::sleep(Duration::from_micros(200));
         }
         sw.done();

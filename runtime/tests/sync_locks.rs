@@ -353,7 +353,7 @@ fn rwmutex_writer_excludes_readers() {
                 panic!("rlock({n})");
             }
             for _ in 0..3 {
-                gort::step();
+                gort::rt::step();
             }
             activity.fetch_sub(1, Ordering::SeqCst);
             rw.runlock();

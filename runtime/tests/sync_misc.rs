@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use gort::rt::{Mode, Sema};
 use gort::sync::atomic::{Bool, Int32, Int64, Pointer, Uint32, Uint64, Uintptr, Value};
-use gort::{Cond, Locker, Mode, Mutex, Once, RWMutex, Sema, WaitGroup};
+use gort::{Cond, Locker, Mutex, Once, RWMutex, WaitGroup};
 
 mod common;
 use common::sync::*;
@@ -158,7 +159,7 @@ fn once_runs_f_exactly_once() {
                     once.r#do(|| {
                         // Let the others pile up on the mutex.
                         gort::gosched();
-                        gort::step();
+                        gort::rt::step();
                         calls.fetch_add(1, Ordering::SeqCst);
                     });
                     assert_eq!(calls.load(Ordering::SeqCst), 1, "Do returned before f ran");

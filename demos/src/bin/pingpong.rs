@@ -141,13 +141,13 @@ fn pingpong(pairs: usize, rounds: usize, workers: usize) {
     );
     // Workers are all created on main's P; idle Ps take them by stealing.
     let t1 = gort::nanotime();
-    let home = gort::procid();
+    let home = gort::rt::procid();
     let stolen = Arc::new(AtomicUsize::new(0));
     for _ in 0..workers {
         wg.add(1);
         let (wg, stolen) = (wg.clone(), stolen.clone());
         gort::go!(move || {
-            if gort::procid() != home {
+            if gort::rt::procid() != home {
                 stolen.fetch_add(1, Ordering::Relaxed);
             }
             let start = gort::nanotime();

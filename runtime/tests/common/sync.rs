@@ -2,7 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use gort::{Config, Exit, Mode, Runtime};
+use gort::rt::Mode;
+use gort::{Config, Exit, Runtime};
 
 pub use super::{det, par};
 
@@ -57,7 +58,7 @@ pub fn assert_ok(rt: &Runtime, e: &Exit, what: &str) {
 /// another P) sits between the read and the write.
 pub fn racy_increment(c: &AtomicU64) {
     let v = c.load(Ordering::Relaxed);
-    gort::step();
+    gort::rt::step();
     gort::preempt_point();
     c.store(v + 1, Ordering::Relaxed);
 }
