@@ -1,0 +1,534 @@
+//! Tests of the settings: every variable's parsing, defaults and warning texts,
+//! matched against Go 1.19's readings.
+
+use super::*;
+
+fn env(gomaxprocs: Option<&str>, godebug: Option<&str>) -> Config {
+    Config::from_vars(|name| match name {
+        "GOMAXPROCS" => gomaxprocs.map(str::to_string),
+        "GODEBUG" => godebug.map(str::to_string),
+        _ => None,
+    })
+}
+
+fn gotraceback(v: &str) -> Config {
+    Config::from_vars(|name| (name == "GOTRACEBACK").then(|| v.to_string()))
+}
+
+#[test]
+fn gotraceback_levels_follow_go() {
+    let t = |v: &str| {
+        let cfg = gotraceback(v);
+        assert!(cfg.warnings().is_empty(), "{v}: {:?}", cfg.warnings());
+        let t = cfg.sched().traceback;
+        (t.level, t.all, t.crash)
+    };
+    assert_eq!(t("none"), (0, false, false));
+    assert_eq!(t("single"), (1, false, false));
+    assert_eq!(t(""), (1, false, false));
+    assert_eq!(t("all"), (1, true, false));
+    assert_eq!(t("system"), (2, true, false));
+    assert_eq!(t("crash"), (2, true, true));
+    // Go's numeric form: that level, with every goroutine.
+    assert_eq!(t("0"), (0, true, false));
+    assert_eq!(t("1"), (1, true, false));
+    assert_eq!(t("2"), (2, true, false));
+    // Unset: Go's default, single.
+    let d = Config::from_vars(|_| None).sched().traceback;
+    assert_eq!((d.level, d.all, d.crash), (1, false, false));
+}
+
+#[test]
+fn malformed_gotraceback_warns_once_and_prints_nothing_like_go() {
+    for v in ["bogus", "-1", "ALL"] {
+        let cfg = gotraceback(v);
+        assert_eq!(cfg.warnings().len(), 1, "{v}: {:?}", cfg.warnings());
+        assert!(
+            cfg.warnings()[0].starts_with(&format!("gort: GOTRACEBACK={v:?} is not")),
+            "{:?}",
+            cfg.warnings()
+        );
+        let t = cfg.sched().traceback;
+        assert_eq!((t.level, t.all, t.crash), (0, true, false), "{v}");
+    }
+}
+
+fn godebug(v: &str) -> Config {
+    env(None, Some(v))
+}
+
+fn ncpu() -> usize {
+    SchedConfig::default().gomaxprocs
+}
+
+fn det(cfg: &Config) -> DetConfig {
+    match cfg.sched().mode {
+        Mode::Deterministic(d) => d,
+        Mode::Parallel => panic!("expected deterministic mode"),
+    }
+}
+
+#[test]
+fn defaults() {
+    let cfg = env(None, None);
+    let s = cfg.sched();
+    assert_eq!(s.gomaxprocs, ncpu());
+    assert_eq!(s.schedtrace_ms, 0);
+    assert!(!s.scheddetail);
+    assert_eq!(s.mode, Mode::Parallel);
+    assert!(matches!(s.output, Output::Process));
+    assert!(cfg.warnings().is_empty());
+    assert!(cfg.captured().is_none());
+    // An empty GODEBUG is simply unset.
+    assert!(godebug("").warnings().is_empty());
+}
+
+#[test]
+fn gomaxprocs_valid() {
+    for (v, n) in [("1", 1), ("4", 4), ("007", 7), ("2147483647", 2147483647)] {
+        let cfg = env(Some(v), None);
+        assert_eq!(cfg.sched().gomaxprocs, n, "GOMAXPROCS={v}");
+        assert!(cfg.warnings().is_empty(), "GOMAXPROCS={v}");
+    }
+}
+
+#[test]
+fn gomaxprocs_malformed() {
+    for v in ["abc", "0", "-3", "", "1.5", " 4", "+4", "-", "4x"] {
+        let cfg = env(Some(v), None);
+        assert_eq!(cfg.sched().gomaxprocs, ncpu(), "GOMAXPROCS={v:?}");
+        assert_eq!(
+            cfg.warnings(),
+            [format!(
+                "gort: GOMAXPROCS={v:?} is not a positive integer; using the default, {}",
+                ncpu()
+            )]
+        );
+    }
+    for v in ["2147483648", "99999999999999999999999999999999999999999999"] {
+        let cfg = env(Some(v), None);
+        assert_eq!(cfg.sched().gomaxprocs, ncpu());
+        assert_eq!(
+            cfg.warnings(),
+            [format!(
+                "gort: GOMAXPROCS=\"{v}\" is too large (at most 2147483647); using the default, {}",
+                ncpu()
+            )]
+        );
+    }
+}
+
+#[test]
+fn gomaxprocs_warning_text() {
+    let cfg = env(Some("abc"), None).gomaxprocs(3);
+    assert_eq!(
+        cfg.warnings()[0],
+        format!(
+            "gort: GOMAXPROCS=\"abc\" is not a positive integer; using the default, {}",
+            ncpu()
+        )
+    );
+}
+
+#[test]
+fn schedtrace_and_scheddetail() {
+    let cfg = godebug("schedtrace=1000,scheddetail=1");
+    let s = cfg.sched();
+    assert_eq!(s.schedtrace_ms, 1000);
+    assert!(s.scheddetail);
+    assert!(cfg.warnings().is_empty());
+
+    let s = godebug("schedtrace=0,scheddetail=0").sched();
+    assert_eq!(s.schedtrace_ms, 0);
+    assert!(!s.scheddetail);
+
+    // Go: any nonzero scheddetail is on; later items override earlier.
+    assert!(godebug("scheddetail=-2").sched().scheddetail);
+    assert_eq!(
+        godebug("schedtrace=5,schedtrace=7").sched().schedtrace_ms,
+        7
+    );
+    // Stray commas are ignored silently.
+    let cfg = godebug(",,schedtrace=10,,");
+    assert_eq!(cfg.sched().schedtrace_ms, 10);
+    assert!(cfg.warnings().is_empty());
+}
+
+#[test]
+fn schedtrace_malformed() {
+    let cfg = godebug("schedtrace=-1");
+    assert_eq!(cfg.sched().schedtrace_ms, 0);
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GODEBUG schedtrace=\"-1\" is not a non-negative integer; using 0 (off)"]
+    );
+
+    let cfg = godebug("schedtrace=abc");
+    assert_eq!(cfg.sched().schedtrace_ms, 0);
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GODEBUG schedtrace=\"abc\" is not a non-negative integer; using 0 (off)"]
+    );
+
+    // A malformed value resets to the default, as the warning says.
+    let cfg = godebug("schedtrace=100,schedtrace=");
+    assert_eq!(cfg.sched().schedtrace_ms, 0);
+    assert_eq!(cfg.warnings().len(), 1);
+
+    let cfg = godebug("schedtrace=99999999999");
+    assert_eq!(cfg.sched().schedtrace_ms, 0);
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GODEBUG schedtrace=\"99999999999\" is too large (at most 2147483647); using 0 (off)"]
+    );
+
+    let cfg = godebug("schedtrace");
+    assert_eq!(cfg.sched().schedtrace_ms, 0);
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GODEBUG item \"schedtrace\" has no value (expected schedtrace=N); using 0 (off)"]
+    );
+
+    let cfg = godebug("scheddetail=yes");
+    assert!(!cfg.sched().scheddetail);
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GODEBUG scheddetail=\"yes\" is not an integer; using 0 (off)"]
+    );
+}
+
+#[test]
+fn simseed_enables_deterministic_mode() {
+    let cfg = godebug("simseed=42");
+    assert!(cfg.warnings().is_empty());
+    assert_eq!(det(&cfg), DetConfig::with_seed(42));
+
+    let cfg = godebug("simseed=18446744073709551615");
+    assert_eq!(det(&cfg).seed, u64::MAX);
+
+    let cfg = godebug("simseed=x");
+    assert_eq!(cfg.sched().mode, Mode::Parallel);
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GODEBUG simseed=\"x\" is not a non-negative integer; using none (parallel mode)"]
+    );
+
+    let cfg = godebug("simseed=18446744073709551616");
+    assert_eq!(cfg.sched().mode, Mode::Parallel);
+    assert_eq!(cfg.warnings().len(), 1);
+    assert!(cfg.warnings()[0].contains("too large"));
+}
+
+#[test]
+fn simswitch_simpreempt_reach_detconfig() {
+    // Order does not matter: simseed may come last.
+    let cfg = godebug("simswitch=3,simpreempt=0,simseed=7");
+    assert!(cfg.warnings().is_empty(), "{:?}", cfg.warnings());
+    let d = det(&cfg);
+    assert_eq!(d.seed, 7);
+    assert_eq!(d.switch_every, 3);
+    assert_eq!(d.preempt_every, 0);
+    assert_eq!(d.step_ns, DetConfig::with_seed(7).step_ns);
+
+    let cfg = godebug("simseed=1,simswitch=0,simpreempt=-1");
+    let d = det(&cfg);
+    assert_eq!(d.switch_every, DetConfig::with_seed(1).switch_every);
+    assert_eq!(d.preempt_every, DetConfig::with_seed(1).preempt_every);
+    assert_eq!(
+        cfg.warnings(),
+        [
+            "gort: GODEBUG simswitch=\"0\" is not an integer >= 1; using 8",
+            "gort: GODEBUG simpreempt=\"-1\" is not a non-negative integer; using 64",
+        ]
+    );
+}
+
+#[test]
+fn simswitch_without_simseed_warns() {
+    let cfg = godebug("simswitch=4");
+    assert_eq!(cfg.sched().mode, Mode::Parallel);
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GODEBUG simswitch has no effect without simseed (deterministic mode); ignored"]
+    );
+
+    let cfg = godebug("simpreempt=4,simpreempt=5");
+    assert_eq!(cfg.warnings().len(), 1);
+
+    // One problem, one warning: a bad simswitch or a bad simseed is
+    // reported for itself only.
+    assert_eq!(godebug("simswitch=x").warnings().len(), 1);
+    assert_eq!(godebug("simseed=x,simswitch=4").warnings().len(), 1);
+}
+
+#[test]
+fn unknown_key() {
+    let cfg = godebug("foo=1");
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: unknown GODEBUG key \"foo\"; ignored (gort's keys: simseed, simswitch, simpreempt, simtrace, wbmode, gcscanold)"]
+    );
+    // Go does not trim: " schedtrace" is another key.
+    let cfg = godebug("schedtrace=5, schedtrace=10");
+    assert_eq!(cfg.sched().schedtrace_ms, 5);
+    assert_eq!(cfg.warnings().len(), 1);
+    assert!(cfg.warnings()[0].starts_with("gort: unknown GODEBUG key \" schedtrace\""));
+    // An item without '=' is classified by its key all the same.
+    assert_eq!(godebug("foo").warnings().len(), 1);
+    assert!(godebug("foo").warnings()[0].starts_with("gort: unknown GODEBUG key \"foo\""));
+}
+
+#[test]
+fn go_key_not_simulated() {
+    let cfg = godebug("gcpacertrace=1");
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GODEBUG key \"gcpacertrace\" is a Go setting gort does not simulate yet; ignored"]
+    );
+    for key in [
+        "madvdontneed",
+        "memprofilerate",
+        "http2client",
+        "x509sha1",
+        "netdns",
+        "cpu.avx2",
+    ] {
+        let cfg = godebug(&format!("{key}=1"));
+        assert_eq!(
+            cfg.warnings(),
+            [format!(
+                "gort: GODEBUG key {key:?} is a Go setting gort does not simulate yet; ignored"
+            )]
+        );
+    }
+}
+
+#[test]
+fn reserved_gort_keys() {
+    for key in ["simtrace", "wbmode", "gcscanold"] {
+        let cfg = godebug(&format!("{key}=1"));
+        assert_eq!(
+            cfg.warnings(),
+            [format!(
+                "gort: GODEBUG key {key:?} is not implemented yet; ignored"
+            )]
+        );
+    }
+}
+
+#[test]
+fn warnings_in_order_one_per_problem() {
+    let cfg = env(
+        Some("x"),
+        Some("gcpacertrace=1,foo=2,schedtrace=-1,wbmode=off,scheddetail=1"),
+    );
+    let w = cfg.warnings();
+    assert_eq!(w.len(), 5, "{w:?}");
+    assert!(w[0].starts_with("gort: GOMAXPROCS="));
+    assert!(w[1].contains("\"gcpacertrace\""));
+    assert!(w[2].contains("\"foo\""));
+    assert!(w[3].contains("schedtrace=\"-1\""));
+    assert!(w[4].contains("\"wbmode\""));
+    assert!(cfg.sched().scheddetail);
+}
+
+fn gogc(v: &str) -> Config {
+    Config::from_vars(|name| (name == "GOGC").then(|| v.to_string()))
+}
+
+#[test]
+fn gogc_follows_go() {
+    let g = |v: &str| {
+        let cfg = gogc(v);
+        assert!(
+            cfg.warnings().is_empty(),
+            "GOGC={v:?}: {:?}",
+            cfg.warnings()
+        );
+        cfg.gogc_value()
+    };
+    assert_eq!(Config::from_vars(|_| None).gogc_value(), Some(100));
+    assert_eq!(g("100"), Some(100));
+    assert_eq!(g("50"), Some(50));
+    assert_eq!(g("0"), Some(0));
+    assert_eq!(g("-0"), Some(0));
+    assert_eq!(g("0042"), Some(42));
+    assert_eq!(g("2147483647"), Some(2147483647));
+    assert_eq!(g("off"), None);
+    // Go: setGCPercent turns any negative percentage into -1, off
+    // (checked with Go 1.19.8: GOGC=-1 prints the GOGC=off goal).
+    assert_eq!(g("-1"), None);
+    assert_eq!(g("-2147483648"), None);
+    // Go: gogetenv returns "" for unset and empty alike.
+    assert_eq!(g(""), Some(100));
+}
+
+#[test]
+fn gogc_malformed_warns_once() {
+    for v in [
+        "abc", "OFF", "Off", " 50", "50 ", "+50", "1.5", "--1", "5x", "1e3",
+    ] {
+        let cfg = gogc(v);
+        assert_eq!(cfg.gogc_value(), Some(100), "GOGC={v:?}");
+        assert_eq!(
+            cfg.warnings(),
+            [format!(
+                "gort: GOGC={v:?} is not a number or \"off\"; using the default, 100"
+            )]
+        );
+    }
+    // Outside int32, Go's atoi32 fails and 100 stays, whatever the sign.
+    let cfg = gogc("2147483648");
+    assert_eq!(cfg.gogc_value(), Some(100));
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GOGC=\"2147483648\" is too large (at most 2147483647); using the default, 100"]
+    );
+    let cfg = gogc("-2147483649");
+    assert_eq!(cfg.gogc_value(), Some(100));
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GOGC=\"-2147483649\" is too small (at least -2147483648); using the default, 100"]
+    );
+    let cfg = gogc("99999999999999999999999999999999999999999999");
+    assert_eq!(cfg.gogc_value(), Some(100));
+    assert!(
+        cfg.warnings()[0].contains("too large"),
+        "{:?}",
+        cfg.warnings()
+    );
+    let cfg = gogc("-99999999999999999999999999999999999999999999");
+    assert_eq!(cfg.gogc_value(), Some(100));
+    assert!(
+        cfg.warnings()[0].contains("too small"),
+        "{:?}",
+        cfg.warnings()
+    );
+    // Go's atoi64 reads a lone "-" as 0: GOGC=- collects constantly.
+    let cfg = gogc("-");
+    assert_eq!(cfg.gogc_value(), Some(0));
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GOGC=\"-\" is not a number or \"off\"; like Go 1.19, whose atoi reads a lone \"-\" as 0, using 0"]
+    );
+}
+
+#[test]
+fn gctrace_parsing() {
+    assert_eq!(Config::new().gctrace_value(), 0);
+    let cfg = godebug("gctrace=1");
+    assert!(cfg.warnings().is_empty(), "{:?}", cfg.warnings());
+    assert_eq!(cfg.gctrace_value(), 1);
+    assert_eq!(godebug("gctrace=2").gctrace_value(), 2);
+    assert_eq!(godebug("gctrace=1,gctrace=0").gctrace_value(), 0);
+    assert_eq!(godebug("schedtrace=5,gctrace=1").sched().schedtrace_ms, 5);
+
+    let cfg = godebug("gctrace=yes");
+    assert_eq!(cfg.gctrace_value(), 0);
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GODEBUG gctrace=\"yes\" is not a non-negative integer; using 0 (off)"]
+    );
+    // A malformed value resets to the default, as the warning says.
+    let cfg = godebug("gctrace=1,gctrace=-1");
+    assert_eq!(cfg.gctrace_value(), 0);
+    assert_eq!(cfg.warnings().len(), 1);
+    let cfg = godebug("gctrace=2147483648");
+    assert_eq!(cfg.gctrace_value(), 0);
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GODEBUG gctrace=\"2147483648\" is too large (at most 2147483647); using 0 (off)"]
+    );
+    let cfg = godebug("gctrace");
+    assert_eq!(cfg.gctrace_value(), 0);
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GODEBUG item \"gctrace\" has no value (expected gctrace=N); using 0 (off)"]
+    );
+}
+
+#[test]
+fn gc_settings_builder() {
+    let cfg = Config::from_vars(|name| match name {
+        "GOGC" => Some("off".to_string()),
+        "GODEBUG" => Some("gctrace=1".to_string()),
+        _ => None,
+    });
+    assert_eq!((cfg.gogc_value(), cfg.gctrace_value()), (None, 1));
+    let cfg = cfg.gogc(Some(200)).gctrace(0);
+    assert_eq!((cfg.gogc_value(), cfg.gctrace_value()), (Some(200), 0));
+    assert_eq!(Config::new().gogc(None).gogc_value(), None);
+    assert_eq!(Config::new().gogc(Some(0)).gogc_value(), Some(0));
+    // GOGC problems come after GOMAXPROCS, GODEBUG and GOTRACEBACK.
+    let cfg = Config::from_vars(|name| match name {
+        "GOGC" => Some("x".to_string()),
+        "GOMAXPROCS" => Some("y".to_string()),
+        _ => None,
+    });
+    assert_eq!(cfg.warnings().len(), 2);
+    assert!(cfg.warnings()[0].starts_with("gort: GOMAXPROCS="));
+    assert!(cfg.warnings()[1].starts_with("gort: GOGC="));
+}
+
+#[test]
+#[should_panic(expected = "gogc(Some(2147483648))")]
+fn builder_gogc_beyond_int32_panics() {
+    let _ = Config::new().gogc(Some(1 << 31));
+}
+
+#[test]
+fn builder_overrides_env() {
+    let cfg = env(Some("3"), Some("schedtrace=10,simseed=5,simswitch=2"))
+        .gomaxprocs(6)
+        .schedtrace(250)
+        .scheddetail(true)
+        .simseed(9)
+        .simpreempt(11);
+    let s = cfg.sched();
+    assert_eq!(s.gomaxprocs, 6);
+    assert_eq!(s.schedtrace_ms, 250);
+    assert!(s.scheddetail);
+    let d = det(&cfg);
+    assert_eq!((d.seed, d.switch_every, d.preempt_every), (9, 2, 11));
+
+    // gomaxprocs(0) leaves the value unchanged, like runtime.GOMAXPROCS(0).
+    assert_eq!(
+        Config::new().gomaxprocs(2).gomaxprocs(0).sched().gomaxprocs,
+        2
+    );
+    // simswitch before simseed applies once simseed is set.
+    let d = det(&Config::new().simswitch(1).simseed(3));
+    assert_eq!((d.seed, d.switch_every), (3, 1));
+    assert_eq!(Config::new().simswitch(1).sched().mode, Mode::Parallel);
+}
+
+#[test]
+#[should_panic(expected = "simswitch(0)")]
+fn builder_simswitch_zero_panics() {
+    let _ = Config::new().simswitch(0);
+}
+
+#[test]
+fn capture_output() {
+    let cfg = Config::new().capture_output();
+    let cap = cfg.captured().expect("captured");
+    cfg.sched().output.write_stderr(b"hello");
+    cfg.sched().output.write_stdout(b"out");
+    assert_eq!(&*cap.stderr.lock().unwrap(), b"hello");
+    assert_eq!(&*cap.stdout.lock().unwrap(), b"out");
+    // Each call makes fresh buffers.
+    let other = cfg.clone().capture_output().captured().expect("captured");
+    assert!(!Arc::ptr_eq(&cap, &other));
+}
+
+#[test]
+fn atoi_follows_go() {
+    assert_eq!(atoi("0", 0, 10), Ok(0));
+    assert_eq!(atoi("-0", 0, 10), Ok(0));
+    assert_eq!(atoi("-5", -10, 10), Ok(-5));
+    assert_eq!(atoi("+5", 0, 10), Err(AtoiError::Invalid));
+    assert_eq!(atoi("-", -10, 10), Err(AtoiError::Invalid));
+    assert_eq!(atoi("11", 0, 10), Err(AtoiError::TooLarge));
+    assert_eq!(atoi("-11", 0, 10), Err(AtoiError::Invalid));
+    assert_eq!(atoi("5 ", 0, 10), Err(AtoiError::Invalid));
+}
