@@ -1,5 +1,5 @@
 //! A runtime's settings: the user's environment (`GOMAXPROCS`, `GODEBUG`,
-//! `GOGC`, `GOTRACEBACK`) or builder calls, turned into the scheduler's
+//! `GOGC`, `GOTRACEBACK`, `GORACE`) or builder calls, turned into the scheduler's
 //! `SchedConfig`; the collector reads its own settings (`gogc_value`,
 //! `gctrace_value`) from the `Config` directly.
 //!
@@ -18,8 +18,13 @@
 //! and the key falls back to its default. Keys are sorted into four kinds so
 //! that the warning says what the user can do about it: gort's keys (parsed
 //! here), gort's keys not implemented yet, real Go keys gort does not
-//! simulate (taken from Go 1.19's source, see `GO_UNSIMULATED`), and keys
-//! nobody knows (most likely typos).
+//! simulate (taken from Go 1.19's source), and keys nobody knows (most
+//! likely typos); the first three are rows of one table, `godebug.rs`'s
+//! `DEBUG_VARS`, as Go's runtime1.go keeps `dbgvars`.
+//!
+//! The files: `godebug.rs` (the key table and the `GODEBUG` parser),
+//! `env.rs` (`GOMAXPROCS`, `GOGC` and the runtime's `atoi`), `gorace.rs`
+//! (`GORACE`, parsed for the race detector to come), `tests.rs`.
 //!
 //! Parsing never prints: warnings are collected in order and the runtime
 //! prints them on stderr when it starts, through its own `Output`, so tests
@@ -28,69 +33,19 @@
 //! Builder calls are applied after the environment, so a test or a demo can
 //! start from `Config::from_env()` and pin what it depends on.
 
+mod env;
+mod godebug;
+mod gorace;
+
 use std::sync::Arc;
+
+use env::{atoi, AtoiError};
+pub use gorace::RaceOptions;
 
 use gort_scheduler::config::{Captured, DetConfig, Mode, Output, SchedConfig, Traceback};
 
 /// `GOGC` when unset or unreadable (Go's `readGOGC` fallback).
 const GOGC_DEFAULT: u32 = 100;
-
-/// gort's own `GODEBUG` keys, listed in the unknown-key warning.
-const GORT_KEYS: &str = "simseed, simswitch, simpreempt, simtrace, wbmode, gcscanold";
-
-/// gort's own keys that later work will implement; accepted with a warning.
-const GORT_RESERVED: &[&str] = &["simtrace", "wbmode", "gcscanold"];
-
-/// Real Go 1.19 `GODEBUG` keys that gort does not simulate (yet), taken from
-/// Go 1.19.8's source (`/usr/lib/go-1.19/src`). `schedtrace`,
-/// `scheddetail` and `gctrace` are in Go's table too but gort implements
-/// them, so they are not listed. Besides these, every `cpu.*` key
-/// (internal/cpu) is Go's.
-const GO_UNSIMULATED: &[&str] = &[
-    // runtime/runtime1.go: the dbgvars table, in its order.
-    "allocfreetrace",
-    "clobberfree",
-    "cgocheck",
-    "efence",
-    "gccheckmark",
-    "gcpacertrace",
-    "gcshrinkstackoff",
-    "gcstoptheworld",
-    "invalidptr",
-    "madvdontneed",
-    "sbrk",
-    "scavtrace",
-    "tracebackancestors",
-    "asyncpreemptoff",
-    "inittrace",
-    "harddecommit",
-    "adaptivestackstart",
-    // runtime/runtime1.go: parsedebugvars handles it apart from dbgvars.
-    "memprofilerate",
-    // The standard library (internal/godebug.Get or a direct GODEBUG scan).
-    "http2client",         // net/http/transport.go
-    "http2server",         // net/http/server.go
-    "http2debug",          // net/http/h2_bundle.go
-    "netdns",              // net/conf.go
-    "x509sha1",            // crypto/x509/x509.go
-    "execerrdot",          // os/exec/lp_unix.go
-    "jstmpllitinterp",     // html/template/escape.go
-    "multipartfiles",      // mime/multipart/formdata.go
-    "multipartmaxparts",   // mime/multipart/formdata.go
-    "multipartmaxheaders", // mime/multipart/multipart.go
-    "intern",              // internal/intern/intern.go
-    "fuzzseed",            // internal/fuzz/pcg.go
-    "fuzzdebug",           // internal/fuzz/fuzz.go
-    // The go command (cmd/go), often left exported in a Go developer's shell.
-    "gocachehash",
-    "gocachetest",
-    "gocacheverify",
-    "gofsystrace",
-    "gofsystracelog",
-    "gofsystracestack",
-    "goindex",
-    "lazymod",
-];
 
 /// The settings of one runtime, built from the environment and/or builder
 /// calls; `sched()` hands the scheduler its part.
@@ -111,6 +66,8 @@ pub struct Config {
     gctrace: u32,
     output: Output,
     traceback: Traceback,
+    /// `GORACE`, parsed and kept for the race detector to come.
+    race: RaceOptions,
     warnings: Vec<String>,
 }
 
@@ -136,11 +93,12 @@ impl Config {
             gctrace: 0,
             output: sched.output,
             traceback: sched.traceback,
+            race: RaceOptions::default(),
             warnings: Vec::new(),
         }
     }
 
-    /// Reads `GOMAXPROCS`, `GODEBUG`, `GOTRACEBACK` and `GOGC` from the
+    /// Reads `GOMAXPROCS`, `GODEBUG`, `GOTRACEBACK`, `GOGC` and `GORACE` from the
     /// process environment.
     /// A value that is not valid UTF-8 is read lossily, so it is reported as
     /// malformed rather than ignored.
@@ -162,6 +120,9 @@ impl Config {
         }
         if let Some(v) = lookup("GOGC") {
             cfg.parse_gogc(&v);
+        }
+        if let Some(v) = lookup("GORACE") {
+            cfg.parse_gorace(&v);
         }
         cfg
     }
@@ -240,6 +201,12 @@ impl Config {
         self.gogc
     }
 
+    /// The `GORACE` options (Go's defaults when unset). The race detector
+    /// is not built yet: they have no effect so far.
+    pub fn race_options(&self) -> &RaceOptions {
+        &self.race
+    }
+
     /// `GODEBUG=gctrace=N`'s N (0: off).
     pub fn gctrace_value(&self) -> u32 {
         self.gctrace
@@ -307,276 +274,8 @@ impl Config {
         }
     }
 
-    /// Go's `schedinit` accepts `GOMAXPROCS` if `atoi32` parses it and it is
-    /// positive; anything else keeps the CPU count, here with a warning.
-    fn parse_gomaxprocs(&mut self, value: &str) {
-        match atoi(value, 1, i32::MAX.into()) {
-            Ok(n) => self.gomaxprocs = n as usize,
-            Err(e) => {
-                let why = match e {
-                    AtoiError::TooLarge => format!("is too large (at most {})", i32::MAX),
-                    AtoiError::Invalid => "is not a positive integer".to_string(),
-                };
-                self.warn(format!(
-                    "gort: GOMAXPROCS={value:?} {why}; using the default, {}",
-                    self.gomaxprocs
-                ));
-            }
-        }
-    }
-
-    /// Go's `readGOGC`: `off` turns the collector off; otherwise `atoi32`,
-    /// whose syntax is an optional `-` then digits (a lone `-` reads as 0);
-    /// a negative percentage is off too (`setGCPercent`); anything `atoi32`
-    /// rejects, including numbers outside int32, leaves 100. gort warns
-    /// about what Go silently rejects or misreads. An empty value is Go's
-    /// unset (`gogetenv` cannot tell them apart), so it passes silently.
-    fn parse_gogc(&mut self, value: &str) {
-        if value.is_empty() {
-            return;
-        }
-        if value == "off" {
-            self.gogc = None;
-            return;
-        }
-        let digits = value.strip_prefix('-').unwrap_or(value);
-        if !digits.bytes().all(|c| c.is_ascii_digit()) {
-            self.warn(format!(
-                "gort: GOGC={value:?} is not a number or \"off\"; using the default, {GOGC_DEFAULT}"
-            ));
-            self.gogc = Some(GOGC_DEFAULT);
-            return;
-        }
-        if digits.is_empty() {
-            self.warn(format!(
-                "gort: GOGC={value:?} is not a number or \"off\"; like Go 1.19, whose atoi \
-                 reads a lone \"-\" as 0, using 0"
-            ));
-            self.gogc = Some(0);
-            return;
-        }
-        let negative = digits.len() < value.len();
-        match atoi(value, i32::MIN.into(), i32::MAX.into()) {
-            Ok(n) if n < 0 => self.gogc = None,
-            Ok(n) => self.gogc = Some(n as u32),
-            Err(_) => {
-                let why = if negative {
-                    format!("is too small (at least {})", i32::MIN)
-                } else {
-                    format!("is too large (at most {})", i32::MAX)
-                };
-                self.warn(format!(
-                    "gort: GOGC={value:?} {why}; using the default, {GOGC_DEFAULT}"
-                ));
-                self.gogc = Some(GOGC_DEFAULT);
-            }
-        }
-    }
-
-    /// Applies a `GODEBUG` value, item by item, like Go's `parsedebugvars`.
-    fn parse_debug_vars(&mut self, godebug: &str) {
-        // simswitch/simpreempt need simseed, which may come later in the
-        // string, so their "no effect" warnings wait for the end.
-        let mut det_only_keys: Vec<&str> = Vec::new();
-        let mut simseed_malformed = false;
-
-        for field in godebug.split(',') {
-            if field.is_empty() {
-                continue;
-            }
-            let (key, value) = match field.split_once('=') {
-                Some((k, v)) => (k, Some(v)),
-                None => (field, None),
-            };
-            match key {
-                "schedtrace" => {
-                    self.schedtrace_ms = self
-                        .debug_int(
-                            key,
-                            value,
-                            0,
-                            i32::MAX.into(),
-                            "a non-negative integer",
-                            "0 (off)",
-                        )
-                        .unwrap_or(0) as u64;
-                }
-                "gctrace" => {
-                    self.gctrace = self
-                        .debug_int(
-                            key,
-                            value,
-                            0,
-                            i32::MAX.into(),
-                            "a non-negative integer",
-                            "0 (off)",
-                        )
-                        .unwrap_or(0) as u32;
-                }
-                "scheddetail" => {
-                    self.scheddetail = self
-                        .debug_int(
-                            key,
-                            value,
-                            i32::MIN.into(),
-                            i32::MAX.into(),
-                            "an integer",
-                            "0 (off)",
-                        )
-                        .unwrap_or(0)
-                        != 0;
-                }
-                "simseed" => {
-                    let seed = self.debug_int(
-                        key,
-                        value,
-                        0,
-                        u64::MAX.into(),
-                        "a non-negative integer",
-                        "none (parallel mode)",
-                    );
-                    simseed_malformed = seed.is_none();
-                    self.simseed = seed.map(|s| s as u64);
-                }
-                "simswitch" => {
-                    let dflt = DetConfig::with_seed(0).switch_every;
-                    let n = self.debug_int(
-                        key,
-                        value,
-                        1,
-                        u32::MAX.into(),
-                        "an integer >= 1",
-                        &dflt.to_string(),
-                    );
-                    self.simswitch = n.map(|n| n as u32);
-                    det_only_keys.retain(|k| *k != key);
-                    if n.is_some() {
-                        det_only_keys.push(key);
-                    }
-                }
-                "simpreempt" => {
-                    let dflt = DetConfig::with_seed(0).preempt_every;
-                    let n = self.debug_int(
-                        key,
-                        value,
-                        0,
-                        u32::MAX.into(),
-                        "a non-negative integer",
-                        &dflt.to_string(),
-                    );
-                    self.simpreempt = n.map(|n| n as u32);
-                    det_only_keys.retain(|k| *k != key);
-                    if n.is_some() {
-                        det_only_keys.push(key);
-                    }
-                }
-                _ if GORT_RESERVED.contains(&key) => {
-                    self.warn(format!(
-                        "gort: GODEBUG key {key:?} is not implemented yet; ignored"
-                    ));
-                }
-                _ if GO_UNSIMULATED.contains(&key) || key.starts_with("cpu.") => {
-                    self.warn(format!(
-                        "gort: GODEBUG key {key:?} is a Go setting gort does not simulate yet; ignored"
-                    ));
-                }
-                _ => {
-                    self.warn(format!(
-                        "gort: unknown GODEBUG key {key:?}; ignored (gort's keys: {GORT_KEYS})"
-                    ));
-                }
-            }
-        }
-
-        // A malformed simseed has had its warning; don't blame its
-        // companions for a problem the user already hears about.
-        if self.simseed.is_none() && !simseed_malformed {
-            for key in det_only_keys {
-                self.warn(format!(
-                    "gort: GODEBUG {key} has no effect without simseed (deterministic mode); ignored"
-                ));
-            }
-        }
-    }
-
-    /// Parses the integer value of a `GODEBUG` key within `min..=max`; on
-    /// failure warns once, naming `what` was expected and the `default` the
-    /// key falls back to, and returns `None`.
-    fn debug_int(
-        &mut self,
-        key: &str,
-        value: Option<&str>,
-        min: i128,
-        max: i128,
-        what: &str,
-        default: &str,
-    ) -> Option<i128> {
-        let Some(value) = value else {
-            self.warn(format!(
-                "gort: GODEBUG item {key:?} has no value (expected {key}=N); using {default}"
-            ));
-            return None;
-        };
-        match atoi(value, min, max) {
-            Ok(n) => Some(n),
-            Err(e) => {
-                let why = match e {
-                    AtoiError::TooLarge => format!("is too large (at most {max})"),
-                    AtoiError::Invalid => format!("is not {what}"),
-                };
-                self.warn(format!(
-                    "gort: GODEBUG {key}={value:?} {why}; using {default}"
-                ));
-                None
-            }
-        }
-    }
-
     fn warn(&mut self, line: String) {
         self.warnings.push(line);
-    }
-}
-
-/// Why `atoi` rejected a value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum AtoiError {
-    /// Not a decimal integer, or below the minimum.
-    Invalid,
-    /// A decimal integer above the maximum.
-    TooLarge,
-}
-
-/// Go's runtime `atoi64` syntax (an optional `-`, then ASCII digits; no `+`,
-/// no spaces), except that a lone `-` is rejected, bounded to `min..=max`.
-fn atoi(s: &str, min: i128, max: i128) -> Result<i128, AtoiError> {
-    let (neg, digits) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s),
-    };
-    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(AtoiError::Invalid);
-    }
-    let mut n: i128 = 0;
-    for c in digits.bytes() {
-        n = match n
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(i128::from(c - b'0')))
-        {
-            Some(n) => n,
-            // Beyond i128 there is nothing gort accepts, whatever the sign.
-            None if neg => return Err(AtoiError::Invalid),
-            None => return Err(AtoiError::TooLarge),
-        };
-    }
-    if neg {
-        n = -n;
-    }
-    if n < min {
-        Err(AtoiError::Invalid)
-    } else if n > max {
-        Err(AtoiError::TooLarge)
-    } else {
-        Ok(n)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Tests of the settings: every variable's parsing, defaults and warning texts,
 //! matched against Go 1.19's readings.
 
+use super::godebug::{Kind, Owner, DEBUG_VARS};
 use super::*;
 
 fn env(gomaxprocs: Option<&str>, godebug: Option<&str>) -> Config {
@@ -234,11 +235,19 @@ fn simswitch_simpreempt_reach_detconfig() {
     let d = det(&cfg);
     assert_eq!(d.switch_every, DetConfig::with_seed(1).switch_every);
     assert_eq!(d.preempt_every, DetConfig::with_seed(1).preempt_every);
+    // The defaults the warnings name are DetConfig's, whatever they are.
+    let dflt = DetConfig::with_seed(0);
     assert_eq!(
         cfg.warnings(),
         [
-            "gort: GODEBUG simswitch=\"0\" is not an integer >= 1; using 8",
-            "gort: GODEBUG simpreempt=\"-1\" is not a non-negative integer; using 64",
+            format!(
+                "gort: GODEBUG simswitch=\"0\" is not an integer >= 1; using {}",
+                dflt.switch_every
+            ),
+            format!(
+                "gort: GODEBUG simpreempt=\"-1\" is not a non-negative integer; using {}",
+                dflt.preempt_every
+            ),
         ]
     );
 }
@@ -531,4 +540,153 @@ fn atoi_follows_go() {
     assert_eq!(atoi("11", 0, 10), Err(AtoiError::TooLarge));
     assert_eq!(atoi("-11", 0, 10), Err(AtoiError::Invalid));
     assert_eq!(atoi("5 ", 0, 10), Err(AtoiError::Invalid));
+}
+
+#[test]
+fn godebug_table_is_consistent() {
+    // One row per key, each documented.
+    for (i, v) in DEBUG_VARS.iter().enumerate() {
+        assert!(!v.doc.is_empty(), "{} has no doc line", v.name);
+        assert!(
+            DEBUG_VARS[i + 1..].iter().all(|w| w.name != v.name),
+            "{} is listed twice",
+            v.name
+        );
+        // Reserved keys are gort's; keys gort does not simulate are Go's.
+        match v.kind {
+            Kind::NotImplemented => assert_eq!(v.owner, Owner::Gort, "{}", v.name),
+            Kind::NotSimulated => assert_eq!(v.owner, Owner::Go, "{}", v.name),
+            Kind::Int { .. } => {}
+        }
+    }
+    // The unknown-key warning lists gort's keys from the table.
+    assert_eq!(
+        super::godebug::gort_keys(),
+        "simseed, simswitch, simpreempt, simtrace, wbmode, gcscanold"
+    );
+    // Every implemented key parses its value without a warning.
+    for v in DEBUG_VARS {
+        if let Kind::Int { min, .. } = v.kind {
+            let cfg = godebug(&format!("simseed=1,{}={}", v.name, min.max(1)));
+            assert!(
+                cfg.warnings().is_empty(),
+                "{}: {:?}",
+                v.name,
+                cfg.warnings()
+            );
+        }
+    }
+}
+
+fn gorace(v: &str) -> Config {
+    Config::from_vars(|name| (name == "GORACE").then(|| v.to_string()))
+}
+
+const GORACE_NOTE: &str =
+    "gort: GORACE is parsed, but gort's race detector is not built yet; it has no effect";
+
+#[test]
+fn gorace_defaults_follow_go() {
+    let r = Config::new().race_options().clone();
+    assert_eq!(r, RaceOptions::default());
+    assert_eq!(
+        (
+            r.log_path.as_str(),
+            r.exitcode,
+            r.strip_path_prefix.as_str(),
+            r.history_size,
+            r.halt_on_error,
+            r.atexit_sleep_ms
+        ),
+        ("stderr", 66, "", 1, false, 1000)
+    );
+    // Unset and empty alike: no warning.
+    assert!(Config::from_vars(|_| None).warnings().is_empty());
+    assert!(gorace("").warnings().is_empty());
+}
+
+#[test]
+fn gorace_options_are_parsed_and_said_to_have_no_effect() {
+    let cfg = gorace(
+        "halt_on_error=1 history_size=7  exitcode=13 log_path=/tmp/race          strip_path_prefix=/src/ atexit_sleep_ms=0",
+    );
+    assert_eq!(cfg.warnings(), [GORACE_NOTE]);
+    let r = cfg.race_options();
+    assert!(r.halt_on_error);
+    assert_eq!(r.history_size, 7);
+    assert_eq!(r.exitcode, 13);
+    assert_eq!(r.log_path, "/tmp/race");
+    assert_eq!(r.strip_path_prefix, "/src/");
+    assert_eq!(r.atexit_sleep_ms, 0);
+    // Later items override earlier ones; the sanitizer's boolean words.
+    let cfg = gorace("halt_on_error=true halt_on_error=no exitcode=-1");
+    assert!(!cfg.race_options().halt_on_error);
+    assert_eq!(cfg.race_options().exitcode, -1);
+    assert_eq!(cfg.warnings(), [GORACE_NOTE]);
+}
+
+#[test]
+fn gorace_problems_warn_once_each_and_use_the_default() {
+    let cases: [(&str, &str); 8] = [
+        (
+            "history_size=8",
+            "gort: GORACE history_size=\"8\" is not an integer from 0 to 7; using the default, 1",
+        ),
+        (
+            "history_size=x",
+            "gort: GORACE history_size=\"x\" is not an integer from 0 to 7; using the default, 1",
+        ),
+        (
+            "exitcode=abc",
+            "gort: GORACE exitcode=\"abc\" is not an integer; using the default, 66",
+        ),
+        (
+            "atexit_sleep_ms=-5",
+            "gort: GORACE atexit_sleep_ms=\"-5\" is not a non-negative integer; using the default, 1000",
+        ),
+        (
+            "atexit_sleep_ms=4294967296",
+            "gort: GORACE atexit_sleep_ms=\"4294967296\" is too large (at most 4294967295); using the default, 1000",
+        ),
+        (
+            "halt_on_error=maybe",
+            "gort: GORACE halt_on_error=\"maybe\" is not 0, 1, true, false, yes or no; using the default, 0",
+        ),
+        (
+            "log_path=",
+            "gort: GORACE log_path=\"\" is empty; using the default, stderr",
+        ),
+        (
+            "halt_on_error",
+            "gort: GORACE item \"halt_on_error\" has no value (expected halt_on_error=V); ignored",
+        ),
+    ];
+    for (v, want) in cases {
+        let cfg = gorace(v);
+        assert_eq!(cfg.warnings(), [want, GORACE_NOTE], "GORACE={v:?}");
+        assert_eq!(cfg.race_options(), &RaceOptions::default(), "GORACE={v:?}");
+    }
+    // A malformed value resets an earlier good one to the default.
+    let cfg = gorace("exitcode=3 exitcode=x");
+    assert_eq!(cfg.race_options().exitcode, 66);
+    // An unknown option (tsan has more; gort knows Go's documented ones).
+    let cfg = gorace("suppress_equal_stacks=0 exitcode=5");
+    assert_eq!(
+        cfg.warnings(),
+        [
+            "gort: unknown GORACE option \"suppress_equal_stacks\"; ignored (gort's options: \
+             log_path, exitcode, strip_path_prefix, history_size, halt_on_error, atexit_sleep_ms)",
+            GORACE_NOTE
+        ]
+    );
+    assert_eq!(cfg.race_options().exitcode, 5);
+    // GORACE's warnings come last, after GOGC's.
+    let cfg = Config::from_vars(|name| match name {
+        "GORACE" => Some("bogus=1".to_string()),
+        "GOGC" => Some("x".to_string()),
+        _ => None,
+    });
+    assert!(cfg.warnings()[0].starts_with("gort: GOGC="));
+    assert!(cfg.warnings()[1].starts_with("gort: unknown GORACE option"));
+    assert_eq!(cfg.warnings()[2], GORACE_NOTE);
 }
