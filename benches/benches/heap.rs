@@ -22,8 +22,8 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use gort::{gc, last_cycle, new_object, Ptr, Root, Type};
-use gort_benches::gort_run;
+use gort::{gc, last_cycle, new_object, Root, Type};
+use gort_benches::{gort_run, tree};
 
 fn bench_alloc(c: &mut Criterion) {
     let mut g = c.benchmark_group("alloc");
@@ -59,34 +59,24 @@ fn bench_alloc(c: &mut Criterion) {
     g.finish();
 }
 
-fn build(ty: &'static Type, depth: u32) -> Ptr {
-    let n = new_object(ty);
-    if depth > 1 {
-        n.store_ptr(0, build(ty, depth - 1));
-        n.store_ptr(1, build(ty, depth - 1));
-    }
-    n
-}
-
 fn bench_mark(c: &mut Criterion) {
-    const NODES: u64 = (1 << 20) - 1;
+    let nodes = tree::nodes(20);
     let mut g = c.benchmark_group("mark");
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5))
-        .throughput(Throughput::Elements(NODES));
+        .throughput(Throughput::Elements(nodes));
     g.bench_function(BenchmarkId::new("gort", "tree_2^20"), |b| {
         b.iter_custom(|iters| {
             gort_run(1, move || {
-                let ty = Type::new("main.node", 3, &[0, 1]);
-                let root = Root::new(build(ty, 20));
+                let root = Root::new(tree::build(tree::node_type(), 20));
                 gc();
                 gc();
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     gc();
                     let c = last_cycle().expect("a cycle ran");
-                    assert_eq!(c.marked_objects, NODES);
+                    assert_eq!(c.marked_objects, nodes);
                     total += Duration::from_nanos(c.mark_ns);
                 }
                 drop(root);

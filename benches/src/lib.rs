@@ -1,5 +1,7 @@
-//! gort-benches: the criterion benchmarks live in `benches/`; this library
-//! holds what they share.
+//! gort-benches: the criterion benchmarks live in `benches/` and the
+//! profiling harnesses in `examples/`; this library holds what they share
+//! (and what the `gctree` demo and the gctrace comparison with Go share with
+//! them: gobench's tree heap).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -63,5 +65,50 @@ pub mod workload {
         let mut perm = keys.clone();
         shuffle(&mut perm);
         Keys { keys, miss, perm }
+    }
+}
+
+/// gobench's `gc tree` heap (`../shared/bench-anchor/gobench.go`): a
+/// complete binary tree of nodes `{left, right, val}`. One builder for the
+/// mark bench, the `markperf` harness, the `gctree` demo and the gctrace
+/// comparison with Go, so that they all measure and show the same heap.
+pub mod tree {
+    use gort::{new_object, Ptr, Type};
+
+    /// The node type, `struct { left, right *node; val int }`, named as
+    /// gctrace-adjacent reports show it. Each call registers a new type.
+    pub fn node_type() -> &'static Type {
+        Type::new("main.node", 3, &[0, 1])
+    }
+
+    /// A complete tree of `depth` levels (`2^depth - 1` nodes); each
+    /// node's `val` is its depth, so `count` can tell a node that lost
+    /// its contents. Recursive: `depth` is at most a few dozen.
+    pub fn build(ty: &'static Type, depth: u32) -> Ptr {
+        let n = new_object(ty);
+        n.store(2, u64::from(depth));
+        if depth > 1 {
+            n.store_ptr(0, build(ty, depth - 1));
+            n.store_ptr(1, build(ty, depth - 1));
+        }
+        n
+    }
+
+    /// The number of nodes under `p` (a tree built with `depth` levels),
+    /// checking each node's `val`.
+    ///
+    /// # Panics
+    /// If a node's `val` is not its depth: the collector lost or reused it.
+    pub fn count(p: Ptr, depth: u32) -> u64 {
+        if p.is_nil() {
+            return 0;
+        }
+        assert_eq!(p.load(2), u64::from(depth), "a node lost its value");
+        1 + count(p.load_ptr(0), depth - 1) + count(p.load_ptr(1), depth - 1)
+    }
+
+    /// `2^depth - 1`: the nodes `build` allocates.
+    pub fn nodes(depth: u32) -> u64 {
+        (1u64 << depth) - 1
     }
 }

@@ -13,6 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use gort::{Config, Runtime, WaitGroup};
+use gort_benches::tree;
 
 mod common;
 
@@ -608,18 +609,9 @@ func main() {
         src,
         &[("GODEBUG", "gctrace=1"), ("GOMAXPROCS", "2")],
     );
-    fn build(ty: &'static gort::Type, d: u32) -> gort::Ptr {
-        let n = gort::new_object(ty);
-        if d > 1 {
-            n.store_ptr(0, build(ty, d - 1));
-            n.store_ptr(1, build(ty, d - 1));
-        }
-        n
-    }
     let rt = Runtime::new(Config::new().gomaxprocs(2).gctrace(1).capture_output());
     let e = common::run(&rt, || {
-        let ty = gort::Type::new("main.node", 3, &[0, 1]);
-        let _root = gort::Root::new(build(ty, 12));
+        let _root = gort::Root::new(tree::build(tree::node_type(), 12));
         gort::gc();
         gort::gc();
     });

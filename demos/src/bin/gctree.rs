@@ -18,7 +18,8 @@
 //! Usage: `gctree [--depth N] [--cycles N] [--garbage N]`
 //! GODEBUG defaults to `gctrace=1` when unset.
 
-use gort::{gc, last_cycle, new_object, read_mem_stats, Config, Ptr, Root, Runtime, Type};
+use gort::{gc, last_cycle, new_object, read_mem_stats, Config, Root, Runtime};
+use gort_benches::tree::{build, count, node_type, nodes};
 
 struct Args {
     depth: u32,
@@ -64,25 +65,6 @@ fn parse_args() -> Args {
     a
 }
 
-fn build(ty: &'static Type, depth: u32) -> Ptr {
-    let n = new_object(ty);
-    n.store(2, depth as u64);
-    if depth > 1 {
-        n.store_ptr(0, build(ty, depth - 1));
-        n.store_ptr(1, build(ty, depth - 1));
-    }
-    n
-}
-
-/// Counts the nodes, checking each one's depth value.
-fn count(p: Ptr, depth: u32) -> u64 {
-    if p.is_nil() {
-        return 0;
-    }
-    assert_eq!(p.load(2), depth as u64, "a node lost its value");
-    1 + count(p.load_ptr(0), depth - 1) + count(p.load_ptr(1), depth - 1)
-}
-
 fn main() {
     let args = parse_args();
     let mut cfg = Config::from_env();
@@ -90,9 +72,9 @@ fn main() {
         cfg = cfg.gctrace(1);
     }
     let exit = Runtime::new(cfg).run(move || {
-        let node = Type::new("main.node", 3, &[0, 1]);
+        let node = node_type();
         let root = Root::new(build(node, args.depth));
-        let nodes = (1u64 << args.depth) - 1;
+        let nodes = nodes(args.depth);
         for _ in 0..args.cycles {
             gc();
         }

@@ -1,5 +1,5 @@
 //! Profiling harness for the channel round trip (gobench `pingpong`):
-//! `P=1 N=2000000 cargo run --release -p gort --example pingpongperf`
+//! `P=1 N=2000000 cargo run --release -p gort-benches --example pingpongperf`
 //! (`perf record` or callgrind this binary).
 use gort::{Chan, Config, Runtime};
 use std::time::Instant;

@@ -1,22 +1,13 @@
 //! Profiling harness for stop-the-world marking (gobench `gc tree`): a
 //! complete binary tree of 2^20-1 nodes {left, right, val}, 2 warm-up
 //! collections, then 8 forced ones; prints mark throughput.
-//! `cargo run --release -p gort --example gctree`
-use gort::{gc, last_cycle, new_object, Config, Ptr, Root, Runtime, Type};
-
-fn build(ty: &'static Type, depth: u32) -> Ptr {
-    let n = new_object(ty);
-    if depth > 1 {
-        n.store_ptr(0, build(ty, depth - 1));
-        n.store_ptr(1, build(ty, depth - 1));
-    }
-    n
-}
+//! `cargo run --release -p gort-benches --example markperf`
+use gort::{gc, last_cycle, Config, Root, Runtime};
+use gort_benches::tree;
 
 fn main() {
     Runtime::new(Config::from_env().gomaxprocs(1)).run(|| {
-        let ty = Type::new("main.node", 3, &[0, 1]);
-        let root = Root::new(build(ty, 20));
+        let root = Root::new(tree::build(tree::node_type(), 20));
         gc();
         gc();
         let mut rates = Vec::new();

@@ -1,5 +1,5 @@
 //! Profiling harness for an uncontended `sync.Mutex` Lock+Unlock:
-//! `N=20000000 cargo run --release -p gort --example mutexperf`.
+//! `N=20000000 cargo run --release -p gort-benches --example mutexperf`.
 use gort::{Config, Mutex, Runtime};
 use std::time::Instant;
 fn main() {

@@ -1,5 +1,5 @@
 //! Profiling harness for the Gosched path (`perf record` this binary):
-//! `G=2 N=10000000 cargo run --release -p gort --example goschedperf`.
+//! `G=2 N=10000000 cargo run --release -p gort-benches --example goschedperf`.
 use gort::{Config, Runtime, WaitGroup};
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,5 +1,5 @@
 //! Profiling harness for small-object allocation:
-//! `WORDS=3 N=20000000 cargo run --release -p gort --example allocperf`.
+//! `WORDS=3 N=20000000 cargo run --release -p gort-benches --example allocperf`.
 use gort::{new_object, Config, Runtime, Type};
 use std::time::Instant;
 fn main() {

@@ -1,7 +1,7 @@
 //! Deterministic-mode throughput: steps per second when goroutines on
 //! several Ps interleave at every `step()` (the cost the heap and map layers
 //! will pay per simulated memory access).
-//! `N=10000000 G=4 P=2 SWITCH=8 cargo run --release -p gort --example detperf`
+//! `N=10000000 G=4 P=2 SWITCH=8 cargo run --release -p gort-benches --example detperf`
 use gort::{Config, Runtime, WaitGroup};
 use std::sync::Arc;
 use std::time::Instant;
