@@ -1,7 +1,7 @@
 //! The collection cycle (Go's `mgc.go`), stop-the-world form.
 //!
 //! Go 1.19's cycle is: STW sweep termination, concurrent mark, STW mark
-//! termination, concurrent sweep. gort's collector for this issue keeps
+//! termination, concurrent sweep. gort's collector today keeps
 //! the same phases and their order but runs marking with the world still
 //! stopped (like Go's `GODEBUG=gcstoptheworld=1`); the concurrent mark and
 //! its write barriers come next, on these same structures.
