@@ -14,6 +14,16 @@
 //! Go program cannot break (a goroutine parked with nobody to ready it, a
 //! world left stopped); they are public so that runtime layers outside this
 //! crate and the runtime's own tests can use them.
+//!
+//! ```
+//! use gort::rt::{current, gopark, goready, step, stop_the_world, HMap, Sema};
+//! ```
+//!
+//! They are not at the top level, where a scenario author looks:
+//!
+//! ```compile_fail
+//! use gort::gopark;
+//! ```
 
 /// Scheduler settings as `Config::sched` resolves them, and the captured
 /// output buffers of a runtime built with `Config::capture_output`.
