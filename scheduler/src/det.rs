@@ -281,10 +281,7 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
         if debt[p.id] > 0 {
             let paid = debt[p.id].min(budget);
             debt[p.id] -= paid;
-            carry += paid * dc.step_ns;
-            let cur = sched.vclock.load(Ordering::Relaxed).max(now);
-            sched.vclock.store(cur + carry / k, Ordering::Relaxed);
-            carry %= k;
+            advance(sched, now, &mut carry, paid * dc.step_ns, k);
             continue;
         }
         // SAFETY: curg is a G of this runtime.
@@ -317,7 +314,12 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
             },
         };
         let steps = g.steps.get().max(1);
-        let mut owed = sched.det_charge_ns.swap(0, Ordering::Relaxed);
+        // A plain load and store: one thread owns the charge in this mode,
+        // and a swap would cost a locked instruction per switch.
+        let mut owed = sched.det_charge_ns.load(Ordering::Relaxed);
+        if owed > 0 {
+            sched.det_charge_ns.store(0, Ordering::Relaxed);
+        }
         if matches!(next, Next::Find) {
             // The G left the P: Go's goexit0/park_m, schedule and execute.
             owed += SCHEDULE_NS;
@@ -328,13 +330,8 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
             debt[p.id] += owed.div_ceil(dc.step_ns.max(1));
         }
         // The k candidate Ps ran side by side: the clock moves by this
-        // P's share. One thread owns the clock in this mode: no
-        // read-modify-write. (The goroutine may have moved it itself: a
-        // collection's modelled pause, `advance_virtual_clock`.)
-        carry += steps * dc.step_ns;
-        let cur = sched.vclock.load(Ordering::Relaxed).max(now);
-        sched.vclock.store(cur + carry / k, Ordering::Relaxed);
-        carry %= k;
+        // P's share.
+        advance(sched, now, &mut carry, steps * dc.step_ns, k);
         // A G that left its P leaves the P running and empty: it looks for
         // work on its next turn, or goes idle. (`Next::Run` is a parallel-
         // mode shortcut and never comes back here.)
@@ -344,6 +341,24 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
         status: 0,
         report: String::new(),
     })
+}
+
+/// Moves the clock by `ns` of one P's work shared among the `k` Ps that
+/// ran side by side, carrying the remainder. One thread owns the clock in
+/// this mode: no read-modify-write. (A goroutine may have moved it itself,
+/// hence the max: a collection's modelled pause.)
+#[inline]
+fn advance(sched: &Sched, now: u64, carry: &mut u64, ns: u64, k: u64) {
+    *carry += ns;
+    // Most runs have 1, 2 or 4 Ps: shifts instead of a division there.
+    let (q, r) = if k.is_power_of_two() {
+        (*carry >> k.trailing_zeros(), *carry & (k - 1))
+    } else {
+        (*carry / k, *carry % k)
+    };
+    *carry = r;
+    let cur = sched.vclock.load(Ordering::Relaxed).max(now);
+    sched.vclock.store(cur + q, Ordering::Relaxed);
 }
 
 fn arm(g: &G, budget: u64) {
