@@ -434,3 +434,33 @@ pub(crate) fn report_deadlock(sched: &Sched) {
         sched.throw("all goroutines are asleep - deadlock!");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wake_latency_follows_the_measured_quantiles() {
+        // At the knots the draw is the measured value; between them it is
+        // monotone.
+        for (q, v) in WAKE_QUANTILES {
+            let u = ((q as u128) << 64) / 1000;
+            let u = u.min(u64::MAX as u128) as u64;
+            let got = wake_latency(u);
+            assert!(got.abs_diff(v) <= 1, "p{q}: {got} ns, want {v}");
+        }
+        let mut prev = 0;
+        for i in 0..=1000u64 {
+            let x = wake_latency(i.wrapping_mul(u64::MAX / 1000));
+            assert!(x >= prev);
+            prev = x;
+        }
+        // A sample's median and p90 are the measured ones.
+        let mut rng = SimRng::new(3);
+        let mut s: Vec<u64> = (0..20_000).map(|_| wake_latency(rng.next_u64())).collect();
+        s.sort_unstable();
+        let (p50, p90) = (s[10_000], s[18_000]);
+        assert!((80_000..84_000).contains(&p50), "p50 {p50}");
+        assert!((200_000..236_000).contains(&p90), "p90 {p90}");
+    }
+}
