@@ -159,9 +159,19 @@ pub(crate) fn wakep(sched: &Sched) {
         }
     };
     sched.nmspinning.fetch_add(1, Ordering::SeqCst);
+    set_spinning(p, true);
     let now = sched.vclock.load(Ordering::Relaxed);
     sched.wake_at[p.id].store(now | WAKE_PENDING, Ordering::Relaxed);
     sched.wake_new.store(true, Ordering::Relaxed);
+}
+
+/// The woken P's M is spinning while it wakes and looks for work, as
+/// `scheddetail` shows Go's.
+fn set_spinning(p: &P, on: bool) {
+    // SAFETY: in this mode every live P has its M for life (allm owns it).
+    if let Some(m) = unsafe { p.m.load(Ordering::Relaxed).as_ref() } {
+        m.spinning.store(on, Ordering::Relaxed);
+    }
 }
 
 /// Ends `p`'s wake-up (it found work, found none, or was stopped): its M
@@ -172,6 +182,7 @@ fn end_wake(sched: &Sched, p: &P) -> bool {
     }
     sched.wake_at[p.id].store(NOT_WAKING, Ordering::Relaxed);
     sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
+    set_spinning(p, false);
     true
 }
 
@@ -264,6 +275,7 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
                 let p = sched.pidleget(&mut sched.lock.lock().unwrap());
                 if let Some(p) = p {
                     sched.nmspinning.fetch_add(1, Ordering::SeqCst);
+                    set_spinning(p, true);
                     sched.wake_at[p.id].store(now, Ordering::Relaxed);
                     continue;
                 }
