@@ -292,7 +292,7 @@ fn string_maps_grow_like_int_maps() {
 }
 
 /// Two goroutines on two Ps write one `map[string]int64` in
-/// deterministic mode: some seeds end in Go's fatal error, some complete,
+/// deterministic mode, from a start line (so both run at once): some seeds end in Go's fatal error, some complete,
 /// and a seed replays its outcome.
 #[test]
 fn concurrent_string_map_writes_are_detected_on_some_seeds() {
@@ -305,9 +305,11 @@ fn concurrent_string_map_writes_are_detected_on_some_seeds() {
             }
             let wg = Arc::new(gort::WaitGroup::new());
             wg.add(2);
+            let line = Arc::new(std::sync::atomic::AtomicUsize::new(0));
             for g in 0..2i64 {
-                let wg = wg.clone();
+                let (wg, line) = (wg.clone(), line.clone());
                 gort::go!(move || {
+                    common::start_line(&line, 2);
                     for i in 0..3i64 {
                         m.insert(&format!("g{g}-{i}"), i);
                     }

@@ -192,8 +192,9 @@ fn differential_against_std_hashmap() {
 const SWITCH: u32 = 40;
 const OPS: i64 = 3;
 
-/// Two goroutines on two Ps use one map; returns the run's status and
-/// stderr for `seed`.
+/// Two goroutines on two Ps use one map, from a start line (so the second
+/// P has woken and both run at once); returns the run's status and stderr
+/// for `seed`.
 fn misuse(seed: u64, kind: &'static str) -> (i32, String) {
     let rt = Runtime::new(det(seed, 2).simswitch(SWITCH));
     let e = common::run(&rt, move || {
@@ -203,8 +204,10 @@ fn misuse(seed: u64, kind: &'static str) -> (i32, String) {
         }
         let wg = Arc::new(gort::WaitGroup::new());
         wg.add(2);
-        let w1 = wg.clone();
+        let line = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (w1, l1) = (wg.clone(), line.clone());
         gort::go!(move || {
+            common::start_line(&l1, 2);
             for i in 0..OPS {
                 m.insert(1000 + i, i);
             }
@@ -212,6 +215,7 @@ fn misuse(seed: u64, kind: &'static str) -> (i32, String) {
         });
         let w2 = wg.clone();
         gort::go!(move || {
+            common::start_line(&line, 2);
             for i in 0..OPS {
                 match kind {
                     "write" => m.insert(2000 + i, i),

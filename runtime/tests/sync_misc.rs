@@ -433,11 +433,12 @@ fn atomic_add_counts_exactly() {
 
 /// A compare-and-swap increment loop (load, a scheduling point, CAS,
 /// retry) never loses an update, and in deterministic mode at several Ps
-/// some CAS does fail and retry.
+/// some CAS does fail and retry. The goroutines run for longer than an
+/// idle P's wake-up latency, so the other Ps join in while they run.
 #[test]
 fn atomic_cas_loop_counts_exactly() {
     const G: u64 = 6;
-    const N: u64 = 200;
+    const N: u64 = 20_000;
     for cfg in configs() {
         let failures = Arc::new(AtomicU64::new(0));
         let f = failures.clone();

@@ -26,11 +26,17 @@ pub struct DetConfig {
     /// Mean number of steps a P runs before the RNG picks the next P
     /// (`GODEBUG=simswitch=N`, gort's own key); 1 switches at every step.
     pub switch_every: u32,
-    /// A safepoint preempts the running goroutine with probability 1/N
-    /// (`GODEBUG=simpreempt=N`, gort's own key); 0 leaves preemption to the
-    /// simulated sysmon's 10 ms time slice alone.
+    /// Exploration knob (`GODEBUG=simpreempt=N`, gort's own key): with
+    /// probability 1/N a switch also asks the running goroutine to stop at
+    /// its next safepoint, so goroutines sharing a P interleave inside
+    /// runtime operations (`mapassign`), which Go almost never does.
+    /// 0 (the default) preempts only where Go does: sysmon's 10 ms slice,
+    /// stop-the-world requests, blocking.
     pub preempt_every: u32,
-    /// Virtual nanoseconds that one step costs.
+    /// Virtual nanoseconds that one step costs. The default, 1, makes map
+    /// operations take about as long in virtual time as on Go 1.19 (det.rs
+    /// documents the calibration), so the 10 ms slice and an idle P's
+    /// wake-up latency weigh against a program's work as on Go.
     pub step_ns: u64,
 }
 
@@ -39,8 +45,8 @@ impl DetConfig {
         DetConfig {
             seed,
             switch_every: 8,
-            preempt_every: 64,
-            step_ns: 10,
+            preempt_every: 0,
+            step_ns: 1,
         }
     }
 }

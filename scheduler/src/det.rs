@@ -5,22 +5,87 @@
 //! 1. runs the simulated sysmon when the virtual clock has passed its next
 //!    tick (the same `retake` as parallel mode: a G that held its P for
 //!    10 ms of virtual time is preempted; schedtrace prints on virtual time);
-//! 2. collects the Ps that can take a step: those with a running G, and idle
-//!    Ps when runnable work exists anywhere (an idle P then runs Go's
-//!    `findRunnable`: timers, the 1-in-61 check, local, global, stealing);
+//! 2. collects the Ps that can take a step: those with a running G, those
+//!    whose M is awake without a G (it runs Go's `findRunnable`: timers, the
+//!    1-in-61 check, local, global, stealing; finding nothing, the P goes
+//!    idle), idle Ps whose wake-up (below) is due, and idle Ps when a timer
+//!    is due;
 //! 3. picks one uniformly with the RNG and resumes its G with a step budget
 //!    drawn from a geometric distribution (mean `simswitch`). The G runs
 //!    until it yields (Gosched, park, exit) or its budget runs out at a
 //!    `step()`; in the latter case it stays `_Grunning` on its P and another
 //!    P may go next, so two goroutines "on two Ps" interleave at the
-//!    granularity of steps, inside runtime operations too;
-//! 4. advances the virtual clock by the steps taken (`step_ns` each, at
-//!    least one step per resume).
+//!    granularity of steps, inside runtime operations too: that is real
+//!    parallelism, as on Go at GOMAXPROCS >= 2;
+//! 4. advances the virtual clock (below).
 //!
-//! With probability 1/`simpreempt` a switch also asks the running G to stop
-//! at its next safepoint, so goroutines sharing a P interleave as well.
-//! When no P can run, the clock jumps to the next timer; with no timer, it
-//! is Go's `checkdead`: `fatal error: all goroutines are asleep - deadlock!`.
+//! Goroutines sharing a P switch only where Go switches them: when one
+//! blocks, yields or exits, when sysmon's `retake` finds it ran 10 ms, when
+//! a stop-the-world asks every P to stop. Go's asynchronous preemption never
+//! stops a goroutine inside the runtime (`mapassign`, `mallocgc` hold no
+//! async safepoint), and sysmon's requests are rare, so at GOMAXPROCS=1 a
+//! goroutine that runs for microseconds is not interrupted. A request is
+//! honoured at the goroutine's next safepoint, which may be the allocation
+//! inside `mapassign`, as Go honours it in `mallocgc` (the chunked zeroing
+//! of a large bucket array checks for it): a map writer whose slice ends
+//! while it grows the map stops with `hashWriting` set, on Go as here.
+//! `simpreempt=N`
+//! (off by default) is an exploration knob on top: with probability 1/N a
+//! switch also asks the running G to stop at its next safepoint, which
+//! makes goroutines on one P interleave inside runtime operations, as Go
+//! almost never does.
+//!
+//! ## Waking an idle P
+//!
+//! In Go, an idle P's M sleeps on a futex. Work for it appears with
+//! `newproc` or `ready`, which call `wakep`: if some P is idle and no M is
+//! spinning, it takes an idle P (`pidleget`), marks one M spinning and
+//! `notewakeup`s it. That M has to be scheduled by the OS, run
+//! `findRunnable` and (the new G being in the waker's `runnext`) steal it
+//! after the `usleep(3)` that `runqgrab` makes before taking a running P's
+//! runnext; meanwhile the waker's P goes on running. Measured on this
+//! machine against Go 1.19 (GOMAXPROCS=2, a busy main goroutine, the other
+//! P idle; 2,000 samples), a goroutine began running p10 71 us, p50 82 us,
+//! p90 218 us after its `go` statement; a second run gave the tails: p0
+//! 31 us, p1 about 70 us, p99 about 570 us (`WAKE_QUANTILES` ends at 1 ms;
+//! the few slower samples were the machine's other load).
+//!
+//! gort models this: `wakep` in this mode (Go's rule: an idle P, no P
+//! waking) takes an idle P off the idle list, counts it in `nmspinning`
+//! and requests a wake-up; the driver draws its latency from the measured
+//! distribution (`WAKE_QUANTILES`, piecewise linear between the
+//! quantiles) and sets the P's `wake_at` (Go's `notewakeup` landing). The
+//! P is not a candidate until the virtual clock reaches `wake_at`; then it
+//! runs `findRunnable`, and if it finds a G it stops spinning and calls
+//! `wakep` again (Go's `resetspinning`), else it goes back to the idle
+//! list. A P whose M is already awake (running a G, or looking for one
+//! after its G left) is unaffected; so are the timers (an idle P becomes a
+//! candidate as soon as a timer is due, as the M sleeping in netpoll until
+//! that timer would) and the start of a program (P0 runs main at once).
+//! A stop-the-world cancels a pending wake-up (the P stops at once).
+//!
+//! ## The virtual clock
+//!
+//! Virtual time stands for Go's time on this machine, so that the 10 ms
+//! slice, timers, the GC's modelled pauses and the wake-up latency weigh
+//! against the program's work as on Go 1.19. A step costs `step_ns`
+//! (default 1 ns: a map insert is about 50 steps against Go's 55 ns, a
+//! `new` plus insert about 60 against 65 ns, a lookup about 11 against
+//! 5 ns). Runtime operations that take few steps but much time in Go are
+//! charged their Go cost: a `go` statement (`NEWPROC_NS`, Go about 100 ns,
+//! plus `MALG_NS` when no dead G can be reused: 1.3 us in all in a fresh
+//! Go process) and each goroutine switch (`SCHEDULE_NS`: Go runs 1,000 trivial
+//! goroutines at GOMAXPROCS=1 in about 75 us). The cost becomes a debt of
+//! steps on the P that ran: when picked, the P pays it from its budget
+//! before its goroutine goes on, so the other Ps progress meanwhile, as
+//! Go's do while one P is in the scheduler. When k Ps took part in a
+//! round, they ran side by side: the clock advances by the steps taken
+//! divided by k (with the remainder carried), so each running P progresses
+//! at one step per `step_ns`, as each of Go's Ps does in real time.
+//!
+//! When no P can run, the clock jumps to the next timer or wake-up; with
+//! neither, it is Go's `checkdead`: `fatal error: all goroutines are
+//! asleep - deadlock!`.
 //!
 //! Nothing here reads wall time, thread identity or addresses, so the same
 //! seed gives the same interleaving, output and timestamps byte for byte.
@@ -33,10 +98,100 @@ use crate::g::G;
 use crate::m::M;
 use crate::p::{GPtr, P, P_GCSTOP, P_IDLE, P_RUNNING};
 use crate::sched::{Exit, Next, Sched};
-use crate::util::{FastRand, Geometric};
+use crate::util::{Geometric, SimRng};
 
 /// Virtual interval between simulated sysmon ticks.
 const SYSMON_TICK_NS: u64 = 20_000;
+
+/// Virtual cost of a `go` statement beyond its steps (Go 1.19 on this
+/// machine: about 100 ns per `go` in a loop starting 1,000 goroutines that
+/// reuse dead Gs).
+pub(crate) const NEWPROC_NS: u64 = 100;
+/// Extra cost of a `go` statement that finds no dead G to reuse (Go's
+/// `malg`: a new G and its stack; the same loop in a fresh Go 1.19 process
+/// took about 1.3 us per `go`).
+pub(crate) const MALG_NS: u64 = 1_200;
+/// Virtual cost of a goroutine switch, charged when a G leaves its P
+/// (exits, parks, yields): Go's goexit0 or park_m, schedule, execute and
+/// gogo (Go 1.19 ran 1,000 goroutines that only call `wg.Done` in about
+/// 75 us at GOMAXPROCS=1, a few steps of which gort counts).
+const SCHEDULE_NS: u64 = 70;
+
+/// `Sched::wake_at` of a P that is not being woken.
+pub(crate) const NOT_WAKING: u64 = u64::MAX;
+/// Flag on `Sched::wake_at`: a wake-up requested at the time in the other
+/// bits, its latency not drawn yet (the driver owns the RNG).
+pub(crate) const WAKE_PENDING: u64 = 1 << 63;
+
+/// The wake-up latency of an idle P (module comment): quantiles in per
+/// mille and virtual ns, measured against Go 1.19 on this machine.
+const WAKE_QUANTILES: [(u64, u64); 7] = [
+    (0, 30_000),
+    (10, 70_000),
+    (100, 71_000),
+    (500, 82_000),
+    (900, 218_000),
+    (990, 570_000),
+    (1000, 1_000_000),
+];
+
+/// One wake-up latency for the uniform draw `u`, interpolated linearly
+/// between the quantiles in integer arithmetic (a seed replays on every
+/// machine).
+fn wake_latency(u: u64) -> u64 {
+    // u / 2^64 as a per-mille position, scaled by 2^64.
+    let pos = u as u128 * 1000;
+    for w in WAKE_QUANTILES.windows(2) {
+        let ((q0, v0), (q1, v1)) = (w[0], w[1]);
+        let (lo, hi) = ((q0 as u128) << 64, (q1 as u128) << 64);
+        if pos < hi {
+            return v0 + ((v1 - v0) as u128 * (pos - lo) / (hi - lo)) as u64;
+        }
+    }
+    WAKE_QUANTILES[WAKE_QUANTILES.len() - 1].1
+}
+
+/// Go's `wakep` in this mode (module comment): called by `newproc`,
+/// `ready` and `start_the_world` on a goroutine, and by the driver when a
+/// woken P found work (`resetspinning`).
+pub(crate) fn wakep(sched: &Sched) {
+    if sched.npidle.load(Ordering::Relaxed) == 0 || sched.nmspinning.load(Ordering::Relaxed) != 0 {
+        return;
+    }
+    let p = {
+        let mut idle = sched.lock.lock().unwrap();
+        match sched.pidleget(&mut idle) {
+            Some(p) => p,
+            None => return,
+        }
+    };
+    sched.nmspinning.fetch_add(1, Ordering::SeqCst);
+    set_spinning(p, true);
+    let now = sched.vclock.load(Ordering::Relaxed);
+    sched.wake_at[p.id].store(now | WAKE_PENDING, Ordering::Relaxed);
+    sched.wake_new.store(true, Ordering::Relaxed);
+}
+
+/// The woken P's M is spinning while it wakes and looks for work, as
+/// `scheddetail` shows Go's.
+fn set_spinning(p: &P, on: bool) {
+    // SAFETY: in this mode every live P has its M for life (allm owns it).
+    if let Some(m) = unsafe { p.m.load(Ordering::Relaxed).as_ref() } {
+        m.spinning.store(on, Ordering::Relaxed);
+    }
+}
+
+/// Ends `p`'s wake-up (it found work, found none, or was stopped): its M
+/// is no longer spinning.
+fn end_wake(sched: &Sched, p: &P) -> bool {
+    if sched.wake_at[p.id].load(Ordering::Relaxed) == NOT_WAKING {
+        return false;
+    }
+    sched.wake_at[p.id].store(NOT_WAKING, Ordering::Relaxed);
+    sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
+    set_spinning(p, false);
+    true
+}
 
 pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
     crate::signal::ensure_altstack();
@@ -44,12 +199,19 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
         Mode::Deterministic(d) => d.clone(),
         Mode::Parallel => unreachable!("det::run in parallel mode"),
     };
-    let rng = FastRand::new(dc.seed);
+    let mut rng = SimRng::new(dc.seed);
     let runlen = Geometric::new(dc.switch_every);
     let trace_ns = sched.cfg.schedtrace_ms * 1_000_000;
     let mut next_sysmon = 0u64;
     let mut lasttrace = 0u64;
     let mut traced = false;
+    // Virtual ns not yet added to the clock: the remainder of dividing a
+    // round's time among the Ps that took part in it.
+    let mut carry = 0u64;
+    // Per P, steps of runtime work (a `go` statement, a goroutine switch)
+    // that Go spends in the scheduler but gort's code does in a few steps:
+    // the P pays them before its G goes on, while the other Ps run.
+    let mut debt = vec![0u64; sched.allp.len()];
     let mut cands: Vec<usize> = Vec::with_capacity(sched.gomaxprocs());
     loop {
         if sched.is_done() {
@@ -68,36 +230,79 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
         if sched.gcwaiting.load(Ordering::SeqCst) {
             stop_idle_ps(sched);
         }
+        if sched.wake_new.load(Ordering::Relaxed) {
+            sched.wake_new.store(false, Ordering::Relaxed);
+            for p in sched.ps().iter() {
+                let w = sched.wake_at[p.id].load(Ordering::Relaxed);
+                if w != NOT_WAKING && w & WAKE_PENDING != 0 {
+                    let at = (w & !WAKE_PENDING) + wake_latency(rng.next_u64());
+                    sched.wake_at[p.id].store(at, Ordering::Relaxed);
+                }
+            }
+        }
         cands.clear();
-        // Idle Ps are candidates only if some work exists; that check walks
-        // every queue, so it is made only when some P has no G.
-        let mut work = None;
+        let mut next_wake = u64::MAX;
+        // Whether a timer is due: checked only when some P is idle.
+        let mut timer_due = None;
         let stw = sched.gcwaiting.load(Ordering::Relaxed);
         for p in sched.ps().iter() {
-            let has_g = !p.curg.load(Ordering::Relaxed).is_null();
-            if has_g
-                || (!stw
-                    && p.status() != P_GCSTOP
-                    && *work.get_or_insert_with(|| work_anywhere(sched, now)))
-            {
+            if !p.curg.load(Ordering::Relaxed).is_null() {
+                cands.push(p.id);
+                continue;
+            }
+            let st = p.status();
+            if stw || st == P_GCSTOP {
+                continue;
+            }
+            if st == P_RUNNING {
+                // Its M is awake: it looks for work now.
+                cands.push(p.id);
+                continue;
+            }
+            let w = sched.wake_at[p.id].load(Ordering::Relaxed);
+            if w != NOT_WAKING {
+                if w <= now {
+                    cands.push(p.id);
+                } else {
+                    next_wake = next_wake.min(w);
+                }
+            } else if *timer_due.get_or_insert_with(|| sched.next_timer() <= now) {
                 cands.push(p.id);
             }
         }
         if cands.is_empty() {
-            let next = sched.next_timer();
+            let next = sched.next_timer().min(next_wake);
             if next != u64::MAX {
                 sched.vclock.store(next.max(now), Ordering::Relaxed);
                 continue;
             }
+            if work_anywhere(sched, now) {
+                // Work that nobody woke a P for: start an M for it at once,
+                // as Go's sysmon or the last spinning M would.
+                let p = sched.pidleget(&mut sched.lock.lock().unwrap());
+                if let Some(p) = p {
+                    sched.nmspinning.fetch_add(1, Ordering::SeqCst);
+                    set_spinning(p, true);
+                    sched.wake_at[p.id].store(now, Ordering::Relaxed);
+                    continue;
+                }
+            }
             report_deadlock(sched);
             break;
         }
-        let p = &sched.allp[cands[rng.below(cands.len() as u64) as usize]];
+        let k = cands.len() as u64;
+        let p = &sched.allp[cands[rng.below(k) as usize]];
         // Each simulated P keeps its own M for life (allm owns it).
         // SAFETY: p.m is set when the P is first used and never cleared in
         // this mode; Ms live as long as the Sched.
         let m = unsafe { &*p.m.load(Ordering::Relaxed) };
-        let budget = runlen.sample(&rng);
+        let budget = runlen.sample(rng.next_u64());
+        if debt[p.id] > 0 {
+            let paid = debt[p.id].min(budget);
+            debt[p.id] -= paid;
+            advance(sched, now, &mut carry, paid * dc.step_ns, k);
+            continue;
+        }
         // SAFETY: curg is a G of this runtime.
         let cur = unsafe { p.curg.load(Ordering::Relaxed).as_ref() };
         let (g, next) = match cur {
@@ -111,24 +316,41 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
             }
             None => match find_runnable(sched, m, p) {
                 Some((gp, inherit)) => {
+                    if end_wake(sched, p) {
+                        // Go's resetspinning: the woken M found work; wake
+                        // another P in case there is more.
+                        wakep(sched);
+                    }
                     let g = gp.get();
                     arm(g, budget);
                     (g, sched.execute(m, p, gp, inherit))
                 }
                 None => {
+                    end_wake(sched, p);
                     make_idle(sched, p);
                     continue;
                 }
             },
         };
         let steps = g.steps.get().max(1);
-        // One thread owns the clock in this mode: no read-modify-write.
-        // (The goroutine may have moved it itself: a collection's modelled
-        // pause, `advance_virtual_clock`.)
-        let cur = sched.vclock.load(Ordering::Relaxed).max(now);
-        sched
-            .vclock
-            .store(cur + steps * dc.step_ns, Ordering::Relaxed);
+        // A plain load and store: one thread owns the charge in this mode,
+        // and a swap would cost a locked instruction per switch.
+        let mut owed = sched.det_charge_ns.load(Ordering::Relaxed);
+        if owed > 0 {
+            sched.det_charge_ns.store(0, Ordering::Relaxed);
+        }
+        if matches!(next, Next::Find) {
+            // The G left the P: Go's goexit0/park_m, schedule and execute.
+            owed += SCHEDULE_NS;
+        }
+        if owed > 0 {
+            // The P that ran is the one that owes it (a G that moved to
+            // another P did so in a stop-the-world, which owes nothing).
+            debt[p.id] += owed.div_ceil(dc.step_ns.max(1));
+        }
+        // The k candidate Ps ran side by side: the clock moves by this
+        // P's share.
+        advance(sched, now, &mut carry, steps * dc.step_ns, k);
         // A G that left its P leaves the P running and empty: it looks for
         // work on its next turn, or goes idle. (`Next::Run` is a parallel-
         // mode shortcut and never comes back here.)
@@ -138,6 +360,24 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
         status: 0,
         report: String::new(),
     })
+}
+
+/// Moves the clock by `ns` of one P's work shared among the `k` Ps that
+/// ran side by side, carrying the remainder. One thread owns the clock in
+/// this mode: no read-modify-write. (A goroutine may have moved it itself,
+/// hence the max: a collection's modelled pause.)
+#[inline]
+fn advance(sched: &Sched, now: u64, carry: &mut u64, ns: u64, k: u64) {
+    *carry += ns;
+    // Most runs have 1, 2 or 4 Ps: shifts instead of a division there.
+    let (q, r) = if k.is_power_of_two() {
+        (*carry >> k.trailing_zeros(), *carry & (k - 1))
+    } else {
+        (*carry / k, *carry % k)
+    };
+    *carry = r;
+    let cur = sched.vclock.load(Ordering::Relaxed).max(now);
+    sched.vclock.store(cur + q, Ordering::Relaxed);
 }
 
 fn arm(g: &G, budget: u64) {
@@ -199,6 +439,7 @@ fn stop_idle_ps(sched: &Sched) {
                 sched.npidle.fetch_sub(1, Ordering::SeqCst);
             }
         }
+        end_wake(sched, p);
         p.set_status(P_GCSTOP);
         sched.stopwait.fetch_sub(1, Ordering::SeqCst);
     }
@@ -210,5 +451,35 @@ pub(crate) fn report_deadlock(sched: &Sched) {
         sched.throw("no goroutines (main called runtime.Goexit) - deadlock!");
     } else {
         sched.throw("all goroutines are asleep - deadlock!");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wake_latency_follows_the_measured_quantiles() {
+        // At the knots the draw is the measured value; between them it is
+        // monotone.
+        for (q, v) in WAKE_QUANTILES {
+            let u = ((q as u128) << 64) / 1000;
+            let u = u.min(u64::MAX as u128) as u64;
+            let got = wake_latency(u);
+            assert!(got.abs_diff(v) <= 1, "p{q}: {got} ns, want {v}");
+        }
+        let mut prev = 0;
+        for i in 0..=1000u64 {
+            let x = wake_latency(i.wrapping_mul(u64::MAX / 1000));
+            assert!(x >= prev);
+            prev = x;
+        }
+        // A sample's median and p90 are the measured ones.
+        let mut rng = SimRng::new(3);
+        let mut s: Vec<u64> = (0..20_000).map(|_| wake_latency(rng.next_u64())).collect();
+        s.sort_unstable();
+        let (p50, p90) = (s[10_000], s[18_000]);
+        assert!((80_000..84_000).contains(&p50), "p50 {p50}");
+        assert!((200_000..236_000).contains(&p90), "p90 {p90}");
     }
 }

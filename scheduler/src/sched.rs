@@ -106,6 +106,15 @@ pub struct Sched {
     start: Instant,
     /// Deterministic mode's virtual clock, in ns.
     pub(crate) vclock: AtomicU64,
+    /// Deterministic mode: per P, when its woken M starts looking for work
+    /// (`det::NOT_WAKING`, or a request flagged `det::WAKE_PENDING`).
+    pub(crate) wake_at: Box<[AtomicU64]>,
+    /// Deterministic mode: some `wake_at` holds a pending request.
+    pub(crate) wake_new: AtomicBool,
+    /// Deterministic mode: virtual ns that the running goroutine's runtime
+    /// calls cost beyond their steps (`det::NEWPROC_NS`), added to the
+    /// clock by the driver when the goroutine yields.
+    pub(crate) det_charge_ns: AtomicU64,
     timer_seq: AtomicU64,
     /// Live (not dead) goroutines, for checkdead.
     pub(crate) ngoroutines: AtomicI64,
@@ -172,6 +181,11 @@ impl Sched {
             exit_note: Note::default(),
             start: Instant::now(),
             vclock: AtomicU64::new(0),
+            wake_at: (0..cap)
+                .map(|_| AtomicU64::new(crate::det::NOT_WAKING))
+                .collect(),
+            wake_new: AtomicBool::new(false),
+            det_charge_ns: AtomicU64::new(0),
             timer_seq: AtomicU64::new(0),
             ngoroutines: AtomicI64::new(0),
             threads: Mutex::new(Vec::new()),
@@ -284,9 +298,11 @@ impl Sched {
     where
         F: FnOnce() + Send + 'static,
     {
+        let mut cost = crate::det::NEWPROC_NS;
         let gp = match p.gfget(&self.gfree) {
             Some(g) => g,
             None => {
+                cost += crate::det::MALG_NS;
                 let g: &'static G = Box::leak(G::new(self));
                 g.set_status(G_DEAD);
                 let gp = GPtr::new(g);
@@ -316,6 +332,9 @@ impl Sched {
         self.ngoroutines.fetch_add(1, Ordering::Relaxed);
         g.set_status(G_RUNNABLE);
         p.runqput(gp, true, &self.runq);
+        if self.det {
+            self.det_charge_ns.fetch_add(cost, Ordering::Relaxed);
+        }
         gp
     }
 
@@ -761,10 +780,12 @@ impl Sched {
         m.p().expect("gort: running goroutine without a P")
     }
 
-    /// Wakes an idle M for work that just appeared (Go's `wakep`); the
-    /// deterministic driver finds idle Ps with work itself.
+    /// Wakes an idle M for work that just appeared (Go's `wakep`); in
+    /// deterministic mode the woken P starts after a modelled latency
+    /// (det.rs).
     pub(crate) fn wakep(&self) {
         if self.det {
+            crate::det::wakep(self);
             return;
         }
         crate::parallel::wakep(self);

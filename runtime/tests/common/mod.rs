@@ -84,5 +84,18 @@ pub fn gosched_scenario() {
     }
     wg.wait();
 }
+/// Waits, spinning at safepoints, until `n` goroutines have called it on
+/// `line`. Goroutines that each run for less than an idle P's wake-up
+/// latency otherwise take turns on the first P (Go 1.19 behaves the same);
+/// a start line lets the other Ps wake and steal them, so at GOMAXPROCS
+/// >= 2 what follows really runs side by side.
+pub fn start_line(line: &std::sync::atomic::AtomicUsize, n: usize) {
+    use std::sync::atomic::Ordering;
+    line.fetch_add(1, Ordering::SeqCst);
+    while line.load(Ordering::SeqCst) < n {
+        gort::preempt_point();
+    }
+}
+
 pub mod mapdiff;
 pub mod sync;
