@@ -194,6 +194,14 @@ pub struct StartInfo {
     pub startfn: &'static str,
 }
 
+/// States of `G::user_park` (its low two bits; the rest count the G's
+/// parks by the public `gopark`, so a state cannot be mistaken for the same
+/// state of a later park).
+pub(crate) const USER_PARK_NONE: u64 = 0;
+pub(crate) const USER_PARKED: u64 = 1;
+pub(crate) const USER_PARK_TAKEN: u64 = 2;
+pub(crate) const USER_PARK_STATE: u64 = 3;
+
 /// A panic caught at the coroutine boundary: the message and where it was
 /// raised (filled in by the panic hook on the goroutine's own stack).
 #[derive(Clone, Debug)]
@@ -262,6 +270,11 @@ pub struct G {
     pub(crate) select_done: AtomicU32,
     /// The message of a pending `Yield::Fatal`.
     pub(crate) fatal_msg: Cell<&'static str>,
+    /// Whether the public `goready` may wake this G: `USER_PARKED` while it
+    /// is parked by the public `gopark` and nobody took the wake-up yet
+    /// (`USER_PARK_TAKEN` once a waker did), `USER_PARK_NONE` otherwise;
+    /// above the state, the number of such parks.
+    pub(crate) user_park: AtomicU64,
     /// Heap objects this goroutine recently found live (kept by gort-gc,
     /// `checked.rs`): a map operation re-checks its header and bucket
     /// array with one comparison instead of a span lookup.
@@ -319,6 +332,7 @@ impl G {
             param: Cell::new(0),
             select_done: AtomicU32::new(0),
             fatal_msg: Cell::new(""),
+            user_park: AtomicU64::new(USER_PARK_NONE),
             obj_memo: Default::default(),
         });
         g.stack.set_owner(&*g);

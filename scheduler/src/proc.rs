@@ -363,8 +363,28 @@ pub fn system_runtime_ext<T: std::any::Any + Send + Sync>() -> Option<&'static T
 
 /// Go's `gopark`: block the current G with `reason`. `unlock` runs on the
 /// M once the G is off its stack; it returns false to cancel the park.
+///
+/// Only a `goready` of this G's `current()` wakes it (the scheduler's own
+/// primitives never do); since any goroutine holding that GPtr may call
+/// it, code after `gopark` must re-check the condition it waited for.
 #[track_caller]
 pub fn gopark(reason: WaitReason, unlock: Option<UnlockFn>) {
+    let g = must_getg("gopark");
+    // Marks the park as one `goready` may end. A waker takes the wake-up
+    // (USER_PARKED -> TAKEN) before readying the G, and a cancelled park
+    // takes it back on the M (`park_m`); either way only one of them
+    // resumes the G.
+    let park = (g.user_park.load(Ordering::Relaxed) & !USER_PARK_STATE) + USER_PARK_STATE + 1;
+    g.user_park.store(park | USER_PARKED, Ordering::Release);
+    gopark_on(g, reason, unlock);
+    g.user_park.store(park | USER_PARK_NONE, Ordering::Release);
+}
+
+/// `gopark` for the scheduler's own primitives, whose waiters only their
+/// wakers ready (through `ready_g`): `goready` refuses these Gs, so a
+/// wake-up cannot reach a waiter whose sudog is still queued.
+#[track_caller]
+pub(crate) fn park(reason: WaitReason, unlock: Option<UnlockFn>) {
     gopark_on(must_getg("gopark"), reason, unlock);
 }
 
@@ -381,8 +401,60 @@ pub(crate) fn gopark_on(g: &G, reason: WaitReason, unlock: Option<UnlockFn>) {
     g.suspend(Yield::Park);
 }
 
-/// Go's `goready`: make a parked G runnable on the caller's P (runnext).
+/// Go's `goready`: make a G parked by `gopark` runnable on the caller's
+/// P (runnext).
+///
+/// `gp` is checked before it is used: it must be a goroutine of the
+/// caller's runtime (a GPtr kept from another run, or from another
+/// runtime, names nothing here), parked by `gopark` and not yet readied.
+/// Anything else is Go's `fatal error: bad g->status in ready`, never a
+/// wake-up of a goroutine blocked elsewhere (in a channel operation,
+/// `sleep`, a mutex), whose waiter records would then be left dangling.
+/// The check takes the runtime's goroutine-list lock; the scheduler's own
+/// primitives use an unchecked path.
+#[track_caller]
 pub fn goready(gp: GPtr) {
+    let me = must_getg("goready");
+    let sched = me.sched();
+    if !sched.allgs.lock().unwrap().contains(&gp) {
+        fatal_detail(
+            format!(
+                "runtime: gp: gp={:#x} is not a goroutine of this runtime\n",
+                gp.0.as_ptr() as usize
+            ),
+            "bad g->status in ready",
+        );
+    }
+    // Gs are only freed at the runtime's teardown, and the caller is a
+    // goroutine of this runtime: a member of allgs is alive.
+    let g = gp.get();
+    let w = g.user_park.load(Ordering::Acquire);
+    if w & USER_PARK_STATE != USER_PARKED
+        || g.user_park
+            .compare_exchange(
+                w,
+                (w & !USER_PARK_STATE) | USER_PARK_TAKEN,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+    {
+        fatal_detail(
+            format!(
+                "runtime: gp: gp={:#x}, goid={}, gp->atomicstatus={} (not parked by gopark)\n",
+                gp.0.as_ptr() as usize,
+                g.goid(),
+                g.status()
+            ),
+            "bad g->status in ready",
+        );
+    }
+    goready_on(me, gp);
+}
+
+/// `goready` for the scheduler's own primitives: `gp` is a waiter they
+/// dequeued, parked by `park`.
+pub(crate) fn ready_g(gp: GPtr) {
     goready_on(must_getg("goready"), gp);
 }
 
@@ -429,7 +501,7 @@ pub fn sleep(d: Duration) {
         return;
     }
     g.sleep_ns.set(d.as_nanos().min(u64::MAX as u128) as u64);
-    gopark(
+    park(
         WaitReason::Sleep,
         Some(UnlockFn {
             f: reset_for_sleep,

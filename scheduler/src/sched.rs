@@ -579,6 +579,8 @@ impl Sched {
     fn park_m(&self, m: &M, p: &P, gp: GPtr) -> Next {
         let g = gp.get();
         let (reason, unlock) = (g.park_reason.get(), g.park_unlock.take());
+        // Read while this M still owns the G: which park this is.
+        let user = g.user_park.load(Ordering::Acquire);
         self.drop_curg(m, p);
         g.set_waitreason(reason);
         g.set_status(G_WAITING);
@@ -588,6 +590,27 @@ impl Sched {
             // until the G is readied.
             let ok = unsafe { (u.f)(u.arg) };
             if !ok {
+                // A park by the public `gopark` can be readied by `goready`
+                // while the unlock function runs (no lock of the unlock
+                // function orders them): whoever takes the wake-up first
+                // resumes the G. If a waker took it, the G is (or is about
+                // to be) queued, and resuming it here too would run one
+                // coroutine on two Ms.
+                // The park's number in `user` makes the exchange fail if the
+                // G was readied, ran and parked again meanwhile.
+                if user & USER_PARK_STATE != USER_PARK_NONE
+                    && (user & USER_PARK_STATE != USER_PARKED
+                        || g.user_park
+                            .compare_exchange(
+                                user,
+                                user & !USER_PARK_STATE,
+                                Ordering::AcqRel,
+                                Ordering::Acquire,
+                            )
+                            .is_err())
+                {
+                    return Next::Find;
+                }
                 g.set_status(G_RUNNABLE);
                 g.set_status(G_RUNNING);
                 m.curg.store(gp.0.as_ptr(), Ordering::Release);
