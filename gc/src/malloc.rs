@@ -39,13 +39,10 @@ fn zero(addr: usize, size: usize) {
 /// The current P's id and the heap, after a safepoint.
 #[inline]
 fn enter() -> (usize, &'static Heap) {
-    match gort_scheduler::alloc_enter() {
-        Some((p, h)) if !h.is_null() => {
-            // SAFETY: the only layer state gort installs is the Heap
-            // (`mheap::current` creates it through `runtime_ext`), and it
-            // lives as long as the runtime whose goroutine runs here.
-            (p, unsafe { &*(h as *const Heap) })
-        }
+    // SAFETY: the heap is used only by the allocation that asks for it, on
+    // this goroutine, while its runtime runs.
+    match unsafe { gort_scheduler::alloc_enter(&crate::mheap::HEAP) } {
+        Some((p, Some(h))) => (p, h),
         _ => {
             crate::mheap::must();
             (gort_scheduler::procid(), crate::mheap::must())

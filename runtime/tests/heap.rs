@@ -397,3 +397,34 @@ fn collections_during_concurrent_allocation_keep_live_objects() {
         });
     }
 }
+
+/// Another layer's per-runtime state (as the race detector and the tracer
+/// will keep).
+static OTHER_LAYER: gort_scheduler::LayerKey<u64> = gort_scheduler::LayerKey::new();
+
+/// Another layer's state has a slot of its own, typed by its key: created
+/// before the heap (a runtime started without `Runtime`, whose heap comes
+/// with the first allocation) or after it (`Runtime::run` creates the heap
+/// first), it is never taken for the heap, and each reads back its own.
+#[test]
+fn another_layers_state_has_its_own_slot_beside_the_heap() {
+    let scenario = || {
+        // SAFETY: the references are used right here, on this goroutine.
+        let v = unsafe { OTHER_LAYER.get_or_init(|| 0xfeed) }.copied();
+        assert_eq!(v, Some(0xfeed));
+        let head = chain(1000);
+        gc();
+        assert_eq!(chain_len(head), 1000);
+        // SAFETY: as above.
+        let v = unsafe { OTHER_LAYER.get_or_init(|| 0) }.copied();
+        assert_eq!(v, Some(0xfeed));
+    };
+    run_ok(par(1), scenario);
+    let cfg = gort::SchedConfig {
+        gomaxprocs: 1,
+        ..Default::default()
+    };
+    let start = gort_scheduler::start_info::<()>("main");
+    let e = gort_scheduler::run(cfg, start, scenario);
+    assert_eq!(e.status, 0, "{}", e.report);
+}

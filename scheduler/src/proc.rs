@@ -103,7 +103,7 @@ pub fn preempt_point_g() -> Option<&'static G> {
 }
 
 #[inline]
-fn safepoint(g: &G) {
+pub(crate) fn safepoint(g: &G) {
     if g.det {
         det_step(g);
     }
@@ -253,23 +253,6 @@ pub fn systemstack(f: &mut dyn FnMut()) {
     g.suspend(Yield::SystemStack);
 }
 
-/// The layer state of the current goroutine's runtime (the heap), created
-/// by `init` on first use; `None` outside a goroutine.
-pub fn runtime_ext<T: std::any::Any + Send + Sync>(init: impl FnOnce() -> T) -> Option<&'static T> {
-    let g = getg()?;
-    let sched = g.sched();
-    let ext = sched.ext.get_or_init(|| Box::new(init()));
-    // SAFETY: the Sched outlives every goroutine that can call this, and
-    // the ext box lives as long as the Sched; 'static is as long as any
-    // caller on a goroutine can hold it.
-    let r: &'static (dyn std::any::Any + Send + Sync) = unsafe { &*(&**ext as *const _) };
-    let t = r.downcast_ref::<T>()?;
-    sched
-        .ext_ptr
-        .store(t as *const T as *mut (), Ordering::Release);
-    Some(t)
-}
-
 /// Deterministic mode: moves the virtual clock forward by `ns` (work the
 /// runtime did outside any step, such as a stop-the-world collection, whose
 /// cost the caller models). Does nothing in parallel mode, where time is
@@ -295,20 +278,6 @@ pub fn fastrand() -> u32 {
 /// Whether the current goroutine's runtime runs in deterministic mode.
 pub fn deterministic() -> bool {
     getg().is_some_and(|g| g.det)
-}
-
-/// For allocators: a safepoint, then the id of the current goroutine's P
-/// and the runtime's layer state set by `runtime_ext` (null before that),
-/// with one `getg`. The P is valid until the next safepoint or step.
-#[inline]
-pub fn alloc_enter() -> Option<(usize, *const ())> {
-    let g = getg()?;
-    safepoint(g);
-    let sched = g.sched();
-    Some((
-        Sched::current_p(g).id,
-        sched.ext_ptr.load(Ordering::Acquire) as *const (),
-    ))
 }
 
 /// Calls `f(lo, hi)` for the part of every live goroutine's stack that can
@@ -340,7 +309,7 @@ pub fn for_each_goroutine_stack(slack: usize, mut f: impl FnMut(u64, usize, usiz
 }
 
 /// The goroutine whose `systemstack` call is running on this thread.
-fn current_system_g() -> Option<&'static G> {
+pub(crate) fn current_system_g() -> Option<&'static G> {
     let p = SYSTEM_G.with(|c| c.get());
     // SAFETY: set by `after_yield` around a systemstack call to a live G.
     unsafe { p.as_ref() }
@@ -350,15 +319,6 @@ thread_local! {
     /// The G whose systemstack function this M is running (Go's
     /// `getg().m.curg` seen from g0).
     pub(crate) static SYSTEM_G: std::cell::Cell<*const G> = const { std::cell::Cell::new(std::ptr::null()) };
-}
-
-/// The runtime's layer state from the system stack (see `systemstack`).
-pub fn system_runtime_ext<T: std::any::Any + Send + Sync>() -> Option<&'static T> {
-    let g = current_system_g()?;
-    let ext = g.sched().ext.get()?;
-    // SAFETY: as in `runtime_ext`.
-    let r: &'static (dyn std::any::Any + Send + Sync) = unsafe { &*(&**ext as *const _) };
-    r.downcast_ref::<T>()
 }
 
 /// Go's `gopark`: block the current G with `reason`. `unlock` runs on the

@@ -114,12 +114,9 @@ pub struct Sched {
     /// When sysmon plans to wake next (ns); an earlier new timer wakes it.
     pub(crate) sysmon_wake_at: AtomicU64,
     weak: std::sync::Weak<Sched>,
-    /// State of the layers above the scheduler (the heap), created on first
-    /// use and dropped with the runtime.
-    pub(crate) ext: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
-    /// The same state as a raw pointer, for the allocation fast path
-    /// (`alloc_enter`); set by `runtime_ext`.
-    pub(crate) ext_ptr: std::sync::atomic::AtomicPtr<()>,
+    /// State of the layers above the scheduler (the heap), one typed slot
+    /// per layer (`ext`), created on first use and dropped with the runtime.
+    pub(crate) ext: crate::ext::LayerSlots,
 }
 
 // SAFETY: all shared state is atomic or behind a Mutex; the global queue
@@ -178,8 +175,7 @@ impl Sched {
             sysmonnote: Note::default(),
             sysmon_wake_at: AtomicU64::new(0),
             weak: weak.clone(),
-            ext: std::sync::OnceLock::new(),
-            ext_ptr: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+            ext: crate::ext::LayerSlots::new(),
         })
     }
 
