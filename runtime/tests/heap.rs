@@ -209,7 +209,8 @@ fn a_stale_pointer_access_is_a_fatal_error_naming_both_sites() {
 /// pointer on the stack.
 #[inline(never)]
 fn memo_check_hidden(h: usize) -> u64 {
-    let g = gort_scheduler::preempt_point_g();
+    // SAFETY: used for this one check on this goroutine.
+    let g = unsafe { gort_scheduler::preempt_point_g() };
     Ptr(h ^ 0x5555_5555).obj_memo(g, 0).load(2)
 }
 

@@ -95,8 +95,25 @@ pub fn preempt_point() {
 
 /// `preempt_point`, returning the current goroutine (None on a thread
 /// that is not running one) for runtime code that keeps state in it.
+///
+/// # Safety
+/// The G is freed when its runtime ends, and its per-goroutine state
+/// (`obj_memo`) is unsynchronised: the caller must use the reference only
+/// on the calling goroutine and only during the current runtime call (not
+/// store it, send it to another thread or goroutine, or keep it past
+/// `Runtime::run`).
+///
+/// ```compile_fail
+/// // Not callable without `unsafe`: the reference could outlive the run.
+/// let g = gort_scheduler::preempt_point_g();
+/// ```
+///
+/// ```compile_fail
+/// // Nor is `getg`, which it is built on, reachable from another crate.
+/// let g = gort_scheduler::stack::getg();
+/// ```
 #[inline]
-pub fn preempt_point_g() -> Option<&'static G> {
+pub unsafe fn preempt_point_g() -> Option<&'static G> {
     let g = getg()?;
     safepoint(g);
     Some(g)

@@ -297,8 +297,11 @@ pub fn slot_of(addr: usize) -> Option<usize> {
 
 /// Go's `getg()`: the G running on the current stack, or None when called
 /// from an ordinary thread stack (an M's g0, or a thread outside gort).
+///
+/// Crate-private: the reference is only valid while the G's runtime runs,
+/// and `G: Sync` would let safe code elsewhere send it past that.
 #[inline(always)]
-pub fn getg() -> Option<&'static G> {
+pub(crate) fn getg() -> Option<&'static G> {
     let lo = slot_of(current_sp())?;
     // SAFETY: `lo` is a slot of the pool, mapped for the process's life; the
     // header is an AtomicPtr (any bit pattern is valid). A non-null owner is
