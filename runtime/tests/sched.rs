@@ -776,10 +776,8 @@ fn a_cancelled_park_readied_meanwhile_resumes_once() {
         *slot.lock().unwrap() = Some(gort::current());
         gort::gopark(
             gort::WaitReason::Zero,
-            Some(gort::UnlockFn {
-                f: slow_cancel,
-                arg: 0,
-            }),
+            // SAFETY: `slow_cancel` may be called with any argument.
+            Some(unsafe { gort::UnlockFn::new(slow_cancel, 0) }),
         );
         gort::println!("resumed");
         // Still asleep when the unlock function returns: a second resume

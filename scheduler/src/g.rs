@@ -171,10 +171,29 @@ pub enum Yield {
 
 /// Go's `unlockf` with its argument: called on the M after the parking G
 /// has switched away, so a waker can never see a half-parked G.
+///
+/// Built only through the `unsafe` `new`: the runtime calls `f(arg)`, and
+/// safe code could otherwise pair any `unsafe fn(usize) -> bool` with an
+/// argument that breaks its contract:
+///
+/// ```compile_fail
+/// unsafe fn f(_: usize) -> bool { true }
+/// let u = gort_scheduler::UnlockFn { f, arg: 0 };
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct UnlockFn {
-    pub f: unsafe fn(usize) -> bool,
-    pub arg: usize,
+    pub(crate) f: unsafe fn(usize) -> bool,
+    pub(crate) arg: usize,
+}
+
+impl UnlockFn {
+    /// # Safety
+    /// Calling `f(arg)` once, on the M, after the parking goroutine has
+    /// switched away and before it is readied, must be sound; it returns
+    /// false to cancel the park (the goroutine then resumes at once).
+    pub unsafe fn new(f: unsafe fn(usize) -> bool, arg: usize) -> UnlockFn {
+        UnlockFn { f, arg }
+    }
 }
 
 /// A goroutine's coroutine: it returns how its function ended (a caught
