@@ -164,6 +164,18 @@ pub fn guard_pages_supported() -> bool {
 
 /// One goroutine's stack slot. Owned by exactly one G for the G's life (a
 /// dead G keeps its stack on the free list, as Go's `gfput` does).
+///
+/// Slots, their owner records and coroutine stacks on them are the
+/// scheduler's alone: a slot given out twice, or an owner record naming
+/// no G, would be memory corruption.
+///
+/// ```compile_fail
+/// let s = gort_scheduler::stack::SlotStack::alloc();
+/// ```
+///
+/// ```compile_fail
+/// let g = gort_scheduler::stack::slot_owner(8);
+/// ```
 #[derive(Debug)]
 pub struct SlotStack {
     lo: usize,
@@ -171,7 +183,7 @@ pub struct SlotStack {
 
 impl SlotStack {
     /// Takes a slot from the pool.
-    pub fn alloc() -> SlotStack {
+    pub(crate) fn alloc() -> SlotStack {
         let pool = pool();
         if let Some(lo) = pool.free.lock().unwrap().pop() {
             return SlotStack { lo };
@@ -196,7 +208,7 @@ impl SlotStack {
 
     /// Gives the slot back to the pool, returning its touched pages to the
     /// kernel (the guard page survives `MADV_DONTNEED`).
-    pub fn release(self) {
+    pub(crate) fn release(self) {
         let pool = pool();
         // SAFETY: the slot is ours and no coroutine runs on it any more;
         // dropping its pages only zeroes memory nobody refers to.
@@ -230,7 +242,7 @@ impl SlotStack {
     }
 
     /// Records which G owns the slot, for `getg`.
-    pub fn set_owner(&self, g: *const G) {
+    pub(crate) fn set_owner(&self, g: *const G) {
         self.header().g.store(g as *mut G, Ordering::Release);
     }
 }
@@ -243,7 +255,7 @@ pub struct CoStack {
 }
 
 impl CoStack {
-    pub fn of(s: &SlotStack) -> CoStack {
+    pub(crate) fn of(s: &SlotStack) -> CoStack {
         CoStack { lo: s.lo }
     }
 }
@@ -322,7 +334,7 @@ pub fn guard_page_slot(addr: usize) -> Option<usize> {
 }
 
 /// The G owning slot `lo`, for the signal handler (no allocation, no lock).
-pub fn slot_owner(lo: usize) -> *const G {
+pub(crate) fn slot_owner(lo: usize) -> *const G {
     // SAFETY: as in `getg`.
     unsafe { &*((lo + SLOT_SIZE - HEADER) as *const SlotHeader) }
         .g
