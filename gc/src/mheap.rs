@@ -52,6 +52,11 @@ struct Pages {
     all: Vec<&'static MSpan>,
 }
 
+/// One runtime's heap, created by gort-gc in the runtime's layer slot:
+///
+/// ```compile_fail
+/// let h = gort_gc::Heap::new(gort_gc::GcConfig::default());
+/// ```
 pub struct Heap {
     pub cfg: GcConfig,
     pages: Mutex<Pages>,
@@ -97,7 +102,7 @@ unsafe impl Sync for Heap {}
 unsafe impl Send for Heap {}
 
 impl Heap {
-    pub fn new(cfg: GcConfig) -> Heap {
+    pub(crate) fn new(cfg: GcConfig) -> Heap {
         let goal = crate::pacer::heap_goal(0, 0, 0, cfg.gogc);
         Heap {
             cfg,

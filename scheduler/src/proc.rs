@@ -301,9 +301,17 @@ pub fn deterministic() -> bool {
 /// hold pointers: from its saved stack pointer (minus `slack` bytes, for
 /// registers the switch pushed below it) to the base, or the top 4 KiB of
 /// a goroutine that has not run yet (where its closure was written).
-/// Every goroutine must be suspended: the world stopped and the caller on
-/// the system stack (`systemstack`).
-pub fn for_each_goroutine_stack(slack: usize, mut f: impl FnMut(u64, usize, usize)) {
+///
+/// # Safety
+/// Every goroutine of the runtime must be suspended (the world stopped,
+/// the caller on the system stack, `systemstack`): the per-goroutine
+/// fields read here are written by running goroutines without
+/// synchronisation.
+///
+/// ```compile_fail
+/// gort_scheduler::for_each_goroutine_stack(0, |_, _, _| {});
+/// ```
+pub unsafe fn for_each_goroutine_stack(slack: usize, mut f: impl FnMut(u64, usize, usize)) {
     let Some(g) = getg().or_else(current_system_g) else {
         return;
     };
