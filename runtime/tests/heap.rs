@@ -429,3 +429,36 @@ fn another_layers_state_has_its_own_slot_beside_the_heap() {
     let e = gort_scheduler::run(cfg, start, scenario);
     assert_eq!(e.status, 0, "{}", e.report);
 }
+
+/// `Type`'s fields are public: a type written as a literal whose pointer
+/// data runs past its size (here far past: half a GiB of pointer words
+/// for a one-word object) is refused at allocation, before the collector
+/// would scan raw memory beyond the object and out of the arena.
+#[test]
+fn a_type_whose_pointer_data_exceeds_its_size_is_refused() {
+    let rt = Runtime::new(par(1));
+    let e = common::run(&rt, || {
+        let words = 1usize << 20;
+        let ty: &'static Type = Box::leak(Box::new(Type {
+            name: "heap.liar",
+            size: 8,
+            ptrmask: vec![!0u64; words].into_boxed_slice(),
+            ptrdata: words * 64 * 8,
+            elem_words: words * 64,
+            count: 1,
+        }));
+        let p = new_object(ty);
+        p.store(0, 0);
+        gc();
+        std::hint::black_box(p);
+        gort::println!("collected");
+    });
+    assert_eq!(e.status, 2);
+    assert!(
+        rt.stderr()
+            .contains("panic: gort: type heap.liar has pointer data"),
+        "{}",
+        rt.stderr()
+    );
+    assert_eq!(rt.stdout(), "");
+}
