@@ -244,6 +244,8 @@ pub struct G {
     /// The runtime runs in deterministic mode (copied from the Sched so the
     /// step hook needs one load less).
     pub(crate) det: bool,
+    /// The serial of the runtime the G belongs to (`Sched::serial`).
+    pub(crate) rt: u64,
     pub(crate) stack: SlotStack,
     /// The coroutine; touched only by the M that owns the G.
     pub(crate) co: UnsafeCell<Option<GCoroutine>>,
@@ -331,6 +333,8 @@ impl G {
             sched,
             // SAFETY: a non-null sched is the live Sched creating this G.
             det: unsafe { sched.as_ref() }.is_some_and(|s| s.det),
+            // SAFETY: as above.
+            rt: unsafe { sched.as_ref() }.map_or(0, |s| s.serial),
             stack,
             co: UnsafeCell::new(None),
             yielder: Cell::new(std::ptr::null()),

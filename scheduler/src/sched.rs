@@ -76,6 +76,10 @@ pub(crate) struct Idle {
 }
 
 pub struct Sched {
+    /// This runtime among all runtimes of the process (never reused, unlike
+    /// its address): Gs record it (`G::rt`) so a waiter left in a queue by
+    /// an earlier run is recognised.
+    pub(crate) serial: u64,
     pub cfg: SchedConfig,
     pub(crate) det: bool,
     /// Every P this runtime can have; the first `nprocs` are live (Go's
@@ -128,6 +132,7 @@ unsafe impl Send for Sched {}
 
 impl Sched {
     pub(crate) fn new(cfg: SchedConfig) -> Arc<Sched> {
+        static SERIAL: AtomicU64 = AtomicU64::new(1);
         let n = cfg.gomaxprocs.max(1);
         let det = matches!(cfg.mode, Mode::Deterministic(_));
         // Ps beyond GOMAXPROCS exist from the start (dead) so that a P's
@@ -141,6 +146,7 @@ impl Sched {
             .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
             .collect();
         Arc::new_cyclic(|weak| Sched {
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             cfg,
             det,
             allp,
@@ -329,6 +335,17 @@ impl Sched {
     /// Go's `ready`: a waiting G becomes runnable on `p` (runnext when
     /// `next`), and an idle P is woken to run it if there is one.
     pub(crate) fn ready(&self, g: GPtr, p: &P, next: bool) {
+        if g.get().rt != self.serial {
+            // A channel, semaphore or notify list outlived the run whose
+            // goroutine waits in it (or is shared by two runtimes): that
+            // goroutine is not this runtime's to run.
+            self.throw(&format!(
+                "runtime: gp: gp={:#x}, goid={} is a goroutine of another runtime\nfatal error: ready of a goroutine of another runtime",
+                g.0.as_ptr() as usize,
+                g.get().goid(),
+            ));
+            return;
+        }
         if !g.get().cas_status(G_WAITING, G_RUNNABLE) {
             self.throw(&format!(
                 "runtime: gp: gp={:#x}, goid={}, gp->atomicstatus={}\nfatal error: bad g->status in ready",
@@ -794,6 +811,13 @@ impl Sched {
     /// exit: their deferred code (Rust destructors) does not run and what
     /// they captured is leaked, rather than running user code while the
     /// runtime is being torn down.
+    ///
+    /// An abandoned goroutine that had started may still be named by a
+    /// waiter record on its own stack, queued in a channel, semaphore or
+    /// notify list that outlives the run (a clone held elsewhere, a
+    /// static): its G and stack are leaked with it, so a later operation
+    /// on that primitive reads live memory, and `ready` refuses the G
+    /// (`G::rt`) instead of running it.
     pub(crate) fn teardown(&self) {
         let gs = std::mem::take(&mut *self.allgs.lock().unwrap());
         while self.runq.pop().is_some() {}
@@ -803,17 +827,27 @@ impl Sched {
         for gp in gs {
             let g = gp.0.as_ptr();
             // SAFETY: every M and the driver have stopped: nothing else
-            // refers to this G any more. A suspended coroutine is marked
+            // runs this G any more. A suspended coroutine is marked
             // finished without unwinding (force_reset): its 'static, Send
             // closure borrows nothing outside its stack, so skipping its
-            // destructors only leaks, and nothing points into the stack,
-            // which goes back to the pool; then the G is freed.
+            // destructors only leaks. A G that never started or has
+            // finished is in no waiter queue, so it is freed and its stack
+            // goes back to the pool.
             unsafe {
+                let mut abandoned = false;
                 if let Some(mut co) = (*(*g).co.get()).take() {
                     if co.started() && !co.done() {
                         co.force_reset();
+                        abandoned = true;
                     }
                     drop(co);
+                }
+                if abandoned {
+                    let sp = (*g).sched_sp.get();
+                    if sp != 0 {
+                        (*g).stack.trim_below(sp);
+                    }
+                    continue;
                 }
                 let b = Box::from_raw(g);
                 let G { stack, .. } = *b;

@@ -222,6 +222,24 @@ impl SlotStack {
         pool.free.lock().unwrap().push(self.lo);
     }
 
+    /// For a slot kept by an abandoned goroutine (never resumed, never
+    /// reused): returns the pages below its saved stack pointer `sp` to
+    /// the kernel, keeping the frames it was suspended in (with a page of
+    /// margin for the registers the switch pushed), where waiter records
+    /// may still be read.
+    pub(crate) fn trim_below(&self, sp: usize) {
+        let from = self.lo + GUARD;
+        let to = sp.saturating_sub(4096) & !4095;
+        if to > from {
+            // SAFETY: [from, to) lies in this slot above its guard page and
+            // below every frame of its (finished, never resumed) coroutine
+            // that anyone may still read; zeroing it changes nothing live.
+            unsafe {
+                libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_DONTNEED);
+            }
+        }
+    }
+
     pub fn lo(&self) -> usize {
         self.lo
     }
