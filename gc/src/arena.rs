@@ -38,10 +38,23 @@ pub const PAGES_PER_ARENA: usize = ARENA_BYTES / PAGE_SIZE;
 const ARENA_INDEX_BITS: usize = 48 - ARENA_SHIFT;
 
 /// One arena's metadata.
+///
+/// Its span table is the heap's: every checked access trusts the spans it
+/// finds there, so only gort-gc writes it.
+///
+/// ```compile_fail
+/// let a = gort_gc::arena::first_arena_or_dummy();
+/// a.set_spans(0, 1, std::ptr::NonNull::dangling().as_ptr());
+/// ```
+///
+/// ```compile_fail
+/// let a = gort_gc::arena::first_arena_or_dummy();
+/// a.spans[0].store(std::ptr::NonNull::dangling().as_ptr(), std::sync::atomic::Ordering::Relaxed);
+/// ```
 pub struct HeapArena {
     pub base: usize,
     /// The span owning each page (null: free page).
-    pub spans: [AtomicPtr<MSpan>; PAGES_PER_ARENA],
+    pub(crate) spans: [AtomicPtr<MSpan>; PAGES_PER_ARENA],
 }
 
 impl HeapArena {
@@ -64,7 +77,7 @@ impl HeapArena {
     }
 
     /// Points pages `[first, first + n)` at `s` (null to free them).
-    pub fn set_spans(&self, first_page: usize, n: usize, s: *mut MSpan) {
+    pub(crate) fn set_spans(&self, first_page: usize, n: usize, s: *mut MSpan) {
         for e in &self.spans[first_page..first_page + n] {
             e.store(s, Ordering::Release);
         }
@@ -121,7 +134,7 @@ pub fn first_arena_or_dummy() -> &'static HeapArena {
 }
 
 /// A fresh or recycled arena, its pages all free.
-pub fn alloc_arena() -> &'static HeapArena {
+pub(crate) fn alloc_arena() -> &'static HeapArena {
     let mut src = SOURCE.lock().unwrap();
     let src = src.get_or_insert_with(|| ArenaSource {
         free: Vec::new(),
@@ -152,7 +165,7 @@ pub fn alloc_arena() -> &'static HeapArena {
 }
 
 /// Gives arenas back when their heap ends. Their pages must be free.
-pub fn free_arenas(arenas: &[&'static HeapArena]) {
+pub(crate) fn free_arenas(arenas: &[&'static HeapArena]) {
     let mut src = SOURCE.lock().unwrap();
     if let Some(src) = src.as_mut() {
         src.free.extend_from_slice(arenas);

@@ -39,13 +39,10 @@ fn zero(addr: usize, size: usize) {
 /// The current P's id and the heap, after a safepoint.
 #[inline]
 fn enter() -> (usize, &'static Heap) {
-    match gort_scheduler::alloc_enter() {
-        Some((p, h)) if !h.is_null() => {
-            // SAFETY: the only layer state gort installs is the Heap
-            // (`mheap::current` creates it through `runtime_ext`), and it
-            // lives as long as the runtime whose goroutine runs here.
-            (p, unsafe { &*(h as *const Heap) })
-        }
+    // SAFETY: the heap is used only by the allocation that asks for it, on
+    // this goroutine, while its runtime runs.
+    match unsafe { gort_scheduler::alloc_enter(&crate::mheap::HEAP) } {
+        Some((p, Some(h))) => (p, h),
         _ => {
             crate::mheap::must();
             (gort_scheduler::procid(), crate::mheap::must())
@@ -53,8 +50,42 @@ fn enter() -> (usize, &'static Heap) {
     }
 }
 
+/// Whether the collector's scan of an object of `ty` (`scanobject`: the
+/// first `ptrdata` bytes, whole elements for an array) stays inside its
+/// `size` bytes. `Type`'s fields are public, so a type written as a struct
+/// literal is checked here rather than trusted: the scan reads raw heap
+/// words, and past the object it could leave the arena.
+#[inline(always)]
+fn scan_fits(ty: &Type) -> bool {
+    if ty.count == 1 {
+        ty.ptrdata <= ty.size
+    } else {
+        ty.ptrdata == 0
+            || ty.elem_words.checked_mul(8).is_some_and(|eb| {
+                eb > 0
+                    && ty
+                        .ptrdata
+                        .div_ceil(eb)
+                        .checked_mul(eb)
+                        .is_some_and(|b| b <= ty.size)
+            })
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn bad_type(ty: &Type) -> ! {
+    panic!(
+        "gort: type {} has pointer data ({} bytes, {} words per element, {} elements) beyond its size ({} bytes)",
+        ty.name, ty.ptrdata, ty.elem_words, ty.count, ty.size
+    )
+}
+
 #[inline]
 fn mallocgc(ty: &'static Type, site: &'static Location<'static>) -> Ptr {
+    if !scan_fits(ty) {
+        bad_type(ty);
+    }
     let (mut p, heap) = enter();
     if heap.heap_live.load(Ordering::Relaxed) >= heap.trigger.load(Ordering::Relaxed) {
         crate::mgc::gc_trigger(heap);

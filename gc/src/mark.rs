@@ -51,6 +51,12 @@ pub struct MarkStats {
     pub stack_bytes: u64,
 }
 
+/// A marking pass.
+///
+/// ```compile_fail
+/// // Reading arbitrary memory as a stack is gort-gc's own, unsafe, business.
+/// gort_gc::mark::Marker::new().scan_stack(0, 64);
+/// ```
 pub struct Marker {
     /// Grey objects: base address and type (so scanning needs no second
     /// lookup).
@@ -164,13 +170,15 @@ impl Marker {
     }
 
     /// Conservatively scans `[lo, hi)` of a frozen goroutine stack.
-    pub fn scan_stack(&mut self, lo: usize, hi: usize) {
+    ///
+    /// # Safety
+    /// `[lo, hi)` is mapped memory not written during the scan: the part of
+    /// a suspended goroutine's stack slot above its guard page.
+    pub(crate) unsafe fn scan_stack(&mut self, lo: usize, hi: usize) {
         let mut a = (lo + 7) & !7;
         self.stats.stack_bytes += (hi - a) as u64;
         while a + 8 <= hi {
-            // SAFETY: [lo, hi) lies in the slot of a suspended goroutine
-            // (above its guard page): mapped, and not written while the
-            // world is stopped and this goroutine is suspended.
+            // SAFETY: the function's contract.
             let v = unsafe { std::ptr::read_volatile(a as *const usize) };
             if v != 0 {
                 if let Some(h) = self.stack_hits.as_mut() {
@@ -198,10 +206,15 @@ pub(crate) fn mark_roots_and_drain(heap: &Heap) -> MarkStats {
         }
     }
     m.drain();
-    gort_scheduler::for_each_goroutine_stack(STACK_SLACK, |_, lo, hi| {
-        m.scan_stack(lo, hi);
+    let scan = |_, lo, hi| {
+        // SAFETY: [lo, hi) is the part of a suspended goroutine's slot
+        // above its guard page (for_each_goroutine_stack).
+        unsafe { m.scan_stack(lo, hi) };
         m.drain();
-    });
+    };
+    // SAFETY: the collector runs with the world stopped, on the system
+    // stack of the goroutine that triggered it (mgc.rs).
+    unsafe { gort_scheduler::for_each_goroutine_stack(STACK_SLACK, scan) };
     if let Some(h) = m.stack_hits.take() {
         *heap.debug_stack_hits.lock().unwrap() = Some(h);
     }

@@ -52,6 +52,11 @@ struct Pages {
     all: Vec<&'static MSpan>,
 }
 
+/// One runtime's heap, created by gort-gc in the runtime's layer slot:
+///
+/// ```compile_fail
+/// let h = gort_gc::Heap::new(gort_gc::GcConfig::default());
+/// ```
 pub struct Heap {
     pub cfg: GcConfig,
     pages: Mutex<Pages>,
@@ -97,7 +102,7 @@ unsafe impl Sync for Heap {}
 unsafe impl Send for Heap {}
 
 impl Heap {
-    pub fn new(cfg: GcConfig) -> Heap {
+    pub(crate) fn new(cfg: GcConfig) -> Heap {
         let goal = crate::pacer::heap_goal(0, 0, 0, cfg.gogc);
         Heap {
             cfg,
@@ -263,21 +268,41 @@ impl Drop for Heap {
     }
 }
 
+/// The heap's slot in its runtime (DESIGN.md's layer hooks): typed, so
+/// nothing but a `Heap` can be read through it.
+pub(crate) static HEAP: gort_scheduler::LayerKey<Heap> = gort_scheduler::LayerKey::new();
+
 /// The heap of the current goroutine's runtime (created with default
 /// settings if the runtime has none yet), or of the runtime whose
 /// `systemstack` call is running on this thread.
+///
+/// Crate-private: the heap is dropped with its runtime, and every use here
+/// stays inside one runtime call of the goroutine (or systemstack call)
+/// that looked it up.
 #[inline]
-pub fn current() -> Option<&'static Heap> {
-    gort_scheduler::runtime_ext(|| Heap::new(GcConfig::default()))
-        .or_else(gort_scheduler::system_runtime_ext::<Heap>)
+pub(crate) fn current() -> Option<&'static Heap> {
+    // SAFETY: gort-gc keeps the reference within the current runtime call
+    // (see above).
+    unsafe {
+        HEAP.get_or_init(|| Heap::new(GcConfig::default()))
+            .or_else(|| HEAP.get_system())
+    }
 }
 
 /// Creates the current runtime's heap with `cfg` (call first thing on the
-/// main goroutine; later calls keep the first heap).
-pub fn init(cfg: GcConfig) -> Option<&'static Heap> {
+/// main goroutine; later calls keep the first heap). False outside a
+/// goroutine.
+///
+/// No reference to the heap leaves gort-gc: it is dropped with its runtime.
+///
+/// ```compile_fail
+/// let heap: &'static gort_gc::Heap = gort_gc::mheap::current().unwrap();
+/// ```
+pub fn init(cfg: GcConfig) -> bool {
     // The heap's frames are the runtime's: hidden in tracebacks.
     gort_scheduler::traceback::register_runtime_dir(file!());
-    gort_scheduler::runtime_ext(|| Heap::new(cfg))
+    // SAFETY: the reference is dropped here.
+    unsafe { HEAP.get_or_init(|| Heap::new(cfg)) }.is_some()
 }
 
 /// The current heap; panics outside a goroutine.

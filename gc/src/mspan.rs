@@ -46,23 +46,35 @@ pub struct SpanLayout {
     pub divmagic: u32,
 }
 
+/// A span. Its layout (base, size, count) bounds every checked heap
+/// access, so outside gort-gc it is read-only:
+///
+/// ```compile_fail
+/// let s = gort_gc::arena::span_of(0x1000).unwrap();
+/// s.elemsize.store(1 << 40, std::sync::atomic::Ordering::Relaxed);
+/// ```
+///
+/// ```compile_fail
+/// let s: &'static gort_gc::mspan::MSpan = Box::leak(Box::default());
+/// s.set_meta(1 << 20, gort_gc::Type::new("t", 1, &[]), std::panic::Location::caller());
+/// ```
 pub struct MSpan {
-    pub base: AtomicUsize,
-    pub npages: AtomicUsize,
+    pub(crate) base: AtomicUsize,
+    pub(crate) npages: AtomicUsize,
     /// End of the last slot (`base + nelems * elemsize`).
-    pub limit: AtomicUsize,
-    pub elemsize: AtomicUsize,
-    pub nelems: AtomicUsize,
-    pub divmagic: AtomicU32,
+    pub(crate) limit: AtomicUsize,
+    pub(crate) elemsize: AtomicUsize,
+    pub(crate) nelems: AtomicUsize,
+    pub(crate) divmagic: AtomicU32,
     /// Size class (0: a large object).
-    pub sizeclass: AtomicU8,
-    pub state: AtomicU8,
-    pub sweepgen: AtomicU32,
+    pub(crate) sizeclass: AtomicU8,
+    pub(crate) state: AtomicU8,
+    pub(crate) sweepgen: AtomicU32,
     /// Slots below this index are not free (allocation resumes here).
-    pub freeindex: AtomicUsize,
-    pub alloc_count: AtomicUsize,
-    pub alloc_bits: [AtomicU64; BITMAP_WORDS],
-    pub mark_bits: [AtomicU64; BITMAP_WORDS],
+    pub(crate) freeindex: AtomicUsize,
+    pub(crate) alloc_count: AtomicUsize,
+    pub(crate) alloc_bits: [AtomicU64; BITMAP_WORDS],
+    pub(crate) mark_bits: [AtomicU64; BITMAP_WORDS],
     /// Per slot: the object's type and where it was allocated. Arrays of
     /// `meta_cap` entries, replaced (and the old ones kept in a pool) only
     /// when the span is reused with more slots.
@@ -110,7 +122,7 @@ fn leak_array<T>(n: usize) -> *mut AtomicPtr<T> {
 impl MSpan {
     /// (Re)initialises a span at `base` with layout `l`, swept for
     /// `sweepgen` (the caller owns it: it is not reachable by allocation).
-    pub fn init(&self, base: usize, l: SpanLayout, sweepgen: u32) {
+    pub(crate) fn init(&self, base: usize, l: SpanLayout, sweepgen: u32) {
         let SpanLayout {
             npages,
             sizeclass,
@@ -192,7 +204,7 @@ impl MSpan {
         self.alloc_bits[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
     }
     #[inline]
-    pub fn set_allocated(&self, i: usize) {
+    pub(crate) fn set_allocated(&self, i: usize) {
         let w = &self.alloc_bits[i / 64];
         // Single writer (the P that has the span cached); concurrent
         // readers only check bits.
@@ -208,7 +220,7 @@ impl MSpan {
     /// Sets the mark bit; false if it was already set. (The stop-the-world
     /// collector marks from one thread.)
     #[inline]
-    pub fn try_mark(&self, i: usize) -> bool {
+    pub(crate) fn try_mark(&self, i: usize) -> bool {
         let w = &self.mark_bits[i / 64];
         let old = w.load(Ordering::Relaxed);
         let bit = 1 << (i % 64);
@@ -220,7 +232,7 @@ impl MSpan {
     }
 
     /// The next free slot at or after `freeindex`, or None when full.
-    pub fn next_free_index(&self) -> Option<usize> {
+    pub(crate) fn next_free_index(&self) -> Option<usize> {
         let n = self.nelems();
         let mut i = self.freeindex.load(Ordering::Relaxed);
         while i < n {
@@ -242,7 +254,7 @@ impl MSpan {
     }
 
     #[inline]
-    pub fn set_meta(&self, i: usize, ty: &'static Type, site: &'static Location<'static>) {
+    pub(crate) fn set_meta(&self, i: usize, ty: &'static Type, site: &'static Location<'static>) {
         let t = ty as *const Type as *mut Type;
         let single = self.single_type.load(Ordering::Relaxed);
         if single.is_null() {

@@ -108,7 +108,9 @@ pub fn mapaccess1_fast64(t: &MapType, h: HMap, key: u64) -> u64 {
 /// Go's `mapaccess2_fast64`: the element's word, or None.
 #[track_caller]
 pub fn mapaccess2_fast64(t: &MapType, h: HMap, key: u64) -> Option<u64> {
-    let g = gort_scheduler::preempt_point_g();
+    // SAFETY: `g` (and the `H` holding it) is used only by this map
+    // operation, on this goroutine, while its runtime runs.
+    let g = unsafe { gort_scheduler::preempt_point_g() };
     // race: racereadpc(h).
     if h.0.is_nil() {
         return None;
@@ -192,7 +194,9 @@ fn access<const S: bool>(t: &MapType, h: H, key: u64) -> Option<u64> {
 /// key if new), which the caller writes.
 #[track_caller]
 pub fn mapassign_fast64(t: &MapType, h: HMap, key: u64) -> ElemSlot {
-    let g = gort_scheduler::preempt_point_g();
+    // SAFETY: `g` (and the `H` holding it) is used only by this map
+    // operation, on this goroutine, while its runtime runs.
+    let g = unsafe { gort_scheduler::preempt_point_g() };
     if h.0.is_nil() {
         panic!("assignment to entry in nil map");
     }
@@ -342,7 +346,9 @@ fn set_tophash_s<const S: bool>(b: Bucket, i: usize, v: u64) {
 /// Go's `mapdelete_fast64`.
 #[track_caller]
 pub fn mapdelete_fast64(t: &MapType, h: HMap, key: u64) {
-    let g = gort_scheduler::preempt_point_g();
+    // SAFETY: `g` (and the `H` holding it) is used only by this map
+    // operation, on this goroutine, while its runtime runs.
+    let g = unsafe { gort_scheduler::preempt_point_g() };
     // race: racewritepc(h).
     if h.0.is_nil() {
         return;

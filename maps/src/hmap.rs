@@ -380,7 +380,9 @@ pub fn mapaccess1(t: &MapType, h: HMap, key: KeyArg) -> Option<ElemSlot> {
 #[track_caller]
 pub fn mapaccess2(t: &MapType, h: HMap, key: KeyArg) -> Option<ElemSlot> {
     // Go's function prologue: a safepoint.
-    let g = gort_scheduler::preempt_point_g();
+    // SAFETY: `g` (and the `H` holding it) is used only by this map
+    // operation, on this goroutine, while its runtime runs.
+    let g = unsafe { gort_scheduler::preempt_point_g() };
     // race: racereadpc(h) + raceReadObjectPC of the key.
     if h.0.is_nil() {
         return None;
@@ -444,7 +446,9 @@ pub(crate) fn lookup(t: &MapType, h: H, key: KeyArg, w1: u64) -> Option<ElemSlot
 /// if it is new; the caller writes the element.
 #[track_caller]
 pub fn mapassign(t: &MapType, h: HMap, key: KeyArg) -> ElemSlot {
-    let g = gort_scheduler::preempt_point_g();
+    // SAFETY: `g` (and the `H` holding it) is used only by this map
+    // operation, on this goroutine, while its runtime runs.
+    let g = unsafe { gort_scheduler::preempt_point_g() };
     if h.0.is_nil() {
         panic!("assignment to entry in nil map");
     }
@@ -530,7 +534,9 @@ pub fn mapassign(t: &MapType, h: HMap, key: KeyArg) -> ElemSlot {
 /// Go's `mapdelete` (generic keys).
 #[track_caller]
 pub fn mapdelete(t: &MapType, h: HMap, key: KeyArg) {
-    let g = gort_scheduler::preempt_point_g();
+    // SAFETY: `g` (and the `H` holding it) is used only by this map
+    // operation, on this goroutine, while its runtime runs.
+    let g = unsafe { gort_scheduler::preempt_point_g() };
     // race: racewritepc(h) + raceReadObjectPC of the key.
     if h.0.is_nil() {
         return;
@@ -613,7 +619,9 @@ pub fn mapdelete(t: &MapType, h: HMap, key: KeyArg) {
 /// Go's `mapclear`.
 #[track_caller]
 pub fn mapclear(t: &MapType, h: HMap) {
-    let g = gort_scheduler::preempt_point_g();
+    // SAFETY: `g` (and the `H` holding it) is used only by this map
+    // operation, on this goroutine, while its runtime runs.
+    let g = unsafe { gort_scheduler::preempt_point_g() };
     // race: racewritepc(h).
     if h.0.is_nil() {
         return;

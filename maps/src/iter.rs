@@ -123,7 +123,9 @@ impl Hiter {
         if self.done {
             return None;
         }
-        let g = gort_scheduler::preempt_point_g();
+        // SAFETY: `g` (and the `H` holding it) is used only by this map
+        // operation, on this goroutine, while its runtime runs.
+        let g = unsafe { gort_scheduler::preempt_point_g() };
         // Every access is a step in deterministic mode; in parallel mode,
         // where a step does nothing, the step-free accessors.
         if HMap::stepping_g(g) {

@@ -521,3 +521,73 @@ fn select_waiters_show_select_in_dumps() {
         )
     );
 }
+
+/// Starts runs that reuse freed goroutines and stack slots.
+fn churn() {
+    for _ in 0..3 {
+        common::run_ok(par(1), || {
+            gort::go!(|| gort::sleep(Duration::from_millis(1)));
+            gort::sleep(Duration::from_millis(2));
+        });
+    }
+}
+
+/// A channel outlives the run whose goroutine was left blocked in it (a
+/// clone held outside): a later run that sends on it finds that waiter,
+/// whose memory must still be there, and must not run it (it belongs to
+/// no running runtime): a fatal error, not a use of freed memory.
+#[test]
+fn a_waiter_left_in_a_channel_by_an_earlier_run_is_not_run() {
+    let c: Chan<u64> = Chan::new(0);
+    let c2 = c.clone();
+    common::run_ok(par(1), move || {
+        gort::go!(move || {
+            let _ = c2.recv();
+            unreachable!("the receiver of an ended run resumed");
+        });
+        gort::sleep(Duration::from_millis(1));
+    });
+    churn();
+    let rt = Runtime::new(par(1));
+    let e = common::run(&rt, move || {
+        c.send(7);
+        gort::sleep(Duration::from_millis(1));
+        gort::println!("sent");
+    });
+    assert_eq!(e.status, 2, "stdout:\n{}", rt.stdout());
+    assert!(
+        rt.stderr()
+            .contains("fatal error: ready of a goroutine of another runtime\n"),
+        "{}",
+        rt.stderr()
+    );
+}
+
+/// The same for a mutex in a static, whose semaphore keeps the waiter of
+/// an earlier run.
+#[test]
+fn a_waiter_left_on_a_static_mutex_by_an_earlier_run_is_not_run() {
+    static MU: gort::Mutex = gort::Mutex::new();
+    common::run_ok(par(1), || {
+        MU.lock();
+        gort::go!(|| {
+            MU.lock();
+            unreachable!("the waiter of an ended run resumed");
+        });
+        gort::sleep(Duration::from_millis(1));
+    });
+    churn();
+    let rt = Runtime::new(par(1));
+    let e = common::run(&rt, || {
+        MU.unlock();
+        gort::sleep(Duration::from_millis(1));
+        gort::println!("unlocked");
+    });
+    assert_eq!(e.status, 2, "stdout:\n{}", rt.stdout());
+    assert!(
+        rt.stderr()
+            .contains("fatal error: ready of a goroutine of another runtime\n"),
+        "{}",
+        rt.stderr()
+    );
+}

@@ -209,7 +209,8 @@ fn a_stale_pointer_access_is_a_fatal_error_naming_both_sites() {
 /// pointer on the stack.
 #[inline(never)]
 fn memo_check_hidden(h: usize) -> u64 {
-    let g = gort_scheduler::preempt_point_g();
+    // SAFETY: used for this one check on this goroutine.
+    let g = unsafe { gort_scheduler::preempt_point_g() };
     Ptr(h ^ 0x5555_5555).obj_memo(g, 0).load(2)
 }
 
@@ -396,4 +397,68 @@ fn collections_during_concurrent_allocation_keep_live_objects() {
             assert!(read_mem_stats().num_gc > 0, "no collection ran");
         });
     }
+}
+
+/// Another layer's per-runtime state (as the race detector and the tracer
+/// will keep).
+static OTHER_LAYER: gort_scheduler::LayerKey<u64> = gort_scheduler::LayerKey::new();
+
+/// Another layer's state has a slot of its own, typed by its key: created
+/// before the heap (a runtime started without `Runtime`, whose heap comes
+/// with the first allocation) or after it (`Runtime::run` creates the heap
+/// first), it is never taken for the heap, and each reads back its own.
+#[test]
+fn another_layers_state_has_its_own_slot_beside_the_heap() {
+    let scenario = || {
+        // SAFETY: the references are used right here, on this goroutine.
+        let v = unsafe { OTHER_LAYER.get_or_init(|| 0xfeed) }.copied();
+        assert_eq!(v, Some(0xfeed));
+        let head = chain(1000);
+        gc();
+        assert_eq!(chain_len(head), 1000);
+        // SAFETY: as above.
+        let v = unsafe { OTHER_LAYER.get_or_init(|| 0) }.copied();
+        assert_eq!(v, Some(0xfeed));
+    };
+    run_ok(par(1), scenario);
+    let cfg = gort::SchedConfig {
+        gomaxprocs: 1,
+        ..Default::default()
+    };
+    let start = gort_scheduler::start_info::<()>("main");
+    let e = gort_scheduler::run(cfg, start, scenario);
+    assert_eq!(e.status, 0, "{}", e.report);
+}
+
+/// `Type`'s fields are public: a type written as a literal whose pointer
+/// data runs past its size (here far past: half a GiB of pointer words
+/// for a one-word object) is refused at allocation, before the collector
+/// would scan raw memory beyond the object and out of the arena.
+#[test]
+fn a_type_whose_pointer_data_exceeds_its_size_is_refused() {
+    let rt = Runtime::new(par(1));
+    let e = common::run(&rt, || {
+        let words = 1usize << 20;
+        let ty: &'static Type = Box::leak(Box::new(Type {
+            name: "heap.liar",
+            size: 8,
+            ptrmask: vec![!0u64; words].into_boxed_slice(),
+            ptrdata: words * 64 * 8,
+            elem_words: words * 64,
+            count: 1,
+        }));
+        let p = new_object(ty);
+        p.store(0, 0);
+        gc();
+        std::hint::black_box(p);
+        gort::println!("collected");
+    });
+    assert_eq!(e.status, 2);
+    assert!(
+        rt.stderr()
+            .contains("panic: gort: type heap.liar has pointer data"),
+        "{}",
+        rt.stderr()
+    );
+    assert_eq!(rt.stdout(), "");
 }

@@ -627,3 +627,165 @@ fn set_gomaxprocs_grows_and_shrinks() {
         assert_eq!(rt.stdout(), "gomaxprocs 2\n");
     }
 }
+
+/// The GPtr a goroutine publishes before `gopark`, taken by whoever wakes
+/// it.
+type GSlot = Arc<Mutex<Option<gort::GPtr>>>;
+
+/// A goroutine that parks with `gopark` publishes `current()`; another
+/// takes it and `goready`s it: the pair Go's runtime-internal primitives
+/// use, open to scenarios (in both modes).
+#[test]
+fn gopark_and_goready_pair_up() {
+    for cfg in [det(5, 2), par(2)] {
+        let rt = common::run_ok(cfg, || {
+            let slot: GSlot = Arc::default();
+            let s = slot.clone();
+            gort::go!(move || loop {
+                if let Some(gp) = s.lock().unwrap().take() {
+                    // Parked, or about to: wait until the park is done.
+                    gort::sleep(Duration::from_millis(1));
+                    gort::goready(gp);
+                    return;
+                }
+                gort::gosched();
+            });
+            *slot.lock().unwrap() = Some(gort::current());
+            gort::gopark(gort::WaitReason::Zero, None);
+            gort::println!("woken");
+        });
+        assert_eq!(rt.stdout(), "woken\n");
+    }
+}
+
+/// `goready` only wakes a goroutine parked by `gopark`: one blocked in a
+/// channel receive still has its waiter record queued in the channel, so
+/// waking it would leave the channel pointing into a stack frame that is
+/// gone. Go's `fatal error: bad g->status in ready` instead.
+#[test]
+fn goready_of_a_goroutine_blocked_in_a_channel_is_a_fatal_error() {
+    for cfg in [det(5, 1), par(1)] {
+        let rt = Runtime::new(cfg);
+        let e = common::run(&rt, || {
+            let c: gort::Chan<u64> = gort::Chan::new(0);
+            let slot: GSlot = Arc::default();
+            let (c2, s2) = (c.clone(), slot.clone());
+            gort::go!(move || {
+                *s2.lock().unwrap() = Some(gort::current());
+                let v = c2.recv();
+                gort::println!("received {v:?}");
+            });
+            // The receiver runs and blocks.
+            gort::sleep(Duration::from_millis(1));
+            let gp = slot.lock().unwrap().take().unwrap();
+            gort::goready(gp);
+            gort::sleep(Duration::from_millis(1));
+            c.send(1);
+        });
+        assert_eq!(e.status, 2, "stdout:\n{}", rt.stdout());
+        assert!(
+            rt.stderr()
+                .contains("\nfatal error: bad g->status in ready\n"),
+            "{}",
+            rt.stderr()
+        );
+        assert_eq!(rt.stdout(), "");
+    }
+}
+
+/// Nor does it wake a sleeping goroutine (whose timer would later ready it
+/// a second time, wherever it is parked by then).
+#[test]
+fn goready_of_a_sleeping_goroutine_is_a_fatal_error() {
+    let rt = Runtime::new(det(9, 1));
+    let e = common::run(&rt, || {
+        let slot: GSlot = Arc::default();
+        let s2 = slot.clone();
+        gort::go!(move || {
+            *s2.lock().unwrap() = Some(gort::current());
+            gort::sleep(Duration::from_secs(1));
+            gort::println!("slept");
+        });
+        gort::sleep(Duration::from_millis(1));
+        let gp = slot.lock().unwrap().take().unwrap();
+        gort::goready(gp);
+        gort::sleep(Duration::from_secs(2));
+    });
+    assert_eq!(e.status, 2, "stdout:\n{}", rt.stdout());
+    assert!(rt
+        .stderr()
+        .contains("fatal error: bad g->status in ready\n"));
+    assert_eq!(rt.stdout(), "");
+}
+
+/// A GPtr kept from an earlier run names a goroutine that was freed with
+/// that run: `goready` checks it against the running runtime's goroutines
+/// instead of dereferencing it.
+#[test]
+fn goready_of_a_gptr_from_an_earlier_run_is_a_fatal_error() {
+    let slot: GSlot = Arc::default();
+    let s = slot.clone();
+    common::run_ok(par(1), move || {
+        // A goroutine left parked when main returns (abandoned, then freed).
+        gort::go!(move || {
+            *s.lock().unwrap() = Some(gort::current());
+            gort::gopark(gort::WaitReason::Zero, None);
+        });
+        gort::sleep(Duration::from_millis(1));
+    });
+    let stale = slot.lock().unwrap().take().unwrap();
+    let rt = Runtime::new(par(1));
+    let e = common::run(&rt, move || {
+        gort::goready(stale);
+        gort::println!("readied");
+    });
+    assert_eq!(e.status, 2);
+    assert!(rt
+        .stderr()
+        .contains("fatal error: bad g->status in ready\n"));
+    assert_eq!(rt.stdout(), "");
+}
+
+/// An unlock function that takes its time and then cancels the park.
+///
+/// # Safety
+/// None needed: it touches nothing.
+unsafe fn slow_cancel(_: usize) -> bool {
+    std::thread::sleep(Duration::from_millis(100));
+    false
+}
+
+/// A `goready` that lands while the parking goroutine's unlock function
+/// runs, which then cancels the park: the goroutine is already queued by
+/// the waker, so it must resume once, from the queue, not also on the M
+/// that parked it (one coroutine resumed on two threads).
+#[test]
+fn a_cancelled_park_readied_meanwhile_resumes_once() {
+    let rt = common::run_ok(par(2), || {
+        let slot: GSlot = Arc::default();
+        let s = slot.clone();
+        gort::go!(move || loop {
+            if let Some(gp) = s.lock().unwrap().take() {
+                // Blocks this M, well inside the parker's unlock function.
+                std::thread::sleep(Duration::from_millis(20));
+                gort::goready(gp);
+                return;
+            }
+            gort::gosched();
+        });
+        *slot.lock().unwrap() = Some(gort::current());
+        gort::gopark(
+            gort::WaitReason::Zero,
+            // SAFETY: `slow_cancel` may be called with any argument.
+            Some(unsafe { gort::UnlockFn::new(slow_cancel, 0) }),
+        );
+        gort::println!("resumed");
+        // Still asleep when the unlock function returns: a second resume
+        // from the parking M would end this sleep early.
+        let t0 = gort::nanotime();
+        gort::sleep(Duration::from_millis(300));
+        let slept = gort::nanotime() - t0;
+        gort::println!("slept {}", slept >= 300_000_000);
+    });
+    assert_eq!(rt.stdout(), "resumed\nslept true\n");
+}

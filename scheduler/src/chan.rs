@@ -321,7 +321,7 @@ fn goready_opt(me: &crate::g::G, w: Option<GPtr>) {
 #[track_caller]
 pub(crate) fn block_forever(reason: WaitReason) -> ! {
     loop {
-        crate::proc::gopark(reason, None);
+        crate::proc::park(reason, None);
     }
 }
 
@@ -506,7 +506,7 @@ impl<T: Send> Chan<T> {
         }
         c.lock.unlock();
         for g in woken {
-            crate::proc::goready(g);
+            crate::proc::ready_g(g);
         }
     }
 

@@ -171,10 +171,29 @@ pub enum Yield {
 
 /// Go's `unlockf` with its argument: called on the M after the parking G
 /// has switched away, so a waker can never see a half-parked G.
+///
+/// Built only through the `unsafe` `new`: the runtime calls `f(arg)`, and
+/// safe code could otherwise pair any `unsafe fn(usize) -> bool` with an
+/// argument that breaks its contract:
+///
+/// ```compile_fail
+/// unsafe fn f(_: usize) -> bool { true }
+/// let u = gort_scheduler::UnlockFn { f, arg: 0 };
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct UnlockFn {
-    pub f: unsafe fn(usize) -> bool,
-    pub arg: usize,
+    pub(crate) f: unsafe fn(usize) -> bool,
+    pub(crate) arg: usize,
+}
+
+impl UnlockFn {
+    /// # Safety
+    /// Calling `f(arg)` once, on the M, after the parking goroutine has
+    /// switched away and before it is readied, must be sound; it returns
+    /// false to cancel the park (the goroutine then resumes at once).
+    pub unsafe fn new(f: unsafe fn(usize) -> bool, arg: usize) -> UnlockFn {
+        UnlockFn { f, arg }
+    }
 }
 
 /// A goroutine's coroutine: it returns how its function ended (a caught
@@ -193,6 +212,14 @@ pub struct StartInfo {
     /// The goroutine's own function (Go's `startpc`): the closure's type.
     pub startfn: &'static str,
 }
+
+/// States of `G::user_park` (its low two bits; the rest count the G's
+/// parks by the public `gopark`, so a state cannot be mistaken for the same
+/// state of a later park).
+pub(crate) const USER_PARK_NONE: u64 = 0;
+pub(crate) const USER_PARKED: u64 = 1;
+pub(crate) const USER_PARK_TAKEN: u64 = 2;
+pub(crate) const USER_PARK_STATE: u64 = 3;
 
 /// A panic caught at the coroutine boundary: the message and where it was
 /// raised (filled in by the panic hook on the goroutine's own stack).
@@ -217,6 +244,8 @@ pub struct G {
     /// The runtime runs in deterministic mode (copied from the Sched so the
     /// step hook needs one load less).
     pub(crate) det: bool,
+    /// The serial of the runtime the G belongs to (`Sched::serial`).
+    pub(crate) rt: u64,
     pub(crate) stack: SlotStack,
     /// The coroutine; touched only by the M that owns the G.
     pub(crate) co: UnsafeCell<Option<GCoroutine>>,
@@ -262,6 +291,11 @@ pub struct G {
     pub(crate) select_done: AtomicU32,
     /// The message of a pending `Yield::Fatal`.
     pub(crate) fatal_msg: Cell<&'static str>,
+    /// Whether the public `goready` may wake this G: `USER_PARKED` while it
+    /// is parked by the public `gopark` and nobody took the wake-up yet
+    /// (`USER_PARK_TAKEN` once a waker did), `USER_PARK_NONE` otherwise;
+    /// above the state, the number of such parks.
+    pub(crate) user_park: AtomicU64,
     /// Heap objects this goroutine recently found live (kept by gort-gc,
     /// `checked.rs`): a map operation re-checks its header and bucket
     /// array with one comparison instead of a span lookup.
@@ -299,6 +333,8 @@ impl G {
             sched,
             // SAFETY: a non-null sched is the live Sched creating this G.
             det: unsafe { sched.as_ref() }.is_some_and(|s| s.det),
+            // SAFETY: as above.
+            rt: unsafe { sched.as_ref() }.map_or(0, |s| s.serial),
             stack,
             co: UnsafeCell::new(None),
             yielder: Cell::new(std::ptr::null()),
@@ -319,6 +355,7 @@ impl G {
             param: Cell::new(0),
             select_done: AtomicU32::new(0),
             fatal_msg: Cell::new(""),
+            user_park: AtomicU64::new(USER_PARK_NONE),
             obj_memo: Default::default(),
         });
         g.stack.set_owner(&*g);

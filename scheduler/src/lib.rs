@@ -46,6 +46,7 @@
 pub mod chan;
 pub mod config;
 mod det;
+pub mod ext;
 pub mod fatal;
 pub mod g;
 mod globrunq;
@@ -70,13 +71,14 @@ use std::sync::atomic::Ordering;
 
 pub use chan::{after, Chan};
 pub use config::{Captured, DetConfig, Mode, Output, SchedConfig, Traceback};
+pub use ext::{alloc_enter, LayerKey};
 pub use g::{ObjMemo, StartInfo, UnlockFn, WaitReason, G};
 pub use p::GPtr;
 pub use proc::{
-    advance_virtual_clock, alloc_enter, current, deterministic, fastrand, fatal, fatal_detail,
+    advance_virtual_clock, current, deterministic, fastrand, fatal, fatal_detail,
     for_each_goroutine_stack, go, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched,
-    goyield, nanotime, num_goroutine, preempt_point, preempt_point_g, procid, runtime_ext, sleep,
-    start_info, step, system_runtime_ext, systemstack, write_stderr, write_stdout,
+    goyield, nanotime, num_goroutine, preempt_point, preempt_point_g, procid, sleep, start_info,
+    step, systemstack, write_stderr, write_stdout,
 };
 pub use procresize::set_gomaxprocs;
 pub use sched::{Exit, MAXPROCS_CAP};

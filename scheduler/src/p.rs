@@ -41,19 +41,37 @@ pub const P_DEAD: u32 = 4;
 pub const RUNQ_SIZE: usize = 256;
 
 /// A pointer to a G that can travel through the queues.
+///
+/// Outside this crate a GPtr is only a name for a goroutine: it comes from
+/// `current()` and goes to `goready`, which checks it against the running
+/// runtime's goroutines before touching it. It cannot be forged, nor
+/// dereferenced, from another crate:
+///
+/// ```compile_fail
+/// let gp = gort_scheduler::GPtr(std::ptr::NonNull::dangling()); // private field
+/// ```
+///
+/// ```compile_fail
+/// fn g_of(gp: gort_scheduler::GPtr) -> &'static gort_scheduler::G {
+///     gp.get() // crate-private
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct GPtr(pub NonNull<G>);
+pub struct GPtr(pub(crate) NonNull<G>);
 // SAFETY: Gs are Sync/Send (see g.rs); a GPtr is an ownership token moved
 // through the run queues.
 unsafe impl Send for GPtr {}
 
 impl GPtr {
-    pub fn new(g: &G) -> GPtr {
+    pub(crate) fn new(g: &G) -> GPtr {
         GPtr(NonNull::from(g))
     }
-    pub fn get(&self) -> &'static G {
-        // SAFETY: Gs live until their Sched is dropped, after every M and
-        // the driver have stopped using them.
+    /// Crate-private: every GPtr built inside this crate names a G of a
+    /// runtime that is still running where it is used.
+    pub(crate) fn get(&self) -> &'static G {
+        // SAFETY: Gs live until their runtime's teardown, after every M and
+        // the driver have stopped using them; inside this crate GPtrs only
+        // travel through that runtime's queues and waiter lists.
         unsafe { &*self.0.as_ptr() }
     }
 }

@@ -95,15 +95,32 @@ pub fn preempt_point() {
 
 /// `preempt_point`, returning the current goroutine (None on a thread
 /// that is not running one) for runtime code that keeps state in it.
+///
+/// # Safety
+/// The G is freed when its runtime ends, and its per-goroutine state
+/// (`obj_memo`) is unsynchronised: the caller must use the reference only
+/// on the calling goroutine and only during the current runtime call (not
+/// store it, send it to another thread or goroutine, or keep it past
+/// `Runtime::run`).
+///
+/// ```compile_fail
+/// // Not callable without `unsafe`: the reference could outlive the run.
+/// let g = gort_scheduler::preempt_point_g();
+/// ```
+///
+/// ```compile_fail
+/// // Nor is `getg`, which it is built on, reachable from another crate.
+/// let g = gort_scheduler::stack::getg();
+/// ```
 #[inline]
-pub fn preempt_point_g() -> Option<&'static G> {
+pub unsafe fn preempt_point_g() -> Option<&'static G> {
     let g = getg()?;
     safepoint(g);
     Some(g)
 }
 
 #[inline]
-fn safepoint(g: &G) {
+pub(crate) fn safepoint(g: &G) {
     if g.det {
         det_step(g);
     }
@@ -253,23 +270,6 @@ pub fn systemstack(f: &mut dyn FnMut()) {
     g.suspend(Yield::SystemStack);
 }
 
-/// The layer state of the current goroutine's runtime (the heap), created
-/// by `init` on first use; `None` outside a goroutine.
-pub fn runtime_ext<T: std::any::Any + Send + Sync>(init: impl FnOnce() -> T) -> Option<&'static T> {
-    let g = getg()?;
-    let sched = g.sched();
-    let ext = sched.ext.get_or_init(|| Box::new(init()));
-    // SAFETY: the Sched outlives every goroutine that can call this, and
-    // the ext box lives as long as the Sched; 'static is as long as any
-    // caller on a goroutine can hold it.
-    let r: &'static (dyn std::any::Any + Send + Sync) = unsafe { &*(&**ext as *const _) };
-    let t = r.downcast_ref::<T>()?;
-    sched
-        .ext_ptr
-        .store(t as *const T as *mut (), Ordering::Release);
-    Some(t)
-}
-
 /// Deterministic mode: moves the virtual clock forward by `ns` (work the
 /// runtime did outside any step, such as a stop-the-world collection, whose
 /// cost the caller models). Does nothing in parallel mode, where time is
@@ -297,27 +297,21 @@ pub fn deterministic() -> bool {
     getg().is_some_and(|g| g.det)
 }
 
-/// For allocators: a safepoint, then the id of the current goroutine's P
-/// and the runtime's layer state set by `runtime_ext` (null before that),
-/// with one `getg`. The P is valid until the next safepoint or step.
-#[inline]
-pub fn alloc_enter() -> Option<(usize, *const ())> {
-    let g = getg()?;
-    safepoint(g);
-    let sched = g.sched();
-    Some((
-        Sched::current_p(g).id,
-        sched.ext_ptr.load(Ordering::Acquire) as *const (),
-    ))
-}
-
 /// Calls `f(lo, hi)` for the part of every live goroutine's stack that can
 /// hold pointers: from its saved stack pointer (minus `slack` bytes, for
 /// registers the switch pushed below it) to the base, or the top 4 KiB of
 /// a goroutine that has not run yet (where its closure was written).
-/// Every goroutine must be suspended: the world stopped and the caller on
-/// the system stack (`systemstack`).
-pub fn for_each_goroutine_stack(slack: usize, mut f: impl FnMut(u64, usize, usize)) {
+///
+/// # Safety
+/// Every goroutine of the runtime must be suspended (the world stopped,
+/// the caller on the system stack, `systemstack`): the per-goroutine
+/// fields read here are written by running goroutines without
+/// synchronisation.
+///
+/// ```compile_fail
+/// gort_scheduler::for_each_goroutine_stack(0, |_, _, _| {});
+/// ```
+pub unsafe fn for_each_goroutine_stack(slack: usize, mut f: impl FnMut(u64, usize, usize)) {
     let Some(g) = getg().or_else(current_system_g) else {
         return;
     };
@@ -340,7 +334,7 @@ pub fn for_each_goroutine_stack(slack: usize, mut f: impl FnMut(u64, usize, usiz
 }
 
 /// The goroutine whose `systemstack` call is running on this thread.
-fn current_system_g() -> Option<&'static G> {
+pub(crate) fn current_system_g() -> Option<&'static G> {
     let p = SYSTEM_G.with(|c| c.get());
     // SAFETY: set by `after_yield` around a systemstack call to a live G.
     unsafe { p.as_ref() }
@@ -352,19 +346,30 @@ thread_local! {
     pub(crate) static SYSTEM_G: std::cell::Cell<*const G> = const { std::cell::Cell::new(std::ptr::null()) };
 }
 
-/// The runtime's layer state from the system stack (see `systemstack`).
-pub fn system_runtime_ext<T: std::any::Any + Send + Sync>() -> Option<&'static T> {
-    let g = current_system_g()?;
-    let ext = g.sched().ext.get()?;
-    // SAFETY: as in `runtime_ext`.
-    let r: &'static (dyn std::any::Any + Send + Sync) = unsafe { &*(&**ext as *const _) };
-    r.downcast_ref::<T>()
-}
-
 /// Go's `gopark`: block the current G with `reason`. `unlock` runs on the
 /// M once the G is off its stack; it returns false to cancel the park.
+///
+/// Only a `goready` of this G's `current()` wakes it (the scheduler's own
+/// primitives never do); since any goroutine holding that GPtr may call
+/// it, code after `gopark` must re-check the condition it waited for.
 #[track_caller]
 pub fn gopark(reason: WaitReason, unlock: Option<UnlockFn>) {
+    let g = must_getg("gopark");
+    // Marks the park as one `goready` may end. A waker takes the wake-up
+    // (USER_PARKED -> TAKEN) before readying the G, and a cancelled park
+    // takes it back on the M (`park_m`); either way only one of them
+    // resumes the G.
+    let park = (g.user_park.load(Ordering::Relaxed) & !USER_PARK_STATE) + USER_PARK_STATE + 1;
+    g.user_park.store(park | USER_PARKED, Ordering::Release);
+    gopark_on(g, reason, unlock);
+    g.user_park.store(park | USER_PARK_NONE, Ordering::Release);
+}
+
+/// `gopark` for the scheduler's own primitives, whose waiters only their
+/// wakers ready (through `ready_g`): `goready` refuses these Gs, so a
+/// wake-up cannot reach a waiter whose sudog is still queued.
+#[track_caller]
+pub(crate) fn park(reason: WaitReason, unlock: Option<UnlockFn>) {
     gopark_on(must_getg("gopark"), reason, unlock);
 }
 
@@ -381,8 +386,60 @@ pub(crate) fn gopark_on(g: &G, reason: WaitReason, unlock: Option<UnlockFn>) {
     g.suspend(Yield::Park);
 }
 
-/// Go's `goready`: make a parked G runnable on the caller's P (runnext).
+/// Go's `goready`: make a G parked by `gopark` runnable on the caller's
+/// P (runnext).
+///
+/// `gp` is checked before it is used: it must be a goroutine of the
+/// caller's runtime (a GPtr kept from another run, or from another
+/// runtime, names nothing here), parked by `gopark` and not yet readied.
+/// Anything else is Go's `fatal error: bad g->status in ready`, never a
+/// wake-up of a goroutine blocked elsewhere (in a channel operation,
+/// `sleep`, a mutex), whose waiter records would then be left dangling.
+/// The check takes the runtime's goroutine-list lock; the scheduler's own
+/// primitives use an unchecked path.
+#[track_caller]
 pub fn goready(gp: GPtr) {
+    let me = must_getg("goready");
+    let sched = me.sched();
+    if !sched.allgs.lock().unwrap().contains(&gp) {
+        fatal_detail(
+            format!(
+                "runtime: gp: gp={:#x} is not a goroutine of this runtime\n",
+                gp.0.as_ptr() as usize
+            ),
+            "bad g->status in ready",
+        );
+    }
+    // Gs are only freed at the runtime's teardown, and the caller is a
+    // goroutine of this runtime: a member of allgs is alive.
+    let g = gp.get();
+    let w = g.user_park.load(Ordering::Acquire);
+    if w & USER_PARK_STATE != USER_PARKED
+        || g.user_park
+            .compare_exchange(
+                w,
+                (w & !USER_PARK_STATE) | USER_PARK_TAKEN,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+    {
+        fatal_detail(
+            format!(
+                "runtime: gp: gp={:#x}, goid={}, gp->atomicstatus={} (not parked by gopark)\n",
+                gp.0.as_ptr() as usize,
+                g.goid(),
+                g.status()
+            ),
+            "bad g->status in ready",
+        );
+    }
+    goready_on(me, gp);
+}
+
+/// `goready` for the scheduler's own primitives: `gp` is a waiter they
+/// dequeued, parked by `park`.
+pub(crate) fn ready_g(gp: GPtr) {
     goready_on(must_getg("goready"), gp);
 }
 
@@ -429,7 +486,7 @@ pub fn sleep(d: Duration) {
         return;
     }
     g.sleep_ns.set(d.as_nanos().min(u64::MAX as u128) as u64);
-    gopark(
+    park(
         WaitReason::Sleep,
         Some(UnlockFn {
             f: reset_for_sleep,

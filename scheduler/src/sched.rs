@@ -76,6 +76,10 @@ pub(crate) struct Idle {
 }
 
 pub struct Sched {
+    /// This runtime among all runtimes of the process (never reused, unlike
+    /// its address): Gs record it (`G::rt`) so a waiter left in a queue by
+    /// an earlier run is recognised.
+    pub(crate) serial: u64,
     pub cfg: SchedConfig,
     pub(crate) det: bool,
     /// Every P this runtime can have; the first `nprocs` are live (Go's
@@ -123,12 +127,9 @@ pub struct Sched {
     /// When sysmon plans to wake next (ns); an earlier new timer wakes it.
     pub(crate) sysmon_wake_at: AtomicU64,
     weak: std::sync::Weak<Sched>,
-    /// State of the layers above the scheduler (the heap), created on first
-    /// use and dropped with the runtime.
-    pub(crate) ext: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
-    /// The same state as a raw pointer, for the allocation fast path
-    /// (`alloc_enter`); set by `runtime_ext`.
-    pub(crate) ext_ptr: std::sync::atomic::AtomicPtr<()>,
+    /// State of the layers above the scheduler (the heap), one typed slot
+    /// per layer (`ext`), created on first use and dropped with the runtime.
+    pub(crate) ext: crate::ext::LayerSlots,
 }
 
 // SAFETY: all shared state is atomic or behind a Mutex; the global queue
@@ -140,6 +141,7 @@ unsafe impl Send for Sched {}
 
 impl Sched {
     pub(crate) fn new(cfg: SchedConfig) -> Arc<Sched> {
+        static SERIAL: AtomicU64 = AtomicU64::new(1);
         let n = cfg.gomaxprocs.max(1);
         let det = matches!(cfg.mode, Mode::Deterministic(_));
         // Ps beyond GOMAXPROCS exist from the start (dead) so that a P's
@@ -153,6 +155,7 @@ impl Sched {
             .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
             .collect();
         Arc::new_cyclic(|weak| Sched {
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             cfg,
             det,
             allp,
@@ -192,8 +195,7 @@ impl Sched {
             sysmonnote: Note::default(),
             sysmon_wake_at: AtomicU64::new(0),
             weak: weak.clone(),
-            ext: std::sync::OnceLock::new(),
-            ext_ptr: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+            ext: crate::ext::LayerSlots::new(),
         })
     }
 
@@ -352,6 +354,17 @@ impl Sched {
     /// Go's `ready`: a waiting G becomes runnable on `p` (runnext when
     /// `next`), and an idle P is woken to run it if there is one.
     pub(crate) fn ready(&self, g: GPtr, p: &P, next: bool) {
+        if g.get().rt != self.serial {
+            // A channel, semaphore or notify list outlived the run whose
+            // goroutine waits in it (or is shared by two runtimes): that
+            // goroutine is not this runtime's to run.
+            self.throw(&format!(
+                "runtime: gp: gp={:#x}, goid={} is a goroutine of another runtime\nfatal error: ready of a goroutine of another runtime",
+                g.0.as_ptr() as usize,
+                g.get().goid(),
+            ));
+            return;
+        }
         if !g.get().cas_status(G_WAITING, G_RUNNABLE) {
             self.throw(&format!(
                 "runtime: gp: gp={:#x}, goid={}, gp->atomicstatus={}\nfatal error: bad g->status in ready",
@@ -598,6 +611,8 @@ impl Sched {
     fn park_m(&self, m: &M, p: &P, gp: GPtr) -> Next {
         let g = gp.get();
         let (reason, unlock) = (g.park_reason.get(), g.park_unlock.take());
+        // Read while this M still owns the G: which park this is.
+        let user = g.user_park.load(Ordering::Acquire);
         self.drop_curg(m, p);
         g.set_waitreason(reason);
         g.set_status(G_WAITING);
@@ -607,6 +622,27 @@ impl Sched {
             // until the G is readied.
             let ok = unsafe { (u.f)(u.arg) };
             if !ok {
+                // A park by the public `gopark` can be readied by `goready`
+                // while the unlock function runs (no lock of the unlock
+                // function orders them): whoever takes the wake-up first
+                // resumes the G. If a waker took it, the G is (or is about
+                // to be) queued, and resuming it here too would run one
+                // coroutine on two Ms.
+                // The park's number in `user` makes the exchange fail if the
+                // G was readied, ran and parked again meanwhile.
+                if user & USER_PARK_STATE != USER_PARK_NONE
+                    && (user & USER_PARK_STATE != USER_PARKED
+                        || g.user_park
+                            .compare_exchange(
+                                user,
+                                user & !USER_PARK_STATE,
+                                Ordering::AcqRel,
+                                Ordering::Acquire,
+                            )
+                            .is_err())
+                {
+                    return Next::Find;
+                }
                 g.set_status(G_RUNNABLE);
                 g.set_status(G_RUNNING);
                 m.curg.store(gp.0.as_ptr(), Ordering::Release);
@@ -796,6 +832,13 @@ impl Sched {
     /// exit: their deferred code (Rust destructors) does not run and what
     /// they captured is leaked, rather than running user code while the
     /// runtime is being torn down.
+    ///
+    /// An abandoned goroutine that had started may still be named by a
+    /// waiter record on its own stack, queued in a channel, semaphore or
+    /// notify list that outlives the run (a clone held elsewhere, a
+    /// static): its G and stack are leaked with it, so a later operation
+    /// on that primitive reads live memory, and `ready` refuses the G
+    /// (`G::rt`) instead of running it.
     pub(crate) fn teardown(&self) {
         let gs = std::mem::take(&mut *self.allgs.lock().unwrap());
         while self.runq.pop().is_some() {}
@@ -805,17 +848,27 @@ impl Sched {
         for gp in gs {
             let g = gp.0.as_ptr();
             // SAFETY: every M and the driver have stopped: nothing else
-            // refers to this G any more. A suspended coroutine is marked
+            // runs this G any more. A suspended coroutine is marked
             // finished without unwinding (force_reset): its 'static, Send
             // closure borrows nothing outside its stack, so skipping its
-            // destructors only leaks, and nothing points into the stack,
-            // which goes back to the pool; then the G is freed.
+            // destructors only leaks. A G that never started or has
+            // finished is in no waiter queue, so it is freed and its stack
+            // goes back to the pool.
             unsafe {
+                let mut abandoned = false;
                 if let Some(mut co) = (*(*g).co.get()).take() {
                     if co.started() && !co.done() {
                         co.force_reset();
+                        abandoned = true;
                     }
                     drop(co);
+                }
+                if abandoned {
+                    let sp = (*g).sched_sp.get();
+                    if sp != 0 {
+                        (*g).stack.trim_below(sp);
+                    }
+                    continue;
                 }
                 let b = Box::from_raw(g);
                 let G { stack, .. } = *b;

@@ -307,7 +307,7 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> bool {
                 selunlock(&locks);
                 cases[i].choose();
                 if let Some(w) = w {
-                    crate::proc::goready(w);
+                    crate::proc::ready_g(w);
                 }
                 return true;
             }
@@ -330,7 +330,7 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> bool {
             c.enqueue(me);
         }
     }
-    crate::proc::gopark(
+    crate::proc::park(
         WaitReason::Select,
         Some(UnlockFn {
             f: selparkcommit,

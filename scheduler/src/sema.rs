@@ -175,7 +175,7 @@ pub(crate) fn semacquire1(s: &Sema, lifo: bool, reason: WaitReason) {
         } else {
             q.push_back(me);
         }
-        crate::proc::gopark(
+        crate::proc::park(
             reason,
             Some(UnlockFn {
                 f: unlock_addr,
@@ -226,7 +226,7 @@ pub(crate) fn semrelease1(s: &Sema, handoff: bool) {
         }
         // `sg` must not be touched after this: the waiter may run (and
         // return) at once on another P.
-        crate::proc::goready(gp);
+        crate::proc::ready_g(gp);
         if ticket {
             // Direct G handoff: let the waiter run now instead of
             // competing with us for the P.
@@ -295,7 +295,7 @@ pub(crate) fn notify_list_wait(l: &NotifyList, t: u32) {
         g: crate::proc::current(),
         ticket: t,
     });
-    crate::proc::gopark(
+    crate::proc::park(
         WaitReason::SyncCondWait,
         Some(UnlockFn {
             f: unlock_addr,
@@ -319,7 +319,7 @@ pub(crate) fn notify_list_notify_all(l: &NotifyList) {
         .store(l.wait.load(Ordering::SeqCst), Ordering::SeqCst);
     l.lock.unlock();
     for w in ws {
-        crate::proc::goready(w.g);
+        crate::proc::ready_g(w.g);
     }
 }
 
@@ -348,6 +348,6 @@ pub(crate) fn notify_list_notify_one(l: &NotifyList) {
         .and_then(|i| ws.remove(i));
     l.lock.unlock();
     if let Some(w) = w {
-        crate::proc::goready(w.g);
+        crate::proc::ready_g(w.g);
     }
 }

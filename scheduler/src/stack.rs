@@ -164,6 +164,18 @@ pub fn guard_pages_supported() -> bool {
 
 /// One goroutine's stack slot. Owned by exactly one G for the G's life (a
 /// dead G keeps its stack on the free list, as Go's `gfput` does).
+///
+/// Slots, their owner records and coroutine stacks on them are the
+/// scheduler's alone: a slot given out twice, or an owner record naming
+/// no G, would be memory corruption.
+///
+/// ```compile_fail
+/// let s = gort_scheduler::stack::SlotStack::alloc();
+/// ```
+///
+/// ```compile_fail
+/// let g = gort_scheduler::stack::slot_owner(8);
+/// ```
 #[derive(Debug)]
 pub struct SlotStack {
     lo: usize,
@@ -171,7 +183,7 @@ pub struct SlotStack {
 
 impl SlotStack {
     /// Takes a slot from the pool.
-    pub fn alloc() -> SlotStack {
+    pub(crate) fn alloc() -> SlotStack {
         let pool = pool();
         if let Some(lo) = pool.free.lock().unwrap().pop() {
             return SlotStack { lo };
@@ -196,7 +208,7 @@ impl SlotStack {
 
     /// Gives the slot back to the pool, returning its touched pages to the
     /// kernel (the guard page survives `MADV_DONTNEED`).
-    pub fn release(self) {
+    pub(crate) fn release(self) {
         let pool = pool();
         // SAFETY: the slot is ours and no coroutine runs on it any more;
         // dropping its pages only zeroes memory nobody refers to.
@@ -208,6 +220,24 @@ impl SlotStack {
             );
         }
         pool.free.lock().unwrap().push(self.lo);
+    }
+
+    /// For a slot kept by an abandoned goroutine (never resumed, never
+    /// reused): returns the pages below its saved stack pointer `sp` to
+    /// the kernel, keeping the frames it was suspended in (with a page of
+    /// margin for the registers the switch pushed), where waiter records
+    /// may still be read.
+    pub(crate) fn trim_below(&self, sp: usize) {
+        let from = self.lo + GUARD;
+        let to = sp.saturating_sub(4096) & !4095;
+        if to > from {
+            // SAFETY: [from, to) lies in this slot above its guard page and
+            // below every frame of its (finished, never resumed) coroutine
+            // that anyone may still read; zeroing it changes nothing live.
+            unsafe {
+                libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_DONTNEED);
+            }
+        }
     }
 
     pub fn lo(&self) -> usize {
@@ -230,7 +260,7 @@ impl SlotStack {
     }
 
     /// Records which G owns the slot, for `getg`.
-    pub fn set_owner(&self, g: *const G) {
+    pub(crate) fn set_owner(&self, g: *const G) {
         self.header().g.store(g as *mut G, Ordering::Release);
     }
 }
@@ -243,7 +273,7 @@ pub struct CoStack {
 }
 
 impl CoStack {
-    pub fn of(s: &SlotStack) -> CoStack {
+    pub(crate) fn of(s: &SlotStack) -> CoStack {
         CoStack { lo: s.lo }
     }
 }
@@ -297,8 +327,11 @@ pub fn slot_of(addr: usize) -> Option<usize> {
 
 /// Go's `getg()`: the G running on the current stack, or None when called
 /// from an ordinary thread stack (an M's g0, or a thread outside gort).
+///
+/// Crate-private: the reference is only valid while the G's runtime runs,
+/// and `G: Sync` would let safe code elsewhere send it past that.
 #[inline(always)]
-pub fn getg() -> Option<&'static G> {
+pub(crate) fn getg() -> Option<&'static G> {
     let lo = slot_of(current_sp())?;
     // SAFETY: `lo` is a slot of the pool, mapped for the process's life; the
     // header is an AtomicPtr (any bit pattern is valid). A non-null owner is
@@ -319,7 +352,7 @@ pub fn guard_page_slot(addr: usize) -> Option<usize> {
 }
 
 /// The G owning slot `lo`, for the signal handler (no allocation, no lock).
-pub fn slot_owner(lo: usize) -> *const G {
+pub(crate) fn slot_owner(lo: usize) -> *const G {
     // SAFETY: as in `getg`.
     unsafe { &*((lo + SLOT_SIZE - HEADER) as *const SlotHeader) }
         .g
