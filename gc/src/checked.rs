@@ -27,7 +27,10 @@
 //! the object is still live and its end is the one remembered — the
 //! answer the span lookup would give, for a load and two compares. Any
 //! sweep that frees something invalidates every memo at once, so the
-//! memo never hides a freed object.
+//! memo never hides a freed object. The memo is the goroutine's own
+//! (unsynchronised cells): `G::obj_memo` hands it out only to code running
+//! on that goroutine's stack, and a caller passing another goroutine's `G`
+//! gets the unmemoized check.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -91,7 +94,9 @@ impl Ptr {
     /// `obj()`, answered from goroutine `g`'s memo `slot` when nothing has
     /// been freed since that memo was made for an address range holding
     /// this one (one step either way, as `obj()`); else checked and
-    /// remembered there. Nil gives `Obj::NIL`.
+    /// remembered there. Nil gives `Obj::NIL`. `g` must be the calling
+    /// goroutine for the memo to be used (`G::obj_memo`); any other `g`
+    /// (or None) gets the plain check.
     #[inline(always)]
     #[track_caller]
     pub fn obj_memo(self, g: Option<&G>, slot: usize) -> Obj {
@@ -120,7 +125,9 @@ impl Ptr {
     #[inline(always)]
     #[track_caller]
     pub fn obj_memo2_s<const STEP: bool>(self, g: Option<&G>, first: usize, fill: usize) -> Obj {
-        let Some(g) = g else {
+        // Another goroutine's memo (a `&G` handed over) is not ours to
+        // touch: the unmemoized check then.
+        let Some(memo) = g.and_then(G::obj_memo) else {
             return self.obj_or_nil();
         };
         if self.is_nil() {
@@ -128,7 +135,7 @@ impl Ptr {
         }
         let epoch = FREE_EPOCH.load(Ordering::Acquire);
         for slot in [first, fill] {
-            let m = &g.obj_memo[slot];
+            let m = &memo[slot];
             // [m.addr, m.limit) lay inside one allocated object at the
             // memo's epoch; with no free since, it still does. (`obj()`
             // also wants the pointer aligned.)
@@ -148,7 +155,7 @@ impl Ptr {
                 break;
             }
         }
-        self.obj_memo_fill(&g.obj_memo[fill], epoch)
+        self.obj_memo_fill(&memo[fill], epoch)
     }
 
     /// The memo missed: the full check, remembered. `epoch` was read

@@ -571,3 +571,30 @@ fn a_pointer_to_never_allocated_memory_is_a_fault_not_a_freed_object() {
         assert_fault(&err, described);
     }
 }
+
+/// A goroutine's memo of live objects is its own: another goroutine
+/// handed its `&G` neither reads nor fills it (it gets the plain check),
+/// so the two never race on the memo's cells.
+#[test]
+fn a_goroutine_cannot_touch_another_goroutines_memo() {
+    run_ok(det(1, 2), || {
+        let a = new_object(node());
+        let b = new_object(node());
+        let me = gort_scheduler::preempt_point_g().expect("on a goroutine");
+        assert_eq!(a.obj_memo(Some(me), 0).ptr(), a);
+        let memo = |g: &gort_scheduler::G| g.obj_memo().map(|m| m[0].addr.get());
+        assert_eq!(memo(me), Some(a.0));
+        let wg = Arc::new(gort::WaitGroup::new());
+        wg.add(1);
+        let w = wg.clone();
+        gort::go!(move || {
+            assert_eq!(memo(me), None, "another goroutine's memo handed out");
+            // Checked all the same, through neither memo.
+            assert_eq!(b.obj_memo(Some(me), 0).load(2), 0);
+            w.done();
+        });
+        wg.wait();
+        assert_eq!(memo(me), Some(a.0), "another goroutine wrote this memo");
+        std::hint::black_box((a, b));
+    });
+}
