@@ -185,16 +185,14 @@ impl Obj {
 
     /// A handle `words` words further into the same object (a bucket of a
     /// bucket array). Not checked here: an access through it is, against
-    /// the same object's end. The address saturates (at the last aligned
-    /// word) instead of wrapping, so it never lands before the object,
-    /// which the accesses, checking only the end, could not tell.
+    /// the same object's end. The address saturates instead of wrapping,
+    /// so it never lands before the object, which the accesses, checking
+    /// only the end, could not tell (a saturated address is past every
+    /// end, so its misalignment never reaches an access).
     #[inline]
     pub fn offset(self, words: usize) -> Obj {
         Obj {
-            addr: words
-                .checked_mul(8)
-                .and_then(|b| self.addr.checked_add(b))
-                .unwrap_or(usize::MAX & !7),
+            addr: self.addr.saturating_add(words.saturating_mul(8)),
             limit: self.limit,
         }
     }
@@ -284,9 +282,12 @@ impl Obj {
     #[inline(always)]
     #[track_caller]
     pub fn words<const N: usize>(self) -> Words<N> {
-        let left = self.limit.saturating_sub(self.addr) / 8;
-        if self.addr == 0 || N > left {
+        // `addr` never wrapped (`offset` saturates), so `end` wraps only
+        // for an address at the very top, and then `end < addr`.
+        let end = self.addr.wrapping_add(N * 8);
+        if self.addr == 0 || end > self.limit || end < self.addr {
             // The first word of the window past the end.
+            let left = self.limit.saturating_sub(self.addr) / 8;
             bad_access(Ptr(self.addr), left, self.limit);
         }
         Words { addr: self.addr }
