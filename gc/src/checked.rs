@@ -27,7 +27,10 @@
 //! the object is still live and its end is the one remembered — the
 //! answer the span lookup would give, for a load and two compares. Any
 //! sweep that frees something invalidates every memo at once, so the
-//! memo never hides a freed object.
+//! memo never hides a freed object. The memo is the goroutine's own
+//! (unsynchronised cells): `G::obj_memo` hands it out only to code running
+//! on that goroutine's stack, and a caller passing another goroutine's `G`
+//! gets the unmemoized check.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -63,16 +66,18 @@ impl Ptr {
     #[track_caller]
     pub fn obj(self) -> Obj {
         gort_scheduler::step();
-        match span_of(self.0) {
-            Some(span) => match span.find(self.0) {
-                Some((index, base)) if span.is_allocated(index) => Obj {
-                    addr: self.0,
-                    limit: base + span.elemsize(),
-                },
-                _ => bad_access(self, 0, Some(span)),
-            },
-            None => bad_access(self, 0, None),
+        if let Some(span) = span_of(self.0) {
+            if let Some((index, base)) = span.find(self.0) {
+                // Aligned, so that every word an `Obj` reaches is.
+                if span.is_allocated(index) && self.0 & 7 == 0 {
+                    return Obj {
+                        addr: self.0,
+                        limit: base + span.elemsize(),
+                    };
+                }
+            }
         }
+        bad_access(self, 0, 0)
     }
 }
 
@@ -89,7 +94,9 @@ impl Ptr {
     /// `obj()`, answered from goroutine `g`'s memo `slot` when nothing has
     /// been freed since that memo was made for an address range holding
     /// this one (one step either way, as `obj()`); else checked and
-    /// remembered there. Nil gives `Obj::NIL`.
+    /// remembered there. Nil gives `Obj::NIL`. `g` must be the calling
+    /// goroutine for the memo to be used (`G::obj_memo`); any other `g`
+    /// (or None) gets the plain check.
     #[inline(always)]
     #[track_caller]
     pub fn obj_memo(self, g: Option<&G>, slot: usize) -> Obj {
@@ -118,7 +125,9 @@ impl Ptr {
     #[inline(always)]
     #[track_caller]
     pub fn obj_memo2_s<const STEP: bool>(self, g: Option<&G>, first: usize, fill: usize) -> Obj {
-        let Some(g) = g else {
+        // Another goroutine's memo (a `&G` handed over) is not ours to
+        // touch: the unmemoized check then.
+        let Some(memo) = g.and_then(G::obj_memo) else {
             return self.obj_or_nil();
         };
         if self.is_nil() {
@@ -126,11 +135,13 @@ impl Ptr {
         }
         let epoch = FREE_EPOCH.load(Ordering::Acquire);
         for slot in [first, fill] {
-            let m = &g.obj_memo[slot];
+            let m = &memo[slot];
             // [m.addr, m.limit) lay inside one allocated object at the
-            // memo's epoch; with no free since, it still does.
+            // memo's epoch; with no free since, it still does. (`obj()`
+            // also wants the pointer aligned.)
             if self.0.wrapping_sub(m.addr.get()) < m.limit.get().wrapping_sub(m.addr.get())
                 && m.epoch.get() == epoch
+                && self.0 & 7 == 0
             {
                 if STEP {
                     gort_scheduler::step();
@@ -144,7 +155,7 @@ impl Ptr {
                 break;
             }
         }
-        self.obj_memo_fill(&g.obj_memo[fill], epoch)
+        self.obj_memo_fill(&memo[fill], epoch)
     }
 
     /// The memo missed: the full check, remembered. `epoch` was read
@@ -173,26 +184,40 @@ impl Obj {
     }
 
     /// A handle `words` words further into the same object (a bucket of a
-    /// bucket array).
+    /// bucket array). Not checked here: an access through it is, against
+    /// the same object's end. The address saturates instead of wrapping,
+    /// so it never lands before the object, which the accesses, checking
+    /// only the end, could not tell (a saturated address is past every
+    /// end, so its misalignment never reaches an access).
     #[inline]
     pub fn offset(self, words: usize) -> Obj {
         Obj {
-            addr: self.addr + words * 8,
+            addr: self.addr.saturating_add(words.saturating_mul(8)),
             limit: self.limit,
         }
+    }
+
+    /// The address of word `i`, if it lies before the object's end: `i` is
+    /// compared with the words left, never added first (`addr + i*8`
+    /// would wrap for a huge `i`); an `offset` past the end leaves none.
+    #[inline(always)]
+    #[track_caller]
+    fn addr_of(self, i: usize) -> usize {
+        if i >= self.limit.saturating_sub(self.addr) / 8 {
+            bad_access(Ptr(self.addr), i, self.limit);
+        }
+        self.addr + i * 8
     }
 
     #[inline]
     #[track_caller]
     fn word(self, i: usize) -> &'static AtomicU64 {
         gort_scheduler::step();
-        let a = self.addr + i * 8;
-        if a + 8 > self.limit {
-            bad_access(Ptr(self.addr), i, span_of(self.addr));
-        }
-        // SAFETY: `a` is 8-aligned inside an object that was allocated when
-        // the handle was made and cannot have been freed since (see the
-        // module comment); arenas stay mapped; heap words are atomic.
+        let a = self.addr_of(i);
+        // SAFETY: `a` is 8-aligned (an aligned pointer plus whole words)
+        // inside an object that was allocated when the handle was made and
+        // cannot have been freed since (see the module comment); arenas
+        // stay mapped; heap words are atomic.
         unsafe { &*(a as *const AtomicU64) }
     }
 
@@ -207,10 +232,7 @@ impl Obj {
         if STEP {
             gort_scheduler::step();
         }
-        let a = self.addr + i * 8;
-        if a + 8 > self.limit {
-            bad_access(Ptr(self.addr), i, span_of(self.addr));
-        }
+        let a = self.addr_of(i);
         // SAFETY: as in `word`.
         unsafe { &*(a as *const AtomicU64) }.load(Ordering::Relaxed)
     }
@@ -260,8 +282,13 @@ impl Obj {
     #[inline(always)]
     #[track_caller]
     pub fn words<const N: usize>(self) -> Words<N> {
-        if self.addr == 0 || self.addr + N * 8 > self.limit {
-            bad_access(Ptr(self.addr), N - 1, span_of(self.addr));
+        // `addr` never wrapped (`offset` saturates), so `end` wraps only
+        // for an address at the very top, and then `end < addr`.
+        let end = self.addr.wrapping_add(N * 8);
+        if self.addr == 0 || end > self.limit || end < self.addr {
+            // The first word of the window past the end.
+            let left = self.limit.saturating_sub(self.addr) / 8;
+            bad_access(Ptr(self.addr), left, self.limit);
         }
         Words { addr: self.addr }
     }
@@ -269,11 +296,14 @@ impl Obj {
 
 impl<const N: usize> Words<N> {
     #[inline(always)]
+    #[track_caller]
     fn word<const STEP: bool>(self, i: usize) -> &'static AtomicU64 {
         if STEP {
             gort_scheduler::step();
         }
-        assert!(i < N, "gort: word {i} outside a window of {N}");
+        if i >= N {
+            bad_access(Ptr(self.addr), i, self.addr + N * 8);
+        }
         // SAFETY: `i < N` and `[addr, addr + 8N)` lay inside an object that
         // was live when the window was made, which cannot be freed before
         // its holder's next safepoint (module comment); arenas stay mapped;
@@ -295,28 +325,34 @@ impl<const N: usize> Words<N> {
     }
 
     #[inline(always)]
+    #[track_caller]
     pub fn load<const STEP: bool>(self, i: usize) -> u64 {
         self.word::<STEP>(i).load(Ordering::Relaxed)
     }
     #[inline(always)]
+    #[track_caller]
     pub fn store<const STEP: bool>(self, i: usize, v: u64) {
         self.word::<STEP>(i).store(v, Ordering::Relaxed)
     }
     #[inline(always)]
+    #[track_caller]
     pub fn load_ptr<const STEP: bool>(self, i: usize) -> Ptr {
         Ptr(self.load::<STEP>(i) as usize)
     }
     /// Pointer store (the write barrier attaches here, as on `Obj`).
     #[inline(always)]
+    #[track_caller]
     pub fn store_ptr<const STEP: bool>(self, i: usize, p: Ptr) {
         self.store::<STEP>(i, p.0 as u64)
     }
     #[inline(always)]
+    #[track_caller]
     pub fn load_field<const STEP: bool>(self, i: usize, shift: u32, width: u32) -> u64 {
         (self.load::<STEP>(i) >> shift) & crate::object::field_mask(width)
     }
     /// `Obj::store_field`: one indivisible load and store of the word.
     #[inline(always)]
+    #[track_caller]
     pub fn store_field<const STEP: bool>(self, i: usize, shift: u32, width: u32, v: u64) {
         let w = self.word::<STEP>(i);
         let m = crate::object::field_mask(width) << shift;

@@ -18,7 +18,8 @@
 //! words accessed with relaxed atomics, each access a scheduler `step()`
 //! and checked against the object's liveness: a freed object's memory is
 //! poisoned, and touching it is a fatal error naming the object, its type,
-//! its allocation site and the access site. Pointers (`Ptr`) are real
+//! its allocation site, the collection that freed it and the access site;
+//! any other stray access is Go's `fatal error: fault`. Pointers (`Ptr`) are real
 //! addresses, so goroutine stacks can be scanned conservatively; `Root`s
 //! (`roots`) model globals and pointers held outside stacks and heap.
 //!

@@ -85,6 +85,12 @@ pub struct MSpan {
     /// saves the marker a cache miss per object.
     single_type: AtomicPtr<Type>,
     sites: AtomicPtr<AtomicPtr<Location<'static>>>,
+    /// Per slot: the heap's `sweepgen` of the sweep that last freed the
+    /// slot's object, 0 if none has since the span was set up. It is what
+    /// tells an access to an object the collector freed (a lost object)
+    /// from one through a pointer the program made up (a slot never
+    /// allocated), which only reads as unallocated too.
+    freed: AtomicPtr<AtomicU32>,
     meta_cap: AtomicUsize,
 }
 
@@ -107,6 +113,7 @@ impl Default for MSpan {
             types: AtomicPtr::new(std::ptr::null_mut()),
             single_type: AtomicPtr::new(std::ptr::null_mut()),
             sites: AtomicPtr::new(std::ptr::null_mut()),
+            freed: AtomicPtr::new(std::ptr::null_mut()),
             meta_cap: AtomicUsize::new(0),
         }
     }
@@ -150,7 +157,18 @@ impl MSpan {
             // them reads stale metadata, not freed memory.
             self.types.store(leak_array(nelems), Ordering::Release);
             self.sites.store(leak_array(nelems), Ordering::Release);
+            let freed: Box<[AtomicU32]> = (0..nelems).map(|_| AtomicU32::new(0)).collect();
+            self.freed
+                .store(Box::leak(freed).as_mut_ptr(), Ordering::Release);
             self.meta_cap.store(nelems, Ordering::Release);
+        } else {
+            // The new layout's slots have held no object yet.
+            // SAFETY: nelems <= meta_cap; the array is never freed.
+            let freed =
+                unsafe { std::slice::from_raw_parts(self.freed.load(Ordering::Acquire), nelems) };
+            for f in freed {
+                f.store(0, Ordering::Relaxed);
+            }
         }
         self.single_type
             .store(std::ptr::null_mut(), Ordering::Relaxed);
@@ -296,6 +314,26 @@ impl MSpan {
                 .load(Ordering::Relaxed)
                 .as_ref()
         }
+    }
+
+    /// Records that the sweep of heap `sweepgen` freed slot `i`'s object.
+    #[inline]
+    pub fn set_freed(&self, i: usize, sweepgen: u32) {
+        // SAFETY: i < nelems <= meta_cap (the sweeper's slots); the array
+        // is never freed.
+        unsafe { &*self.freed.load(Ordering::Acquire).add(i) }.store(sweepgen, Ordering::Relaxed);
+    }
+
+    /// The heap `sweepgen` of the sweep that freed slot `i`'s last
+    /// occupant, or None if no sweep has freed an object there since the
+    /// span was set up (the slot never held one, or holds one now).
+    pub fn freed_by(&self, i: usize) -> Option<u32> {
+        if i >= self.meta_cap.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: as in `type_of`.
+        let sg = unsafe { &*self.freed.load(Ordering::Acquire).add(i) }.load(Ordering::Relaxed);
+        (sg != 0).then_some(sg)
     }
 
     /// Where slot `i`'s object was allocated.

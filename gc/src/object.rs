@@ -10,11 +10,17 @@
 //!
 //! Every access (`load`, `store`, `load_ptr`, `store_ptr`) is one `step()`
 //! of the scheduler, and checks that the address lies in an allocated
-//! object of an in-use span and that the word is inside that object. An
-//! access to a freed object is a fatal error that names the object, its
-//! type, where it was allocated and where it was accessed: this is how a
+//! object of an in-use span and that the word is inside that object (the
+//! index compared with the words left, so a huge one cannot wrap). An
+//! access to an object a sweep freed is `fatal error: access to freed
+//! object`, naming the object, its type, where it was allocated, the
+//! collection that freed it and where it was accessed: this is how a
 //! reachable object the collector freed (what write barriers prevent)
-//! becomes visible. Freed memory is also poisoned (`sweep.rs`), so a read
+//! becomes visible. Every other bad access (past the end of the object it
+//! started from, into a slot never allocated, free pages, outside the
+//! heap: what a program's own race makes of a map) is Go's `unexpected
+//! fault address` / `fatal error: fault`, so the collector is not blamed
+//! for it (`bad_access`). Freed memory is also poisoned (`sweep.rs`), so a read
 //! that escaped the check would see `0xdeadbeefdeadbeef`, not a plausible
 //! value. A freed slot can be reused by a later allocation; an access
 //! through a stale pointer after that is not detected (Go cannot detect it
@@ -222,26 +228,27 @@ impl Ptr {
     }
 
     /// The address of word `i`, after checking that it lies in a live
-    /// object; else the fatal error.
+    /// object; else the fatal error. `i` is compared with the words left
+    /// in the object, never added to the address first: `base + i*8`
+    /// would wrap for a huge `i` and land before the object.
     #[inline]
     #[track_caller]
     fn word(self, i: usize) -> &'static AtomicU64 {
         gort_scheduler::step();
-        let addr = self.0.wrapping_add(i * 8);
-        match span_of(self.0) {
-            Some(span) => match span.find(self.0) {
-                Some((index, base))
-                    if span.is_allocated(index) && addr < base + span.elemsize() =>
+        if let Some(span) = span_of(self.0) {
+            if let Some((index, base)) = span.find(self.0) {
+                if span.is_allocated(index)
+                    && self.0 & 7 == 0
+                    && i < (base + span.elemsize() - self.0) / 8
                 {
-                    // SAFETY: `addr` is 8-aligned inside an allocated slot of
-                    // an arena, which stays mapped for the process's life;
-                    // all access to heap words is atomic.
-                    unsafe { &*(addr as *const AtomicU64) }
+                    // SAFETY: `self.0 + 8i` is 8-aligned inside an allocated
+                    // slot of an arena, which stays mapped for the process's
+                    // life; all access to heap words is atomic.
+                    return unsafe { &*((self.0 + i * 8) as *const AtomicU64) };
                 }
-                _ => bad_access(self, i, Some(span)),
-            },
-            None => bad_access(self, i, None),
+            }
         }
+        bad_access(self, i, 0)
     }
 
     word_ops!();
@@ -295,67 +302,186 @@ pub(crate) fn field_mask(width: u32) -> u64 {
     }
 }
 
-/// The fatal error for an access outside any live object.
+/// Where an address lies in the heap, for a report.
+enum Place {
+    /// In slot `index` (based at `base`) of `span`'s layout, whatever the
+    /// slot's state.
+    Slot {
+        span: &'static MSpan,
+        index: usize,
+        base: usize,
+    },
+    /// In `span`'s pages, past its last slot.
+    PastSlots(&'static MSpan),
+    /// In no span: outside every arena, or in pages never handed out.
+    NoSpan,
+}
+
+fn place_of(addr: usize) -> Place {
+    let Some(span) = span_of(addr) else {
+        return Place::NoSpan;
+    };
+    // The slot as the span last laid it out (a freed span keeps its layout
+    // and per-slot metadata until its pages are reused).
+    let base = span.base();
+    if addr < base || addr >= span.limit.load(Ordering::Relaxed) {
+        return Place::PastSlots(span);
+    }
+    let index = span.obj_index(addr);
+    Place::Slot {
+        span,
+        index,
+        base: base + index * span.elemsize(),
+    }
+}
+
+/// The fatal error for an access outside any live object: word `word`
+/// from `p`, where `limit` is the end of the object (or checked window)
+/// the access was derived from (an `Obj`, a `Words`), or 0 for a plain
+/// `Ptr` access, whose object is the one `p` points into.
+///
+/// Two kinds of report, kept apart on purpose. An access to a slot that
+/// held an object a sweep freed is `access to freed object`, naming the
+/// collection: the loss a broken write barrier causes, which a report
+/// about the collector must be able to claim. Anything else — an index
+/// past the end of the object, a pointer into a slot never allocated, into
+/// free pages or outside the heap (what a racing program's corrupted
+/// state produces, and a freed-then-reused slot cannot be told from) — is
+/// Go's `unexpected fault address` / `fatal error: fault`, with the
+/// pointer described in the words of Go's `badPointer`.
 #[cold]
 #[inline(never)]
 #[track_caller]
-pub(crate) fn bad_access(p: Ptr, word: usize, span: Option<&'static MSpan>) -> ! {
+pub(crate) fn bad_access(p: Ptr, word: usize, limit: usize) -> ! {
     let at = Location::caller();
-    let heap = crate::mheap::current();
-    let show = |a: usize| heap.map_or(a, |h| h.display_addr(a));
-    if p.is_nil() {
-        // Go: a nil dereference is a panic (runtime error), not a fatal.
+    if p.0 < 0x1000 {
+        // Go: a fault in the first page is a nil dereference (sigpanic's
+        // panicmem), a panic, not a fatal error.
         panic!("runtime error: invalid memory address or nil pointer dereference");
     }
-    let mut detail = String::new();
-    // The slot as the span last laid it out (a freed span keeps its
-    // layout and per-slot metadata until its pages are reused).
-    let slot = span.and_then(|s| {
-        let base = s.base();
-        (p.0 >= base && p.0 < s.limit.load(std::sync::atomic::Ordering::Relaxed)).then(|| {
-            let i = s.obj_index(p.0);
-            (s, i, base + i * s.elemsize())
+    let heap = crate::mheap::current();
+    let show = |a: usize| heap.map_or(a, |h| h.display_addr(a));
+    let site = |l: Option<&'static Location<'static>>| {
+        l.map_or("?".to_string(), |l| {
+            gort_scheduler::traceback::abs_path(&format!("{}:{}", l.file(), l.line()))
         })
-    });
-    let msg = match slot {
-        Some((s, i, base)) if !s.in_use() || !s.is_allocated(i) => {
-            let ty = s.type_of(i);
-            let site = s.site_of(i);
-            detail.push_str(&format!(
-                "runtime: access to freed object {:#x} (object {:#x}, {}, {} bytes, allocated at {})\n",
+    };
+    // The address the access touches, as the hardware would compute it.
+    let addr = p.0.wrapping_add(word.wrapping_mul(8));
+    // "0x<base> (<type>, <size> bytes, allocated at <site>" for the
+    // object in slot `index` (its last occupant, once freed).
+    let describe = |span: &'static MSpan, index: usize, base: usize| {
+        let ty = span.type_of(index);
+        (
+            show(base),
+            format!(
+                "{}, {} bytes, allocated at {}",
+                ty.map_or("?", |t| t.name),
+                span.elemsize(),
+                site(span.site_of(index)),
+            ),
+        )
+    };
+    let span_fields = |s: &'static MSpan| {
+        format!(
+            "span.base()={:#x} span.limit={:#x} span.state={}",
+            show(s.base()),
+            show(s.limit.load(Ordering::Relaxed)),
+            s.state.load(Ordering::Relaxed),
+        )
+    };
+    // The object the access started from: the one the handle was checked
+    // against, else the one `p` lies in.
+    let from = place_of(if limit != 0 { limit - 1 } else { p.0 });
+    let mut detail = String::new();
+    let mut freed = false;
+    match from {
+        Place::Slot { span, index, base }
+            if limit != 0 || (span.in_use() && span.is_allocated(index)) =>
+        {
+            let end = base + span.elemsize();
+            let (base, what_obj) = describe(span, index, base);
+            let line = if limit == 0 && p.0 & 7 != 0 {
+                // Heap words are 8-byte atomics: gort cannot make Go's
+                // unaligned access.
+                format!(
+                    "runtime: misaligned pointer {:#x} into object {base:#x} ({what_obj})\n",
+                    show(p.0)
+                )
+            } else {
+                // Past the end if the index is, wherever a wrapped address
+                // lands.
+                let what = if word >= end.saturating_sub(p.0) / 8 {
+                    "past the end of object"
+                } else {
+                    // Inside the object but outside the window checked for
+                    // this access (a runtime bug rather than a program's).
+                    "outside the checked part of object"
+                };
+                format!(
+                    "runtime: pointer {:#x} {what} {base:#x} ({what_obj}): word {word} from {:#x}\n",
+                    show(addr),
+                    show(p.0),
+                )
+            };
+            detail.push_str(&line);
+        }
+        Place::Slot { span, index, base } => match span.freed_by(index) {
+            Some(sg) => {
+                freed = true;
+                let (base, what_obj) = describe(span, index, base);
+                detail.push_str(&format!(
+                    "runtime: access to freed object {:#x} (object {base:#x}, {what_obj}, freed by the sweep of GC {})\n",
+                    show(p.0),
+                    crate::sweep::cycle_of_sweepgen(sg),
+                ));
+            }
+            None if span.in_use() => detail.push_str(&format!(
+                "runtime: pointer {:#x} to unallocated object {}\n",
                 show(p.0),
-                show(base),
-                ty.map_or("?", |t| t.name),
-                s.elemsize(),
-                site.map_or("?".to_string(), |l| gort_scheduler::traceback::abs_path(&format!(
-                    "{}:{}",
-                    l.file(),
-                    l.line()
-                ))),
-            ));
-            "access to freed object"
-        }
-        Some((s, i, base)) => {
-            let ty = s.type_of(i);
+                span_fields(span)
+            )),
+            None => detail.push_str(&format!(
+                "runtime: pointer {:#x} to unallocated span {}\n",
+                show(p.0),
+                span_fields(span)
+            )),
+        },
+        Place::PastSlots(span) => {
+            let region = if span.in_use() {
+                "unused region of span"
+            } else {
+                "unallocated span"
+            };
             detail.push_str(&format!(
-                "runtime: word {word} is outside object {:#x} ({}, {} bytes)\n",
-                show(base),
-                ty.map_or("?", |t| t.name),
-                s.elemsize(),
+                "runtime: pointer {:#x} to {region} {}\n",
+                show(p.0),
+                span_fields(span)
             ));
-            "access outside object"
         }
-        None => {
+        // Pages of an arena that no span holds yet are an unallocated
+        // span to Go (it has no span to print).
+        Place::NoSpan if crate::arena::arena_of(p.0).is_some() => {
             detail.push_str(&format!(
-                "runtime: pointer {:#x} is not in any allocated object\n",
+                "runtime: pointer {:#x} to unallocated span\n",
                 show(p.0)
             ));
-            "access through invalid pointer"
         }
-    };
+        Place::NoSpan => {
+            detail.push_str(&format!(
+                "runtime: pointer {:#x} not in the Go heap\n",
+                show(p.0)
+            ));
+        }
+    }
     detail.push_str(&format!(
         "runtime: accessed at {} (word {word})\n",
         gort_scheduler::traceback::abs_path(&format!("{}:{}", at.file(), at.line()))
     ));
-    gort_scheduler::fatal_detail(detail, msg)
+    if freed {
+        gort_scheduler::fatal_detail(detail, "access to freed object")
+    }
+    // Go's sigpanic, on an access the hardware would fault at.
+    detail.push_str(&format!("unexpected fault address {:#x}\n", show(addr)));
+    gort_scheduler::fatal_detail(detail, "fault")
 }

@@ -4,7 +4,8 @@
 //! `sweep_span` is called by whoever claimed the span with the `sweepgen`
 //! CAS `sg-2 -> sg-1` (an mcache refill, `finish_sweep`, or the
 //! collector for large objects): every slot that was allocated but is not
-//! marked is freed and poisoned (`POISON` in every word), the mark bits
+//! marked is freed, poisoned (`POISON` in every word) and recorded as
+//! freed by this cycle's sweep (`MSpan::set_freed`), the mark bits
 //! become the alloc bits, the mark bits are cleared, `freeindex` restarts
 //! at 0, and the span publishes `sweepgen = sg`. It reports whether the
 //! span is now empty, so the caller can return its pages to the heap.
@@ -30,6 +31,7 @@ pub(crate) fn sweep_span(heap: &Heap, s: &'static MSpan) -> bool {
     let base = s.base();
     let mut live = 0usize;
     let mut freed = 0u64;
+    let sg = heap.sweepgen.load(Ordering::Acquire);
     let words = n.div_ceil(64);
     if (0..words).any(|wi| {
         s.alloc_bits[wi].load(Ordering::Relaxed) & !s.mark_bits[wi].load(Ordering::Relaxed) != 0
@@ -44,6 +46,7 @@ pub(crate) fn sweep_span(heap: &Heap, s: &'static MSpan) -> bool {
             let b = dead.trailing_zeros() as usize;
             dead &= dead - 1;
             poison(base + (wi * 64 + b) * size, size);
+            s.set_freed(wi * 64 + b, sg);
             freed += 1;
         }
         live += mark.count_ones() as usize;
@@ -58,9 +61,15 @@ pub(crate) fn sweep_span(heap: &Heap, s: &'static MSpan) -> bool {
         heap.heap_alloc
             .fetch_sub(freed * size as u64, Ordering::Relaxed);
     }
-    s.sweepgen
-        .store(heap.sweepgen.load(Ordering::Acquire), Ordering::Release);
+    s.sweepgen.store(sg, Ordering::Release);
     live == 0
+}
+
+/// The collection (gctrace's `gc N`, `MemStats.NumGC` after it) whose
+/// sweep runs at heap `sweepgen`: the heap starts at 2 and each mark
+/// termination adds 2, before its sweep.
+pub(crate) fn cycle_of_sweepgen(sweepgen: u32) -> u32 {
+    sweepgen / 2 - 1
 }
 
 /// Go's `finishsweep_m`: sweeps every span still unswept.

@@ -112,7 +112,8 @@ const BOX_V: usize = 0;
 /// aligned. It is also not an address in any arena (arenas never map page
 /// 0), so the collector, scanning `p` as a pointer word, finds no object
 /// there and ignores it (`find_object` returns None), and a stray
-/// dereference is gort's "access through invalid pointer" fatal error.
+/// dereference is the nil dereference panic Go gives for any address in
+/// the first page.
 /// Unlike a per-map sentinel object it costs no allocation, no extra
 /// pointer word and no load before each comparison.
 const EXPUNGED: u64 = 1;

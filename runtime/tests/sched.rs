@@ -630,7 +630,7 @@ fn set_gomaxprocs_grows_and_shrinks() {
 
 /// The GPtr a goroutine publishes before `gopark`, taken by whoever wakes
 /// it.
-type GSlot = Arc<Mutex<Option<gort::GPtr>>>;
+type GSlot = Arc<Mutex<Option<gort::rt::GPtr>>>;
 
 /// A goroutine that parks with `gopark` publishes `current()`; another
 /// takes it and `goready`s it: the pair Go's runtime-internal primitives
@@ -645,13 +645,13 @@ fn gopark_and_goready_pair_up() {
                 if let Some(gp) = s.lock().unwrap().take() {
                     // Parked, or about to: wait until the park is done.
                     gort::sleep(Duration::from_millis(1));
-                    gort::goready(gp);
+                    gort::rt::goready(gp);
                     return;
                 }
                 gort::gosched();
             });
-            *slot.lock().unwrap() = Some(gort::current());
-            gort::gopark(gort::WaitReason::Zero, None);
+            *slot.lock().unwrap() = Some(gort::rt::current());
+            gort::rt::gopark(gort::rt::WaitReason::Zero, None);
             gort::println!("woken");
         });
         assert_eq!(rt.stdout(), "woken\n");
@@ -671,14 +671,14 @@ fn goready_of_a_goroutine_blocked_in_a_channel_is_a_fatal_error() {
             let slot: GSlot = Arc::default();
             let (c2, s2) = (c.clone(), slot.clone());
             gort::go!(move || {
-                *s2.lock().unwrap() = Some(gort::current());
+                *s2.lock().unwrap() = Some(gort::rt::current());
                 let v = c2.recv();
                 gort::println!("received {v:?}");
             });
             // The receiver runs and blocks.
             gort::sleep(Duration::from_millis(1));
             let gp = slot.lock().unwrap().take().unwrap();
-            gort::goready(gp);
+            gort::rt::goready(gp);
             gort::sleep(Duration::from_millis(1));
             c.send(1);
         });
@@ -702,13 +702,13 @@ fn goready_of_a_sleeping_goroutine_is_a_fatal_error() {
         let slot: GSlot = Arc::default();
         let s2 = slot.clone();
         gort::go!(move || {
-            *s2.lock().unwrap() = Some(gort::current());
+            *s2.lock().unwrap() = Some(gort::rt::current());
             gort::sleep(Duration::from_secs(1));
             gort::println!("slept");
         });
         gort::sleep(Duration::from_millis(1));
         let gp = slot.lock().unwrap().take().unwrap();
-        gort::goready(gp);
+        gort::rt::goready(gp);
         gort::sleep(Duration::from_secs(2));
     });
     assert_eq!(e.status, 2, "stdout:\n{}", rt.stdout());
@@ -728,15 +728,15 @@ fn goready_of_a_gptr_from_an_earlier_run_is_a_fatal_error() {
     common::run_ok(par(1), move || {
         // A goroutine left parked when main returns (abandoned, then freed).
         gort::go!(move || {
-            *s.lock().unwrap() = Some(gort::current());
-            gort::gopark(gort::WaitReason::Zero, None);
+            *s.lock().unwrap() = Some(gort::rt::current());
+            gort::rt::gopark(gort::rt::WaitReason::Zero, None);
         });
         gort::sleep(Duration::from_millis(1));
     });
     let stale = slot.lock().unwrap().take().unwrap();
     let rt = Runtime::new(par(1));
     let e = common::run(&rt, move || {
-        gort::goready(stale);
+        gort::rt::goready(stale);
         gort::println!("readied");
     });
     assert_eq!(e.status, 2);
@@ -768,16 +768,16 @@ fn a_cancelled_park_readied_meanwhile_resumes_once() {
             if let Some(gp) = s.lock().unwrap().take() {
                 // Blocks this M, well inside the parker's unlock function.
                 std::thread::sleep(Duration::from_millis(20));
-                gort::goready(gp);
+                gort::rt::goready(gp);
                 return;
             }
             gort::gosched();
         });
-        *slot.lock().unwrap() = Some(gort::current());
-        gort::gopark(
-            gort::WaitReason::Zero,
+        *slot.lock().unwrap() = Some(gort::rt::current());
+        gort::rt::gopark(
+            gort::rt::WaitReason::Zero,
             // SAFETY: `slow_cancel` may be called with any argument.
-            Some(unsafe { gort::UnlockFn::new(slow_cancel, 0) }),
+            Some(unsafe { gort::rt::UnlockFn::new(slow_cancel, 0) }),
         );
         gort::println!("resumed");
         // Still asleep when the unlock function returns: a second resume

@@ -298,14 +298,16 @@ pub struct G {
     pub(crate) user_park: AtomicU64,
     /// Heap objects this goroutine recently found live (kept by gort-gc,
     /// `checked.rs`): a map operation re-checks its header and bucket
-    /// array with one comparison instead of a span lookup.
-    pub obj_memo: [ObjMemo; 4],
+    /// array with one comparison instead of a span lookup. Plain `Cell`s,
+    /// so reached only through `obj_memo()`, which hands them to the
+    /// goroutine itself and to no one else.
+    obj_memo: [ObjMemo; 4],
 }
 
 /// One heap object a goroutine found live: its address, the end of the
 /// object, and the heap's free epoch at the time. Touched only by the
-/// goroutine itself. The scheduler only stores it; its meaning is the
-/// heap's.
+/// goroutine itself (`G::obj_memo`). The scheduler only stores it; its
+/// meaning is the heap's.
 #[derive(Default, Debug)]
 pub struct ObjMemo {
     pub addr: Cell<usize>,
@@ -360,6 +362,19 @@ impl G {
         });
         g.stack.set_owner(&*g);
         g
+    }
+
+    /// This goroutine's memo of live objects, if the caller runs on this
+    /// goroutine's own stack; else None. A `&G` can reach other
+    /// goroutines (a G is `Sync`), but the memo is unsynchronised `Cell`s:
+    /// only the goroutine itself may read or write it, and code running on
+    /// a G's stack is that G, running. The check is two instructions on
+    /// the stack pointer (slots are `SLOT_SIZE`-aligned), cheap enough
+    /// for every map operation.
+    #[inline(always)]
+    pub fn obj_memo(&self) -> Option<&[ObjMemo; 4]> {
+        let on_own_stack = (crate::stack::current_sp() ^ self.stack.lo()) < crate::stack::SLOT_SIZE;
+        on_own_stack.then_some(&self.obj_memo)
     }
 
     /// Whether this goroutine runs in deterministic mode, where every heap
