@@ -267,14 +267,18 @@ impl H {
 
     /// A write operation's exit: if another writer cleared our
     /// `hashWriting` meanwhile, `fatal error: concurrent map writes`;
-    /// else clear it.
+    /// else clear it. Go clears with `h.flags &^= hashWriting`, not a
+    /// flip: a writer that clears the bit between this check and the
+    /// load below leaves it clear, where a flip would set it again and
+    /// leave the map "writing" for good.
     #[inline]
     #[track_caller]
     pub(crate) fn end_write(self) {
         if self.flags() & HASH_WRITING == 0 {
             gort_scheduler::fatal("concurrent map writes");
         }
-        self.xor_writing();
+        let f = self.flags();
+        self.set_flags(f & !HASH_WRITING);
     }
 
     /// Flips `hashWriting` as Go's `h.flags ^= hashWriting` does: a load
