@@ -417,12 +417,15 @@ pub(crate) fn lookup(t: &MapType, h: H, key: KeyArg, w1: u64) -> Option<ElemSlot
     let hash = t.hash_key(key, (w1 >> 32) as u32);
     let mut m = bucket_mask(b_log) as usize;
     let mut b = bucket_at(t, h.buckets(), hash as usize & m);
-    if h.growing() {
-        let c = h.oldbuckets();
+    // Go's `if c := h.oldbuckets; c != nil`: one load. A writer may end
+    // the growth (oldbuckets = nil) right after it; the array read here
+    // stays live until this goroutine's next safepoint.
+    let c = h.0.load_ptr(W_OLDBUCKETS);
+    if !c.is_nil() {
         if w1 & SAME_SIZE_GROW == 0 {
             m >>= 1;
         }
-        let oldb = bucket_at(t, c, hash as usize & m);
+        let oldb = bucket_at(t, c.obj_memo(h.1, MEMO_OLDBUCKETS), hash as usize & m);
         if !evacuated(oldb) {
             b = oldb;
         }
