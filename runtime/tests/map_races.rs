@@ -3,7 +3,8 @@
 //! test names an interleaving that an earlier gort reached and Go cannot
 //! (found by seed before the fix, by no seed after it): a write's exit
 //! that set `hashWriting` again instead of clearing it, a lookup that read
-//! `oldbuckets` twice.
+//! `oldbuckets` twice; or an interleaving Go has and an earlier gort did
+//! not (a lookup that loaded flags, B and hash0 at once).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -108,9 +109,28 @@ fn racing_writers_never_leave_hash_writing_set() {
 /// two loads made the reader index a nil array.
 #[test]
 fn lookup_racing_the_end_of_a_growth_reads_oldbuckets_once() {
-    let detected = sweep_lookup_racing_growth(0..SEEDS_LOOKUP);
+    let (detected, _) = sweep_lookup_racing_growth(0..SEEDS_LOOKUP, 4, KEY_LEN);
     // The reader does meet the writer inside its insert.
     assert!(detected > 0, "no seed detected the race");
+}
+
+/// Go's `mapaccess2` loads the flags (for the check), then `hash0` (for
+/// the hash), then `B`, then `buckets`, each on its own, and `hashGrow`
+/// stores `B` before `buckets`: so a reader can pair the new B with the
+/// old, smaller array and index past its end (in Go a wild read; gort's
+/// checked access makes it a fatal error naming the bucket array). Loading
+/// flags, B and hash0 at once at the check, a reader only ever paired the
+/// B of before the writer's insert with either array, and never read past
+/// the end: an interleaving of Go's that gort could not reach.
+#[test]
+fn lookup_loads_b_after_the_hash_as_go_does() {
+    // A shorter key than for the test above: the reader's B load then
+    // falls inside the writer's hashGrow more often.
+    let (_, wild) = sweep_lookup_racing_growth(0..SEEDS_LOOKUP, 4, 800);
+    assert!(
+        wild > 0,
+        "no seed paired the new B with the old bucket array"
+    );
 }
 
 const SEEDS_LOOKUP: u64 = 200;
@@ -129,12 +149,18 @@ fn spin(p: Ptr, n: usize) {
 }
 
 /// Runs the scenario for each seed; returns how many runs detected the
-/// race (the others end normally).
-fn sweep_lookup_racing_growth(seeds: std::ops::Range<u64>) -> u32 {
+/// race, and how many read past the end of the old bucket array (the
+/// others end normally).
+fn sweep_lookup_racing_growth(
+    seeds: std::ops::Range<u64>,
+    switch: u32,
+    key_len: usize,
+) -> (u32, u32) {
     let mut bad = Vec::new();
     let mut detected = 0;
+    let mut wild = 0;
     for seed in seeds {
-        let (status, err) = run_seed(det2(seed, 4), move || {
+        let (status, err) = run_seed(det2(seed, switch), move || {
             let maps: Vec<StrMap<i64>> = (0..ROUNDS).map(|_| StrMap::new()).collect();
             // The maps and the word live in Rust values the collector does
             // not scan: globals, as far as it is concerned.
@@ -169,7 +195,7 @@ fn sweep_lookup_racing_growth(seeds: std::ops::Range<u64>) -> u32 {
                 Box::new(move || {
                     // A long key: hashing it is many steps between the
                     // lookup's check of the flags and its oldbuckets load.
-                    let key = GoString::new(&"k".repeat(KEY_LEN));
+                    let key = GoString::new(&"k".repeat(key_len));
                     for (j, m) in m2.iter().enumerate() {
                         while s2.load(Ordering::Relaxed) != j as u64 {
                             spin(word, 1);
@@ -193,7 +219,10 @@ fn sweep_lookup_racing_growth(seeds: std::ops::Range<u64>) -> u32 {
             // checks the access and makes it a fatal error.
             2 if err.contains("map.bucket[string]int64, ")
                 && (err.contains("\nfatal error: access outside object\n")
-                    || err.contains("\nfatal error: access to freed object\n")) => {}
+                    || err.contains("\nfatal error: access to freed object\n")) =>
+            {
+                wild += 1
+            }
             s => bad.push(format!("seed {seed}: status {s}\n{err}")),
         }
     }
@@ -203,5 +232,5 @@ fn sweep_lookup_racing_growth(seeds: std::ops::Range<u64>) -> u32 {
         bad.len(),
         bad.join("\n")
     );
-    detected
+    (detected, wild)
 }
