@@ -18,11 +18,15 @@
 //! `Hiter` may live anywhere (boxed in a test, in a struct), where the
 //! collector does not look; so its pointer words live in a heap object of
 //! their own (`runtime.hiter`), registered as a root while the iteration
-//! runs. Checked handles (`Obj`) must not outlive a safepoint
-//! (gc/src/checked.rs): the iterator keeps plain pointers and derives its
-//! handles again, checked, at the start of every `mapiternext`, after
-//! Go's prologue safepoint.
+//! runs. A checked handle (`Obj`) is only known live until its holder's
+//! next safepoint (gc/src/checked.rs): the iterator keeps its handles with
+//! the heap's free epoch of the time they were checked, and at the start
+//! of every `mapiternext`, after Go's prologue safepoint, re-checks them:
+//! if anything was freed since, it derives them again (the fatal error if
+//! one's object was freed after all); if not, they are still live (the
+//! memo's argument), for one load.
 
+use gort_gc::checked::free_epoch;
 use gort_gc::{new_object, Obj, Ptr, Root, Type, Words};
 
 use gort_scheduler::G;
@@ -83,11 +87,13 @@ pub struct Hiter {
     /// `oldoverflow`) for the collector, while the iteration runs.
     hold: Option<Hold>,
     /// The header (kept alive by `hold`).
-    h: Ptr,
+    h: H,
     /// Snapshot of `h.buckets` at init (kept alive by `hold`).
-    buckets: Ptr,
+    buckets: Obj,
     /// The bucket being walked, or nil (kept alive by `hold`).
-    bptr: Ptr,
+    bptr: Obj,
+    /// `free_epoch()` when the handles above were last checked.
+    epoch: u64,
     start_bucket: usize,
     offset: usize,
     wrapped: bool,
@@ -114,9 +120,10 @@ pub fn mapiterinit(t: &'static MapType, h: HMap) -> Hiter {
     let mut it = Hiter {
         t,
         hold: None,
-        h: h.0,
-        buckets: Ptr::NIL,
-        bptr: Ptr::NIL,
+        h: H(Obj::NIL, None),
+        buckets: Obj::NIL,
+        bptr: Obj::NIL,
+        epoch: 0,
         start_bucket: 0,
         offset: 0,
         wrapped: false,
@@ -137,15 +144,19 @@ pub fn mapiterinit(t: &'static MapType, h: HMap) -> Hiter {
         _root: Root::new(p),
         words: p.obj().words(),
     };
+    // Read before the handles are checked: a free in between makes them
+    // look stale, never live when they are not.
+    it.epoch = free_epoch();
     let h = h.hdr();
     if h.count() == 0 {
         return it;
     }
     it.done = false;
+    it.h = h;
     it.b = h.b();
-    it.buckets = h.0.load_ptr(W_BUCKETS);
-    hold.set(I_H, it.h);
-    hold.set(I_BUCKETS, it.buckets);
+    it.buckets = h.buckets();
+    hold.set(I_H, h.0.ptr());
+    hold.set(I_BUCKETS, it.buckets.ptr());
     if !t.bucket.has_pointers() {
         let (overflow, oldoverflow) = overflow_lists(h);
         hold.set(I_OVERFLOW, overflow);
@@ -179,13 +190,33 @@ impl Hiter {
     /// collector too.
     #[inline(always)]
     fn set_bptr(&mut self, b: Obj) {
-        let p = b.ptr();
-        if p != self.bptr {
-            self.bptr = p;
+        if b.ptr() != self.bptr.ptr() {
+            self.bptr = b;
             if let Some(o) = &self.hold {
-                o.set(I_BPTR, p);
+                o.set(I_BPTR, b.ptr());
             }
         }
+    }
+
+    /// Re-checks the handles after a safepoint: unchanged if nothing has
+    /// been freed since they were checked, else derived again, checked.
+    #[inline(always)]
+    #[track_caller]
+    fn recheck(&mut self, g: Option<&'static G>) {
+        self.h.1 = g;
+        let epoch = free_epoch();
+        if epoch != self.epoch {
+            self.rederive(epoch);
+        }
+    }
+
+    #[inline(never)]
+    #[track_caller]
+    fn rederive(&mut self, epoch: u64) {
+        self.h.0 = self.h.0.ptr().obj();
+        self.buckets = self.buckets.ptr().obj_or_nil();
+        self.bptr = self.bptr.ptr().obj_or_nil();
+        self.epoch = epoch;
     }
 
     /// Go's `mapiternext`: the next (key, element word), or None at the
@@ -234,29 +265,26 @@ impl Hiter {
     }
 
     /// Go's `mapiternext` proper. Runs after a safepoint: its handles
-    /// are derived here, checked, from the pointers the iterator keeps
-    /// (found live through the goroutine's memo while nothing has been
-    /// freed since; not steps, as Go's loads of its own hiter fields are
-    /// not map accesses).
+    /// are re-checked first (`recheck`).
     #[inline(always)]
     #[track_caller]
     fn next_s<const S: bool>(&mut self, g: Option<&'static G>) -> Option<Entry> {
         let t = self.t;
-        let h = H(self.h.obj_memo_s::<false>(g, MEMO_HMAP), g);
+        self.recheck(g);
+        let h = self.h;
         // race: racereadpc(h).
         if h.0.load_field_s::<S>(W_PACKED, 0, 8) & HASH_WRITING != 0 {
             gort_scheduler::fatal("concurrent map iteration and map write");
         }
-        let mut bptr = self
-            .bptr
-            .obj_memo2_s::<false>(g, MEMO_BUCKETS, MEMO_OVERFLOW);
-        let entry = loop {
+        let mut bptr = self.bptr;
+        loop {
             if bptr.is_nil() {
                 if self.bucket == self.start_bucket && self.wrapped {
                     // end of iteration
-                    break None;
+                    self.finish();
+                    return None;
                 }
-                let buckets = self.buckets.obj_memo_s::<false>(g, MEMO_BUCKETS);
+                let buckets = self.buckets;
                 if h.growing() && self.b == h.b() {
                     // Iterator was started in the middle of a grow, and
                     // the grow isn't done yet. If the bucket we're looking
@@ -285,21 +313,21 @@ impl Hiter {
                 self.i = 0;
             }
             if let Some(e) = self.walk_bucket::<S>(h, bptr) {
-                break Some(e);
+                self.set_bptr(bptr);
+                return Some(e);
             }
             bptr = bucket_overflow(t, bptr);
             self.i = 0;
-        };
-        match entry {
-            Some(_) => self.set_bptr(bptr),
-            None => {
-                self.done = true;
-                self.bptr = Ptr::NIL;
-                // The iteration is over: nothing left to keep alive.
-                self.hold = None;
-            }
         }
-        entry
+    }
+
+    /// The end of the iteration: nothing left to keep alive.
+    #[cold]
+    #[inline(never)]
+    fn finish(&mut self) {
+        self.done = true;
+        self.bptr = Obj::NIL;
+        self.hold = None;
     }
 
     /// The rest of bucket `b` from slot `self.i`: the next entry to
