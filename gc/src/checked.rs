@@ -84,6 +84,15 @@ impl Ptr {
 /// Bumped before any object or span is freed (see the module comment).
 static FREE_EPOCH: AtomicU64 = AtomicU64::new(0);
 
+/// The free epoch (see the module comment): unchanged since a handle was
+/// made, nothing has been freed since, so the handle's object is still
+/// live. Lets a holder of handles across safepoints (the map iterator)
+/// re-check them all with one load.
+#[inline]
+pub fn free_epoch() -> u64 {
+    FREE_EPOCH.load(Ordering::Acquire)
+}
+
 /// Called by the sweeper and the page heap before they free anything.
 #[inline]
 pub(crate) fn note_free() {

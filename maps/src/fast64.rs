@@ -98,6 +98,14 @@ fn overflow_s<const S: bool>(h: H, b: Bucket) -> Obj {
         .obj_memo2_s::<S>(h.1, MEMO_BUCKETS, MEMO_OVERFLOW)
 }
 
+/// `h.buckets`, checked (or `Obj::NIL`).
+#[inline(always)]
+#[track_caller]
+fn buckets_s<const S: bool>(h: H, hw: Hdr) -> Obj {
+    hw.load_ptr::<S>(W_BUCKETS)
+        .obj_memo_s::<S>(h.1, MEMO_BUCKETS)
+}
+
 /// Go's `mapaccess1_fast64` (`v := m[k]`): the element's word, or the
 /// zero value (Go returns a pointer to `zeroVal`).
 #[track_caller]
@@ -129,28 +137,26 @@ fn access<const S: bool>(t: &MapType, h: H, key: u64) -> Option<u64> {
     if hw.load::<S>(W_COUNT) == 0 {
         return None;
     }
-    // flags, B and hash0 share a word: one access reads all three.
-    let w1 = hw.load::<S>(W_PACKED);
-    if w1 & HASH_WRITING != 0 {
+    // Go's loads, in Go's order: flags for the check, B, then (more than
+    // one bucket) hash0, B again, buckets, oldbuckets once, and the flags
+    // for sameSizeGrow. They share a header word here, but a racing
+    // writer can change one between two of Go's loads.
+    if hw.load_field::<S>(W_PACKED, 0, 8) & HASH_WRITING != 0 {
         gort_scheduler::fatal("concurrent map read and map write");
     }
-    let b_log = (w1 >> 8) as u8;
-    let buckets = hw
-        .load_ptr::<S>(W_BUCKETS)
-        .obj_memo_s::<S>(h.1, MEMO_BUCKETS);
     // The tophash to look for; 0 (no slot has it): not hashed.
     let mut top = 0;
-    let mut b = if b_log == 0 {
+    let mut b = if hw.load_field::<S>(W_PACKED, 8, 8) == 0 {
         // One-bucket table. No need to hash.
-        bucket(buckets, 0)
+        bucket(buckets_s::<S>(h, hw), 0)
     } else {
-        let hash = t.hash(key, (w1 >> 32) as u32);
+        let hash = t.hash(key, hw.load_field::<S>(W_PACKED, 32, 32) as u32);
         top = tophash(hash);
-        let mut m = bucket_mask(b_log) as usize;
-        let mut b = bucket(buckets, hash as usize & m);
+        let mut m = bucket_mask(hw.load_field::<S>(W_PACKED, 8, 8) as u8) as usize;
+        let mut b = bucket(buckets_s::<S>(h, hw), hash as usize & m);
         let c = hw.load_ptr::<S>(W_OLDBUCKETS);
         if !c.is_nil() {
-            if w1 & SAME_SIZE_GROW == 0 {
+            if hw.load_field::<S>(W_PACKED, 0, 8) & SAME_SIZE_GROW == 0 {
                 // There used to be half as many buckets; mask down one
                 // more power of two.
                 m >>= 1;
@@ -310,11 +316,12 @@ fn assign<const S: bool>(t: &MapType, h: H, key: u64) -> ElemSlot {
         // If we hit the max load factor or we have too many overflow
         // buckets, and we're not already in the middle of growing, start
         // growing.
-        let w1 = hw.load::<S>(W_PACKED);
-        let (b_log, noverflow) = ((w1 >> 8) as u8, (w1 >> 16) as u16);
+        // Go's loads in Go's order: oldbuckets, count, B, then noverflow
+        // and B again.
+        let b_of = || hw.load_field::<S>(W_PACKED, 8, 8) as u8;
         if hw.load_ptr::<S>(W_OLDBUCKETS).is_nil()
-            && (over_load_factor(hw.load::<S>(W_COUNT) as usize + 1, b_log)
-                || too_many_overflow_buckets(noverflow as u64, b_log))
+            && (over_load_factor(hw.load::<S>(W_COUNT) as usize + 1, b_of())
+                || too_many_overflow_buckets(hw.load_field::<S>(W_PACKED, 16, 16), b_of()))
         {
             hash_grow(t, h);
             continue 'again; // Growing the table invalidates everything.

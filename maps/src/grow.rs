@@ -110,8 +110,12 @@ fn evacuate(t: &MapType, h: H, oldbucket: usize) {
                 if !h.same_size_grow() {
                     // Compute hash to make our evacuation decision
                     // (whether we need to send this key/elem to bucket x
-                    // or bucket y). gort's keys are never NaN.
+                    // or bucket y).
                     let hash = t.hash_stored(b, i, h.hash0());
+                    // Go loads the flags here for its NaN-key case
+                    // (`h.flags&iterator != 0 && !t.reflexivekey()`);
+                    // gort's keys are never NaN, but the load is Go's.
+                    let _ = h.flags() & ITERATOR;
                     if hash as usize & newbit != 0 {
                         use_y = 1;
                     }
@@ -141,9 +145,10 @@ fn evacuate(t: &MapType, h: H, oldbucket: usize) {
         if h.flags() & OLD_ITERATOR == 0 && t.bucket.has_pointers() {
             // Preserve b.tophash because the evacuation state is
             // maintained there. (wb: memclrHasPointers shades what it
-            // clears.)
+            // clears.) Go re-reads `h.oldbuckets` here.
+            let b = bucket_at(t, h.oldbuckets(), oldbucket);
             for w in 1..t.bucket_words {
-                b0.store(w, 0);
+                b.store(w, 0);
             }
         }
     }

@@ -41,25 +41,16 @@ fn evacuate_fast64<const S: bool>(t: &MapType, h: H, oldbucket: usize) {
     let newbit = h.noldbuckets();
     let th0 = b0.load_field::<S>(0, 0, 8);
     if !(th0 > EMPTY_ONE && th0 < MIN_TOP_HASH) {
-        let same_size = h.same_size_grow();
-        let new = h.buckets();
         // x: the low half of the new array; y: the high half (doubling).
-        let mut xy = [
-            Dst {
-                b: words(new, oldbucket),
-                i: 0,
-            },
-            Dst {
-                b: words(new, oldbucket),
-                i: 0,
-            },
-        ];
-        if !same_size {
+        // Go reads `h.buckets`, the flags and `hash0` where it uses them,
+        // each time: so does this (a racing writer can change them).
+        let x = words(h.buckets(), oldbucket);
+        let mut xy = [Dst { b: x, i: 0 }, Dst { b: x, i: 0 }];
+        if !h.same_size_grow() {
             // Only calculate y pointers if we're growing bigger.
             // Otherwise GC can see bad pointers.
-            xy[1].b = words(new, oldbucket + newbit);
+            xy[1].b = words(h.buckets(), oldbucket + newbit);
         }
-        let seed = h.hash0();
         let mut b = b0;
         loop {
             for i in 0..BUCKET_CNT {
@@ -73,11 +64,11 @@ fn evacuate_fast64<const S: bool>(t: &MapType, h: H, oldbucket: usize) {
                 }
                 let k = b.load::<S>(1 + i);
                 let mut use_y = 0usize;
-                if !same_size {
+                if !h.same_size_grow() {
                     // Compute hash to make our evacuation decision
                     // (whether we need to send this key/elem to bucket x
                     // or bucket y).
-                    let hash = t.hash(k, seed);
+                    let hash = t.hash(k, h.hash0());
                     if hash as usize & newbit != 0 {
                         use_y = 1;
                     }
@@ -106,9 +97,10 @@ fn evacuate_fast64<const S: bool>(t: &MapType, h: H, oldbucket: usize) {
         if h.flags() & OLD_ITERATOR == 0 && t.bucket.has_pointers() {
             // Preserve b.tophash because the evacuation state is
             // maintained there. (wb: memclrHasPointers shades what it
-            // clears.)
+            // clears.) Go re-reads `h.oldbuckets` here.
+            let b = words(h.oldbuckets(), oldbucket);
             for w in 1..BUCKET_WORDS {
-                b0.store::<S>(w, 0);
+                b.store::<S>(w, 0);
             }
         }
     }

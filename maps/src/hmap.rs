@@ -267,14 +267,18 @@ impl H {
 
     /// A write operation's exit: if another writer cleared our
     /// `hashWriting` meanwhile, `fatal error: concurrent map writes`;
-    /// else clear it.
+    /// else clear it. Go clears with `h.flags &^= hashWriting`, not a
+    /// flip: a writer that clears the bit between this check and the
+    /// load below leaves it clear, where a flip would set it again and
+    /// leave the map "writing" for good.
     #[inline]
     #[track_caller]
     pub(crate) fn end_write(self) {
         if self.flags() & HASH_WRITING == 0 {
             gort_scheduler::fatal("concurrent map writes");
         }
-        self.xor_writing();
+        let f = self.flags();
+        self.set_flags(f & !HASH_WRITING);
     }
 
     /// Flips `hashWriting` as Go's `h.flags ^= hashWriting` does: a load
@@ -391,12 +395,10 @@ pub fn mapaccess2(t: &MapType, h: HMap, key: KeyArg) -> Option<ElemSlot> {
     if h.count() == 0 {
         return None;
     }
-    // flags, B and hash0 share a word: one access reads all three.
-    let w1 = h.0.load(W_PACKED);
-    if w1 & HASH_WRITING != 0 {
+    if h.flags() & HASH_WRITING != 0 {
         gort_scheduler::fatal("concurrent map read and map write");
     }
-    lookup(t, h, key, w1)
+    lookup(t, h, key)
 }
 
 /// Go's `mapaccessK` (the iterator's re-lookup): no concurrency check.
@@ -404,23 +406,30 @@ pub(crate) fn mapaccess_k(t: &MapType, h: H, key: KeyArg) -> Option<ElemSlot> {
     if h.count() == 0 {
         return None;
     }
-    lookup(t, h, key, h.0.load(W_PACKED))
+    lookup(t, h, key)
 }
 
-/// The search of `mapaccess2`, given the header word holding flags, B
-/// and hash0.
+/// The search of `mapaccess2` and `mapaccessK`, with Go's loads in Go's
+/// order: `hash0` for the hash, then `B`, `buckets`, `oldbuckets`, and
+/// the flags for `sameSizeGrow` (flags, B and hash0 share a header word
+/// here, but each is its own load in Go, and a racing writer can change
+/// one between them).
 #[track_caller]
-pub(crate) fn lookup(t: &MapType, h: H, key: KeyArg, w1: u64) -> Option<ElemSlot> {
-    let b_log = (w1 >> 8) as u8;
-    let hash = t.hash_key(key, (w1 >> 32) as u32);
-    let mut m = bucket_mask(b_log) as usize;
+pub(crate) fn lookup(t: &MapType, h: H, key: KeyArg) -> Option<ElemSlot> {
+    let hash = t.hash_key(key, h.hash0());
+    let mut m = bucket_mask(h.b()) as usize;
     let mut b = bucket_at(t, h.buckets(), hash as usize & m);
-    if h.growing() {
-        let c = h.oldbuckets();
-        if w1 & SAME_SIZE_GROW == 0 {
+    // Go's `if c := h.oldbuckets; c != nil`: one load. A writer may end
+    // the growth (oldbuckets = nil) right after it; the array read here
+    // stays live until this goroutine's next safepoint.
+    let c = h.0.load_ptr(W_OLDBUCKETS);
+    if !c.is_nil() {
+        if !h.same_size_grow() {
+            // There used to be half as many buckets; mask down one more
+            // power of two.
             m >>= 1;
         }
-        let oldb = bucket_at(t, c, hash as usize & m);
+        let oldb = bucket_at(t, c.obj_memo(h.1, MEMO_OLDBUCKETS), hash as usize & m);
         if !evacuated(oldb) {
             b = oldb;
         }

@@ -11,11 +11,25 @@
 //! Each step checks `hashWriting`: `fatal error: concurrent map
 //! iteration and map write`.
 //!
-//! The iterator's pointers (`buckets`, the current bucket, the overflow
-//! lists) are ordinary `Ptr` fields of a value on the goroutine's stack,
-//! so the collector keeps them alive like Go's hiter fields.
+//! Go's hiter is a stack or heap object whose pointer fields (`h`,
+//! `buckets`, `bptr`, `overflow`, `oldoverflow`) the collector sees, so
+//! the bucket array an iterator snapshotted stays alive after the map
+//! replaced it, and so do the overflow buckets of a noscan array. A Rust
+//! `Hiter` may live anywhere (boxed in a test, in a struct), where the
+//! collector does not look; so its pointer words live in a heap object of
+//! their own (`runtime.hiter`), registered as a root while the iteration
+//! runs. A checked handle (`Obj`) is only known live until its holder's
+//! next safepoint (gc/src/checked.rs): the iterator keeps its handles with
+//! the heap's free epoch of the time they were checked, and at the start
+//! of every `mapiternext`, after Go's prologue safepoint, re-checks them:
+//! if anything was freed since, it derives them again (the fatal error if
+//! one's object was freed after all); if not, they are still live (the
+//! memo's argument), for one load.
 
-use gort_gc::{Obj, Ptr};
+use gort_gc::checked::free_epoch;
+use gort_gc::{new_object, Obj, Ptr, Root, Type, Words};
+
+use gort_scheduler::G;
 
 use crate::hmap::*;
 use crate::mapkey::KeyArg;
@@ -29,18 +43,57 @@ enum Entry {
     Moved(Obj, usize, ElemSlot),
 }
 
+/// Words of the `runtime.hiter` object: Go's hiter pointer fields.
+const HITER_WORDS: usize = 5;
+const I_H: usize = 0;
+const I_BUCKETS: usize = 1;
+const I_BPTR: usize = 2;
+const I_OVERFLOW: usize = 3;
+const I_OLDOVERFLOW: usize = 4;
+
+fn hiter_type() -> &'static Type {
+    static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
+    T.get_or_init(|| Type::new("runtime.hiter", HITER_WORDS, &[0, 1, 2, 3, 4]))
+}
+
+/// The iterator's pointer words where the collector sees them: a
+/// `runtime.hiter` heap object, kept alive by a root.
+struct Hold {
+    /// Registers the object as a root until dropped.
+    _root: Root,
+    /// The object's words. The object cannot be freed while `_root` is
+    /// registered, and the heap does not move objects, so this window
+    /// stays valid across safepoints (unlike a handle on a map object).
+    words: Words<HITER_WORDS>,
+}
+
+impl Hold {
+    /// Records pointer word `i` (the iterator's own memory, like Go's
+    /// stores to `it.bptr`: not a step).
+    #[inline(always)]
+    fn set(&self, i: usize, p: Ptr) {
+        // wb: a pointer store into the hiter.
+        self.words.store_ptr::<false>(i, p);
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> Ptr {
+        self.words.load_ptr::<false>(i)
+    }
+}
+
 pub struct Hiter {
     t: &'static MapType,
-    /// The header, checked at init: the iterator keeps it reachable (it is
-    /// on the goroutine's stack), so it stays live for the iteration.
+    /// Go's hiter pointer fields (`h`, `buckets`, `bptr`, `overflow`,
+    /// `oldoverflow`) for the collector, while the iteration runs.
+    hold: Option<Hold>,
+    /// The header (kept alive by `hold`).
     h: H,
-    /// Snapshot of `h.buckets` at init (keeps that array alive).
+    /// Snapshot of `h.buckets` at init (kept alive by `hold`).
     buckets: Obj,
+    /// The bucket being walked, or nil (kept alive by `hold`).
     bptr: Obj,
-    /// Go's `hiter.overflow`/`oldoverflow`: keep a noscan map's overflow
-    /// buckets alive while this iterator may walk them.
-    overflow: Ptr,
-    oldoverflow: Ptr,
+    /// `free_epoch()` when the handles above were last checked.
+    epoch: u64,
     start_bucket: usize,
     offset: usize,
     wrapped: bool,
@@ -66,11 +119,11 @@ pub fn mapiterinit(t: &'static MapType, h: HMap) -> Hiter {
     // race: racereadpc(h).
     let mut it = Hiter {
         t,
+        hold: None,
         h: H(Obj::NIL, None),
         buckets: Obj::NIL,
         bptr: Obj::NIL,
-        overflow: Ptr::NIL,
-        oldoverflow: Ptr::NIL,
+        epoch: 0,
         start_bucket: 0,
         offset: 0,
         wrapped: false,
@@ -84,17 +137,32 @@ pub fn mapiterinit(t: &'static MapType, h: HMap) -> Hiter {
     if h.0.is_nil() {
         return it;
     }
+    // Go's caller allocates the hiter before mapiterinit (when it escapes):
+    // the allocation, which may collect, comes before any handle on the map.
+    let p = new_object(hiter_type());
+    let hold = Hold {
+        _root: Root::new(p),
+        words: p.obj().words(),
+    };
+    // Read before the handles are checked: a free in between makes them
+    // look stale, never live when they are not.
+    it.epoch = free_epoch();
     let h = h.hdr();
-    it.h = h;
     if h.count() == 0 {
         return it;
     }
     it.done = false;
+    it.h = h;
     it.b = h.b();
     it.buckets = h.buckets();
+    hold.set(I_H, h.0.ptr());
+    hold.set(I_BUCKETS, it.buckets.ptr());
     if !t.bucket.has_pointers() {
-        (it.overflow, it.oldoverflow) = overflow_lists(h);
+        let (overflow, oldoverflow) = overflow_lists(h);
+        hold.set(I_OVERFLOW, overflow);
+        hold.set(I_OLDOVERFLOW, oldoverflow);
     }
+    it.hold = Some(hold);
     // Decide where to start.
     let r = gort_scheduler::fastrand() as u64;
     it.start_bucket = (r & bucket_mask(it.b)) as usize;
@@ -110,10 +178,45 @@ pub fn mapiterinit(t: &'static MapType, h: HMap) -> Hiter {
 }
 
 impl Hiter {
-    /// Whether the iterator holds the overflow lists it snapshotted (they
-    /// are roots through this value; read so the fields are not dead).
+    /// Whether the iterator holds the overflow lists it snapshotted (for
+    /// the collector, in its `runtime.hiter` object).
     pub fn holds_overflow_lists(&self) -> bool {
-        !self.overflow.is_nil() || !self.oldoverflow.is_nil()
+        self.hold
+            .as_ref()
+            .is_some_and(|o| !o.get(I_OVERFLOW).is_nil() || !o.get(I_OLDOVERFLOW).is_nil())
+    }
+
+    /// The bucket being walked becomes `b` (nil: none), for the
+    /// collector too.
+    #[inline(always)]
+    fn set_bptr(&mut self, b: Obj) {
+        if b.ptr() != self.bptr.ptr() {
+            self.bptr = b;
+            if let Some(o) = &self.hold {
+                o.set(I_BPTR, b.ptr());
+            }
+        }
+    }
+
+    /// Re-checks the handles after a safepoint: unchanged if nothing has
+    /// been freed since they were checked, else derived again, checked.
+    #[inline(always)]
+    #[track_caller]
+    fn recheck(&mut self, g: Option<&'static G>) {
+        self.h.1 = g;
+        let epoch = free_epoch();
+        if epoch != self.epoch {
+            self.rederive(epoch);
+        }
+    }
+
+    #[inline(never)]
+    #[track_caller]
+    fn rederive(&mut self, epoch: u64) {
+        self.h.0 = self.h.0.ptr().obj();
+        self.buckets = self.buckets.ptr().obj_or_nil();
+        self.bptr = self.bptr.ptr().obj_or_nil();
+        self.epoch = epoch;
     }
 
     /// Go's `mapiternext`: the next (key, element word), or None at the
@@ -129,19 +232,19 @@ impl Hiter {
         // Every access is a step in deterministic mode; in parallel mode,
         // where a step does nothing, the step-free accessors.
         if HMap::stepping_g(g) {
-            self.next_words::<true>()
+            self.next_words::<true>(g)
         } else {
-            self.next_words::<false>()
+            self.next_words::<false>(g)
         }
     }
 
     /// `mapiternext` for one-word keys and elements: reads them here.
     #[inline(always)]
     #[track_caller]
-    fn next_words<const S: bool>(&mut self) -> Option<(u64, u64)> {
+    fn next_words<const S: bool>(&mut self, g: Option<&'static G>) -> Option<(u64, u64)> {
         let t = self.t;
         debug_assert!(t.key_words == 1 && t.elem_words == 1 && !t.indirect_elem);
-        Some(match self.next_s::<S>()? {
+        Some(match self.next_s::<S>(g)? {
             Entry::Slot(b, i) => (b.load_s::<S>(t.key_word(i)), b.load_s::<S>(t.elem_word(i))),
             Entry::Moved(b, i, e) => (b.load_s::<S>(t.key_word(i)), e.load(0)),
         })
@@ -155,29 +258,37 @@ impl Hiter {
         if self.done {
             return None;
         }
-        gort_scheduler::preempt_point();
+        // SAFETY: `g` is used only by this call, on this goroutine, while
+        // its runtime runs.
+        let g = unsafe { gort_scheduler::preempt_point_g() };
         let t = self.t;
-        Some(match self.next_s::<true>()? {
+        Some(match self.next_s::<true>(g)? {
             Entry::Slot(b, i) => (t.key_at(b, i), elem_at(t, b, i)),
             Entry::Moved(b, i, e) => (t.key_at(b, i), e),
         })
     }
 
+    /// Go's `mapiternext` proper. Runs after a safepoint: its handles
+    /// are re-checked first (`recheck`).
     #[inline(always)]
     #[track_caller]
-    fn next_s<const S: bool>(&mut self) -> Option<Entry> {
-        let (t, h) = (self.t, self.h);
+    fn next_s<const S: bool>(&mut self, g: Option<&'static G>) -> Option<Entry> {
+        let t = self.t;
+        self.recheck(g);
+        let h = self.h;
         // race: racereadpc(h).
         if h.0.load_field_s::<S>(W_PACKED, 0, 8) & HASH_WRITING != 0 {
             gort_scheduler::fatal("concurrent map iteration and map write");
         }
+        let mut bptr = self.bptr;
         loop {
-            if self.bptr.is_nil() {
+            if bptr.is_nil() {
                 if self.bucket == self.start_bucket && self.wrapped {
                     // end of iteration
-                    self.done = true;
+                    self.finish();
                     return None;
                 }
+                let buckets = self.buckets;
                 if h.growing() && self.b == h.b() {
                     // Iterator was started in the middle of a grow, and
                     // the grow isn't done yet. If the bucket we're looking
@@ -189,13 +300,13 @@ impl Hiter {
                     let b = bucket(t, h.oldbuckets(), oldbucket);
                     if !bucket_evacuated(b) {
                         self.check_bucket = self.bucket as u64;
-                        self.bptr = b;
+                        bptr = b;
                     } else {
-                        self.bptr = bucket(t, self.buckets, self.bucket);
+                        bptr = bucket(t, buckets, self.bucket);
                         self.check_bucket = NO_CHECK;
                     }
                 } else {
-                    self.bptr = bucket(t, self.buckets, self.bucket);
+                    bptr = bucket(t, buckets, self.bucket);
                     self.check_bucket = NO_CHECK;
                 }
                 self.bucket += 1;
@@ -205,46 +316,66 @@ impl Hiter {
                 }
                 self.i = 0;
             }
-            while self.i < BUCKET_CNT {
-                let offi = (self.i + self.offset) & (BUCKET_CNT - 1);
-                self.i += 1;
-                let b = self.bptr;
-                let top = b.load_field_s::<S>(0, (offi * 8) as u32, 8);
-                if is_empty(top) || top == EVACUATED_EMPTY {
-                    continue;
-                }
-                if self.check_bucket != NO_CHECK && !same_size_growing(h) {
-                    // Special case: iterator was started during a grow to
-                    // a larger size and the grow is not done yet. We're
-                    // working on a bucket whose oldbucket has not been
-                    // evacuated yet. Or at least, it wasn't evacuated when
-                    // we started the bucket. So we're iterating through
-                    // the oldbucket, skipping any keys that will go to the
-                    // other new bucket (each oldbucket expands to two
-                    // buckets during a grow).
-                    let hash = t.hash_stored(b, offi, iter_support(h));
-                    if hash & bucket_mask(self.b) != self.check_bucket {
-                        continue;
-                    }
-                }
-                if top != EVACUATED_X && top != EVACUATED_Y {
-                    // This is the golden data, we can return it.
-                    return Some(Entry::Slot(b, offi));
-                }
-                // The hash table has grown since the iterator was started.
-                // The golden data for this key is now somewhere else.
-                // Check the current hash table for the data. This code
-                // handles the case where the key has been deleted,
-                // updated, or deleted and reinserted. NOTE: we need to
-                // regrab the key as it has potentially been updated to an
-                // equal() but not identical key (e.g. +0.0 vs -0.0).
-                match mapaccess_k(t, h, KeyArg::Stored(b, offi)) {
-                    Some(e) => return Some(Entry::Moved(b, offi, e)),
-                    None => continue, // key has been deleted
-                }
+            if let Some(e) = self.walk_bucket::<S>(h, bptr) {
+                self.set_bptr(bptr);
+                return Some(e);
             }
-            self.bptr = bucket_overflow(t, self.bptr);
+            bptr = bucket_overflow(t, bptr);
             self.i = 0;
         }
+    }
+
+    /// The end of the iteration: nothing left to keep alive.
+    #[cold]
+    #[inline(never)]
+    fn finish(&mut self) {
+        self.done = true;
+        self.bptr = Obj::NIL;
+        self.hold = None;
+    }
+
+    /// The rest of bucket `b` from slot `self.i`: the next entry to
+    /// return, or None.
+    #[inline(always)]
+    #[track_caller]
+    fn walk_bucket<const S: bool>(&mut self, h: H, b: Obj) -> Option<Entry> {
+        let t = self.t;
+        while self.i < BUCKET_CNT {
+            let offi = (self.i + self.offset) & (BUCKET_CNT - 1);
+            self.i += 1;
+            let top = b.load_field_s::<S>(0, (offi * 8) as u32, 8);
+            if is_empty(top) || top == EVACUATED_EMPTY {
+                continue;
+            }
+            if self.check_bucket != NO_CHECK && !same_size_growing(h) {
+                // Special case: iterator was started during a grow to a
+                // larger size and the grow is not done yet. We're working
+                // on a bucket whose oldbucket has not been evacuated yet.
+                // Or at least, it wasn't evacuated when we started the
+                // bucket. So we're iterating through the oldbucket,
+                // skipping any keys that will go to the other new bucket
+                // (each oldbucket expands to two buckets during a grow).
+                let hash = t.hash_stored(b, offi, iter_support(h));
+                if hash & bucket_mask(self.b) != self.check_bucket {
+                    continue;
+                }
+            }
+            if top != EVACUATED_X && top != EVACUATED_Y {
+                // This is the golden data, we can return it.
+                return Some(Entry::Slot(b, offi));
+            }
+            // The hash table has grown since the iterator was started.
+            // The golden data for this key is now somewhere else. Check
+            // the current hash table for the data. This code handles the
+            // case where the key has been deleted, updated, or deleted and
+            // reinserted. NOTE: we need to regrab the key as it has
+            // potentially been updated to an equal() but not identical key
+            // (e.g. +0.0 vs -0.0).
+            if let Some(e) = mapaccess_k(t, h, KeyArg::Stored(b, offi)) {
+                return Some(Entry::Moved(b, offi, e));
+            }
+            // The key has been deleted.
+        }
+        None
     }
 }

@@ -85,6 +85,14 @@ impl<V: MapElem> StrMap<V> {
         mapaccess2(V::str_map_type(), self.h, key).map(|e| V::from_word(e.load(0)))
     }
 
+    /// `v, ok := m[k]` for a string in the heap: hashing it reads its
+    /// words, each a heap access (a step in deterministic mode), as Go's
+    /// hasher reads the string's bytes.
+    #[track_caller]
+    pub fn get_string(self, k: GoString) -> Option<V> {
+        mapaccess2(V::str_map_type(), self.h, KeyArg::HeapStr(k)).map(|e| V::from_word(e.load(0)))
+    }
+
     /// `v := m[k]` (`mapaccess1`): the zero value for a missing key.
     #[track_caller]
     pub fn index(self, k: &str) -> V {
