@@ -115,11 +115,20 @@ fn article_2_5_never_dies_at_one_p_by_default() {
 
 /// At two Ps the goroutines the second P steals run beside the first P's,
 /// and now and then two `mapassign`s overlap: Go 1.19 died 7 times in 120
-/// runs on this machine, gort about 1 seed in 75 (seed 43 is one).
+/// runs on this machine, gort about 1 seed in 75. Which seeds die moves
+/// whenever a map operation's sequence of steps changes, so the test
+/// counts over a range rather than naming a seed.
 #[test]
 fn article_2_5_dies_on_some_seeds_at_two_ps() {
-    let n = deaths(0..64, |s| det(s, 2), article_2_5);
-    assert!((1..=8).contains(&n), "{n} of 64 seeds died at GOMAXPROCS=2");
+    let n = deaths(0..300, |s| det(s, 2), article_2_5);
+    assert!((1..=30).contains(&n), "{n} of 300 seeds died at GOMAXPROCS=2");
+}
+
+/// The first seed in `0..300` on which the §2.5 program dies at two Ps.
+fn a_dying_seed() -> u64 {
+    (0..300)
+        .find(|&s| died_of_writes(&outcome(det(s, 2), article_2_5())))
+        .expect("no seed in 0..300 died at GOMAXPROCS=2")
 }
 
 #[test]
@@ -156,7 +165,9 @@ fn a_seed_replays_byte_for_byte() {
     // A seed that dies and one that does not, each run twice, with the
     // schedule and GC traces on so that timestamps are compared too.
     let cfg = |s| det(s, 2).schedtrace(1).gctrace(1);
-    for (seed, status) in [(43, 2), (0, 0)] {
+    let dies = a_dying_seed();
+    let lives = (0..).find(|&s| s != dies && outcome(det(s, 2), article_2_5()).0 == 0);
+    for (seed, status) in [(dies, 2), (lives.unwrap(), 0)] {
         let first = outcome(cfg(seed), article_2_5());
         assert_eq!(first.0, status, "seed {seed}:\n{}", first.2);
         assert_eq!(outcome(cfg(seed), article_2_5()), first, "seed {seed}");
