@@ -200,12 +200,16 @@ impl Hiter {
 
     /// Re-checks the handles after a safepoint: unchanged if nothing has
     /// been freed since they were checked, else derived again, checked.
+    /// When stepping (deterministic mode) they are always derived again:
+    /// the free epoch is shared by every runtime in the process, and a
+    /// re-check taken or skipped because of another runtime's sweep would
+    /// change this one's steps, and so its interleaving, breaking replay.
     #[inline(always)]
     #[track_caller]
-    fn recheck(&mut self, g: Option<&'static G>) {
+    fn recheck<const S: bool>(&mut self, g: Option<&'static G>) {
         self.h.1 = g;
         let epoch = free_epoch();
-        if epoch != self.epoch {
+        if S || epoch != self.epoch {
             self.rederive(epoch);
         }
     }
@@ -274,7 +278,7 @@ impl Hiter {
     #[track_caller]
     fn next_s<const S: bool>(&mut self, g: Option<&'static G>) -> Option<Entry> {
         let t = self.t;
-        self.recheck(g);
+        self.recheck::<S>(g);
         let h = self.h;
         // race: racereadpc(h).
         if h.0.load_field_s::<S>(W_PACKED, 0, 8) & HASH_WRITING != 0 {

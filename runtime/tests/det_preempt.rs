@@ -121,7 +121,10 @@ fn article_2_5_never_dies_at_one_p_by_default() {
 #[test]
 fn article_2_5_dies_on_some_seeds_at_two_ps() {
     let n = deaths(0..300, |s| det(s, 2), article_2_5);
-    assert!((1..=30).contains(&n), "{n} of 300 seeds died at GOMAXPROCS=2");
+    assert!(
+        (1..=30).contains(&n),
+        "{n} of 300 seeds died at GOMAXPROCS=2"
+    );
 }
 
 /// The first seed in `0..300` on which the §2.5 program dies at two Ps.
