@@ -10,8 +10,8 @@ use std::sync::Mutex;
 
 use gort_gc::Type;
 
-use crate::hmap::*;
 use crate::iter::{mapiterinit, Hiter};
+use crate::map::*;
 use crate::mapkey::KeyArg;
 use crate::maptype::{MapKey, MapType};
 

@@ -8,7 +8,7 @@
 
 use gort_gc::{new_object, Obj, Ptr, Type};
 
-use crate::hmap::*;
+use crate::map::*;
 use crate::maptype::*;
 
 /// mapextra word indices.

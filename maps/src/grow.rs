@@ -16,7 +16,7 @@
 
 use gort_gc::{Obj, Ptr};
 
-use crate::hmap::*;
+use crate::map::*;
 use crate::maptype::*;
 
 /// Go's `hashGrow`.

@@ -4,13 +4,13 @@
 //! cleared when no old iterator may read them, `advanceEvacuationMark`)
 //! with the key hashed directly and the buckets reached through
 //! fixed-size word windows, stepping only in deterministic mode (see
-//! `fast64.rs`).
+//! `map_fast64.rs`).
 
 use gort_gc::Obj;
 
-use crate::fast64::BUCKET_WORDS;
 use crate::grow::advance_evacuation_mark;
-use crate::hmap::*;
+use crate::map::*;
+use crate::map_fast64::BUCKET_WORDS;
 use crate::maptype::*;
 
 type Bucket = gort_gc::Words<BUCKET_WORDS>;

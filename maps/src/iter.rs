@@ -31,7 +31,7 @@ use gort_gc::{new_object, Obj, Ptr, Root, Type, Words};
 
 use gort_scheduler::G;
 
-use crate::hmap::*;
+use crate::map::*;
 use crate::mapkey::KeyArg;
 use crate::maptype::*;
 

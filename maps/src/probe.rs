@@ -12,7 +12,7 @@
 
 use gort_gc::Obj;
 
-use crate::hmap::tophash_at;
+use crate::map::tophash_at;
 use crate::maptype::*;
 
 pub(crate) struct Probe {

@@ -16,9 +16,9 @@ use std::marker::PhantomData;
 
 use gort_gc::{GoString, Ptr};
 
-use crate::hmap::*;
+use crate::intmap::MapElem;
 use crate::iter::{mapiterinit, Hiter};
-use crate::map::MapElem;
+use crate::map::*;
 use crate::mapkey::KeyArg;
 
 /// Go's `map[string]V`.

@@ -71,7 +71,7 @@
 //! attaches to: sync.Map itself never reports a race (Go compiles the
 //! `sync` package without instrumentation, and its atomics and `mu` order
 //! every access); the map operations inside it keep their own
-//! `racereadpc`/`racewritepc` (hmap.rs), ordered by those edges.
+//! `racereadpc`/`racewritepc` (map.rs), ordered by those edges.
 //!
 //! Every word access is a scheduler step, so deterministic mode
 //! interleaves goroutines between the load of `read`, the lookup, and the
@@ -86,8 +86,8 @@ use std::sync::{Arc, OnceLock};
 use gort_gc::{new_object, Ptr, Type};
 use gort_scheduler::sync::Mutex;
 
-use crate::hmap::HMap;
-use crate::map::Map;
+use crate::intmap::Map;
+use crate::map::HMap;
 
 /// `sync.Map` words.
 const M_READ: usize = 0; // *readOnly (Go: read atomic.Value)

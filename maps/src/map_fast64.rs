@@ -27,7 +27,7 @@ use gort_scheduler::G;
 
 use crate::grow::hash_grow;
 use crate::grow_fast64::grow_work_fast64;
-use crate::hmap::*;
+use crate::map::*;
 use crate::maptype::*;
 
 /// Words of a bucket with 8-byte keys and one-word elements.
