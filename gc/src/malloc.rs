@@ -87,12 +87,20 @@ fn mallocgc(ty: &'static Type, site: &'static Location<'static>) -> Ptr {
         bad_type(ty);
     }
     let (mut p, heap) = enter();
+    let size = ty.size;
+    if heap.gcs.black_enabled.load(Ordering::Relaxed) {
+        // Go's deductAssistCredit: pay for the allocation with mark work.
+        let bal = gort_scheduler::gc_assist_add(-(size as i64));
+        if bal < 0 {
+            crate::mgc::gc_assist_alloc(heap, bal.unsigned_abs());
+            p = enter().0;
+        }
+    }
     if heap.heap_live.load(Ordering::Relaxed) >= heap.trigger.load(Ordering::Relaxed) {
         crate::mgc::gc_trigger(heap);
         // The collection may have moved this goroutine to another P.
         p = enter().0;
     }
-    let size = ty.size;
     if size > MAX_SMALL_SIZE {
         return large_alloc(heap, ty, site);
     }
@@ -116,11 +124,27 @@ fn mallocgc(ty: &'static Type, site: &'static Location<'static>) -> Ptr {
     let elemsize = s.elemsize();
     let addr = s.base() + i * elemsize;
     zero(addr, elemsize);
+    if heap.gcs.phase.load(Ordering::Relaxed) != crate::mgc::GC_OFF {
+        gcmarknewobject(heap, s, i, elemsize);
+    }
     let n = mc.local_nalloc.load(Ordering::Relaxed);
     mc.local_nalloc.store(n + 1, Ordering::Relaxed);
     let b = mc.local_bytes.load(Ordering::Relaxed);
     mc.local_bytes.store(b + elemsize as u64, Ordering::Relaxed);
     Ptr(addr)
+}
+
+/// Go's `gcmarknewobject`: an object allocated during the mark is black
+/// (it holds only nil pointers, so it needs no scan).
+#[cold]
+#[inline(never)]
+fn gcmarknewobject(heap: &Heap, s: &MSpan, i: usize, size: usize) {
+    if s.try_mark(i) {
+        heap.gcs
+            .bytes_marked
+            .fetch_add(size as u64, Ordering::Relaxed);
+        heap.gcs.objects_marked.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 #[cold]
@@ -150,6 +174,9 @@ fn large_alloc(heap: &Heap, ty: &'static Type, site: &'static Location<'static>)
     s.freeindex.store(1, Ordering::Relaxed);
     s.set_meta(0, ty, site);
     zero(s.base(), bytes);
+    if heap.gcs.phase.load(Ordering::Relaxed) != crate::mgc::GC_OFF {
+        gcmarknewobject(heap, s, 0, bytes);
+    }
     heap.large.lock().unwrap().push(s);
     heap.heap_live.fetch_add(bytes as u64, Ordering::Relaxed);
     heap.mallocs.fetch_add(1, Ordering::Relaxed);

@@ -1,24 +1,37 @@
-//! Marking (Go's `mgcmark.go`, stop-the-world form): roots, grey objects,
-//! `gcDrain`.
+//! Marking (Go's `mgcmark.go`): roots, grey objects, `gcDrain`.
 //!
 //! Colours as in Go: white = mark bit clear; grey = mark bit set and the
-//! object queued on the work list; black = marked and scanned (objects
-//! without pointers turn black at once, never queued). `greyobject` finds
-//! the object containing an address (interior pointers included), sets its
-//! mark bit and queues it; `gc_drain` pops grey objects and scans the
-//! pointer words their type's bitmap names. Roots: the registered roots
-//! (globals), then every goroutine stack, conservatively: each aligned word
-//! from the goroutine's saved stack pointer (less a slack for the
-//! registers its switch pushed) to the stack base that points into an
-//! allocated object keeps that object alive (platform.md measured 216,000
-//! of 216,000 live pointers found this way, with ~1.1x false retention).
-//! The collector's own goroutine is suspended on the system stack while
-//! this runs, so its stack is frozen like the others'.
+//! object queued (in a drainer's local buffer or the global list,
+//! `mgcwork.rs`); black = marked and scanned (objects without pointers
+//! turn black at once, never queued). `greyobject` finds the object
+//! containing an address (interior pointers included), sets its mark bit
+//! atomically and queues it; `scanobject` greys every pointer word its
+//! type's bitmap names.
+//!
+//! Marking runs concurrently with the program (`mgc.rs` drives the
+//! cycle): mark workers and assists claim root jobs and drain grey
+//! objects in bounded chunks (`drain_chunk`), between which they pass a
+//! safepoint. The root jobs (Go's `markroot`): the registered roots
+//! (globals), then one job per goroutine of the snapshot taken when the
+//! mark began. A stack job stops its goroutine (`suspendG`, with the
+//! `_Gscan` bit; a running one first reaches a safepoint), copies out the
+//! words of its stack that lie in a heap arena, lets it go, and greys
+//! what they point to: conservatively, each aligned word from the saved
+//! stack pointer (less a slack for the registers its switch pushed) to
+//! the stack base that points into an allocated object keeps it alive
+//! (platform.md measured 216,000 of 216,000 live pointers found this way,
+//! with ~1.1x false retention). Each stack is scanned once per cycle: the
+//! hybrid write barrier is what makes that enough.
+//!
+//! In deterministic mode every greying and every pointer word scanned is
+//! a scheduler step, so a seed fixes how marking interleaves with the
+//! program's stores, word by word.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arena::{arena_of, HeapArena, ARENA_SHIFT, PAGES_PER_ARENA};
 use crate::mheap::Heap;
+use crate::mgcwork::{Grey, WorkQueue, WORKBUF_OBJS};
 use crate::object::{find_object, Type};
 use crate::sizeclasses::PAGE_SHIFT;
 
@@ -51,7 +64,7 @@ pub struct MarkStats {
     pub stack_bytes: u64,
 }
 
-/// A marking pass.
+/// A marking pass: one drainer's local grey buffer and counts.
 ///
 /// ```compile_fail
 /// // Reading arbitrary memory as a stack is gort-gc's own, unsafe, business.
@@ -60,13 +73,19 @@ pub struct MarkStats {
 pub struct Marker {
     /// Grey objects: base address and type (so scanning needs no second
     /// lookup).
-    work: Vec<(usize, &'static Type)>,
+    work: Vec<Grey>,
     /// The arena of the last pointer greyed (index, arena).
     last_arena: (usize, &'static HeapArena),
     pub stats: MarkStats,
     /// When recording: the objects a stack word pointed to (for tests that
     /// check exactly what conservative scanning kept).
     pub stack_hits: Option<Vec<usize>>,
+    /// Deterministic mode: each greying and each pointer word scanned is a
+    /// scheduler step.
+    step: bool,
+    /// Hand surplus grey objects to the global list (concurrent marking,
+    /// where other drainers may be idle).
+    share: Option<&'static WorkQueue>,
 }
 
 impl Default for Marker {
@@ -76,19 +95,47 @@ impl Default for Marker {
 }
 
 impl Marker {
+    /// A marker for a stop-the-world pass (no steps, nothing shared).
     pub fn new() -> Marker {
         Marker {
             work: Vec::with_capacity(4096),
             last_arena: (usize::MAX, crate::arena::first_arena_or_dummy()),
             stats: MarkStats::default(),
             stack_hits: None,
+            step: false,
+            share: None,
         }
+    }
+
+    /// A marker for the concurrent mark of `heap`'s current cycle.
+    pub(crate) fn for_cycle(heap: &'static Heap) -> Marker {
+        let mut m = Marker::new();
+        m.step = heap.cfg.det;
+        m.share = Some(&heap.gcs.work);
+        m
+    }
+
+    /// Adds this marker's counts to the cycle's and gives back its
+    /// unscanned work (Go's `gcWork.dispose`); ends a `begin`.
+    pub(crate) fn finish(&mut self, heap: &Heap) {
+        let g = &heap.gcs;
+        g.bytes_marked
+            .fetch_add(self.stats.bytes, Ordering::Relaxed);
+        g.objects_marked
+            .fetch_add(self.stats.objects, Ordering::Relaxed);
+        g.stack_bytes
+            .fetch_add(self.stats.stack_bytes, Ordering::Relaxed);
+        self.stats = MarkStats::default();
+        g.work.end(&mut self.work);
     }
 
     /// Go's `greyobject`: marks the object containing `addr` (if any) and
     /// queues it for scanning if it has pointers.
     #[inline]
     pub fn greyobject(&mut self, addr: usize) {
+        if self.step {
+            gort_scheduler::step();
+        }
         // Most pointers lead into the arena of the previous one: skip the
         // arena map for them.
         let arena = if addr >> ARENA_SHIFT == self.last_arena.0 {
@@ -123,13 +170,26 @@ impl Marker {
             if t.has_pointers() {
                 prefetch(f.base);
                 self.work.push((f.base, t));
+                if self.work.len() >= 2 * WORKBUF_OBJS {
+                    self.share_surplus();
+                }
             }
+        }
+    }
+
+    /// Go's `balance`: a full local buffer goes to the global list, where
+    /// an idle drainer can take it.
+    #[cold]
+    fn share_surplus(&mut self) {
+        if let Some(q) = self.share {
+            let rest = self.work.split_off(self.work.len() - WORKBUF_OBJS);
+            q.put(rest);
         }
     }
 
     /// Go's `scanobject`: greys every pointer word of the object at `base`.
     #[inline]
-    fn scanobject(&mut self, base: usize, ty: &'static Type) {
+    fn scanobject(&mut self, base: usize, ty: &'static Type) -> u64 {
         let ew = ty.elem_words;
         // For an array, only the elements up to the last pointer word.
         let n = if ty.count == 1 {
@@ -149,6 +209,9 @@ impl Marker {
                     if w >= elem_ptr_words {
                         break;
                     }
+                    if self.step {
+                        gort_scheduler::step();
+                    }
                     // SAFETY: word w of element e of an allocated object of
                     // this type lies inside its slot, in a mapped arena;
                     // read atomically.
@@ -160,6 +223,7 @@ impl Marker {
                 }
             }
         }
+        (n * elem_ptr_words) as u64
     }
 
     /// Go's `gcDrain`: scans grey objects until none is left.
@@ -193,32 +257,86 @@ impl Marker {
     }
 }
 
-/// Marks everything reachable from the roots and every goroutine stack.
-pub(crate) fn mark_roots_and_drain(heap: &Heap) -> MarkStats {
-    let mut m = Marker::new();
-    let recording = heap.debug_stack_hits.lock().unwrap().is_some();
-    if recording {
-        m.stack_hits = Some(Vec::new());
-    }
-    for v in crate::roots::root_values(heap) {
-        if v != 0 {
-            m.greyobject(v);
+/// Go's `gcDrain` for at most about `budget` units of scan work (pointer
+/// words and stack words examined): root jobs first, then grey objects
+/// from the local buffer and the global list. Returns the units done;
+/// fewer than `budget` means no work was left. Never passes a safepoint,
+/// and gives back its unscanned work before returning.
+pub(crate) fn drain_chunk(heap: &'static Heap, m: &mut Marker, budget: u64) -> u64 {
+    heap.gcs.work.begin();
+    let mut done = 0u64;
+    while done < budget {
+        if let Some(job) = heap.gcs.claim_root_job() {
+            done += markroot(heap, m, job);
+            continue;
         }
+        if let Some((b, t)) = m.work.pop() {
+            done += m.scanobject(b, t).max(1);
+            continue;
+        }
+        if let Some(buf) = heap.gcs.work.take() {
+            m.work.extend(buf);
+            continue;
+        }
+        break;
     }
-    m.drain();
-    let scan = |_, lo, hi| {
-        // SAFETY: [lo, hi) is the part of a suspended goroutine's slot
-        // above its guard page (for_each_goroutine_stack).
-        unsafe { m.scan_stack(lo, hi) };
-        m.drain();
+    m.finish(heap);
+    done
+}
+
+/// One root job (Go's `markroot`): the globals, or one goroutine's stack.
+pub(crate) enum RootJob {
+    Globals,
+    Stack(gort_scheduler::GPtr),
+}
+
+fn markroot(heap: &'static Heap, m: &mut Marker, job: RootJob) -> u64 {
+    match job {
+        RootJob::Globals => {
+            let vs = crate::roots::root_values(heap);
+            for &v in &vs {
+                if v != 0 {
+                    m.greyobject(v);
+                }
+            }
+            vs.len() as u64
+        }
+        RootJob::Stack(gp) => markroot_stack(heap, m, gp),
+    }
+}
+
+/// A stack job: stop the goroutine, copy out the words of its stack that
+/// lie in heap arenas, let it go, then grey what they point to.
+fn markroot_stack(heap: &'static Heap, m: &mut Marker, gp: gort_scheduler::GPtr) -> u64 {
+    let mut words: Vec<usize> = Vec::new();
+    let mut bytes = 0usize;
+    let mut copy = |lo: usize, hi: usize| {
+        let mut a = (lo + 7) & !7;
+        bytes = hi.saturating_sub(a);
+        while a + 8 <= hi {
+            // SAFETY: [lo, hi) is the live part of the stopped goroutine's
+            // stack slot (scan_goroutine_stack's contract), mapped and not
+            // written while this runs.
+            let v = unsafe { std::ptr::read_volatile(a as *const usize) };
+            if v != 0 && arena_of(v).is_some() {
+                words.push(v);
+            }
+            a += 8;
+        }
     };
-    // SAFETY: the collector runs with the world stopped, on the system
-    // stack of the goroutine that triggered it (mgc.rs).
-    unsafe { gort_scheduler::for_each_goroutine_stack(STACK_SLACK, scan) };
-    if let Some(h) = m.stack_hits.take() {
-        *heap.debug_stack_hits.lock().unwrap() = Some(h);
+    // SAFETY: `copy` only reads the range it is given; `gp` comes from the
+    // snapshot of this runtime's goroutines taken when the mark began.
+    if !unsafe { gort_scheduler::scan_goroutine_stack(gp, STACK_SLACK, &mut copy) } {
+        return 1;
     }
-    m.stats
+    m.stats.stack_bytes += bytes as u64;
+    if let Some(h) = heap.debug_stack_hits.lock().unwrap().as_mut() {
+        h.extend(words.iter().filter_map(|&v| find_object(v)).map(|f| f.base));
+    }
+    for &v in &words {
+        m.greyobject(v);
+    }
+    (bytes / 8) as u64 + 1
 }
 
 /// Makes the next collections record which objects stack words pointed to

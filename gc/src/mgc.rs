@@ -1,29 +1,57 @@
-//! The collection cycle (Go's `mgc.go`), stop-the-world form.
+//! The collection cycle (Go's `mgc.go`): sweep termination, concurrent
+//! mark, mark termination, sweep.
 //!
-//! Go 1.19's cycle is: STW sweep termination, concurrent mark, STW mark
-//! termination, concurrent sweep. gort's collector today keeps
-//! the same phases and their order but runs marking with the world still
-//! stopped (like Go's `GODEBUG=gcstoptheworld=1`); the concurrent mark and
-//! its write barriers come next, on these same structures.
+//! 1. `gc_start` (Go's `gcStart`), on the goroutine whose allocation
+//!    crossed the trigger, or on `runtime.GC()`'s caller: stop the world
+//!    (STW #1, sweep termination): finish the last cycle's sweep, flush
+//!    every P's mcache, reset the mark state, snapshot the goroutines (one
+//!    stack job each: goroutines created later start with nothing the
+//!    barrier has not seen), then `gcphase = _GCmark`, the write barrier
+//!    on, blackening enabled; start the world and a background mark worker.
+//! 2. Concurrent mark: the worker drains root jobs and grey objects in
+//!    chunks with a safepoint between them, so the program runs beside it
+//!    (on other Ps, or on the same P when the worker is preempted);
+//!    allocating goroutines pay for their allocations with mark work
+//!    (assists, `malloc.rs`); new objects are allocated black; every
+//!    pointer store into the heap goes through the write barrier.
+//! 3. `gc_mark_done` (Go's `gcMarkDone`), when a drainer finds no work
+//!    and nobody else holding any: the ragged barrier (every P's
+//!    write-barrier buffer flushed; if that found pointers, marking goes
+//!    on), then STW #2 and one more flush; work found then restarts the
+//!    world and marking (Go's fix for issue 27993); otherwise
+//! 4. mark termination (`gc_mark_termination`, world stopped):
+//!    `_GCmarktermination`, mcaches flushed, `sweepgen += 2` (every span
+//!    becomes unswept), large objects swept, `heapLive = heapMarked`, the
+//!    next goal and trigger from GOGC (`pacer.rs`), the barrier off,
+//!    `_GCoff`, MemStats; the world restarts, the gctrace line is printed
+//!    and `runtime.GC()` callers waiting for the cycle are woken. Small
+//!    spans are swept lazily as allocation refills (`mcentral.rs`), and
+//!    `runtime.GC()` finishes the sweep before returning, as Go's does.
 //!
-//! 1. `stop_the_world("GC")`; the collector's goroutine then switches to
-//!    the system stack (Go's `systemstack`), so it is suspended like every
-//!    other goroutine and its own stack is scanned the same way.
-//! 2. Sweep termination: sweep what the last cycle left unswept
-//!    (`finishsweep_m`), flush every P's mcache back to the central lists.
-//! 3. Mark: roots and stacks, then drain (`mark.rs`).
-//! 4. Mark termination: `sweepgen += 2` (every span becomes unswept),
-//!    large objects swept, `heapLive = heapMarked`, the next goal and
-//!    trigger from GOGC (`pacer.rs`), MemStats (pause ring, NumGC).
-//! 5. Start the world; print the gctrace line; sweeping of small-object
-//!    spans proceeds lazily as allocation refills (`mcentral.rs`), and
-//!    `runtime.GC()` finishes it before returning, as Go's does.
+//! Differences from Go 1.19, for now: one background worker per cycle (a
+//! runtime goroutine) rather than Go's per-P pool scheduled by
+//! `findRunnableGCWorker` with its dedicated/fractional/idle split; an
+//! assist that finds no work to do lets its goroutine go on rather than
+//! parking it (`gcParkAssist`).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
+use gort_scheduler::{GPtr, WaitList, WaitReason};
+
 use crate::gctrace::{gctrace_line, GcTrace};
+use crate::mark::{drain_chunk, Marker, RootJob};
+use crate::mgcwork::WorkQueue;
 use crate::mheap::Heap;
+
+/// Go's `gcphase` values.
+pub const GC_OFF: u8 = 0;
+pub const GC_MARK: u8 = 1;
+pub const GC_MARKTERMINATION: u8 = 2;
+
+/// Units of scan work a background worker does between safepoints.
+const WORKER_CHUNK: u64 = 1_000;
 
 /// What the last collection did, for benchmarks and demos (the figures of
 /// its gctrace line, with the mark phase's object count).
@@ -38,6 +66,9 @@ pub struct CycleStats {
     pub marked_objects: u64,
     pub marked_bytes: u64,
     pub stack_bytes: u64,
+    /// Mark CPU of assists and of the background worker.
+    pub assist_ns: u64,
+    pub worker_ns: u64,
 }
 
 /// The last collection's figures (None before the first).
@@ -45,117 +76,323 @@ pub fn last_cycle() -> Option<CycleStats> {
     *crate::mheap::must().last_cycle.lock().unwrap()
 }
 
-/// Deterministic mode's model of a collection's cost: each stop-the-world
-/// phase's fixed part, and the mark's cost per object (about Go's 38 ns
-/// per object on the gc-tree heap, BENCHMARKS.md) and per stack word.
+/// Deterministic mode's model of a stop-the-world phase's fixed cost, and
+/// of a step of mark work (the virtual clock charges steps at the
+/// scheduler's step cost; this is only for the CPU columns).
 const VIRTUAL_PHASE_NS: u64 = 5_000;
-const VIRTUAL_NS_PER_OBJECT: u64 = 38;
-const VIRTUAL_NS_PER_STACK_WORD: u64 = 1;
 
-/// Go's `runtime.GC()`: a full collection, then the sweep finished.
+/// The collector's state for one heap (Go's `work`, `gcController` and
+/// the phase globals).
+#[derive(Default)]
+pub(crate) struct GcState {
+    /// Go's `gcphase`.
+    pub(crate) phase: AtomicU8,
+    /// Go's `gcBlackenEnabled`: workers and assists may mark.
+    pub(crate) black_enabled: AtomicBool,
+    pub(crate) work: WorkQueue,
+    /// The goroutines whose stacks are this cycle's root jobs.
+    stacks: Mutex<Vec<GPtr>>,
+    /// Next root job (0: the globals, i: stack i-1) and their number.
+    root_next: AtomicUsize,
+    root_jobs: AtomicUsize,
+    pub(crate) bytes_marked: AtomicU64,
+    pub(crate) objects_marked: AtomicU64,
+    pub(crate) stack_bytes: AtomicU64,
+    /// A `gc_start` or `gc_mark_done` is running.
+    starting: AtomicBool,
+    mark_done_busy: AtomicBool,
+    /// Cycles started (Go's `work.cycles`); the WaitList publishes the
+    /// number of cycles ended.
+    cycles: AtomicU64,
+    pub(crate) ended: WaitList,
+    /// Mark CPU so far in this cycle (ns; virtual in deterministic mode).
+    pub(crate) assist_ns: AtomicU64,
+    pub(crate) worker_ns: AtomicU64,
+    /// The cycle being run: its gctrace figures so far.
+    trace: Mutex<CycleTrace>,
+}
+
+#[derive(Default)]
+struct CycleTrace {
+    t: GcTrace,
+    /// Start of the mark phase: nanotime and wall clock.
+    mark_start_ns: u64,
+    mark_start_wall: Option<Instant>,
+}
+
+impl GcState {
+    /// Claims the next root job, if any is left.
+    pub(crate) fn claim_root_job(&self) -> Option<RootJob> {
+        if self.root_next.load(Ordering::Relaxed) >= self.root_jobs.load(Ordering::Relaxed) {
+            return None;
+        }
+        let i = self.root_next.fetch_add(1, Ordering::AcqRel);
+        if i >= self.root_jobs.load(Ordering::Acquire) {
+            return None;
+        }
+        if i == 0 {
+            return Some(RootJob::Globals);
+        }
+        self.stacks.lock().unwrap().get(i - 1).copied().map(RootJob::Stack)
+    }
+
+    /// Go's `gcMarkWorkAvailable`: root jobs or grey objects left.
+    pub(crate) fn work_available(&self) -> bool {
+        self.root_next.load(Ordering::Acquire) < self.root_jobs.load(Ordering::Acquire)
+            || self.work.has_work()
+    }
+
+    pub(crate) fn marking(&self) -> bool {
+        self.phase.load(Ordering::Acquire) == GC_MARK
+    }
+}
+
+/// Go's `runtime.GC()`: waits for a cycle in progress, runs a full one,
+/// then finishes its sweep.
 pub fn gc() {
     let heap = crate::mheap::must();
-    gc_cycle(heap, true);
+    let g = &heap.gcs;
+    // Go's GC(): the cycle in progress (if any) does not count: it may
+    // have started before the caller's last write.
+    let n = g.cycles.load(Ordering::Acquire);
+    g.ended.wait_for(n, WaitReason::WaitForGcCycle);
+    gc_start(heap, true, n + 1);
+    g.ended.wait_for(n + 1, WaitReason::WaitForGcCycle);
     gort_scheduler::systemstack(&mut || crate::sweep::finish_sweep(heap));
 }
 
 /// An allocation found `heapLive >= trigger` (Go's `gcTrigger{heap}`).
-pub(crate) fn gc_trigger(heap: &Heap) {
-    if heap.cfg.gogc.is_none() {
+pub(crate) fn gc_trigger(heap: &'static Heap) {
+    if heap.cfg.gogc.is_none() || heap.gcs.phase.load(Ordering::Acquire) != GC_OFF {
         return;
     }
-    gc_cycle(heap, false);
+    gc_start(heap, false, heap.gcs.cycles.load(Ordering::Acquire) + 1);
 }
 
-fn gc_cycle(heap: &Heap, forced: bool) {
-    // One collection at a time; a goroutine that finds one running lets it
-    // finish (the world is stopped meanwhile, so it simply waits).
-    if heap.gc_running.swap(true, Ordering::AcqRel) {
-        while heap.gc_running.load(Ordering::Acquire) {
-            gort_scheduler::gosched();
-        }
-        if !forced {
-            return;
-        }
-        return gc_cycle(heap, forced);
+/// Go's `gcStart`: starts cycle number `want` unless one has been
+/// started since the caller looked (`want <= cycles`).
+fn gc_start(heap: &'static Heap, forced: bool, want: u64) {
+    let g = &heap.gcs;
+    while g.starting.swap(true, Ordering::AcqRel) {
+        gort_scheduler::gosched();
+    }
+    if g.cycles.load(Ordering::Acquire) >= want || g.phase.load(Ordering::Acquire) != GC_OFF {
+        g.starting.store(false, Ordering::Release);
+        return;
     }
     let heap0 = heap.heap_live.load(Ordering::Relaxed);
     let this_goal = heap.goal.load(Ordering::Relaxed);
     let t_start = gort_scheduler::nanotime();
     let wall0 = Instant::now();
     gort_scheduler::stop_the_world("GC");
-    let mut trace = GcTrace {
-        heap0,
-        forced,
-        procs: gort_scheduler::gomaxprocs() as u32,
-        ..GcTrace::default()
-    };
-    let mut pause = 0u64;
-    let mut marked_objects = 0u64;
+    let procs = gort_scheduler::gomaxprocs() as u32;
     gort_scheduler::systemstack(&mut || {
-        let t0 = Instant::now();
         // Sweep termination.
         crate::sweep::finish_sweep(heap);
-        let used = heap.mcaches_used.load(Ordering::Relaxed);
-        for mc in heap.mcaches[..used].iter() {
-            mc.release_all(heap);
+        flush_mcaches(heap);
+        // gcResetMarkState.
+        g.work.reset();
+        g.bytes_marked.store(0, Ordering::Relaxed);
+        g.objects_marked.store(0, Ordering::Relaxed);
+        g.stack_bytes.store(0, Ordering::Relaxed);
+        g.assist_ns.store(0, Ordering::Relaxed);
+        g.worker_ns.store(0, Ordering::Relaxed);
+    });
+    // gcMarkRootPrepare: the goroutines as they are now.
+    let gs = gort_scheduler::allgs_snapshot();
+    gort_scheduler::gc_reset_assists();
+    g.root_jobs.store(1 + gs.len(), Ordering::Release);
+    g.root_next.store(0, Ordering::Release);
+    *g.stacks.lock().unwrap() = gs;
+    g.cycles.fetch_add(1, Ordering::AcqRel);
+    g.phase.store(GC_MARK, Ordering::Release);
+    crate::mbarrier::set_write_barrier(heap, true);
+    g.black_enabled.store(true, Ordering::Release);
+    let mut stw1 = wall0.elapsed().as_nanos() as u64;
+    if heap.cfg.det {
+        stw1 = VIRTUAL_PHASE_NS;
+        gort_scheduler::advance_virtual_clock(stw1);
+    }
+    *g.trace.lock().unwrap() = CycleTrace {
+        t: GcTrace {
+            heap0,
+            forced,
+            procs,
+            start_ns: t_start,
+            goal: crate::pacer::goal_for_trace(this_goal),
+            stw_sweepterm_ns: stw1,
+            ..GcTrace::default()
+        },
+        mark_start_ns: gort_scheduler::nanotime(),
+        mark_start_wall: Some(Instant::now()),
+    };
+    gort_scheduler::start_the_world();
+    g.starting.store(false, Ordering::Release);
+    gort_scheduler::go_system(
+        gort_scheduler::start_info::<fn()>("runtime.gcBgMarkStartWorkers"),
+        gc_bg_mark_worker,
+    );
+}
+
+fn flush_mcaches(heap: &Heap) {
+    let used = heap.mcaches_used.load(Ordering::Relaxed);
+    for mc in heap.mcaches[..used].iter() {
+        mc.release_all(heap);
+    }
+}
+
+/// Go's `gcBgMarkWorker`: drains until the mark is done, a chunk at a
+/// time with a safepoint between chunks, then ends the mark.
+fn gc_bg_mark_worker() {
+    let heap = crate::mheap::must();
+    let g = &heap.gcs;
+    let mut m = Marker::for_cycle(heap);
+    while g.marking() {
+        let t0 = gort_scheduler::nanotime();
+        let w0 = Instant::now();
+        let did = drain_chunk(heap, &mut m, WORKER_CHUNK);
+        g.worker_ns
+            .fetch_add(cpu_ns(heap, t0, w0), Ordering::Relaxed);
+        if did < WORKER_CHUNK {
+            // Out of work: end the mark if nobody else holds any.
+            if g.work.idle() && !g.work_available() {
+                gc_mark_done(heap);
+            }
+            if g.marking() {
+                gort_scheduler::gosched();
+            }
+        } else {
+            gort_scheduler::preempt_point();
         }
-        let t1 = Instant::now();
-        // Mark (stop-the-world here; concurrent in Go).
-        let m = crate::mark::mark_roots_and_drain(heap);
-        marked_objects = m.objects;
-        let t2 = Instant::now();
-        // Mark termination.
-        trace.heap1 = heap.heap_live.load(Ordering::Relaxed);
+    }
+}
+
+/// Time spent since `(t0, w0)`: virtual in deterministic mode, wall
+/// otherwise.
+fn cpu_ns(heap: &Heap, t0: u64, w0: Instant) -> u64 {
+    if heap.cfg.det {
+        gort_scheduler::nanotime().saturating_sub(t0)
+    } else {
+        w0.elapsed().as_nanos() as u64
+    }
+}
+
+/// Go's `gcAssistAlloc`: the current goroutine allocated `debt` bytes more
+/// than its credit; it does mark work in proportion (at least Go's
+/// `gcOverAssistWork`, 64 KiB worth), and keeps any surplus as credit.
+pub(crate) fn gc_assist_alloc(heap: &'static Heap, debt: u64) {
+    let g = &heap.gcs;
+    // Scan work per byte allocated: what is left of the expected scan
+    // work over what is left of the runway to the goal (Go's `revise`).
+    let live = heap.heap_live.load(Ordering::Relaxed);
+    let goal = heap.goal.load(Ordering::Relaxed);
+    let expected = heap.heap_marked.load(Ordering::Relaxed).max(1 << 20) / 8;
+    let done_so_far = g.bytes_marked.load(Ordering::Relaxed) / 8;
+    let remaining_work = expected.saturating_sub(done_so_far).max(1000);
+    let runway = goal.saturating_sub(live).max(1);
+    let per_byte = remaining_work as f64 / runway as f64;
+    let want = ((debt as f64 * per_byte) as u64).max(64 << 10 >> 3);
+    let t0 = gort_scheduler::nanotime();
+    let w0 = Instant::now();
+    let mut m = Marker::for_cycle(heap);
+    let did = drain_chunk(heap, &mut m, want);
+    g.assist_ns
+        .fetch_add(cpu_ns(heap, t0, w0), Ordering::Relaxed);
+    // Credit: bytes of allocation the work done pays for.
+    let credit = (did as f64 / per_byte) as i64;
+    gort_scheduler::gc_assist_credit(credit);
+    if did < want && g.marking() && g.work.idle() && !g.work_available() {
+        gc_mark_done(heap);
+    }
+}
+
+/// Go's `gcMarkDone`: ends the mark if no work is left anywhere.
+pub(crate) fn gc_mark_done(heap: &'static Heap) {
+    let g = &heap.gcs;
+    if g.mark_done_busy.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    if !g.marking() || !g.work.idle() || g.work_available() {
+        g.mark_done_busy.store(false, Ordering::Release);
+        return;
+    }
+    // The ragged barrier: every P's buffered barrier pointers shaded. Any
+    // found means more marking.
+    if crate::mwbbuf::wbbuf_flush_all(heap) > 0 {
+        g.mark_done_busy.store(false, Ordering::Release);
+        return;
+    }
+    let t_markterm = gort_scheduler::nanotime();
+    let wall = Instant::now();
+    gort_scheduler::stop_the_world("GC mark termination");
+    // Pointers buffered between the ragged barrier and the stop.
+    if crate::mwbbuf::wbbuf_flush_all(heap) > 0 || !g.work.idle() || g.work_available() {
+        gort_scheduler::start_the_world();
+        g.mark_done_busy.store(false, Ordering::Release);
+        return;
+    }
+    g.black_enabled.store(false, Ordering::Release);
+    let (num, line) = gc_mark_termination(heap, t_markterm, wall);
+    g.mark_done_busy.store(false, Ordering::Release);
+    if let Some(line) = line {
+        gort_scheduler::write_stderr(line.as_bytes());
+    }
+    g.ended.advance(num);
+}
+
+/// Go's `gcMarkTermination`, with the world stopped by `gc_mark_done`;
+/// restarts it. Returns the cycle's number among started cycles and its
+/// gctrace line (when gctrace is on).
+fn gc_mark_termination(heap: &'static Heap, t_markterm: u64, wall: Instant) -> (u64, Option<String>) {
+    let g = &heap.gcs;
+    g.phase.store(GC_MARKTERMINATION, Ordering::Release);
+    let mut ct = std::mem::take(&mut *g.trace.lock().unwrap());
+    let trace = &mut ct.t;
+    trace.heap1 = heap.heap_live.load(Ordering::Relaxed);
+    let marked = g.bytes_marked.load(Ordering::Relaxed);
+    let stacks = g.stack_bytes.load(Ordering::Relaxed);
+    gort_scheduler::systemstack(&mut || {
+        // Spans cached during the mark hold objects allocated black; they
+        // go back to their central lists to be swept like every other.
+        flush_mcaches(heap);
         heap.sweepgen.fetch_add(2, Ordering::AcqRel);
         crate::sweep::sweep_large(heap);
-        heap.heap_marked.store(m.bytes, Ordering::Relaxed);
-        heap.heap_live.store(m.bytes, Ordering::Relaxed);
-        heap.stack_scan.store(m.stack_bytes, Ordering::Relaxed);
-        let goal = crate::pacer::heap_goal(m.bytes, m.stack_bytes, 0, heap.cfg.gogc);
+        heap.heap_marked.store(marked, Ordering::Relaxed);
+        heap.heap_live.store(marked, Ordering::Relaxed);
+        heap.stack_scan.store(stacks, Ordering::Relaxed);
+        let goal = crate::pacer::heap_goal(marked, stacks, 0, heap.cfg.gogc);
         heap.goal.store(goal, Ordering::Relaxed);
         heap.trigger
-            .store(crate::pacer::trigger(goal, m.bytes), Ordering::Relaxed);
-        let t3 = Instant::now();
-        trace.heap2 = m.bytes;
-        // gctrace prints the goal this cycle ran against (Go's
-        // `lastHeapGoal`), not the one it just set for the next.
-        trace.goal = crate::pacer::goal_for_trace(this_goal);
-        trace.stacks = m.stack_bytes;
-        trace.stw_sweepterm_ns = (t1 - t0).as_nanos() as u64;
-        trace.mark_ns = (t2 - t1).as_nanos() as u64;
-        trace.stw_markterm_ns = (t3 - t2).as_nanos() as u64;
-        pause = (t3 - t0).as_nanos() as u64;
+            .store(crate::pacer::trigger(goal, marked), Ordering::Relaxed);
     });
-    let mut stw_total = wall0.elapsed().as_nanos() as u64;
+    crate::mbarrier::set_write_barrier(heap, false);
+    g.stacks.lock().unwrap().clear();
+    g.phase.store(GC_OFF, Ordering::Release);
+    trace.heap2 = marked;
+    trace.stacks = stacks;
+    trace.mark_ns = t_markterm.saturating_sub(ct.mark_start_ns);
+    let mut stw2 = wall.elapsed().as_nanos() as u64;
     if heap.cfg.det {
-        // Deterministic mode replays byte for byte, so the collector's
-        // phases take modelled virtual time (Go-like costs per unit of
-        // work) instead of measured wall time, and the virtual clock moves
-        // on by the pause.
-        let m = (marked_objects, trace.stacks);
-        trace.stw_sweepterm_ns = VIRTUAL_PHASE_NS;
-        trace.mark_ns = m.0 * VIRTUAL_NS_PER_OBJECT + m.1 / 8 * VIRTUAL_NS_PER_STACK_WORD;
-        trace.stw_markterm_ns = VIRTUAL_PHASE_NS;
-        pause = trace.stw_sweepterm_ns + trace.mark_ns + trace.stw_markterm_ns;
-        stw_total = pause;
-        gort_scheduler::advance_virtual_clock(pause);
+        stw2 = VIRTUAL_PHASE_NS;
+        gort_scheduler::advance_virtual_clock(stw2);
+    } else if let Some(w) = ct.mark_start_wall {
+        trace.mark_ns = (wall - w).as_nanos() as u64;
     }
+    trace.stw_markterm_ns = stw2;
     gort_scheduler::start_the_world();
     let procs = trace.procs as u64;
+    let pause = trace.stw_sweepterm_ns + stw2;
     trace.sweepterm_cpu_ns = trace.stw_sweepterm_ns * procs;
-    trace.worker_cpu_ns = trace.mark_ns * procs;
-    trace.markterm_cpu_ns = trace.stw_markterm_ns * procs;
-    let cpu = heap
-        .gc_cpu_ns
-        .fetch_add(stw_total * procs, Ordering::Relaxed)
-        + stw_total * procs;
+    trace.markterm_cpu_ns = stw2 * procs;
+    trace.assist_cpu_ns = g.assist_ns.load(Ordering::Relaxed);
+    trace.worker_cpu_ns = g.worker_ns.load(Ordering::Relaxed);
+    let gc_cpu = pause * procs + trace.assist_cpu_ns + trace.worker_cpu_ns;
+    let cpu = heap.gc_cpu_ns.fetch_add(gc_cpu, Ordering::Relaxed) + gc_cpu;
     let now = gort_scheduler::nanotime();
-    trace.start_ns = t_start;
     trace.cpu_percent = ((cpu as f64 / (now.max(1) * procs) as f64) * 100.0) as u32;
     {
         let mut st = heap.stats.lock().unwrap();
-        if forced {
+        if trace.forced {
             st.num_forced_gc += 1;
         }
         st.record_pause(pause, now);
@@ -167,15 +404,14 @@ fn gc_cycle(heap: &Heap, forced: bool) {
         mark_ns: trace.mark_ns,
         mark_term_ns: trace.stw_markterm_ns,
         pause_ns: pause,
-        marked_objects,
+        marked_objects: g.objects_marked.load(Ordering::Relaxed),
         marked_bytes: trace.heap2,
         stack_bytes: trace.stacks,
+        assist_ns: trace.assist_cpu_ns,
+        worker_ns: trace.worker_cpu_ns,
     });
-    heap.gc_running.store(false, Ordering::Release);
-    if heap.cfg.gctrace > 0 {
-        let line = gctrace_line(&trace) + "\n";
-        gort_scheduler::write_stderr(line.as_bytes());
-    }
+    let line = (heap.cfg.gctrace > 0).then(|| gctrace_line(trace) + "\n");
+    (g.cycles.load(Ordering::Acquire), line)
 }
 
 /// Go's `runtime.ReadMemStats` (the fields gort keeps).

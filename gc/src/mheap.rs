@@ -85,7 +85,10 @@ pub struct Heap {
     pub(crate) goal: AtomicU64,
     pub(crate) heap_marked: AtomicU64,
     pub(crate) stack_scan: AtomicU64,
-    pub(crate) gc_running: AtomicBool,
+    /// The collector's cycle state (`mgc.rs`).
+    pub(crate) gcs: crate::mgc::GcState,
+    /// Go's `writeBarrier.enabled` for this heap.
+    pub(crate) wb_enabled: AtomicBool,
     pub(crate) stats: Mutex<MemStats>,
     /// Total time the world was stopped for collections (for `P%`).
     pub(crate) gc_cpu_ns: AtomicU64,
@@ -130,7 +133,8 @@ impl Heap {
             goal: AtomicU64::new(goal),
             heap_marked: AtomicU64::new(0),
             stack_scan: AtomicU64::new(0),
-            gc_running: AtomicBool::new(false),
+            gcs: Default::default(),
+            wb_enabled: AtomicBool::new(false),
             stats: Mutex::new(MemStats::default()),
             gc_cpu_ns: AtomicU64::new(0),
             pages_in_use: AtomicUsize::new(0),

@@ -235,18 +235,18 @@ impl MSpan {
     pub fn is_marked(&self, i: usize) -> bool {
         self.mark_bits[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
     }
-    /// Sets the mark bit; false if it was already set. (The stop-the-world
-    /// collector marks from one thread.)
+    /// Sets the mark bit; false if it was already set. Atomic (Go's
+    /// `atomic.Or8`): mark workers, assists, barrier flushes and
+    /// allocate-black set bits of one word concurrently. The plain load
+    /// first skips the locked operation for the common already-marked case.
     #[inline]
     pub(crate) fn try_mark(&self, i: usize) -> bool {
         let w = &self.mark_bits[i / 64];
-        let old = w.load(Ordering::Relaxed);
         let bit = 1 << (i % 64);
-        if old & bit != 0 {
+        if w.load(Ordering::Relaxed) & bit != 0 {
             return false;
         }
-        w.store(old | bit, Ordering::Relaxed);
-        true
+        w.fetch_or(bit, Ordering::Relaxed) & bit == 0
     }
 
     /// The next free slot at or after `freeindex`, or None when full.

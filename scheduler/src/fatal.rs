@@ -199,7 +199,10 @@ pub(crate) fn dump_all(sched: &Sched, skip: Option<&G>, show_runtime: bool) -> S
     let mut gs: Vec<&G> = gs.iter().map(|g| g.get()).collect();
     gs.sort_by_key(|g| g.goid());
     for g in gs {
-        if g.status() == G_DEAD || skip.is_some_and(|s| std::ptr::eq(s, g)) {
+        if g.status() == G_DEAD
+            || skip.is_some_and(|s| std::ptr::eq(s, g))
+            || (g.is_system() && !show_runtime)
+        {
             continue;
         }
         out.push_str(&goroutine_block(g, false, show_runtime));

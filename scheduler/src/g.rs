@@ -11,7 +11,9 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 
 use corosensei::{Coroutine, Yielder};
 
@@ -302,6 +304,15 @@ pub struct G {
     /// so reached only through `obj_memo()`, which hands them to the
     /// goroutine itself and to no one else.
     obj_memo: [ObjMemo; 4],
+    /// A runtime goroutine (Go's `isSystemGoroutine`: the GC's mark
+    /// workers): not counted by `NumGoroutine` or the deadlock check, and
+    /// shown in dumps only with `GOTRACEBACK=system`.
+    pub(crate) system: AtomicBool,
+    /// Go's `gcAssistBytes`: allocation credit (positive) or debt
+    /// (negative) against the collector's mark work, kept by gort-gc.
+    /// Touched by the goroutine itself and reset by the collector with the
+    /// world stopped.
+    pub gc_assist_bytes: AtomicI64,
 }
 
 /// One heap object a goroutine found live: its address, the end of the
@@ -359,6 +370,8 @@ impl G {
             fatal_msg: Cell::new(""),
             user_park: AtomicU64::new(USER_PARK_NONE),
             obj_memo: Default::default(),
+            system: AtomicBool::new(false),
+            gc_assist_bytes: AtomicI64::new(0),
         });
         g.stack.set_owner(&*g);
         g
@@ -397,11 +410,38 @@ impl G {
     pub(crate) fn set_status(&self, s: u32) {
         self.atomicstatus.store(s, Ordering::Release)
     }
-    /// Go's `casgstatus`; false if the G was not in `old`.
+    /// One compare-and-swap of the status; false if the G was not in `old`.
     pub(crate) fn cas_status(&self, old: u32, new: u32) -> bool {
         self.atomicstatus
             .compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+
+    /// Go's `casgstatus`: `old` -> `new`, waiting while the collector holds
+    /// the `_Gscan` bit on `old` (it is scanning the stack of this G, which
+    /// must not run meanwhile); false if the G is in neither. A scan never
+    /// spans a scheduler step (`suspend.rs`), so in deterministic mode,
+    /// where everything runs on one thread, the bit is never seen here.
+    pub(crate) fn casgstatus(&self, old: u32, new: u32) -> bool {
+        loop {
+            if self.cas_status(old, new) {
+                return true;
+            }
+            if self.status() != old | G_SCAN {
+                return false;
+            }
+            assert!(
+                !self.det,
+                "gort: a goroutine's _Gscan bit was held across a step"
+            );
+            std::hint::spin_loop();
+            std::thread::yield_now();
+        }
+    }
+
+    /// Whether this is a runtime goroutine (a mark worker).
+    pub fn is_system(&self) -> bool {
+        self.system.load(Ordering::Relaxed)
     }
 
     pub fn waitreason(&self) -> WaitReason {

@@ -183,6 +183,21 @@ where
     sched.wakep();
 }
 
+/// Starts a runtime goroutine (Go's `go` inside the runtime, for the
+/// GC's mark workers): not counted by `num_goroutine`, hidden from dumps
+/// unless `GOTRACEBACK=system`. Returns it, for its creator's bookkeeping.
+pub fn go_system<F>(start: StartInfo, f: F) -> GPtr
+where
+    F: FnOnce() + Send + 'static,
+{
+    let g = must_getg("go");
+    let sched = g.sched();
+    let p = Sched::current_p(g);
+    let gp = sched.newproc1(p, start, true, f);
+    sched.wakep();
+    gp
+}
+
 /// The unwind payload of `goexit`: caught at the coroutine boundary and
 /// treated as a normal exit, never reported as a panic.
 pub(crate) struct Goexit;
@@ -541,4 +556,20 @@ pub fn gomaxprocs() -> usize {
 /// `procPin` returns), for demos that show where work ran.
 pub fn procid() -> usize {
     Sched::current_p(must_getg("procid")).id
+}
+
+/// Go's `gcAssistBytes` bookkeeping for the current goroutine: adds
+/// `delta` (negative: bytes allocated, positive: credit earned by mark
+/// work) and returns the new balance; 0 outside a goroutine.
+#[inline]
+pub fn gc_assist_add(delta: i64) -> i64 {
+    match getg() {
+        Some(g) => g.gc_assist_bytes.fetch_add(delta, Ordering::Relaxed) + delta,
+        None => 0,
+    }
+}
+
+/// Credit earned by an assist's mark work.
+pub fn gc_assist_credit(bytes: i64) {
+    gc_assist_add(bytes);
 }

@@ -300,6 +300,14 @@ impl Sched {
     where
         F: FnOnce() + Send + 'static,
     {
+        self.newproc1(p, start, false, f)
+    }
+
+    /// `newproc` for a user goroutine or, with `system`, a runtime one.
+    pub(crate) fn newproc1<F>(&self, p: &P, start: StartInfo, system: bool, f: F) -> GPtr
+    where
+        F: FnOnce() + Send + 'static,
+    {
         let mut cost = crate::det::NEWPROC_NS;
         let gp = match p.gfget(&self.gfree) {
             Some(g) => g,
@@ -331,7 +339,11 @@ impl Sched {
         g.sched_sp.set(0);
         g.set_waitreason(WaitReason::Zero);
         g.clear_preempt();
-        self.ngoroutines.fetch_add(1, Ordering::Relaxed);
+        g.system.store(system, Ordering::Relaxed);
+        g.gc_assist_bytes.store(0, Ordering::Relaxed);
+        if !system {
+            self.ngoroutines.fetch_add(1, Ordering::Relaxed);
+        }
         g.set_status(G_RUNNABLE);
         p.runqput(gp, true, &self.runq);
         if self.det {
@@ -365,7 +377,7 @@ impl Sched {
             ));
             return;
         }
-        if !g.get().cas_status(G_WAITING, G_RUNNABLE) {
+        if !g.get().casgstatus(G_WAITING, G_RUNNABLE) {
             self.throw(&format!(
                 "runtime: gp: gp={:#x}, goid={}, gp->atomicstatus={}\nfatal error: bad g->status in ready",
                 g.0.as_ptr() as usize,
@@ -480,10 +492,9 @@ impl Sched {
         let g = gp.get();
         let st = g.status();
         if st != G_RUNNING {
-            // This M took the G off a run queue, so it owns it: a plain
-            // store suffices (Go CASes because the GC may hold the _Gscan
-            // bit; gort's GC will take over that protocol).
-            if st != G_RUNNABLE {
+            // This M took the G off a run queue, so it owns it; the CAS
+            // waits for a collector scanning its stack (`_Gscan`).
+            if st & !G_SCAN != G_RUNNABLE {
                 self.throw(&format!(
                     "fatal error: execute: bad g status {} for goroutine {}",
                     st,
@@ -491,7 +502,14 @@ impl Sched {
                 ));
                 return Next::Find;
             }
-            g.set_status(G_RUNNING);
+            if !g.casgstatus(G_RUNNABLE, G_RUNNING) {
+                self.throw(&format!(
+                    "fatal error: execute: bad g status {} for goroutine {}",
+                    g.status(),
+                    g.goid()
+                ));
+                return Next::Find;
+            }
             g.clear_preempt();
             g.m.store(m as *const M as *mut M, Ordering::Release);
             m.curg.store(gp.0.as_ptr(), Ordering::Release);
@@ -643,8 +661,11 @@ impl Sched {
                 {
                     return Next::Find;
                 }
-                g.set_status(G_RUNNABLE);
-                g.set_status(G_RUNNING);
+                // The collector may be scanning the parked G's stack.
+                if !g.casgstatus(G_WAITING, G_RUNNING) {
+                    self.throw("fatal error: park_m: bad g status");
+                    return Next::Find;
+                }
                 m.curg.store(gp.0.as_ptr(), Ordering::Release);
                 p.curg.store(gp.0.as_ptr(), Ordering::Release);
                 return Next::Keep(gp);
@@ -698,7 +719,9 @@ impl Sched {
         g.m.store(std::ptr::null_mut(), Ordering::Release);
         // SAFETY: the coroutine returned; this M owns the dead G.
         unsafe { *g.co.get() = None };
-        self.ngoroutines.fetch_sub(1, Ordering::SeqCst);
+        if !g.is_system() {
+            self.ngoroutines.fetch_sub(1, Ordering::SeqCst);
+        }
         if g.goid() == 1 && !goexit {
             // main.main returned: the program exits at once, whatever the
             // other goroutines are doing.

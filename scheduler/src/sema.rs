@@ -351,3 +351,85 @@ pub(crate) fn notify_list_notify_one(l: &NotifyList) {
         crate::proc::ready_g(w.g);
     }
 }
+
+/// Goroutines parked until a counter reaches a value (Go's
+/// `work.sweepWaiters`, where `runtime.GC` waits for a collection cycle to
+/// end): `wait_for(n)` parks until `advance` has published a count of at
+/// least `n`, and returns at once if it already has.
+pub struct WaitList {
+    /// The published count (written with `lock` held).
+    count: std::sync::atomic::AtomicU64,
+    lock: SpinLock,
+    /// Parked waiters and the count each waits for; touched only with
+    /// `lock` held.
+    waiters: UnsafeCell<Vec<(GPtr, u64)>>,
+}
+
+impl Default for WaitList {
+    fn default() -> Self {
+        WaitList::new()
+    }
+}
+
+// SAFETY: `waiters` is only accessed with `lock` held.
+unsafe impl Sync for WaitList {}
+// SAFETY: as above.
+unsafe impl Send for WaitList {}
+
+impl WaitList {
+    pub const fn new() -> WaitList {
+        WaitList {
+            count: std::sync::atomic::AtomicU64::new(0),
+            lock: SpinLock::new(),
+            waiters: UnsafeCell::new(Vec::new()),
+        }
+    }
+
+    /// The published count.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// Parks the calling goroutine (with `reason`) until the count is at
+    /// least `n`.
+    #[track_caller]
+    pub fn wait_for(&self, n: u64, reason: WaitReason) {
+        loop {
+            self.lock.lock();
+            if self.count.load(Ordering::SeqCst) >= n {
+                self.lock.unlock();
+                return;
+            }
+            // SAFETY: the lock is held.
+            unsafe { &mut *self.waiters.get() }.push((crate::proc::current(), n));
+            crate::proc::park(
+                reason,
+                Some(UnlockFn {
+                    f: unlock_addr,
+                    arg: &self.lock as *const SpinLock as usize,
+                }),
+            );
+        }
+    }
+
+    /// Publishes `n` and readies every waiter it satisfies.
+    pub fn advance(&self, n: u64) {
+        self.lock.lock();
+        self.count.fetch_max(n, Ordering::SeqCst);
+        // SAFETY: the lock is held.
+        let ws = unsafe { &mut *self.waiters.get() };
+        let mut ready = Vec::new();
+        ws.retain(|&(g, want)| {
+            if want <= n {
+                ready.push(g);
+                false
+            } else {
+                true
+            }
+        });
+        self.lock.unlock();
+        for g in ready {
+            crate::proc::ready_g(g);
+        }
+    }
+}
