@@ -232,6 +232,17 @@ impl Obj {
 
     crate::object::word_ops!();
 
+    /// The atomic of word `i`, bounds-checked but not a step (the write
+    /// barrier's reads of the words it is about to overwrite, and of the
+    /// source of a bulk copy).
+    #[inline(always)]
+    #[track_caller]
+    pub(crate) fn slot(self, i: usize) -> &'static AtomicU64 {
+        let a = self.addr_of(i);
+        // SAFETY: as in `word`.
+        unsafe { &*(a as *const AtomicU64) }
+    }
+
     /// `load`, a scheduler step only if `STEP` (see `Words`: runtime code
     /// passes false for a goroutine in parallel mode, where `step()` does
     /// nothing). Still bounds-checked.
@@ -348,11 +359,13 @@ impl<const N: usize> Words<N> {
     pub fn load_ptr<const STEP: bool>(self, i: usize) -> Ptr {
         Ptr(self.load::<STEP>(i) as usize)
     }
-    /// Pointer store (the write barrier attaches here, as on `Obj`).
+    /// Pointer store, after the write barrier (as on `Obj`).
     #[inline(always)]
     #[track_caller]
     pub fn store_ptr<const STEP: bool>(self, i: usize, p: Ptr) {
-        self.store::<STEP>(i, p.0 as u64)
+        let w = self.word::<STEP>(i);
+        crate::mbarrier::write_barrier(w, p.0);
+        w.store(p.0 as u64, Ordering::Relaxed)
     }
     #[inline(always)]
     #[track_caller]

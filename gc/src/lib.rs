@@ -40,7 +40,7 @@ pub mod gctrace;
 pub mod gostring;
 pub mod malloc;
 pub mod mark;
-mod mbarrier;
+pub mod mbarrier;
 pub mod mcache;
 pub mod mcentral;
 pub mod mgc;
@@ -48,7 +48,7 @@ pub mod mgcwork;
 pub mod mheap;
 pub mod mspan;
 pub mod mstats;
-mod mwbbuf;
+pub mod mwbbuf;
 pub mod object;
 pub mod pacer;
 pub mod roots;
@@ -62,6 +62,11 @@ pub use mark::{
     debug_stack_hits as gc_debug_stack_hits, debug_take_stack_hits as gc_debug_take_stack_hits,
 };
 pub use mgc::{gc, last_cycle, read_mem_stats, CycleStats};
+pub use mbarrier::{
+    bulk_barrier_pre_write, debug_record_barriers, debug_set_write_barrier, debug_take_barriers,
+    memclr_has_pointers, typedmemclr, typedmemmove, typedmemmove_words, write_barrier_enabled,
+    BulkSrc, WbMode,
+};
 pub use mheap::{init, GcConfig, Heap};
 pub use mstats::MemStats;
 pub use object::{find_object, Ptr, Type, POISON};

@@ -106,8 +106,9 @@ impl WorkQueue {
 }
 
 /// Shades the pointers a write-barrier buffer held (Go's `wbBufFlush1`):
-/// each one's object is greyed, into the global list.
-pub(crate) fn wbbuf_shade(heap: &'static crate::mheap::Heap, ptrs: &[usize]) {
+/// each one's object is greyed, into the global list. Returns how many
+/// objects that marked (0: all were black already).
+pub(crate) fn wbbuf_shade(heap: &'static crate::mheap::Heap, ptrs: &[usize]) -> usize {
     let mut m = crate::mark::Marker::for_cycle(heap);
     heap.gcs.work.begin();
     for &p in ptrs {
@@ -115,5 +116,7 @@ pub(crate) fn wbbuf_shade(heap: &'static crate::mheap::Heap, ptrs: &[usize]) {
             m.greyobject(p);
         }
     }
+    let n = m.stats.objects as usize;
     m.finish(heap);
+    n
 }

@@ -29,6 +29,8 @@ pub struct GcConfig {
     /// Deterministic mode: addresses in reports are shown relative to the
     /// heap's first arena, so a seed replays them byte for byte.
     pub det: bool,
+    /// What the write barrier shades (`GODEBUG=wbmode`, gort's own key).
+    pub wbmode: crate::mbarrier::WbMode,
 }
 
 impl Default for GcConfig {
@@ -37,6 +39,7 @@ impl Default for GcConfig {
             gogc: Some(100),
             gctrace: 0,
             det: false,
+            wbmode: crate::mbarrier::WbMode::Hybrid,
         }
     }
 }
@@ -87,8 +90,14 @@ pub struct Heap {
     pub(crate) stack_scan: AtomicU64,
     /// The collector's cycle state (`mgc.rs`).
     pub(crate) gcs: crate::mgc::GcState,
-    /// Go's `writeBarrier.enabled` for this heap.
+    /// Go's `writeBarrier.enabled` for this heap (set only through
+    /// `mbarrier::set_write_barrier`, which counts the heaps with it on).
     pub(crate) wb_enabled: AtomicBool,
+    /// Each P's write-barrier buffer (Go's `p.wbBuf`, `mwbbuf.rs`).
+    pub(crate) wbbufs: Box<[crate::mwbbuf::WbBuf]>,
+    /// Recording barrier enqueues for tests (`mbarrier::debug_record_barriers`).
+    pub(crate) debug_barriers_on: AtomicBool,
+    pub(crate) debug_barriers: Mutex<Option<Vec<(usize, usize, usize)>>>,
     pub(crate) stats: Mutex<MemStats>,
     /// Total time the world was stopped for collections (for `P%`).
     pub(crate) gc_cpu_ns: AtomicU64,
@@ -135,6 +144,11 @@ impl Heap {
             stack_scan: AtomicU64::new(0),
             gcs: Default::default(),
             wb_enabled: AtomicBool::new(false),
+            wbbufs: (0..gort_scheduler::MAXPROCS_CAP)
+                .map(|_| Default::default())
+                .collect(),
+            debug_barriers_on: AtomicBool::new(false),
+            debug_barriers: Mutex::new(None),
             stats: Mutex::new(MemStats::default()),
             gc_cpu_ns: AtomicU64::new(0),
             pages_in_use: AtomicUsize::new(0),
@@ -253,6 +267,7 @@ impl Heap {
 
 impl Drop for Heap {
     fn drop(&mut self) {
+        crate::mbarrier::heap_dropped(self);
         crate::checked::note_free();
         let pages = self.pages.get_mut().unwrap();
         for s in &pages.all {

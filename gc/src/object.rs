@@ -9,7 +9,8 @@
 //! scanning recognise it; interior pointers are valid.
 //!
 //! Every access (`load`, `store`, `load_ptr`, `store_ptr`) is one `step()`
-//! of the scheduler, and checks that the address lies in an allocated
+//! of the scheduler (a pointer store also passes the write barrier,
+//! `mbarrier.rs`, which adds a step when it enqueues), and checks that the address lies in an allocated
 //! object of an in-use span and that the word is inside that object (the
 //! index compared with the words left, so a huge one cannot wrap). An
 //! access to an object a sweep freed is `fatal error: access to freed
@@ -209,12 +210,15 @@ macro_rules! word_ops {
             $crate::object::Ptr(self.load(i) as usize)
         }
 
-        /// Writes pointer word `i`. (The write barrier attaches here in
-        /// the concurrent collector.)
+        /// Writes pointer word `i`, after the write barrier (what Go's
+        /// compiler emits for a pointer store into the heap:
+        /// `gcWriteBarrier` while `writeBarrier.enabled`).
         #[inline]
         #[track_caller]
         pub fn store_ptr(self, i: usize, p: $crate::object::Ptr) {
-            self.store(i, p.0 as u64)
+            let w = self.word(i);
+            $crate::mbarrier::write_barrier(w, p.0);
+            w.store(p.0 as u64, std::sync::atomic::Ordering::Relaxed)
         }
     };
 }
@@ -272,6 +276,30 @@ impl Ptr {
     #[track_caller]
     pub fn swap(self, i: usize, v: u64) -> u64 {
         self.word(i).swap(v, Ordering::SeqCst)
+    }
+
+    /// `compare_exchange` of a pointer word, after the write barrier for
+    /// the new value over the word's current one (Go's
+    /// `sync/atomic.CompareAndSwapPointer`: `atomicwb` then the CAS; the
+    /// barrier runs whether or not the CAS succeeds).
+    #[inline]
+    #[track_caller]
+    pub fn compare_exchange_ptr(self, i: usize, old: Ptr, new: Ptr) -> Result<Ptr, Ptr> {
+        let w = self.word(i);
+        crate::mbarrier::write_barrier(w, new.0);
+        w.compare_exchange(old.0 as u64, new.0 as u64, Ordering::SeqCst, Ordering::SeqCst)
+            .map(|v| Ptr(v as usize))
+            .map_err(|v| Ptr(v as usize))
+    }
+
+    /// `swap` of a pointer word, after the write barrier (Go's
+    /// `atomicstorep` / `sync/atomic.StorePointer` and `SwapPointer`).
+    #[inline]
+    #[track_caller]
+    pub fn swap_ptr(self, i: usize, new: Ptr) -> Ptr {
+        let w = self.word(i);
+        crate::mbarrier::write_barrier(w, new.0);
+        Ptr(w.swap(new.0 as u64, Ordering::SeqCst) as usize)
     }
 
     /// Writes such a field as Go's byte store would: the rest of the word

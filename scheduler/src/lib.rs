@@ -79,7 +79,7 @@ pub use proc::{
     advance_virtual_clock, current, deterministic, fastrand, fatal, fatal_detail, gc_assist_add,
     gc_assist_credit,
     for_each_goroutine_stack, go, go_system, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched,
-    goyield, nanotime, num_goroutine, preempt_point, preempt_point_g, procid, sleep, start_info,
+    goyield, nanotime, num_goroutine, preempt_point, preempt_point_g, procid, sleep, start_info, try_procid,
     step, systemstack, write_stderr, write_stdout,
 };
 pub use procresize::set_gomaxprocs;

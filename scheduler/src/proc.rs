@@ -558,6 +558,14 @@ pub fn procid() -> usize {
     Sched::current_p(must_getg("procid")).id
 }
 
+/// `procid` without a safepoint, or None on a thread not running a
+/// goroutine: the P whose per-P buffers (Go's `p.wbBuf`) runtime code may
+/// use until its next step or safepoint.
+#[inline]
+pub fn try_procid() -> Option<usize> {
+    getg().map(|g| Sched::current_p(g).id)
+}
+
 /// Go's `gcAssistBytes` bookkeeping for the current goroutine: adds
 /// `delta` (negative: bytes allocated, positive: credit earned by mark
 /// work) and returns the new balance; 0 outside a goroutine.
