@@ -52,7 +52,7 @@ pub use config::Config;
 /// (`runtime.GC`, `runtime.ReadMemStats`) and what a cycle did.
 pub use gort_gc::{
     find_object, gc, last_cycle, new_object, read_mem_stats, CycleStats, GoString, MemStats, Ptr,
-    Root, Type,
+    Root, Type, WbMode,
 };
 /// Go's maps and `sync.Map`. `MapElem` and `MapKey` are the bounds on
 /// their element and key types.
@@ -162,6 +162,7 @@ impl Runtime {
             gogc: self.cfg.gogc_value(),
             gctrace: self.cfg.gctrace_value(),
             det: matches!(sc.mode, rt::Mode::Deterministic(_)),
+            wbmode: self.cfg.wbmode_value(),
         };
         // The heap is created with the runtime's settings before main runs
         // (runtime.main's `gcinit`).

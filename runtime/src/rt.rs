@@ -48,6 +48,18 @@ pub use gort_scheduler::{
 /// is poisoned with.
 pub use gort_gc::{gc_debug_stack_hits, gc_debug_take_stack_hits, GcConfig, POISON};
 
+/// The write barrier: its helpers for runtime code that copies or clears
+/// typed heap memory (Go's `typedmemmove`, `typedmemclr`,
+/// `memclrHasPointers`, `bulkBarrierPreWrite`), and the debug hooks tests
+/// use to watch it (turn it on without a collection, record every
+/// enqueue as `(slot, old, new)`, count buffered pointers).
+pub use gort_gc::mbarrier::{
+    bulk_barrier_pre_write, debug_record_barriers, debug_set_write_barrier, debug_take_barriers,
+    memclr_has_pointers, typedmemclr, typedmemmove, typedmemmove_words, write_barrier_enabled,
+    BulkSrc,
+};
+pub use gort_gc::mwbbuf::debug_wbbuf_len;
+
 /// Map internals: a map header as a heap pointer, map types, key arguments.
 pub use gort_maps::{array_map_type, HMap, KeyArg, MapType};
 

@@ -39,6 +39,14 @@ pub(super) enum Kind {
         /// simseed is set.
         det_only: bool,
     },
+    /// One of a list of words. `set` receives the value's index in
+    /// `values`, or `None` for a missing or unknown one (the key's default,
+    /// `values[default]`).
+    Choice {
+        values: &'static [&'static str],
+        default: usize,
+        set: fn(&mut Config, Option<usize>),
+    },
     /// Reserved for a part of gort not built yet: accepted with a warning.
     NotImplemented,
     /// A Go setting gort does not simulate: accepted with a warning.
@@ -126,6 +134,13 @@ const fn reserved(name: &'static str, doc: &'static str) -> DebugVar {
 
 const INT32: (i128, i128) = (0, i32::MAX as i128);
 
+/// `wbmode`'s values, in `WbMode`'s order.
+const WBMODES: &[&str] = &["hybrid", "dijkstra", "yuasa", "off"];
+
+fn wbmode_of(i: usize) -> gort_gc::WbMode {
+    gort_gc::WbMode::parse(WBMODES[i]).unwrap_or_default()
+}
+
 /// Every `GODEBUG` key gort knows. Go's keys are taken from Go 1.19.8's
 /// source (`/usr/lib/go-1.19/src`); besides these, every `cpu.*` key
 /// (internal/cpu) is Go's and not simulated.
@@ -187,10 +202,17 @@ pub(super) const DEBUG_VARS: &[DebugVar] = &[
         "an exploration knob: a safepoint preempts with probability 1/N per switch (0: off)",
     )),
     reserved("simtrace", "record an execution trace of the simulated run"),
-    reserved(
-        "wbmode",
-        "the write barrier: hybrid, dijkstra, yuasa or off",
-    ),
+    DebugVar {
+        name: "wbmode",
+        owner: Owner::Gort,
+        kind: Kind::Choice {
+            values: WBMODES,
+            default: 0,
+            set: |c, i| c.wbmode = wbmode_of(i.unwrap_or(0)),
+        },
+        doc: "what the write barrier shades: hybrid (Go's: old and new value), dijkstra (new), \
+              yuasa (old) or off (nothing)",
+    },
     reserved(
         "gcscanold",
         "whether the collector scans a growing map's oldbuckets",
@@ -358,6 +380,14 @@ impl Config {
                         }
                     }
                 }
+                Kind::Choice {
+                    values,
+                    default,
+                    set,
+                } => {
+                    let i = self.debug_choice(key, value, values, values[default]);
+                    set(self, i);
+                }
                 Kind::NotImplemented => self.warn(format!(
                     "gort: GODEBUG key {key:?} is not implemented yet; ignored"
                 )),
@@ -380,6 +410,33 @@ impl Config {
         self.warn(format!(
             "gort: GODEBUG key {key:?} is a Go setting gort does not simulate yet; ignored"
         ));
+    }
+
+    /// Finds the value of a `GODEBUG` key among `values`; if it is missing
+    /// or not one of them, warns once, naming the values and the `default`
+    /// the key falls back to, and returns `None`.
+    fn debug_choice(
+        &mut self,
+        key: &str,
+        value: Option<&str>,
+        values: &[&str],
+        default: &str,
+    ) -> Option<usize> {
+        let Some(value) = value else {
+            self.warn(format!(
+                "gort: GODEBUG item {key:?} has no value (expected {key}={}); using {default}",
+                values.join("|")
+            ));
+            return None;
+        };
+        let i = values.iter().position(|v| *v == value);
+        if i.is_none() {
+            self.warn(format!(
+                "gort: GODEBUG {key}={value:?} is not one of {}; using {default}",
+                values.join(", ")
+            ));
+        }
+        i
     }
 
     /// Parses the integer value of a `GODEBUG` key within `min..=max`; on

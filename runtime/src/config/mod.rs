@@ -64,6 +64,8 @@ pub struct Config {
     gogc: Option<u32>,
     /// `GODEBUG=gctrace=N`: the GC prints a line per cycle when N > 0.
     gctrace: u32,
+    /// `GODEBUG=wbmode=...` (gort's key): what the write barrier shades.
+    wbmode: gort_gc::WbMode,
     output: Output,
     traceback: Traceback,
     /// `GORACE`, parsed and kept for the race detector to come.
@@ -91,6 +93,7 @@ impl Config {
             simpreempt: None,
             gogc: Some(GOGC_DEFAULT),
             gctrace: 0,
+            wbmode: gort_gc::WbMode::Hybrid,
             output: sched.output,
             traceback: sched.traceback,
             race: RaceOptions::default(),
@@ -194,6 +197,18 @@ impl Config {
     pub fn gctrace(mut self, n: u32) -> Config {
         self.gctrace = n;
         self
+    }
+
+    /// What the write barrier shades (`GODEBUG=wbmode=...`, gort's own
+    /// key): Go's `Hybrid` by default; the others lose objects on purpose.
+    pub fn wbmode(mut self, mode: gort_gc::WbMode) -> Config {
+        self.wbmode = mode;
+        self
+    }
+
+    /// The write-barrier mode.
+    pub fn wbmode_value(&self) -> gort_gc::WbMode {
+        self.wbmode
     }
 
     /// `GOGC`: `Some(percent)`, or `None` when the collector is off.

@@ -314,7 +314,7 @@ fn go_key_not_simulated() {
 
 #[test]
 fn reserved_gort_keys() {
-    for key in ["simtrace", "wbmode", "gcscanold"] {
+    for key in ["simtrace", "gcscanold"] {
         let cfg = godebug(&format!("{key}=1"));
         assert_eq!(
             cfg.warnings(),
@@ -329,7 +329,7 @@ fn reserved_gort_keys() {
 fn warnings_in_order_one_per_problem() {
     let cfg = env(
         Some("x"),
-        Some("gcpacertrace=1,foo=2,schedtrace=-1,wbmode=off,scheddetail=1"),
+        Some("gcpacertrace=1,foo=2,schedtrace=-1,wbmode=of,scheddetail=1"),
     );
     let w = cfg.warnings();
     assert_eq!(w.len(), 5, "{w:?}");
@@ -337,7 +337,7 @@ fn warnings_in_order_one_per_problem() {
     assert!(w[1].contains("\"gcpacertrace\""));
     assert!(w[2].contains("\"foo\""));
     assert!(w[3].contains("schedtrace=\"-1\""));
-    assert!(w[4].contains("\"wbmode\""));
+    assert!(w[4].contains("wbmode=\"of\""));
     assert!(cfg.sched().scheddetail);
 }
 
@@ -556,7 +556,7 @@ fn godebug_table_is_consistent() {
         match v.kind {
             Kind::NotImplemented => assert_eq!(v.owner, Owner::Gort, "{}", v.name),
             Kind::NotSimulated => assert_eq!(v.owner, Owner::Go, "{}", v.name),
-            Kind::Int { .. } => {}
+            Kind::Int { .. } | Kind::Choice { .. } => {}
         }
     }
     // The unknown-key warning lists gort's keys from the table.
@@ -689,4 +689,43 @@ fn gorace_problems_warn_once_each_and_use_the_default() {
     assert!(cfg.warnings()[0].starts_with("gort: GOGC="));
     assert!(cfg.warnings()[1].starts_with("gort: unknown GORACE option"));
     assert_eq!(cfg.warnings()[2], GORACE_NOTE);
+}
+
+#[test]
+fn wbmode_parsing() {
+    use gort_gc::WbMode;
+    assert_eq!(Config::new().wbmode_value(), WbMode::Hybrid);
+    for (v, m) in [
+        ("hybrid", WbMode::Hybrid),
+        ("dijkstra", WbMode::Dijkstra),
+        ("yuasa", WbMode::Yuasa),
+        ("off", WbMode::Off),
+    ] {
+        let cfg = godebug(&format!("wbmode={v}"));
+        assert!(cfg.warnings().is_empty(), "{:?}", cfg.warnings());
+        assert_eq!(cfg.wbmode_value(), m);
+    }
+    // Later items override earlier ones.
+    assert_eq!(
+        godebug("wbmode=off,wbmode=yuasa").wbmode_value(),
+        WbMode::Yuasa
+    );
+    // An unknown value: one warning naming the values, Go's barrier kept.
+    let cfg = godebug("wbmode=dijkstra,wbmode=steele");
+    assert_eq!(cfg.wbmode_value(), WbMode::Hybrid);
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GODEBUG wbmode=\"steele\" is not one of hybrid, dijkstra, yuasa, off; using hybrid"]
+    );
+    let cfg = godebug("wbmode");
+    assert_eq!(cfg.wbmode_value(), WbMode::Hybrid);
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GODEBUG item \"wbmode\" has no value (expected wbmode=hybrid|dijkstra|yuasa|off); using hybrid"]
+    );
+    // The builder.
+    assert_eq!(
+        Config::new().wbmode(WbMode::Off).wbmode_value(),
+        WbMode::Off
+    );
 }
