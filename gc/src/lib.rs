@@ -61,12 +61,12 @@ pub use malloc::new_object;
 pub use mark::{
     debug_stack_hits as gc_debug_stack_hits, debug_take_stack_hits as gc_debug_take_stack_hits,
 };
-pub use mgc::{gc, last_cycle, read_mem_stats, CycleStats};
 pub use mbarrier::{
     bulk_barrier_pre_write, debug_record_barriers, debug_set_write_barrier, debug_take_barriers,
     memclr_has_pointers, typedmemclr, typedmemmove, typedmemmove_words, write_barrier_enabled,
     BulkSrc, WbMode,
 };
+pub use mgc::{gc, last_cycle, read_mem_stats, CycleStats};
 pub use mheap::{init, GcConfig, Heap};
 pub use mstats::MemStats;
 pub use object::{find_object, Ptr, Type, POISON};

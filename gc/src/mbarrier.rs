@@ -145,13 +145,29 @@ pub fn write_barrier_enabled() -> bool {
 #[inline(always)]
 pub(crate) fn write_barrier(slot: &AtomicU64, new: usize) {
     if WB_HEAPS.load(Ordering::Relaxed) != 0 {
-        write_barrier_slow(slot, new);
+        write_barrier_slow(
+            slot as *const AtomicU64 as usize,
+            &|| slot.load(Ordering::Relaxed) as usize,
+            new,
+        );
+    }
+}
+
+/// The same for a store into a global (a `Root`'s slot).
+#[inline(always)]
+pub(crate) fn write_barrier_global(slot: &AtomicUsize, new: usize) {
+    if WB_HEAPS.load(Ordering::Relaxed) != 0 {
+        write_barrier_slow(
+            slot as *const AtomicUsize as usize,
+            &|| slot.load(Ordering::Relaxed),
+            new,
+        );
     }
 }
 
 #[cold]
 #[inline(never)]
-fn write_barrier_slow(slot: &AtomicU64, new: usize) {
+fn write_barrier_slow(slot: usize, load_old: &dyn Fn() -> usize, new: usize) {
     let Some(heap) = crate::mheap::current() else {
         return;
     };
@@ -160,8 +176,7 @@ fn write_barrier_slow(slot: &AtomicU64, new: usize) {
     }
     // The enqueue is a step; the old value is the one the slot holds then.
     gort_scheduler::step();
-    let old = slot.load(Ordering::Relaxed) as usize;
-    gc_write_barrier(heap, slot as *const AtomicU64 as usize, old, new);
+    gc_write_barrier(heap, slot, load_old(), new);
 }
 
 /// Go's `gcWriteBarrier`: the pair for the store of `new` over `old` in

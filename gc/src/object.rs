@@ -287,9 +287,14 @@ impl Ptr {
     pub fn compare_exchange_ptr(self, i: usize, old: Ptr, new: Ptr) -> Result<Ptr, Ptr> {
         let w = self.word(i);
         crate::mbarrier::write_barrier(w, new.0);
-        w.compare_exchange(old.0 as u64, new.0 as u64, Ordering::SeqCst, Ordering::SeqCst)
-            .map(|v| Ptr(v as usize))
-            .map_err(|v| Ptr(v as usize))
+        w.compare_exchange(
+            old.0 as u64,
+            new.0 as u64,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        )
+        .map(|v| Ptr(v as usize))
+        .map_err(|v| Ptr(v as usize))
     }
 
     /// `swap` of a pointer word, after the write barrier (Go's

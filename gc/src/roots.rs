@@ -33,7 +33,11 @@ impl Root {
     /// A new root holding `p`. Must be called on a goroutine.
     pub fn new(p: Ptr) -> Root {
         let heap = crate::mheap::must();
-        let slot = Box::new(AtomicUsize::new(p.0));
+        let slot = Box::new(AtomicUsize::new(0));
+        // The global's initialisation is a store like any other: the
+        // globals' root job may have run already in this cycle.
+        crate::mbarrier::write_barrier_global(&slot, p.0);
+        slot.store(p.0, Ordering::Relaxed);
         heap.roots
             .lock()
             .unwrap()
@@ -50,10 +54,12 @@ impl Root {
         Ptr(self.slot.load(Ordering::Relaxed))
     }
 
-    /// (The write barrier attaches here in the concurrent collector.)
+    /// A store into a global: after the write barrier, as Go's compiler
+    /// emits one for every pointer store into a global.
     #[track_caller]
     pub fn store(&self, p: Ptr) {
         gort_scheduler::step();
+        crate::mbarrier::write_barrier_global(&self.slot, p.0);
         self.slot.store(p.0, Ordering::Relaxed)
     }
 }

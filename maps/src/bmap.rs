@@ -55,7 +55,8 @@ pub(crate) fn overflow(t: &MapType, b: Obj) -> Obj {
 #[inline]
 #[track_caller]
 pub(crate) fn set_overflow(t: &MapType, b: Obj, ovf: Ptr) {
-    // wb: the overflow pointer store.
+    // Go's `b.setoverflow`: a pointer store (gcWriteBarrier), whether or
+    // not the bucket type has pointers.
     b.store_ptr(t.overflow_word(), ovf)
 }
 /// Go's `evacuated(b)`: looks only at tophash[0].
@@ -93,7 +94,7 @@ pub(crate) fn create_extra(h: H) -> Obj {
         return x;
     }
     let x = new_object(mapextra_type());
-    // wb: h.extra store.
+    // `h.extra = new(mapextra)`: a pointer store (gcWriteBarrier).
     h.0.store_ptr(W_EXTRA, x);
     x.obj()
 }
@@ -134,7 +135,7 @@ pub(crate) fn append_overflow(x: Obj, which: usize, ovf: Ptr) {
     } else {
         data.obj()
     };
-    // wb: the appended pointer.
+    // The appended pointer: a pointer store (gcWriteBarrier).
     data.store_ptr(len, ovf);
     s.store(1, len as u64 + 1);
 }

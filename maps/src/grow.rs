@@ -14,7 +14,7 @@
 //! `advanceEvacuationMark` moves `nevacuate` past evacuated buckets (at
 //! most 1024 at a time) and ends the growth by dropping `oldbuckets`.
 
-use gort_gc::{Obj, Ptr};
+use gort_gc::{memclr_has_pointers, typedmemmove, Obj, Ptr};
 
 use crate::map::*;
 use crate::maptype::*;
@@ -38,7 +38,8 @@ pub(crate) fn hash_grow(t: &MapType, h: H) {
     // Commit the grow (atomic wrt GC).
     h.set_b(h.b() + bigger);
     h.set_flags(flags);
-    // wb: oldbuckets and buckets stores.
+    // `h.oldbuckets = oldbuckets; h.buckets = newbuckets`: pointer stores
+    // (gcWriteBarrier each).
     h.0.store_ptr(W_OLDBUCKETS, oldbuckets);
     h.0.store_ptr(W_BUCKETS, newbuckets);
     h.0.store(W_NEVACUATE, 0);
@@ -127,15 +128,21 @@ fn evacuate(t: &MapType, h: H, oldbucket: usize) {
                     dst.i = 0;
                 }
                 set_tophash(dst.b, dst.i, top);
-                // wb: typedmemmove of key and elem into the destination
-                // (or of their pointers when indirect).
-                for j in 0..t.key_words {
+                // Copy key and elem: an indirect one's pointer is a pointer
+                // store (gcWriteBarrier), a direct one is
+                // `typedmemmove(t.key/t.elem, dst, src)` (the bulk barrier
+                // over the destination's pointer words, then the copy).
+                if t.indirect_key {
                     dst.b
-                        .store(t.key_word(dst.i) + j, b.load(t.key_word(i) + j));
+                        .store_ptr(t.key_word(dst.i), b.load_ptr(t.key_word(i)));
+                } else {
+                    typedmemmove(t.key_type, dst.b, t.key_word(dst.i), b, t.key_word(i));
                 }
-                for j in 0..t.elem_words {
+                if t.indirect_elem {
                     dst.b
-                        .store(t.elem_word(dst.i) + j, b.load(t.elem_word(i) + j));
+                        .store_ptr(t.elem_word(dst.i), b.load_ptr(t.elem_word(i)));
+                } else {
+                    typedmemmove(t.elem, dst.b, t.elem_word(dst.i), b, t.elem_word(i));
                 }
                 dst.i += 1;
             }
@@ -144,12 +151,10 @@ fn evacuate(t: &MapType, h: H, oldbucket: usize) {
         // Unlink the overflow buckets & clear key/elem to help GC.
         if h.flags() & OLD_ITERATOR == 0 && t.bucket.has_pointers() {
             // Preserve b.tophash because the evacuation state is
-            // maintained there. (wb: memclrHasPointers shades what it
-            // clears.) Go re-reads `h.oldbuckets` here.
+            // maintained there. memclrHasPointers: the bulk barrier shades
+            // what it clears. Go re-reads `h.oldbuckets` here.
             let b = bucket_at(t, h.oldbuckets(), oldbucket);
-            for w in 1..t.bucket_words {
-                b.store(w, 0);
-            }
+            memclr_has_pointers(b, 1, t.bucket_words - 1);
         }
     }
     if oldbucket == h.nevacuate() {

@@ -6,7 +6,7 @@
 //! fixed-size word windows, stepping only in deterministic mode (see
 //! `map_fast64.rs`).
 
-use gort_gc::Obj;
+use gort_gc::{bulk_barrier_pre_write, BulkSrc, Obj, Ptr};
 
 use crate::grow::advance_evacuation_mark;
 use crate::map::*;
@@ -80,11 +80,18 @@ fn evacuate_fast64<const S: bool>(t: &MapType, h: H, oldbucket: usize) {
                     dst.i = 0;
                 }
                 dst.b.store_field::<S>(0, (dst.i * 8) as u32, 8, top);
-                // Copy key; wb: typedmemmove of the element (a pointer
-                // element's store is barriered).
+                // Copy key (an int64: no pointer, no barrier), then
+                // `typedmemmove(t.elem, dst.e, e)`: for a one-word pointer
+                // element, the bulk barrier over that word and the copy,
+                // which is a barriered pointer store.
                 dst.b.store::<S>(1 + dst.i, k);
                 let e = b.load::<S>(1 + BUCKET_CNT + i);
-                dst.b.store::<S>(1 + BUCKET_CNT + dst.i, e);
+                if t.elem_is_ptr {
+                    dst.b
+                        .store_ptr::<S>(1 + BUCKET_CNT + dst.i, Ptr(e as usize));
+                } else {
+                    dst.b.store::<S>(1 + BUCKET_CNT + dst.i, e);
+                }
                 dst.i += 1;
             }
             let ovf = h.overflow(t, b.obj());
@@ -96,9 +103,10 @@ fn evacuate_fast64<const S: bool>(t: &MapType, h: H, oldbucket: usize) {
         // Unlink the overflow buckets & clear key/elem to help GC.
         if h.flags() & OLD_ITERATOR == 0 && t.bucket.has_pointers() {
             // Preserve b.tophash because the evacuation state is
-            // maintained there. (wb: memclrHasPointers shades what it
-            // clears.) Go re-reads `h.oldbuckets` here.
+            // maintained there. memclrHasPointers: the bulk barrier
+            // shades what it clears. Go re-reads `h.oldbuckets` here.
             let b = words(h.oldbuckets(), oldbucket);
+            bulk_barrier_pre_write(b.obj(), 1, BulkSrc::Zero, BUCKET_WORDS - 1);
             for w in 1..BUCKET_WORDS {
                 b.store::<S>(w, 0);
             }

@@ -26,6 +26,8 @@ use crate::maptype::{MapKey, MapType};
 
 /// A map element kind (one word).
 pub trait MapElem: Copy {
+    /// The element is a pointer: stores of it pass the write barrier.
+    const IS_PTR: bool = false;
     fn to_word(self) -> u64;
     fn from_word(w: u64) -> Self;
     /// The map type `map[int64]Self`.
@@ -58,6 +60,7 @@ impl MapElem for i64 {
 }
 
 impl MapElem for Ptr {
+    const IS_PTR: bool = true;
     fn to_word(self) -> u64 {
         self.0 as u64
     }
@@ -158,8 +161,13 @@ impl<V: MapElem> Map<V> {
     pub fn insert(self, k: i64, v: V) {
         let slot = mapassign_fast64(V::map_type(), self.h, k as u64);
         // The compiled code's store through mapassign's result (after the
-        // call: outside the hashWriting window). wb: if V is a pointer.
-        slot.bucket.store(slot.word, v.to_word());
+        // call: outside the hashWriting window); a pointer element's store
+        // passes the write barrier (gcWriteBarrier).
+        if V::IS_PTR {
+            slot.bucket.store_ptr(slot.word, Ptr(v.to_word() as usize));
+        } else {
+            slot.bucket.store(slot.word, v.to_word());
+        }
     }
 
     /// `delete(m, k)`.

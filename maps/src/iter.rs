@@ -72,7 +72,7 @@ impl Hold {
     /// stores to `it.bptr`: not a step).
     #[inline(always)]
     fn set(&self, i: usize, p: Ptr) {
-        // wb: a pointer store into the hiter.
+        // A pointer store into the hiter (gcWriteBarrier).
         self.words.store_ptr::<false>(i, p);
     }
     #[inline(always)]

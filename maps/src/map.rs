@@ -23,9 +23,12 @@
 //! Growth and evacuation live in `grow.rs`; bucket accessors, the bucket
 //! array and overflow buckets (`mapextra`) in `bmap.rs`.
 //!
-//! Marks for the layers to come: `// race:` where Go calls
-//! racereadpc/racewritepc (on the hmap's first byte), `// wb:` where Go's
-//! map code stores a pointer with a write barrier (maps.md §9-§10).
+//! Every pointer store passes the write barrier, as in Go: plain pointer
+//! stores through `store_ptr` (the compiler's `gcWriteBarrier`), copies
+//! and clears of keys, elements and buckets through gort-gc's
+//! `typedmemmove` and `memclr_has_pointers` (`bulkBarrierPreWrite`).
+//! Marks for the layer to come: `// race:` where Go calls
+//! racereadpc/racewritepc (on the hmap's first byte).
 
 use gort_gc::{new_object, Obj, Ptr, Type};
 use gort_scheduler::G;
@@ -317,7 +320,7 @@ pub fn makemap(t: &MapType, hint: usize) -> HMap {
     h.set_b(b);
     if b != 0 {
         let (array, next) = make_bucket_array(t, b);
-        // wb: h.buckets store.
+        // `h.buckets = buckets`: a pointer store (gcWriteBarrier).
         h.0.store_ptr(W_BUCKETS, array);
         if !next.is_nil() {
             let x = new_object(mapextra_type());
@@ -350,7 +353,7 @@ impl ElemSlot {
     }
     #[track_caller]
     pub fn store_ptr(self, j: usize, p: Ptr) {
-        // wb: the compiled caller's store of a pointer element.
+        // The compiled caller's store of a pointer element (gcWriteBarrier).
         self.bucket.store_ptr(self.word + j, p)
     }
 }
@@ -469,7 +472,7 @@ pub fn mapassign(t: &MapType, h: HMap, key: KeyArg) -> ElemSlot {
     // in which case we have not actually done a write.
     h.xor_writing();
     if h.0.load_ptr(W_BUCKETS).is_nil() {
-        // wb: h.buckets store.
+        // `h.buckets = newobject(t.bucket)`: a pointer store (gcWriteBarrier).
         h.0.store_ptr(W_BUCKETS, new_object(t.bucket));
     }
     let slot = 'again: loop {
@@ -528,7 +531,8 @@ pub fn mapassign(t: &MapType, h: HMap, key: KeyArg) -> ElemSlot {
         // Store new key/elem at insert position.
         let insertk = t.new_key_slot(ib, i);
         if t.indirect_elem {
-            // wb: the pointer to the new element object.
+            // The pointer to the new element object: a pointer store
+            // (gcWriteBarrier).
             ib.store_ptr(t.elem_word(i), new_object(t.elem));
         }
         t.write_key(insertk, key);
@@ -664,10 +668,17 @@ pub fn mapclear(t: &MapType, h: HMap) {
     }
     let array = h.buckets();
     if !array.is_nil() {
-        for j in 0..nbuckets {
-            let bk = bucket_at(t, array, j);
-            for w in 0..t.bucket_words {
-                bk.store(w, 0);
+        if t.bucket.has_pointers() {
+            // makeBucketArray's memclrHasPointers over the whole array: the
+            // bulk barrier shades what it clears.
+            gort_gc::memclr_has_pointers(array, 0, nbuckets * t.bucket_words);
+        } else {
+            // memclrNoHeapPointers.
+            for j in 0..nbuckets {
+                let bk = bucket_at(t, array, j);
+                for w in 0..t.bucket_words {
+                    bk.store(w, 0);
+                }
             }
         }
         if base != nbuckets {

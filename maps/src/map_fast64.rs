@@ -246,7 +246,7 @@ fn assign<const S: bool>(t: &MapType, h: H, key: u64) -> ElemSlot {
     let hw = hdr(h);
     let hash = begin_write::<S>(t, hw, key);
     if hw.load_ptr::<S>(W_BUCKETS).is_nil() {
-        // wb: h.buckets store.
+        // `h.buckets = newobject(t.bucket)`: a pointer store (gcWriteBarrier).
         hw.store_ptr::<S>(W_BUCKETS, new_object(t.bucket));
     }
     let slot = 'again: loop {
@@ -401,10 +401,15 @@ fn delete<const S: bool>(t: &MapType, h: H, key: u64) {
                 continue;
             }
             // Only clear the key if there are pointers in it (int64 keys
-            // have none). The element is cleared either way (Go's
-            // memclrHasPointers or memclrNoHeapPointers; wb: the former
-            // shades what it clears).
-            b.store::<S>(elem_word(i), 0);
+            // have none). The element is cleared either way: Go's
+            // memclrHasPointers (whose bulk barrier shades what it clears:
+            // for a one-word pointer element, a barriered nil store) or
+            // memclrNoHeapPointers.
+            if t.elem_is_ptr {
+                b.store_ptr::<S>(elem_word(i), gort_gc::Ptr::NIL);
+            } else {
+                b.store::<S>(elem_word(i), 0);
+            }
             set_tophash_s::<S>(b, i, EMPTY_ONE);
             // If the bucket now ends in a bunch of emptyOne states,
             // change those to emptyRest states.

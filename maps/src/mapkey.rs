@@ -168,7 +168,7 @@ impl MapType {
     pub(crate) fn new_key_slot(&self, b: Obj, i: usize) -> (Obj, usize) {
         if self.indirect_key {
             let kmem = new_object(self.key_type);
-            // wb: the pointer to the new key object.
+            // A pointer store: the compiler's write barrier (gcWriteBarrier).
             b.store_ptr(self.key_word(i), kmem);
             (kmem.obj(), 0)
         } else {
@@ -180,8 +180,7 @@ impl MapType {
     /// place.
     #[track_caller]
     pub(crate) fn write_key(&self, (o, w): (Obj, usize), key: KeyArg) {
-        // wb: typedmemmove of the key (a string's data pointer).
-        self.key_words_of(key, &mut |j, x| o.store(w + j, x));
+        self.typedmemmove_key(o, w, key);
     }
 
     /// Overwrites the stored key of slot `i` with `key` (Go's
@@ -189,7 +188,22 @@ impl MapType {
     #[track_caller]
     pub(crate) fn update_key(&self, b: Obj, i: usize, key: KeyArg) {
         let (o, w) = self.key_at(b, i);
-        self.key_words_of(key, &mut |j, x| o.store(w + j, x));
+        self.typedmemmove_key(o, w, key);
+    }
+
+    /// Go's `typedmemmove(t.key, dst, key)`: a key with pointers (a
+    /// string's data pointer) passes the bulk barrier over its destination
+    /// first (`bulkBarrierPreWrite`, while the barrier is on); the words
+    /// are then stored in order.
+    #[track_caller]
+    fn typedmemmove_key(&self, o: Obj, w: usize, key: KeyArg) {
+        if self.key_type.has_pointers() && gort_gc::write_barrier_enabled() {
+            let mut words = vec![0u64; self.key_size];
+            self.key_words_of(key, &mut |j, x| words[j] = x);
+            gort_gc::typedmemmove_words(self.key_type, o, w, &words);
+        } else {
+            self.key_words_of(key, &mut |j, x| o.store(w + j, x));
+        }
     }
 
     /// Clears the key of slot `i` on deletion (Go: only when it holds
@@ -197,12 +211,11 @@ impl MapType {
     #[track_caller]
     pub(crate) fn clear_key(&self, b: Obj, i: usize) {
         if self.indirect_key {
+            // A pointer store (gcWriteBarrier).
             b.store_ptr(self.key_word(i), Ptr::NIL);
         } else if self.key_is_ptr {
-            // wb: memclrHasPointers shades what it clears.
-            for j in 0..self.key_words {
-                b.store(self.key_word(i) + j, 0);
-            }
+            // memclrHasPointers: the bulk barrier shades what it clears.
+            gort_gc::memclr_has_pointers(b, self.key_word(i), self.key_words);
         }
     }
 
@@ -210,9 +223,17 @@ impl MapType {
     /// is set to nil; a direct one is zeroed either way).
     #[track_caller]
     pub(crate) fn clear_elem(&self, b: Obj, i: usize) {
-        // wb: memclrHasPointers shades what it clears.
-        for j in 0..self.elem_words {
-            b.store(self.elem_word(i) + j, 0);
+        if self.indirect_elem {
+            // `*(*unsafe.Pointer)(e) = nil`: a pointer store (gcWriteBarrier).
+            b.store_ptr(self.elem_word(i), Ptr::NIL);
+        } else if self.elem_is_ptr {
+            // memclrHasPointers: the bulk barrier shades what it clears.
+            gort_gc::memclr_has_pointers(b, self.elem_word(i), self.elem_words);
+        } else {
+            // memclrNoHeapPointers.
+            for j in 0..self.elem_words {
+                b.store(self.elem_word(i) + j, 0);
+            }
         }
     }
 }

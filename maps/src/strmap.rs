@@ -110,9 +110,13 @@ impl<V: MapElem> StrMap<V> {
     #[track_caller]
     pub fn insert_string(self, k: GoString, v: V) {
         let slot = mapassign(V::str_map_type(), self.h, KeyArg::HeapStr(k));
-        // The compiled code's store through mapassign's result. wb: if V
-        // is a pointer.
-        slot.store(0, v.to_word());
+        // The compiled code's store through mapassign's result; a pointer
+        // element's store passes the write barrier (gcWriteBarrier).
+        if V::IS_PTR {
+            slot.store_ptr(0, Ptr(v.to_word() as usize));
+        } else {
+            slot.store(0, v.to_word());
+        }
     }
 
     /// `delete(m, k)`.

@@ -61,8 +61,9 @@
 //! # Memory order and race annotations
 //!
 //! Heap words are relaxed atomics. Go's atomics in this file are
-//! sequentially consistent: CAS and Store are `Ptr::compare_exchange` and
-//! `Ptr::swap` (SeqCst; Go's `atomic.StorePointer` is an `XCHG` on amd64),
+//! sequentially consistent: CAS and Store are `Ptr::compare_exchange_ptr`
+//! and `Ptr::swap_ptr` (SeqCst; Go's `atomic.StorePointer` is an `XCHG` on
+//! amd64), which pass the write barrier first, as Go's pointer atomics do,
 //! and `atomic.LoadPointer` / `atomic.Value.Load` is a relaxed load
 //! followed by an acquire fence (a plain `MOV`, as Go's, on amd64). So a
 //! goroutine that finds a `readOnly` or a value box through these loads
@@ -168,7 +169,8 @@ fn unbox(p: u64) -> Ptr {
 fn new_entry(i: Ptr) -> Ptr {
     let b = new_box(i);
     let e = new_object(entry_type());
-    e.store(E_P, b);
+    // A pointer store (gcWriteBarrier).
+    e.store_ptr(E_P, Ptr(b as usize));
     e
 }
 
@@ -190,7 +192,10 @@ impl Entry {
     #[track_caller]
     fn cas_p(self, old: u64, new: u64) -> bool {
         // race: acquire+release on &e.p (atomic.CompareAndSwapPointer).
-        self.0.compare_exchange(E_P, old, new).is_ok()
+        // Its write barrier (`atomicwb`) runs before the CAS.
+        self.0
+            .compare_exchange_ptr(E_P, Ptr(old as usize), Ptr(new as usize))
+            .is_ok()
     }
 
     /// Go's `(*entry).load`: the value, unless deleted or expunged.
@@ -229,8 +234,9 @@ impl Entry {
     /// known not to be expunged.
     #[track_caller]
     fn store_locked(self, i: u64) {
-        // race: release on &e.p (atomic.StorePointer).
-        self.0.swap(E_P, i);
+        // race: release on &e.p (atomic.StorePointer, with its write
+        // barrier).
+        self.0.swap_ptr(E_P, Ptr(i as usize));
     }
 
     /// Go's `tryLoadOrStore`: `Some((actual, loaded))`, or None if the
@@ -366,8 +372,9 @@ impl SyncMap {
         let r = new_object(read_only_type());
         r.store_ptr(R_M, m.hmap().0);
         r.store(R_AMENDED, amended as u64);
-        // race: release on &m.read (atomic.Value.Store).
-        self.m.swap(M_READ, r.0 as u64);
+        // race: release on &m.read (atomic.Value.Store: a StorePointer,
+        // with its write barrier).
+        self.m.swap_ptr(M_READ, r);
     }
 
     /// `m.dirty` (mu held).
