@@ -17,7 +17,9 @@ use std::sync::{Arc, OnceLock};
 use gort::rt::{
     debug_record_barriers, debug_set_write_barrier, debug_take_barriers, debug_wbbuf_len, HMap,
 };
-use gort::{find_object, new_object, Config, GoString, Map, Ptr, StrMap, SyncMap, Type, WbMode};
+use gort::{
+    find_object, new_object, ArrayMap, Config, GoString, Map, Ptr, StrMap, SyncMap, Type, WbMode,
+};
 
 mod common;
 use common::{det, par, run_ok};
@@ -242,8 +244,10 @@ fn mapassign_string_key_and_elem() {
     for cfg in configs() {
         run_ok(cfg, || {
             let m: StrMap<Ptr> = StrMap::new();
-            m.insert("first", obj(0));
             let h = m.hmap();
+            // The first assignment (generic mapassign) stores `h.buckets`.
+            let (_, rec) = recorded(|| m.insert("first", obj(0)));
+            assert!(rec.contains(&(hword(h, 2), 0, buckets(h))), "{rec:?}");
             let k = GoString::new("hello");
             let v = obj(1);
             let (_, rec) = recorded(|| m.insert_string(k, v));
@@ -462,6 +466,59 @@ fn overflow_pointer_store() {
                             && n != 0),
                         "{rec:?}"
                     );
+                    seen = true;
+                    break;
+                }
+            }
+            assert!(seen, "no overflow bucket made");
+        });
+    }
+}
+
+/// Elements over 128 bytes are stored indirectly: mapassign stores the
+/// pointer to the new element object into the bucket.
+#[test]
+fn indirect_elem_pointer_store() {
+    for cfg in configs() {
+        run_ok(cfg, || {
+            let m: ArrayMap<1, 17> = ArrayMap::new();
+            m.insert(&[0], &[0; 17]);
+            let b = buckets(m.hmap());
+            let (_, rec) = recorded(|| m.insert(&[1], &[7; 17]));
+            assert!(
+                rec.iter().any(|&(s, o, n)| base(s) == b
+                    && o == 0
+                    && n != 0
+                    && base(n) == n
+                    && Ptr(n).load(16) == 7),
+                "{rec:?}"
+            );
+        });
+    }
+}
+
+/// A map whose buckets hold no pointers keeps its overflow buckets alive
+/// from `h.extra`: creating it and appending to its list are barriered.
+#[test]
+fn noscan_overflow_kept_in_extra() {
+    for cfg in configs() {
+        run_ok(cfg, || {
+            let m: Map<i64> = Map::new();
+            let h = m.hmap();
+            let mut seen = false;
+            for i in 0..2000 {
+                let before = m.stats().noverflow;
+                let had_extra = h.0.load_ptr(5).0 != 0;
+                let (_, rec) = recorded(|| m.insert(i, i));
+                if m.stats().noverflow > before && !had_extra {
+                    let x = h.0.load_ptr(5).0;
+                    assert!(rec.contains(&(hword(h, 5), 0, x)), "h.extra: {rec:?}");
+                    // extra.overflow = new slice; its data[0] = the bucket.
+                    let slice = Ptr(x).load_ptr(0);
+                    let data = slice.load_ptr(0);
+                    let ovf = data.load_ptr(0);
+                    assert!(rec.contains(&(x, 0, slice.0)), "slice: {rec:?}");
+                    assert!(rec.contains(&(data.0, 0, ovf.0)), "append: {rec:?}");
                     seen = true;
                     break;
                 }
