@@ -418,21 +418,26 @@ fn same_size_growth_evacuates_through_the_barrier() {
             let mut step = 0i64;
             // Churn until a same-size growth starts, recording the
             // assignment that starts it.
-            let rec = loop {
+            let (rec, v) = loop {
                 m.delete(step);
-                let (_, rec) = recorded(|| m.insert(100 + step, obj(step as u64)));
+                let v = obj(step as u64);
+                let (_, rec) = recorded(|| m.insert(100 + step, v));
                 step += 1;
                 if m.stats().growing {
                     assert!(m.stats().same_size_grow);
-                    break rec;
+                    break (rec, v.0);
                 }
                 assert!(step < 5000, "no same-size growth");
             };
             let (old, new) = (oldbuckets(h), buckets(h));
             assert!(rec.contains(&(hword(h, 3), 0, old)), "{rec:?}");
             assert!(
-                rec.iter()
-                    .any(|&(s, o, n)| base(s) == new && o == 0 && n != 0),
+                rec.iter().any(|&(s, o, n)| base(s) == new
+                    && o == 0
+                    && n != 0
+                    && n != v
+                    && base(n) != new
+                    && base(n) != old),
                 "element copy: {rec:?}"
             );
             assert!(
