@@ -33,6 +33,14 @@
 //! alloc bits with Go's `sweepgen` arithmetic. GOGC paces it (`pacer`),
 //! `runtime.GC()` forces it, `GODEBUG=gctrace=1` prints Go's line
 //! (`gctrace`), and `MemStats` (`mstats`) reports it.
+//!
+//! # The write barrier (`mbarrier`, `mwbbuf`)
+//!
+//! Go 1.19's hybrid barrier on every pointer store while the collector
+//! marks (the object API's `store_ptr`, atomic pointer stores, and the
+//! bulk `typedmemmove`/`memclr_has_pointers` runtime code uses), buffered
+//! per P and shaded into the grey queue; `GODEBUG=wbmode` swaps it for
+//! Dijkstra's, Yuasa's or none.
 
 pub mod arena;
 pub mod checked;
