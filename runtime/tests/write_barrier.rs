@@ -114,6 +114,31 @@ fn each_wbmode_shades_its_set() {
     }
 }
 
+/// A store into a global (a `Root`), and a new global's initial value,
+/// pass the barrier too (Go's compiler barriers stores into globals).
+#[test]
+fn global_stores() {
+    run_ok(nogc(par(1)), || {
+        let (a, b) = (obj(1), obj(2));
+        let root = gort::Root::new(a);
+        let (r2, rec) = recorded(|| {
+            root.store(b);
+            gort::Root::new(a)
+        });
+        assert!(
+            rec.iter()
+                .any(|&(s, o, n)| base(s) == 0 && o == a.0 && n == b.0),
+            "store: {rec:?}"
+        );
+        assert!(
+            rec.iter()
+                .any(|&(s, o, n)| base(s) == 0 && o == 0 && n == a.0),
+            "initial value: {rec:?}"
+        );
+        drop((root, r2));
+    });
+}
+
 /// With the collector idle, stores record nothing and buffer nothing.
 #[test]
 fn idle_when_gc_is_off() {
