@@ -30,8 +30,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arena::{arena_of, HeapArena, ARENA_SHIFT, PAGES_PER_ARENA};
-use crate::mheap::Heap;
 use crate::mgcwork::{Grey, WorkQueue, WORKBUF_OBJS};
+use crate::mheap::Heap;
 use crate::object::{find_object, Type};
 use crate::sizeclasses::PAGE_SHIFT;
 
@@ -65,45 +65,33 @@ pub struct MarkStats {
 }
 
 /// A marking pass: one drainer's local grey buffer and counts.
-///
-/// ```compile_fail
-/// // Reading arbitrary memory as a stack is gort-gc's own, unsafe, business.
-/// gort_gc::mark::Marker::new().scan_stack(0, 64);
-/// ```
-pub struct Marker {
+pub(crate) struct Marker {
     /// Grey objects: base address and type (so scanning needs no second
     /// lookup).
     work: Vec<Grey>,
     /// The arena of the last pointer greyed (index, arena).
     last_arena: (usize, &'static HeapArena),
-    pub stats: MarkStats,
-    /// When recording: the objects a stack word pointed to (for tests that
-    /// check exactly what conservative scanning kept).
-    pub stack_hits: Option<Vec<usize>>,
+    pub(crate) stats: MarkStats,
     /// Deterministic mode: each greying and each pointer word scanned is a
     /// scheduler step.
     step: bool,
     /// Hand surplus grey objects to the global list (concurrent marking,
     /// where other drainers may be idle).
     share: Option<&'static WorkQueue>,
-}
-
-impl Default for Marker {
-    fn default() -> Self {
-        Marker::new()
-    }
+    /// The heap being marked (`Heap::id`): pointers into arenas of other
+    /// runtimes' heaps are not this collector's to mark.
+    heap_id: usize,
 }
 
 impl Marker {
-    /// A marker for a stop-the-world pass (no steps, nothing shared).
-    pub fn new() -> Marker {
+    fn new() -> Marker {
         Marker {
             work: Vec::with_capacity(4096),
             last_arena: (usize::MAX, crate::arena::first_arena_or_dummy()),
             stats: MarkStats::default(),
-            stack_hits: None,
             step: false,
             share: None,
+            heap_id: 0,
         }
     }
 
@@ -112,6 +100,7 @@ impl Marker {
         let mut m = Marker::new();
         m.step = heap.cfg.det;
         m.share = Some(&heap.gcs.work);
+        m.heap_id = heap.id();
         m
     }
 
@@ -132,7 +121,7 @@ impl Marker {
     /// Go's `greyobject`: marks the object containing `addr` (if any) and
     /// queues it for scanning if it has pointers.
     #[inline]
-    pub fn greyobject(&mut self, addr: usize) {
+    pub(crate) fn greyobject(&mut self, addr: usize) {
         if self.step {
             gort_scheduler::step();
         }
@@ -142,11 +131,11 @@ impl Marker {
             self.last_arena.1
         } else {
             match arena_of(addr) {
-                Some(a) => {
+                Some(a) if a.owner.load(Ordering::Relaxed) == self.heap_id => {
                     self.last_arena = (addr >> ARENA_SHIFT, a);
                     a
                 }
-                None => return,
+                _ => return,
             }
         };
         let s = arena.spans[(addr >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)].load(Ordering::Acquire);
@@ -224,36 +213,6 @@ impl Marker {
             }
         }
         (n * elem_ptr_words) as u64
-    }
-
-    /// Go's `gcDrain`: scans grey objects until none is left.
-    pub fn drain(&mut self) {
-        while let Some((b, t)) = self.work.pop() {
-            self.scanobject(b, t);
-        }
-    }
-
-    /// Conservatively scans `[lo, hi)` of a frozen goroutine stack.
-    ///
-    /// # Safety
-    /// `[lo, hi)` is mapped memory not written during the scan: the part of
-    /// a suspended goroutine's stack slot above its guard page.
-    pub(crate) unsafe fn scan_stack(&mut self, lo: usize, hi: usize) {
-        let mut a = (lo + 7) & !7;
-        self.stats.stack_bytes += (hi - a) as u64;
-        while a + 8 <= hi {
-            // SAFETY: the function's contract.
-            let v = unsafe { std::ptr::read_volatile(a as *const usize) };
-            if v != 0 {
-                if let Some(h) = self.stack_hits.as_mut() {
-                    if let Some(f) = find_object(v) {
-                        h.push(f.base);
-                    }
-                }
-                self.greyobject(v);
-            }
-            a += 8;
-        }
     }
 }
 

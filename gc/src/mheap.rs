@@ -105,6 +105,13 @@ unsafe impl Sync for Heap {}
 unsafe impl Send for Heap {}
 
 impl Heap {
+    /// The heap's identity in the process (its address), as recorded in
+    /// the arenas it owns.
+    #[inline]
+    pub(crate) fn id(&self) -> usize {
+        self as *const Heap as usize
+    }
+
     pub(crate) fn new(cfg: GcConfig) -> Heap {
         let goal = crate::pacer::heap_goal(0, 0, 0, cfg.gogc);
         Heap {
@@ -167,7 +174,7 @@ impl Heap {
                     "gort: object of {} pages is larger than an arena",
                     npages
                 );
-                let a = alloc_arena();
+                let a = alloc_arena(self.id());
                 pages.arenas.push(a);
                 if npages * PAGE_SIZE < ARENA_BYTES {
                     pages.free.insert(

@@ -667,3 +667,48 @@ fn a_goroutine_cannot_touch_another_goroutines_memo() {
         std::hint::black_box((a, b));
     });
 }
+
+/// Stores a new node (payload 77) into `x`'s first field; the caller's
+/// frame never holds the new node's address.
+#[inline(never)]
+fn attach_new_node(x: Ptr) {
+    let z = new_object(node());
+    z.store(2, 77);
+    x.store_ptr(0, z);
+}
+
+/// Holds `addr` in this frame's stack while a collection runs.
+#[inline(never)]
+fn collect_holding(addr: usize) {
+    let keep = [addr; 8];
+    std::hint::black_box(&keep);
+    gc();
+    std::hint::black_box(&keep);
+}
+
+/// Arenas are process-wide, so a word on one runtime's stack may point
+/// into another runtime's heap. That runtime's collector must not mark
+/// the object: a mark bit set from outside, between the owner's cycles,
+/// makes the owner's next mark take the object for already scanned, and
+/// what was stored into it since is freed.
+#[test]
+fn a_collector_never_marks_another_runtimes_objects() {
+    let (to_b, from_a) = std::sync::mpsc::channel::<usize>();
+    let (to_a, from_b) = std::sync::mpsc::channel::<()>();
+    let a = std::thread::spawn(move || {
+        run_ok(det(1, 1), move || {
+            let root = Root::new(new_object(node()));
+            gc();
+            to_b.send(root.load().0).unwrap();
+            from_b.recv().unwrap();
+            attach_new_node(root.load());
+            clobber_stack();
+            gc();
+            assert_eq!(root.load().load_ptr(0).load(2), 77);
+        });
+    });
+    let x = from_a.recv().unwrap();
+    run_ok(par(1), move || collect_holding(x));
+    to_a.send(()).unwrap();
+    a.join().unwrap();
+}
