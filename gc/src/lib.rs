@@ -45,6 +45,7 @@ pub mod mcache;
 pub mod mcentral;
 pub mod mgc;
 pub mod mgcwork;
+mod mgcworker;
 pub mod mheap;
 pub mod mspan;
 pub mod mstats;

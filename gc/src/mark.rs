@@ -40,6 +40,9 @@ use crate::sizeclasses::PAGE_SHIFT;
 /// minus 512 bytes, clamped to the slot).
 pub const STACK_SLACK: usize = 512;
 
+/// Go's `maxObletBytes`: the largest piece of an object scanned at once.
+const MAX_OBLET_BYTES: usize = 128 << 10;
+
 /// Go's `sys.Prefetch` in greyobject: the object will likely be scanned
 /// soon by this worker, so its cache line starts loading now.
 #[inline(always)]
@@ -176,43 +179,81 @@ impl Marker {
         }
     }
 
-    /// Go's `scanobject`: greys every pointer word of the object at `base`.
+    /// Go's `scanobject`: greys every pointer word of the object at `b`,
+    /// or, for an object with more than `MAX_OBLET_BYTES` of pointer
+    /// data, of the oblet at `b`: scanning the object's first oblet queues
+    /// the others, so a multi-megabyte bucket array is scanned in 128 KiB
+    /// pieces with safepoints between them, as in Go. Returns the pointer
+    /// words examined.
     #[inline]
-    fn scanobject(&mut self, base: usize, ty: &'static Type) -> u64 {
+    fn scanobject(&mut self, b: usize, ty: &'static Type) -> u64 {
         let ew = ty.elem_words;
-        // For an array, only the elements up to the last pointer word.
-        let n = if ty.count == 1 {
-            1
-        } else {
-            ty.ptrdata.div_ceil(ew * 8)
-        };
         let elem_ptr_words = if ty.count == 1 { ty.ptrdata / 8 } else { ew };
-        for e in 0..n {
-            let ebase = base + e * ew * 8;
-            for (mi, &m) in ty.ptrmask.iter().enumerate() {
-                let mut m = m;
-                while m != 0 {
-                    let bit = m.trailing_zeros() as usize;
-                    m &= m - 1;
-                    let w = mi * 64 + bit;
-                    if w >= elem_ptr_words {
-                        break;
-                    }
-                    if self.step {
-                        gort_scheduler::step();
-                    }
-                    // SAFETY: word w of element e of an allocated object of
-                    // this type lies inside its slot, in a mapped arena;
-                    // read atomically.
-                    let v =
-                        unsafe { &*((ebase + w * 8) as *const AtomicU64) }.load(Ordering::Relaxed);
-                    if v != 0 {
-                        self.greyobject(v as usize);
-                    }
+        if ty.ptrdata <= MAX_OBLET_BYTES {
+            // For an array, only the elements up to the last pointer word.
+            let n = if ty.count == 1 {
+                1
+            } else {
+                ty.ptrdata.div_ceil(ew * 8)
+            };
+            for e in 0..n {
+                self.scan_words(b + e * ew * 8, ty, 0, elem_ptr_words);
+            }
+            return (n * elem_ptr_words) as u64;
+        }
+        // A large object is alone in its span, at the span's base.
+        let base = crate::arena::span_of(b).map_or(b, |s| s.base());
+        let lo = b - base;
+        if lo == 0 {
+            let mut oblet = MAX_OBLET_BYTES;
+            while oblet < ty.ptrdata {
+                self.work.push((base + oblet, ty));
+                oblet += MAX_OBLET_BYTES;
+            }
+            if self.work.len() >= 2 * WORKBUF_OBJS {
+                self.share_surplus();
+            }
+        }
+        let hi = (lo + MAX_OBLET_BYTES).min(ty.ptrdata);
+        let eb = ew * 8;
+        let mut done = 0;
+        for e in lo / eb..hi.div_ceil(eb) {
+            let ebase = e * eb;
+            let first = lo.saturating_sub(ebase) / 8;
+            let last = ((hi - ebase) / 8).min(elem_ptr_words);
+            self.scan_words(base + ebase, ty, first, last);
+            done += last.saturating_sub(first);
+        }
+        done as u64
+    }
+
+    /// Greys the pointer words `[first, last)` of the element at `ebase`.
+    #[inline(always)]
+    fn scan_words(&mut self, ebase: usize, ty: &'static Type, first: usize, last: usize) {
+        for mi in first / 64..ty.ptrmask.len() {
+            let mut m = ty.ptrmask[mi];
+            if mi == first / 64 {
+                m &= !0u64 << (first % 64);
+            }
+            while m != 0 {
+                let bit = m.trailing_zeros() as usize;
+                m &= m - 1;
+                let w = mi * 64 + bit;
+                if w >= last {
+                    return;
+                }
+                if self.step {
+                    gort_scheduler::step();
+                }
+                // SAFETY: word w of an element of an allocated object of
+                // this type lies inside its slot, in a mapped arena; read
+                // atomically.
+                let v = unsafe { &*((ebase + w * 8) as *const AtomicU64) }.load(Ordering::Relaxed);
+                if v != 0 {
+                    self.greyobject(v as usize);
                 }
             }
         }
-        (n * elem_ptr_words) as u64
     }
 }
 

@@ -65,8 +65,9 @@ pub struct Heap {
     /// One more than the highest P id that has allocated (the mcaches the
     /// collector must flush).
     pub(crate) mcaches_used: AtomicUsize,
-    /// Large-object spans in use.
-    pub(crate) large: Mutex<Vec<&'static MSpan>>,
+    /// Large-object spans, by sweep parity as in `MCentral` (index
+    /// `sweepgen/2 % 2`: swept).
+    pub(crate) large: Mutex<[Vec<&'static MSpan>; 2]>,
     /// Go's `mheap_.sweepgen`.
     pub(crate) sweepgen: AtomicU32,
     /// Registered roots (`roots.rs`).
@@ -127,7 +128,7 @@ impl Heap {
                 .map(|_| MCache::new())
                 .collect(),
             mcaches_used: AtomicUsize::new(0),
-            large: Mutex::new(Vec::new()),
+            large: Mutex::new([Vec::new(), Vec::new()]),
             sweepgen: AtomicU32::new(2),
             roots: std::sync::Arc::new(Mutex::new(Vec::new())),
             heap_live: AtomicU64::new(0),

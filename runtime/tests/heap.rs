@@ -712,3 +712,50 @@ fn a_collector_never_marks_another_runtimes_objects() {
     to_a.send(()).unwrap();
     a.join().unwrap();
 }
+
+/// Fills every pointer word of `obj` (of `words` words, pointer words
+/// where `is_ptr`) with a new node holding its word index.
+#[inline(never)]
+fn fill_with_nodes(obj: Ptr, words: usize, is_ptr: impl Fn(usize) -> bool) {
+    for w in (0..words).filter(|&w| is_ptr(w)) {
+        let n = new_object(node());
+        n.store(2, w as u64);
+        obj.store_ptr(w, n);
+    }
+}
+
+/// Objects with more than 128 KiB of pointer data are scanned in
+/// oblets (Go's `maxObletBytes`), the first one queueing the rest: every
+/// pointer of every oblet keeps its target, in an array of structs whose
+/// elements straddle oblet boundaries (3 words, 24 bytes) and in one
+/// plain object, each 600 KiB.
+#[test]
+fn objects_larger_than_an_oblet_keep_every_target() {
+    for cfg in [par(2), det(3, 2)] {
+        run_ok(cfg, || {
+            let pair = Type::new("heap.pair", 3, &[0, 2]);
+            let arr_ty = Type::array(pair, 25_600);
+            let words = 3 * 25_600;
+            let plain_ptrs: Vec<usize> = (0..words).step_by(5).collect();
+            let plain_ty = Type::new("heap.big", words, &plain_ptrs);
+            let arr = Root::new(new_object(arr_ty));
+            let plain = Root::new(new_object(plain_ty));
+            fill_with_nodes(arr.load(), words, |w| w % 3 != 1);
+            fill_with_nodes(plain.load(), words, |w| w % 5 == 0);
+            clobber_stack();
+            gc();
+            gc();
+            for (obj, is_ptr) in [
+                (
+                    arr.load(),
+                    &(|w: usize| w % 3 != 1) as &dyn Fn(usize) -> bool,
+                ),
+                (plain.load(), &|w: usize| w % 5 == 0),
+            ] {
+                for w in (0..words).filter(|&w| is_ptr(w)) {
+                    assert_eq!(obj.load_ptr(w).load(2), w as u64, "word {w}");
+                }
+            }
+        });
+    }
+}

@@ -190,10 +190,25 @@ pub fn go_system<F>(start: StartInfo, f: F) -> GPtr
 where
     F: FnOnce() + Send + 'static,
 {
+    go_system_goid(None, start, f)
+}
+
+/// Goroutine ids Go's runtime gives its own goroutines at start-up
+/// (`forcegchelper`, `bgsweep`, `bgscavenge`); user goroutines start
+/// after them.
+pub const GOID_FORCEGC: u64 = 2;
+pub const GOID_BGSWEEP: u64 = 3;
+
+/// `go_system` for a runtime goroutine with one of the ids Go reserves
+/// for its start-up goroutines (None: the next id, as for user ones).
+pub fn go_system_goid<F>(goid: Option<u64>, start: StartInfo, f: F) -> GPtr
+where
+    F: FnOnce() + Send + 'static,
+{
     let g = must_getg("go");
     let sched = g.sched();
     let p = Sched::current_p(g);
-    let gp = sched.newproc1(p, start, true, f);
+    let gp = sched.newproc1(p, start, true, goid, f);
     sched.wakep();
     gp
 }
@@ -569,7 +584,7 @@ pub fn gc_assist_add(delta: i64) -> i64 {
     }
 }
 
-/// Credit earned by an assist's mark work.
-pub fn gc_assist_credit(bytes: i64) {
-    gc_assist_add(bytes);
+/// Credit earned by an assist's mark work; returns the new balance.
+pub fn gc_assist_credit(bytes: i64) -> i64 {
+    gc_assist_add(bytes)
 }
