@@ -7,13 +7,15 @@
 //!    every P's mcache, reset the mark state, snapshot the goroutines (one
 //!    stack job each: goroutines created later start with nothing the
 //!    barrier has not seen), then `gcphase = _GCmark`, the write barrier
-//!    on, blackening enabled; start the world and a background mark worker.
-//! 2. Concurrent mark: the worker drains root jobs and grey objects in
-//!    chunks with a safepoint between them, so the program runs beside it
-//!    (on other Ps, or on the same P when the worker is preempted);
-//!    allocating goroutines pay for their allocations with mark work
-//!    (assists, `malloc.rs`); new objects are allocated black; every
-//!    pointer store into the heap goes through the write barrier.
+//!    on, blackening enabled; start the world and wake the background mark
+//!    workers (`mgcworker.rs`). Before stopping, the goroutine sweeps what
+//!    the last cycle left unswept, as Go's `gcStart` does.
+//! 2. Concurrent mark: the workers drain root jobs and grey objects in
+//!    chunks with a safepoint between them, so the program runs beside
+//!    them; allocating goroutines pay for their allocations with mark work
+//!    (assists, `gc_assist_alloc`), or park until the workers' credit pays
+//!    for them; new objects are allocated black; every pointer store into
+//!    the heap goes through the write barrier.
 //! 3. `gc_mark_done` (Go's `gcMarkDone`), when a drainer finds no work
 //!    and nobody else holding any: the ragged barrier (every P's
 //!    write-barrier buffer flushed; if that found pointers, marking goes
@@ -21,18 +23,13 @@
 //!    world and marking (Go's fix for issue 27993); otherwise
 //! 4. mark termination (`gc_mark_termination`, world stopped):
 //!    `_GCmarktermination`, mcaches flushed, `sweepgen += 2` (every span
-//!    becomes unswept), large objects swept, `heapLive = heapMarked`, the
+//!    becomes unswept, large objects included), `heapLive = heapMarked`, the
 //!    next goal and trigger from GOGC (`pacer.rs`), the barrier off,
 //!    `_GCoff`, MemStats; the world restarts, the gctrace line is printed
-//!    and `runtime.GC()` callers waiting for the cycle are woken. Small
-//!    spans are swept lazily as allocation refills (`mcentral.rs`), and
-//!    `runtime.GC()` finishes the sweep before returning, as Go's does.
-//!
-//! Differences from Go 1.19, for now: one background worker per cycle (a
-//! runtime goroutine) rather than Go's per-P pool scheduled by
-//! `findRunnableGCWorker` with its dedicated/fractional/idle split; an
-//! assist that finds no work to do lets its goroutine go on rather than
-//! parking it (`gcParkAssist`).
+//!    and `runtime.GC()` callers waiting for the cycle are woken. Spans
+//!    are swept by the `bgsweep` goroutine and lazily as allocation refills
+//!    (`mcentral.rs`), and `runtime.GC()` finishes the sweep before
+//!    returning, as Go's does.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -372,7 +369,11 @@ pub(crate) fn gc_mark_done(heap: &'static Heap) {
     if !g.bgsweep_started.swap(true, Ordering::AcqRel) {
         gort_scheduler::go_system_goid(
             Some(gort_scheduler::GOID_BGSWEEP),
-            gort_scheduler::start_info::<fn()>("runtime.gcenable"),
+            gort_scheduler::StartInfo {
+                gopc: std::panic::Location::caller(),
+                creator: "runtime.gcenable",
+                startfn: "runtime.bgsweep",
+            },
             crate::sweep::bgsweep,
         );
     }

@@ -119,7 +119,11 @@ pub(crate) fn gc_bg_mark_start_workers(heap: &'static Heap, cycle: u64) {
     while w.started.load(Ordering::Acquire) < procs {
         w.started.fetch_add(1, Ordering::AcqRel);
         gort_scheduler::go_system(
-            gort_scheduler::start_info::<fn()>("runtime.gcBgMarkStartWorkers"),
+            gort_scheduler::StartInfo {
+                gopc: std::panic::Location::caller(),
+                creator: "runtime.gcBgMarkStartWorkers",
+                startfn: "runtime.gcBgMarkWorker",
+            },
             gc_bg_mark_worker,
         );
     }

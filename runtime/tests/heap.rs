@@ -759,3 +759,38 @@ fn objects_larger_than_an_oblet_keep_every_target() {
         });
     }
 }
+
+/// Go's runtime goroutines as Go shows them: with `GOTRACEBACK=system`
+/// a dump lists bgsweep (goroutine 3, "GC sweep wait", created by
+/// runtime.gcenable) and one mark worker per P ("GC worker (idle)",
+/// created by runtime.gcBgMarkStartWorkers) once a collection has run;
+/// with `all` they are hidden.
+#[test]
+fn runtime_goroutines_show_in_system_dumps_only() {
+    for (level, shown) in [("system", true), ("all", false)] {
+        let rt = Runtime::new(det(1, 2).gotraceback(level));
+        let e = common::run(&rt, || {
+            gc();
+            gort::sleep(std::time::Duration::from_millis(1));
+            panic!("dump");
+        });
+        assert_eq!(e.status, 2);
+        let err = rt.stderr();
+        assert_eq!(
+            err.contains("\ngoroutine 3 [GC sweep wait]:\n"),
+            shown,
+            "GOTRACEBACK={level}:\n{err}"
+        );
+        assert_eq!(
+            err.matches("[GC worker (idle)]:\n").count(),
+            if shown { 2 } else { 0 },
+            "GOTRACEBACK={level}:\n{err}"
+        );
+        assert_eq!(err.contains("created by runtime.gcenable\n"), shown);
+        assert_eq!(
+            err.matches("created by runtime.gcBgMarkStartWorkers\n")
+                .count(),
+            if shown { 2 } else { 0 }
+        );
+    }
+}

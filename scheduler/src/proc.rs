@@ -144,6 +144,13 @@ fn morestack(g: &G, sp: usize) {
         if std::ptr::eq(sched.stw_owner.load(Ordering::Acquire), g) {
             return;
         }
+        if g.preempt_scan.load(Ordering::Acquire) {
+            // Go's preemptPark: stay off the run queue until the stack
+            // scanner that asked has scanned and readied this G.
+            g.preempt_parked.store(true, Ordering::Release);
+            gopark_on(g, WaitReason::Preempted, None);
+            return;
+        }
         g.suspend(Yield::Preempted);
     } else {
         g.suspend(Yield::StackOverflow(sp));

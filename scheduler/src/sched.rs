@@ -348,6 +348,8 @@ impl Sched {
         g.clear_preempt();
         g.system.store(system, Ordering::Relaxed);
         g.gc_assist_bytes.store(0, Ordering::Relaxed);
+        g.preempt_scan.store(false, Ordering::Relaxed);
+        g.preempt_parked.store(false, Ordering::Relaxed);
         if !system {
             self.ngoroutines.fetch_add(1, Ordering::Relaxed);
         }
