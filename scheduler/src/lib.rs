@@ -78,7 +78,7 @@ pub use ext::{alloc_enter, LayerKey};
 pub use g::{ObjMemo, StartInfo, UnlockFn, WaitReason, G};
 pub use p::GPtr;
 pub use proc::{
-    advance_virtual_clock, current, deterministic, fastrand, fatal, fatal_detail,
+    advance_virtual_clock, current, det_charge, deterministic, fastrand, fatal, fatal_detail,
     for_each_goroutine_stack, gc_assist_add, gc_assist_credit, go, go_system, go_system_goid,
     go_with, goexit, goid, gomaxprocs, gopark, goready, gosched, goyield, nanotime, num_goroutine,
     preempt_point, preempt_point_g, procid, sleep, start_info, step, systemstack, write_stderr,

@@ -320,6 +320,18 @@ pub fn advance_virtual_clock(ns: u64) {
     }
 }
 
+/// Deterministic mode: charges `ns` of Go's time, beyond its steps, to the
+/// work the current goroutine just did (its P pays it as a debt of steps,
+/// as for a `go` statement); nothing in parallel mode.
+pub fn det_charge(ns: u64) {
+    if let Some(g) = getg() {
+        let sched = g.sched();
+        if sched.det {
+            sched.det_charge_ns.fetch_add(ns, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Go's `fastrand`: the current M's random number generator (seeded from
 /// the simseed in deterministic mode, so a seed replays every draw).
 pub fn fastrand() -> u32 {
