@@ -53,6 +53,11 @@ const ARENA_INDEX_BITS: usize = 48 - ARENA_SHIFT;
 /// ```
 pub struct HeapArena {
     pub base: usize,
+    /// The heap using this arena (its address; 0 while in the free pool).
+    /// Arenas are process-wide and a conservative word of one runtime may
+    /// point into another's: marking checks the owner so that one heap's
+    /// collector never sets a mark bit in another heap's spans.
+    pub(crate) owner: std::sync::atomic::AtomicUsize,
     /// The span owning each page (null: free page).
     pub(crate) spans: [AtomicPtr<MSpan>; PAGES_PER_ARENA],
 }
@@ -133,8 +138,14 @@ pub fn first_arena_or_dummy() -> &'static HeapArena {
     DUMMY.get_or_init(|| HeapArena::new_leaked(0))
 }
 
-/// A fresh or recycled arena, its pages all free.
-pub(crate) fn alloc_arena() -> &'static HeapArena {
+/// A fresh or recycled arena, its pages all free, for the heap `owner`.
+pub(crate) fn alloc_arena(owner: usize) -> &'static HeapArena {
+    let a = alloc_arena_unowned();
+    a.owner.store(owner, Ordering::Release);
+    a
+}
+
+fn alloc_arena_unowned() -> &'static HeapArena {
     let mut src = SOURCE.lock().unwrap();
     let src = src.get_or_insert_with(|| ArenaSource {
         free: Vec::new(),
@@ -168,6 +179,9 @@ pub(crate) fn alloc_arena() -> &'static HeapArena {
 pub(crate) fn free_arenas(arenas: &[&'static HeapArena]) {
     let mut src = SOURCE.lock().unwrap();
     if let Some(src) = src.as_mut() {
+        for a in arenas {
+            a.owner.store(0, Ordering::Release);
+        }
         src.free.extend_from_slice(arenas);
     }
 }

@@ -23,24 +23,24 @@
 //! addresses, so goroutine stacks can be scanned conservatively; `Root`s
 //! (`roots`) model globals and pointers held outside stacks and heap.
 //!
-//! # The collector (`mgc`, `mark`, `sweep`, `pacer`)
+//! # The collector (`mgc`, `mark`, `mgcwork`, `mgcworker`, `mbarrier`, `mwbbuf`, `sweep`, `pacer`)
 //!
-//! Mark-sweep in Go's phases — sweep termination, mark, mark termination,
-//! sweep — with marking done while the world is stopped (the concurrent
-//! mark and write barriers build on these structures later). Marking greys
-//! objects reachable from roots and from every goroutine stack and drains
-//! a work list through the pointer bitmaps; sweeping turns mark bits into
-//! alloc bits with Go's `sweepgen` arithmetic. GOGC paces it (`pacer`),
-//! `runtime.GC()` forces it, `GODEBUG=gctrace=1` prints Go's line
-//! (`gctrace`), and `MemStats` (`mstats`) reports it.
-//!
-//! # The write barrier (`mbarrier`, `mwbbuf`)
-//!
-//! Go 1.19's hybrid barrier on every pointer store while the collector
-//! marks (the object API's `store_ptr`, atomic pointer stores, and the
-//! bulk `typedmemmove`/`memclr_has_pointers` runtime code uses), buffered
-//! per P and shaded into the grey queue; `GODEBUG=wbmode` swaps it for
-//! Dijkstra's, Yuasa's or none.
+//! Go 1.19's concurrent mark-sweep: a short stop-the-world for sweep
+//! termination, then marking while the program runs (per-P background
+//! workers split into dedicated, fractional and idle as Go's pacer splits
+//! them, `mgcworker`; assists charged to allocating goroutines; objects
+//! allocated black; grey objects in per-drainer buffers and a global list,
+//! `mgcwork`; each goroutine stack scanned once, stopped at a safepoint
+//! with the `_Gscan` bit), Go's hybrid write barrier on every pointer
+//! store into the heap, single and bulk (`mbarrier`, buffered per P in
+//! `mwbbuf`), mark termination detected Go's way (a ragged flush of the
+//! barrier buffers, then a short stop-the-world), and sweeping in the
+//! background (`bgsweep`) and lazily by allocation with Go's `sweepgen`
+//! arithmetic. In deterministic mode every unit of mark work is a
+//! scheduler step. GOGC paces it (`pacer`), `runtime.GC()` forces it,
+//! `GODEBUG=gctrace=1` prints Go's line (`gctrace`), and `MemStats`
+//! (`mstats`) reports it. `GODEBUG=wbmode` (gort's own) swaps the
+//! barrier for Dijkstra's, Yuasa's or none, to make losses observable.
 
 pub mod arena;
 pub mod checked;
@@ -53,6 +53,7 @@ pub mod mcache;
 pub mod mcentral;
 pub mod mgc;
 pub mod mgcwork;
+mod mgcworker;
 pub mod mheap;
 pub mod mspan;
 pub mod mstats;

@@ -177,7 +177,8 @@ fn large_alloc(heap: &Heap, ty: &'static Type, site: &'static Location<'static>)
     if heap.gcs.phase.load(Ordering::Relaxed) != crate::mgc::GC_OFF {
         gcmarknewobject(heap, s, 0, bytes);
     }
-    heap.large.lock().unwrap().push(s);
+    let sg = heap.sweepgen.load(Ordering::Acquire);
+    heap.large.lock().unwrap()[((sg / 2) % 2) as usize].push(s);
     heap.heap_live.fetch_add(bytes as u64, Ordering::Relaxed);
     heap.mallocs.fetch_add(1, Ordering::Relaxed);
     heap.heap_objects.fetch_add(1, Ordering::Relaxed);

@@ -40,6 +40,16 @@ use crate::sizeclasses::PAGE_SHIFT;
 /// minus 512 bytes, clamped to the slot).
 pub const STACK_SLACK: usize = 512;
 
+/// Deterministic mode's model of Go's mark cost beyond the steps taken:
+/// per pointer word scanned and per object marked (a node of gobench's
+/// tree, two pointer words, costs 38 ns: Go 1.19's mark CPU per object
+/// for that heap on this machine).
+const VIRTUAL_NS_PER_WORD: u64 = 8;
+const VIRTUAL_NS_PER_OBJECT: u64 = 22;
+
+/// Go's `maxObletBytes`: the largest piece of an object scanned at once.
+const MAX_OBLET_BYTES: usize = 128 << 10;
+
 /// Go's `sys.Prefetch` in greyobject: the object will likely be scanned
 /// soon by this worker, so its cache line starts loading now.
 #[inline(always)]
@@ -65,45 +75,33 @@ pub struct MarkStats {
 }
 
 /// A marking pass: one drainer's local grey buffer and counts.
-///
-/// ```compile_fail
-/// // Reading arbitrary memory as a stack is gort-gc's own, unsafe, business.
-/// gort_gc::mark::Marker::new().scan_stack(0, 64);
-/// ```
-pub struct Marker {
+pub(crate) struct Marker {
     /// Grey objects: base address and type (so scanning needs no second
     /// lookup).
     work: Vec<Grey>,
     /// The arena of the last pointer greyed (index, arena).
     last_arena: (usize, &'static HeapArena),
-    pub stats: MarkStats,
-    /// When recording: the objects a stack word pointed to (for tests that
-    /// check exactly what conservative scanning kept).
-    pub stack_hits: Option<Vec<usize>>,
+    pub(crate) stats: MarkStats,
     /// Deterministic mode: each greying and each pointer word scanned is a
     /// scheduler step.
     step: bool,
     /// Hand surplus grey objects to the global list (concurrent marking,
     /// where other drainers may be idle).
     share: Option<&'static WorkQueue>,
-}
-
-impl Default for Marker {
-    fn default() -> Self {
-        Marker::new()
-    }
+    /// The heap being marked (`Heap::id`): pointers into arenas of other
+    /// runtimes' heaps are not this collector's to mark.
+    heap_id: usize,
 }
 
 impl Marker {
-    /// A marker for a stop-the-world pass (no steps, nothing shared).
-    pub fn new() -> Marker {
+    fn new() -> Marker {
         Marker {
             work: Vec::with_capacity(4096),
             last_arena: (usize::MAX, crate::arena::first_arena_or_dummy()),
             stats: MarkStats::default(),
-            stack_hits: None,
             step: false,
             share: None,
+            heap_id: 0,
         }
     }
 
@@ -112,6 +110,7 @@ impl Marker {
         let mut m = Marker::new();
         m.step = heap.cfg.det;
         m.share = Some(&heap.gcs.work);
+        m.heap_id = heap.id();
         m
     }
 
@@ -132,7 +131,7 @@ impl Marker {
     /// Go's `greyobject`: marks the object containing `addr` (if any) and
     /// queues it for scanning if it has pointers.
     #[inline]
-    pub fn greyobject(&mut self, addr: usize) {
+    pub(crate) fn greyobject(&mut self, addr: usize) {
         if self.step {
             gort_scheduler::step();
         }
@@ -142,11 +141,11 @@ impl Marker {
             self.last_arena.1
         } else {
             match arena_of(addr) {
-                Some(a) => {
+                Some(a) if a.owner.load(Ordering::Relaxed) == self.heap_id => {
                     self.last_arena = (addr >> ARENA_SHIFT, a);
                     a
                 }
-                None => return,
+                _ => return,
             }
         };
         let s = arena.spans[(addr >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)].load(Ordering::Acquire);
@@ -187,72 +186,80 @@ impl Marker {
         }
     }
 
-    /// Go's `scanobject`: greys every pointer word of the object at `base`.
+    /// Go's `scanobject`: greys every pointer word of the object at `b`,
+    /// or, for an object with more than `MAX_OBLET_BYTES` of pointer
+    /// data, of the oblet at `b`: scanning the object's first oblet queues
+    /// the others, so a multi-megabyte bucket array is scanned in 128 KiB
+    /// pieces with safepoints between them, as in Go. Returns the pointer
+    /// words examined.
     #[inline]
-    fn scanobject(&mut self, base: usize, ty: &'static Type) -> u64 {
+    fn scanobject(&mut self, b: usize, ty: &'static Type) -> u64 {
         let ew = ty.elem_words;
-        // For an array, only the elements up to the last pointer word.
-        let n = if ty.count == 1 {
-            1
-        } else {
-            ty.ptrdata.div_ceil(ew * 8)
-        };
         let elem_ptr_words = if ty.count == 1 { ty.ptrdata / 8 } else { ew };
-        for e in 0..n {
-            let ebase = base + e * ew * 8;
-            for (mi, &m) in ty.ptrmask.iter().enumerate() {
-                let mut m = m;
-                while m != 0 {
-                    let bit = m.trailing_zeros() as usize;
-                    m &= m - 1;
-                    let w = mi * 64 + bit;
-                    if w >= elem_ptr_words {
-                        break;
-                    }
-                    if self.step {
-                        gort_scheduler::step();
-                    }
-                    // SAFETY: word w of element e of an allocated object of
-                    // this type lies inside its slot, in a mapped arena;
-                    // read atomically.
-                    let v =
-                        unsafe { &*((ebase + w * 8) as *const AtomicU64) }.load(Ordering::Relaxed);
-                    if v != 0 {
-                        self.greyobject(v as usize);
-                    }
-                }
+        if ty.ptrdata <= MAX_OBLET_BYTES {
+            // For an array, only the elements up to the last pointer word.
+            let n = if ty.count == 1 {
+                1
+            } else {
+                ty.ptrdata.div_ceil(ew * 8)
+            };
+            for e in 0..n {
+                self.scan_words(b + e * ew * 8, ty, 0, elem_ptr_words);
+            }
+            return (n * elem_ptr_words) as u64;
+        }
+        // A large object is alone in its span, at the span's base.
+        let base = crate::arena::span_of(b).map_or(b, |s| s.base());
+        let lo = b - base;
+        if lo == 0 {
+            let mut oblet = MAX_OBLET_BYTES;
+            while oblet < ty.ptrdata {
+                self.work.push((base + oblet, ty));
+                oblet += MAX_OBLET_BYTES;
+            }
+            if self.work.len() >= 2 * WORKBUF_OBJS {
+                self.share_surplus();
             }
         }
-        (n * elem_ptr_words) as u64
-    }
-
-    /// Go's `gcDrain`: scans grey objects until none is left.
-    pub fn drain(&mut self) {
-        while let Some((b, t)) = self.work.pop() {
-            self.scanobject(b, t);
+        let hi = (lo + MAX_OBLET_BYTES).min(ty.ptrdata);
+        let eb = ew * 8;
+        let mut done = 0;
+        for e in lo / eb..hi.div_ceil(eb) {
+            let ebase = e * eb;
+            let first = lo.saturating_sub(ebase) / 8;
+            let last = ((hi - ebase) / 8).min(elem_ptr_words);
+            self.scan_words(base + ebase, ty, first, last);
+            done += last.saturating_sub(first);
         }
+        done as u64
     }
 
-    /// Conservatively scans `[lo, hi)` of a frozen goroutine stack.
-    ///
-    /// # Safety
-    /// `[lo, hi)` is mapped memory not written during the scan: the part of
-    /// a suspended goroutine's stack slot above its guard page.
-    pub(crate) unsafe fn scan_stack(&mut self, lo: usize, hi: usize) {
-        let mut a = (lo + 7) & !7;
-        self.stats.stack_bytes += (hi - a) as u64;
-        while a + 8 <= hi {
-            // SAFETY: the function's contract.
-            let v = unsafe { std::ptr::read_volatile(a as *const usize) };
-            if v != 0 {
-                if let Some(h) = self.stack_hits.as_mut() {
-                    if let Some(f) = find_object(v) {
-                        h.push(f.base);
-                    }
-                }
-                self.greyobject(v);
+    /// Greys the pointer words `[first, last)` of the element at `ebase`.
+    #[inline(always)]
+    fn scan_words(&mut self, ebase: usize, ty: &'static Type, first: usize, last: usize) {
+        for mi in first / 64..ty.ptrmask.len() {
+            let mut m = ty.ptrmask[mi];
+            if mi == first / 64 {
+                m &= !0u64 << (first % 64);
             }
-            a += 8;
+            while m != 0 {
+                let bit = m.trailing_zeros() as usize;
+                m &= m - 1;
+                let w = mi * 64 + bit;
+                if w >= last {
+                    return;
+                }
+                if self.step {
+                    gort_scheduler::step();
+                }
+                // SAFETY: word w of an element of an allocated object of
+                // this type lies inside its slot, in a mapped arena; read
+                // atomically.
+                let v = unsafe { &*((ebase + w * 8) as *const AtomicU64) }.load(Ordering::Relaxed);
+                if v != 0 {
+                    self.greyobject(v as usize);
+                }
+            }
         }
     }
 }
@@ -279,6 +286,11 @@ pub(crate) fn drain_chunk(heap: &'static Heap, m: &mut Marker, budget: u64) -> u
             continue;
         }
         break;
+    }
+    if m.step {
+        gort_scheduler::det_charge(
+            done * VIRTUAL_NS_PER_WORD + m.stats.objects * VIRTUAL_NS_PER_OBJECT,
+        );
     }
     m.finish(heap);
     done

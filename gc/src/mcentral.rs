@@ -93,6 +93,34 @@ impl MCentral {
         self.sets.lock().unwrap().spans[swept][full as usize].push(s);
     }
 
+    /// Sweeps one unswept span of this class, filing or freeing it (the
+    /// background sweeper's `sweepone`, for this class); false if none
+    /// was left.
+    pub fn sweep_one(&self, heap: &Heap) -> bool {
+        let sg = heap.sweepgen.load(Ordering::Acquire);
+        let swept = ((sg / 2) % 2) as usize;
+        let unswept = 1 - swept;
+        let mut sets = self.sets.lock().unwrap();
+        for kind in 0..2 {
+            while let Some(s) = sets.spans[unswept][kind].pop() {
+                let claimed = s
+                    .sweepgen
+                    .compare_exchange(sg - 2, sg - 1, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
+                if claimed && crate::sweep::sweep_span(heap, s) {
+                    heap.free_span(s);
+                    return true;
+                }
+                let full = s.alloc_count.load(Ordering::Relaxed) == s.nelems();
+                sets.spans[swept][full as usize].push(s);
+                if claimed {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// Sweeps every unswept span of this class (Go's `finishsweep_m`, for
     /// this class), moving each to its swept set or freeing it.
     pub fn finish_sweep(&self, heap: &Heap) {

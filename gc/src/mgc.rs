@@ -7,13 +7,15 @@
 //!    every P's mcache, reset the mark state, snapshot the goroutines (one
 //!    stack job each: goroutines created later start with nothing the
 //!    barrier has not seen), then `gcphase = _GCmark`, the write barrier
-//!    on, blackening enabled; start the world and a background mark worker.
-//! 2. Concurrent mark: the worker drains root jobs and grey objects in
-//!    chunks with a safepoint between them, so the program runs beside it
-//!    (on other Ps, or on the same P when the worker is preempted);
-//!    allocating goroutines pay for their allocations with mark work
-//!    (assists, `malloc.rs`); new objects are allocated black; every
-//!    pointer store into the heap goes through the write barrier.
+//!    on, blackening enabled; start the world and wake the background mark
+//!    workers (`mgcworker.rs`). Before stopping, the goroutine sweeps what
+//!    the last cycle left unswept, as Go's `gcStart` does.
+//! 2. Concurrent mark: the workers drain root jobs and grey objects in
+//!    chunks with a safepoint between them, so the program runs beside
+//!    them; allocating goroutines pay for their allocations with mark work
+//!    (assists, `gc_assist_alloc`), or park until the workers' credit pays
+//!    for them; new objects are allocated black; every pointer store into
+//!    the heap goes through the write barrier.
 //! 3. `gc_mark_done` (Go's `gcMarkDone`), when a drainer finds no work
 //!    and nobody else holding any: the ragged barrier (every P's
 //!    write-barrier buffer flushed; if that found pointers, marking goes
@@ -21,18 +23,13 @@
 //!    world and marking (Go's fix for issue 27993); otherwise
 //! 4. mark termination (`gc_mark_termination`, world stopped):
 //!    `_GCmarktermination`, mcaches flushed, `sweepgen += 2` (every span
-//!    becomes unswept), large objects swept, `heapLive = heapMarked`, the
+//!    becomes unswept, large objects included), `heapLive = heapMarked`, the
 //!    next goal and trigger from GOGC (`pacer.rs`), the barrier off,
 //!    `_GCoff`, MemStats; the world restarts, the gctrace line is printed
-//!    and `runtime.GC()` callers waiting for the cycle are woken. Small
-//!    spans are swept lazily as allocation refills (`mcentral.rs`), and
-//!    `runtime.GC()` finishes the sweep before returning, as Go's does.
-//!
-//! Differences from Go 1.19, for now: one background worker per cycle (a
-//! runtime goroutine) rather than Go's per-P pool scheduled by
-//! `findRunnableGCWorker` with its dedicated/fractional/idle split; an
-//! assist that finds no work to do lets its goroutine go on rather than
-//! parking it (`gcParkAssist`).
+//!    and `runtime.GC()` callers waiting for the cycle are woken. Spans
+//!    are swept by the `bgsweep` goroutine and lazily as allocation refills
+//!    (`mcentral.rs`), and `runtime.GC()` finishes the sweep before
+//!    returning, as Go's does.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -43,15 +40,13 @@ use gort_scheduler::{GPtr, WaitList, WaitReason};
 use crate::gctrace::{gctrace_line, GcTrace};
 use crate::mark::{drain_chunk, Marker, RootJob};
 use crate::mgcwork::WorkQueue;
+use crate::mgcworker::WORKER_CHUNK;
 use crate::mheap::Heap;
 
 /// Go's `gcphase` values.
 pub const GC_OFF: u8 = 0;
 pub const GC_MARK: u8 = 1;
 pub const GC_MARKTERMINATION: u8 = 2;
-
-/// Units of scan work a background worker does between safepoints.
-const WORKER_CHUNK: u64 = 1_000;
 
 /// What the last collection did, for benchmarks and demos (the figures of
 /// its gctrace line, with the mark phase's object count).
@@ -66,9 +61,11 @@ pub struct CycleStats {
     pub marked_objects: u64,
     pub marked_bytes: u64,
     pub stack_bytes: u64,
-    /// Mark CPU of assists and of the background worker.
+    /// Mark CPU of assists, of dedicated and fractional workers, and of
+    /// idle workers.
     pub assist_ns: u64,
     pub worker_ns: u64,
+    pub idle_ns: u64,
 }
 
 /// The last collection's figures (None before the first).
@@ -101,6 +98,7 @@ pub(crate) struct GcState {
     /// A `gc_start` or `gc_mark_done` is running.
     starting: AtomicBool,
     mark_done_busy: AtomicBool,
+    bgsweep_started: AtomicBool,
     /// Cycles started (Go's `work.cycles`); the WaitList publishes the
     /// number of cycles ended.
     cycles: AtomicU64,
@@ -108,6 +106,7 @@ pub(crate) struct GcState {
     /// Mark CPU so far in this cycle (ns; virtual in deterministic mode).
     pub(crate) assist_ns: AtomicU64,
     pub(crate) worker_ns: AtomicU64,
+    pub(crate) workers: crate::mgcworker::Workers,
     /// The cycle being run: its gctrace figures so far.
     trace: Mutex<CycleTrace>,
 }
@@ -145,6 +144,11 @@ impl GcState {
     pub(crate) fn work_available(&self) -> bool {
         self.root_next.load(Ordering::Acquire) < self.root_jobs.load(Ordering::Acquire)
             || self.work.has_work()
+    }
+
+    /// Cycles started (Go's `work.cycles`).
+    pub(crate) fn cycle(&self) -> u64 {
+        self.cycles.load(Ordering::Acquire)
     }
 
     pub(crate) fn marking(&self) -> bool {
@@ -187,6 +191,11 @@ fn gc_start(heap: &'static Heap, forced: bool, want: u64) {
     }
     let heap0 = heap.heap_live.load(Ordering::Relaxed);
     let this_goal = heap.goal.load(Ordering::Relaxed);
+    // Go's gcStart sweeps what is left of the last cycle's spans before
+    // stopping the world, so sweep termination finds nothing to do.
+    while crate::sweep::sweepone(heap) {
+        gort_scheduler::preempt_point();
+    }
     let t_start = gort_scheduler::nanotime();
     let wall0 = Instant::now();
     gort_scheduler::stop_the_world("GC");
@@ -231,12 +240,10 @@ fn gc_start(heap: &'static Heap, forced: bool, want: u64) {
         mark_start_ns: gort_scheduler::nanotime(),
         mark_start_wall: Some(Instant::now()),
     };
+    crate::mgcworker::start_cycle(heap, procs as usize);
     gort_scheduler::start_the_world();
     g.starting.store(false, Ordering::Release);
-    gort_scheduler::go_system(
-        gort_scheduler::start_info::<fn()>("runtime.gcBgMarkStartWorkers"),
-        gc_bg_mark_worker,
-    );
+    crate::mgcworker::gc_bg_mark_start_workers(heap, g.cycle());
 }
 
 fn flush_mcaches(heap: &Heap) {
@@ -246,35 +253,9 @@ fn flush_mcaches(heap: &Heap) {
     }
 }
 
-/// Go's `gcBgMarkWorker`: drains until the mark is done, a chunk at a
-/// time with a safepoint between chunks, then ends the mark.
-fn gc_bg_mark_worker() {
-    let heap = crate::mheap::must();
-    let g = &heap.gcs;
-    let mut m = Marker::for_cycle(heap);
-    while g.marking() {
-        let t0 = gort_scheduler::nanotime();
-        let w0 = Instant::now();
-        let did = drain_chunk(heap, &mut m, WORKER_CHUNK);
-        g.worker_ns
-            .fetch_add(cpu_ns(heap, t0, w0), Ordering::Relaxed);
-        if did < WORKER_CHUNK {
-            // Out of work: end the mark if nobody else holds any.
-            if g.work.idle() && !g.work_available() {
-                gc_mark_done(heap);
-            }
-            if g.marking() {
-                gort_scheduler::gosched();
-            }
-        } else {
-            gort_scheduler::preempt_point();
-        }
-    }
-}
-
 /// Time spent since `(t0, w0)`: virtual in deterministic mode, wall
 /// otherwise.
-fn cpu_ns(heap: &Heap, t0: u64, w0: Instant) -> u64 {
+pub(crate) fn cpu_ns(heap: &Heap, t0: u64, w0: Instant) -> u64 {
     if heap.cfg.det {
         gort_scheduler::nanotime().saturating_sub(t0)
     } else {
@@ -282,32 +263,71 @@ fn cpu_ns(heap: &Heap, t0: u64, w0: Instant) -> u64 {
     }
 }
 
-/// Go's `gcAssistAlloc`: the current goroutine allocated `debt` bytes more
-/// than its credit; it does mark work in proportion (at least Go's
-/// `gcOverAssistWork`, 64 KiB worth), and keeps any surplus as credit.
-pub(crate) fn gc_assist_alloc(heap: &'static Heap, debt: u64) {
+/// Scan work units per byte of allocation (Go's `assistWorkPerByte`,
+/// from `revise`): what is left of the expected scan work over what is
+/// left of the runway to the goal.
+pub(crate) fn assist_work_per_byte(heap: &Heap) -> f64 {
     let g = &heap.gcs;
-    // Scan work per byte allocated: what is left of the expected scan
-    // work over what is left of the runway to the goal (Go's `revise`).
     let live = heap.heap_live.load(Ordering::Relaxed);
     let goal = heap.goal.load(Ordering::Relaxed);
     let expected = heap.heap_marked.load(Ordering::Relaxed).max(1 << 20) / 8;
     let done_so_far = g.bytes_marked.load(Ordering::Relaxed) / 8;
     let remaining_work = expected.saturating_sub(done_so_far).max(1000);
     let runway = goal.saturating_sub(live).max(1);
-    let per_byte = remaining_work as f64 / runway as f64;
+    remaining_work as f64 / runway as f64
+}
+
+/// Go's `gcAssistAlloc`: the current goroutine allocated `debt` bytes more
+/// than its credit. It takes what it can from the background workers'
+/// spare credit, then does mark work in proportion (at least Go's
+/// `gcOverAssistWork`, 64 KiB worth) and keeps any surplus as credit.
+/// With debt left and no work to take, it parks until the workers' credit
+/// pays it or the mark ends (`gcParkAssist`).
+pub(crate) fn gc_assist_alloc(heap: &'static Heap, debt: u64) {
+    let g = &heap.gcs;
+    let w = &g.workers;
+    // Go's bgScanCredit steal.
+    let pool = w.bg_credit.load(Ordering::Relaxed);
+    if pool > 0 {
+        let steal = pool.min(debt as i64);
+        w.bg_credit.fetch_sub(steal, Ordering::Relaxed);
+        gort_scheduler::gc_assist_credit(steal);
+        if steal as u64 >= debt {
+            return;
+        }
+    }
+    let per_byte = assist_work_per_byte(heap);
+    let debt = debt.saturating_sub(pool.max(0) as u64);
     let want = ((debt as f64 * per_byte) as u64).max(64 << 10 >> 3);
-    let t0 = gort_scheduler::nanotime();
-    let w0 = Instant::now();
+    // Go's gcDrainN stops when the goroutine is asked to preempt (a stop
+    // of the world, a stack scan): the assist goes in chunks with a
+    // safepoint between them.
+    let mut did = 0;
     let mut m = Marker::for_cycle(heap);
-    let did = drain_chunk(heap, &mut m, want);
-    g.assist_ns
-        .fetch_add(cpu_ns(heap, t0, w0), Ordering::Relaxed);
+    while did < want && g.marking() {
+        let t0 = gort_scheduler::nanotime();
+        let w0 = Instant::now();
+        let budget = (want - did).min(WORKER_CHUNK);
+        let n = drain_chunk(heap, &mut m, budget);
+        g.assist_ns
+            .fetch_add(cpu_ns(heap, t0, w0), Ordering::Relaxed);
+        did += n;
+        if n < budget {
+            break;
+        }
+        gort_scheduler::preempt_point();
+    }
     // Credit: bytes of allocation the work done pays for.
     let credit = (did as f64 / per_byte) as i64;
-    gort_scheduler::gc_assist_credit(credit);
-    if did < want && g.marking() && g.work.idle() && !g.work_available() {
+    let balance = gort_scheduler::gc_assist_credit(credit);
+    if balance >= 0 || !g.marking() {
+        return;
+    }
+    if g.work.idle() && !g.work_available() {
         gc_mark_done(heap);
+    } else {
+        w.assist_queue
+            .park(&|| g.black_enabled.load(Ordering::Acquire));
     }
 }
 
@@ -337,12 +357,26 @@ pub(crate) fn gc_mark_done(heap: &'static Heap) {
         return;
     }
     g.black_enabled.store(false, Ordering::Release);
+    g.workers.assist_queue.wake_all();
     let (num, line) = gc_mark_termination(heap, t_markterm, wall);
     g.mark_done_busy.store(false, Ordering::Release);
     if let Some(line) = line {
         gort_scheduler::write_stderr(line.as_bytes());
     }
     g.ended.advance(num);
+    // Go starts bgsweep in gcenable, before main; gort starts it when
+    // there is first something to sweep, with Go's goroutine id.
+    if !g.bgsweep_started.swap(true, Ordering::AcqRel) {
+        gort_scheduler::go_system_goid(
+            Some(gort_scheduler::GOID_BGSWEEP),
+            gort_scheduler::StartInfo {
+                gopc: std::panic::Location::caller(),
+                creator: "runtime.gcenable",
+                startfn: "runtime.bgsweep",
+            },
+            crate::sweep::bgsweep,
+        );
+    }
 }
 
 /// Go's `gcMarkTermination`, with the world stopped by `gc_mark_done`;
@@ -365,7 +399,6 @@ fn gc_mark_termination(
         // go back to their central lists to be swept like every other.
         flush_mcaches(heap);
         heap.sweepgen.fetch_add(2, Ordering::AcqRel);
-        crate::sweep::sweep_large(heap);
         heap.heap_marked.store(marked, Ordering::Relaxed);
         heap.heap_live.store(marked, Ordering::Relaxed);
         heap.stack_scan.store(stacks, Ordering::Relaxed);
@@ -395,7 +428,8 @@ fn gc_mark_termination(
     trace.markterm_cpu_ns = stw2 * procs;
     trace.assist_cpu_ns = g.assist_ns.load(Ordering::Relaxed);
     trace.worker_cpu_ns = g.worker_ns.load(Ordering::Relaxed);
-    let gc_cpu = pause * procs + trace.assist_cpu_ns + trace.worker_cpu_ns;
+    trace.idle_cpu_ns = g.workers.idle_ns.load(Ordering::Relaxed);
+    let gc_cpu = pause * procs + trace.assist_cpu_ns + trace.worker_cpu_ns + trace.idle_cpu_ns;
     let cpu = heap.gc_cpu_ns.fetch_add(gc_cpu, Ordering::Relaxed) + gc_cpu;
     let now = gort_scheduler::nanotime();
     trace.cpu_percent = ((cpu as f64 / (now.max(1) * procs) as f64) * 100.0) as u32;
@@ -418,6 +452,7 @@ fn gc_mark_termination(
         stack_bytes: trace.stacks,
         assist_ns: trace.assist_cpu_ns,
         worker_ns: trace.worker_cpu_ns,
+        idle_ns: trace.idle_cpu_ns,
     });
     let line = (heap.cfg.gctrace > 0).then(|| gctrace_line(trace) + "\n");
     (g.cycles.load(Ordering::Acquire), line)

@@ -68,8 +68,9 @@ pub struct Heap {
     /// One more than the highest P id that has allocated (the mcaches the
     /// collector must flush).
     pub(crate) mcaches_used: AtomicUsize,
-    /// Large-object spans in use.
-    pub(crate) large: Mutex<Vec<&'static MSpan>>,
+    /// Large-object spans, by sweep parity as in `MCentral` (index
+    /// `sweepgen/2 % 2`: swept).
+    pub(crate) large: Mutex<[Vec<&'static MSpan>; 2]>,
     /// Go's `mheap_.sweepgen`.
     pub(crate) sweepgen: AtomicU32,
     /// Registered roots (`roots.rs`).
@@ -114,6 +115,13 @@ unsafe impl Sync for Heap {}
 unsafe impl Send for Heap {}
 
 impl Heap {
+    /// The heap's identity in the process (its address), as recorded in
+    /// the arenas it owns.
+    #[inline]
+    pub(crate) fn id(&self) -> usize {
+        self as *const Heap as usize
+    }
+
     pub(crate) fn new(cfg: GcConfig) -> Heap {
         let goal = crate::pacer::heap_goal(0, 0, 0, cfg.gogc);
         Heap {
@@ -129,7 +137,7 @@ impl Heap {
                 .map(|_| MCache::new())
                 .collect(),
             mcaches_used: AtomicUsize::new(0),
-            large: Mutex::new(Vec::new()),
+            large: Mutex::new([Vec::new(), Vec::new()]),
             sweepgen: AtomicU32::new(2),
             roots: std::sync::Arc::new(Mutex::new(Vec::new())),
             heap_live: AtomicU64::new(0),
@@ -181,7 +189,7 @@ impl Heap {
                     "gort: object of {} pages is larger than an arena",
                     npages
                 );
-                let a = alloc_arena();
+                let a = alloc_arena(self.id());
                 pages.arenas.push(a);
                 if npages * PAGE_SIZE < ARENA_BYTES {
                     pages.free.insert(

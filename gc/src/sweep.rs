@@ -77,19 +77,56 @@ pub(crate) fn finish_sweep(heap: &Heap) {
     for c in heap.central.iter() {
         c.finish_sweep(heap);
     }
+    while sweep_large_one(heap) {}
 }
 
-/// Large objects are swept during mark termination: one mark bit each.
-pub(crate) fn sweep_large(heap: &Heap) {
-    let mut large = heap.large.lock().unwrap();
+/// Go's `sweepone`: sweeps one unswept span (small classes first, then
+/// large objects); false when none is left.
+pub(crate) fn sweepone(heap: &Heap) -> bool {
+    heap.central.iter().any(|c| c.sweep_one(heap)) || sweep_large_one(heap)
+}
+
+/// Sweeps one unswept large-object span: frees it if its object is
+/// unmarked. Large spans sit in two sets by sweep parity, as mcentral's
+/// spans do, so a collection makes them all unswept by advancing
+/// `sweepgen`, and their sweep (which poisons the whole object: 1.4 ms
+/// for an 8 MiB bucket array) runs outside the stop-the-world pause.
+pub(crate) fn sweep_large_one(heap: &Heap) -> bool {
     let sg = heap.sweepgen.load(Ordering::Acquire);
-    large.retain(|&s| {
-        s.sweepgen.store(sg - 1, Ordering::Relaxed);
+    let swept = ((sg / 2) % 2) as usize;
+    let mut large = heap.large.lock().unwrap();
+    while let Some(s) = large[1 - swept].pop() {
+        if s.sweepgen
+            .compare_exchange(sg - 2, sg - 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            large[swept].push(s);
+            continue;
+        }
         if sweep_span(heap, s) {
             heap.free_span(s);
-            false
         } else {
-            true
+            large[swept].push(s);
         }
-    });
+        return true;
+    }
+    false
+}
+
+/// Go's `bgsweep` (the runtime goroutine 3, "GC sweep wait" in dumps):
+/// after each collection, sweeps the spans nobody's allocation has swept
+/// yet, one at a time with a `Gosched` between them as Go's does, so the
+/// next cycle's sweep termination finds little or nothing left.
+pub(crate) fn bgsweep() {
+    let heap = crate::mheap::must();
+    let mut swept_after = heap.gcs.ended.count();
+    loop {
+        while sweepone(heap) {
+            gort_scheduler::gosched();
+        }
+        heap.gcs
+            .ended
+            .wait_for(swept_after + 1, gort_scheduler::WaitReason::GcSweepWait);
+        swept_after = heap.gcs.ended.count();
+    }
 }

@@ -667,3 +667,130 @@ fn a_goroutine_cannot_touch_another_goroutines_memo() {
         std::hint::black_box((a, b));
     });
 }
+
+/// Stores a new node (payload 77) into `x`'s first field; the caller's
+/// frame never holds the new node's address.
+#[inline(never)]
+fn attach_new_node(x: Ptr) {
+    let z = new_object(node());
+    z.store(2, 77);
+    x.store_ptr(0, z);
+}
+
+/// Holds `addr` in this frame's stack while a collection runs.
+#[inline(never)]
+fn collect_holding(addr: usize) {
+    let keep = [addr; 8];
+    std::hint::black_box(&keep);
+    gc();
+    std::hint::black_box(&keep);
+}
+
+/// Arenas are process-wide, so a word on one runtime's stack may point
+/// into another runtime's heap. That runtime's collector must not mark
+/// the object: a mark bit set from outside, between the owner's cycles,
+/// makes the owner's next mark take the object for already scanned, and
+/// what was stored into it since is freed.
+#[test]
+fn a_collector_never_marks_another_runtimes_objects() {
+    let (to_b, from_a) = std::sync::mpsc::channel::<usize>();
+    let (to_a, from_b) = std::sync::mpsc::channel::<()>();
+    let a = std::thread::spawn(move || {
+        run_ok(det(1, 1), move || {
+            let root = Root::new(new_object(node()));
+            gc();
+            to_b.send(root.load().0).unwrap();
+            from_b.recv().unwrap();
+            attach_new_node(root.load());
+            clobber_stack();
+            gc();
+            assert_eq!(root.load().load_ptr(0).load(2), 77);
+        });
+    });
+    let x = from_a.recv().unwrap();
+    run_ok(par(1), move || collect_holding(x));
+    to_a.send(()).unwrap();
+    a.join().unwrap();
+}
+
+/// Fills every pointer word of `obj` (of `words` words, pointer words
+/// where `is_ptr`) with a new node holding its word index.
+#[inline(never)]
+fn fill_with_nodes(obj: Ptr, words: usize, is_ptr: impl Fn(usize) -> bool) {
+    for w in (0..words).filter(|&w| is_ptr(w)) {
+        let n = new_object(node());
+        n.store(2, w as u64);
+        obj.store_ptr(w, n);
+    }
+}
+
+/// Objects with more than 128 KiB of pointer data are scanned in
+/// oblets (Go's `maxObletBytes`), the first one queueing the rest: every
+/// pointer of every oblet keeps its target, in an array of structs whose
+/// elements straddle oblet boundaries (3 words, 24 bytes) and in one
+/// plain object, each 600 KiB.
+#[test]
+fn objects_larger_than_an_oblet_keep_every_target() {
+    for cfg in [par(2), det(3, 2)] {
+        run_ok(cfg, || {
+            let pair = Type::new("heap.pair", 3, &[0, 2]);
+            let arr_ty = Type::array(pair, 25_600);
+            let words = 3 * 25_600;
+            let plain_ptrs: Vec<usize> = (0..words).step_by(5).collect();
+            let plain_ty = Type::new("heap.big", words, &plain_ptrs);
+            let arr = Root::new(new_object(arr_ty));
+            let plain = Root::new(new_object(plain_ty));
+            fill_with_nodes(arr.load(), words, |w| w % 3 != 1);
+            fill_with_nodes(plain.load(), words, |w| w % 5 == 0);
+            clobber_stack();
+            gc();
+            gc();
+            for (obj, is_ptr) in [
+                (
+                    arr.load(),
+                    &(|w: usize| w % 3 != 1) as &dyn Fn(usize) -> bool,
+                ),
+                (plain.load(), &|w: usize| w % 5 == 0),
+            ] {
+                for w in (0..words).filter(|&w| is_ptr(w)) {
+                    assert_eq!(obj.load_ptr(w).load(2), w as u64, "word {w}");
+                }
+            }
+        });
+    }
+}
+
+/// Go's runtime goroutines as Go shows them: with `GOTRACEBACK=system`
+/// a dump lists bgsweep (goroutine 3, "GC sweep wait", created by
+/// runtime.gcenable) and one mark worker per P ("GC worker (idle)",
+/// created by runtime.gcBgMarkStartWorkers) once a collection has run;
+/// with `all` they are hidden.
+#[test]
+fn runtime_goroutines_show_in_system_dumps_only() {
+    for (level, shown) in [("system", true), ("all", false)] {
+        let rt = Runtime::new(det(1, 2).gotraceback(level));
+        let e = common::run(&rt, || {
+            gc();
+            gort::sleep(std::time::Duration::from_millis(1));
+            panic!("dump");
+        });
+        assert_eq!(e.status, 2);
+        let err = rt.stderr();
+        assert_eq!(
+            err.contains("\ngoroutine 3 [GC sweep wait]:\n"),
+            shown,
+            "GOTRACEBACK={level}:\n{err}"
+        );
+        assert_eq!(
+            err.matches("[GC worker (idle)]:\n").count(),
+            if shown { 2 } else { 0 },
+            "GOTRACEBACK={level}:\n{err}"
+        );
+        assert_eq!(err.contains("created by runtime.gcenable\n"), shown);
+        assert_eq!(
+            err.matches("created by runtime.gcBgMarkStartWorkers\n")
+                .count(),
+            if shown { 2 } else { 0 }
+        );
+    }
+}

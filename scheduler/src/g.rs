@@ -313,6 +313,13 @@ pub struct G {
     /// Touched by the goroutine itself and reset by the collector with the
     /// world stopped.
     pub gc_assist_bytes: AtomicI64,
+    /// Go's `preemptStop`: a stack scanner wants this running G stopped;
+    /// at its next safepoint it parks ("preempted") instead of going back
+    /// to the run queue, where its P could run it again before the
+    /// scanner gets to it.
+    pub(crate) preempt_scan: AtomicBool,
+    /// It parked for a scanner, which readies it when done (`resumeG`).
+    pub(crate) preempt_parked: AtomicBool,
 }
 
 /// One heap object a goroutine found live: its address, the end of the
@@ -372,6 +379,8 @@ impl G {
             obj_memo: Default::default(),
             system: AtomicBool::new(false),
             gc_assist_bytes: AtomicI64::new(0),
+            preempt_scan: AtomicBool::new(false),
+            preempt_parked: AtomicBool::new(false),
         });
         g.stack.set_owner(&*g);
         g

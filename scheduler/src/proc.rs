@@ -144,6 +144,13 @@ fn morestack(g: &G, sp: usize) {
         if std::ptr::eq(sched.stw_owner.load(Ordering::Acquire), g) {
             return;
         }
+        if g.preempt_scan.load(Ordering::Acquire) {
+            // Go's preemptPark: stay off the run queue until the stack
+            // scanner that asked has scanned and readied this G.
+            g.preempt_parked.store(true, Ordering::Release);
+            gopark_on(g, WaitReason::Preempted, None);
+            return;
+        }
         g.suspend(Yield::Preempted);
     } else {
         g.suspend(Yield::StackOverflow(sp));
@@ -190,10 +197,25 @@ pub fn go_system<F>(start: StartInfo, f: F) -> GPtr
 where
     F: FnOnce() + Send + 'static,
 {
+    go_system_goid(None, start, f)
+}
+
+/// Goroutine ids Go's runtime gives its own goroutines at start-up
+/// (`forcegchelper`, `bgsweep`, `bgscavenge`); user goroutines start
+/// after them.
+pub const GOID_FORCEGC: u64 = 2;
+pub const GOID_BGSWEEP: u64 = 3;
+
+/// `go_system` for a runtime goroutine with one of the ids Go reserves
+/// for its start-up goroutines (None: the next id, as for user ones).
+pub fn go_system_goid<F>(goid: Option<u64>, start: StartInfo, f: F) -> GPtr
+where
+    F: FnOnce() + Send + 'static,
+{
     let g = must_getg("go");
     let sched = g.sched();
     let p = Sched::current_p(g);
-    let gp = sched.newproc1(p, start, true, f);
+    let gp = sched.newproc1(p, start, true, goid, f);
     sched.wakep();
     gp
 }
@@ -294,6 +316,18 @@ pub fn advance_virtual_clock(ns: u64) {
         let sched = g.sched();
         if sched.det {
             sched.vclock.fetch_add(ns, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Deterministic mode: charges `ns` of Go's time, beyond its steps, to the
+/// work the current goroutine just did (its P pays it as a debt of steps,
+/// as for a `go` statement); nothing in parallel mode.
+pub fn det_charge(ns: u64) {
+    if let Some(g) = getg() {
+        let sched = g.sched();
+        if sched.det {
+            sched.det_charge_ns.fetch_add(ns, Ordering::Relaxed);
         }
     }
 }
@@ -577,7 +611,7 @@ pub fn gc_assist_add(delta: i64) -> i64 {
     }
 }
 
-/// Credit earned by an assist's mark work.
-pub fn gc_assist_credit(bytes: i64) {
-    gc_assist_add(bytes);
+/// Credit earned by an assist's mark work; returns the new balance.
+pub fn gc_assist_credit(bytes: i64) -> i64 {
+    gc_assist_add(bytes)
 }

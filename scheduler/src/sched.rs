@@ -300,11 +300,18 @@ impl Sched {
     where
         F: FnOnce() + Send + 'static,
     {
-        self.newproc1(p, start, false, f)
+        self.newproc1(p, start, false, None, f)
     }
 
     /// `newproc` for a user goroutine or, with `system`, a runtime one.
-    pub(crate) fn newproc1<F>(&self, p: &P, start: StartInfo, system: bool, f: F) -> GPtr
+    pub(crate) fn newproc1<F>(
+        &self,
+        p: &P,
+        start: StartInfo,
+        system: bool,
+        goid: Option<u64>,
+        f: F,
+    ) -> GPtr
     where
         F: FnOnce() + Send + 'static,
     {
@@ -332,7 +339,7 @@ impl Sched {
         // SAFETY: the G is dead and owned by this M (just taken from a free
         // list or created): nobody else touches its coroutine.
         unsafe { *g.co.get() = Some(co) };
-        g.set_goid(self.next_goid(p));
+        g.set_goid(goid.unwrap_or_else(|| self.next_goid(p)));
         g.start.set(Some(start));
         g.parkloc.set(None);
         g.sched_fp.set(0);
@@ -341,6 +348,8 @@ impl Sched {
         g.clear_preempt();
         g.system.store(system, Ordering::Relaxed);
         g.gc_assist_bytes.store(0, Ordering::Relaxed);
+        g.preempt_scan.store(false, Ordering::Relaxed);
+        g.preempt_parked.store(false, Ordering::Relaxed);
         if !system {
             self.ngoroutines.fetch_add(1, Ordering::Relaxed);
         }

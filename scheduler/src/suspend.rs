@@ -7,9 +7,12 @@
 //! `_Gwaiting` status by CAS, it makes every transition out of that state
 //! (`execute`, `ready`, a cancelled park: `casgstatus`) wait until the
 //! scanner clears it. A `_Grunning` goroutine is first asked to stop at
-//! its next safepoint (the preemption request sysmon uses); the scanner
-//! waits, a step at a time in deterministic mode, until it has left the
-//! CPU, then takes the bit. A dead goroutine has nothing to scan.
+//! its next safepoint (the preemption request sysmon uses, with Go's
+//! `preemptStop`: the goroutine parks as "preempted" rather than going
+//! back to a run queue, from which its P could pick it again before the
+//! scanner looks); the scanner waits, a step at a time in deterministic
+//! mode, until it has left the CPU, takes the bit, scans, and readies it
+//! (`resumeG`). A dead goroutine has nothing to scan.
 //!
 //! The scanner reads the stack while holding the bit and does not take a
 //! scheduler step until it has released it: in deterministic mode, where
@@ -23,6 +26,8 @@
 //! A goroutine scanning its own stack (a mark assist whose root job is its
 //! own stack) does it on the system stack, which freezes its registers
 //! onto the stack like any other switch.
+
+use std::sync::atomic::Ordering;
 
 use crate::g::{Yield, G, G_DEAD, G_RUNNABLE, G_RUNNING, G_SCAN, G_WAITING};
 use crate::p::GPtr;
@@ -100,20 +105,29 @@ pub unsafe fn scan_goroutine_stack(
             continue;
         }
         match s {
-            G_DEAD => return false,
+            G_DEAD => {
+                g.preempt_scan.store(false, Ordering::Release);
+                return false;
+            }
             G_RUNNABLE | G_WAITING => {
                 if !g.cas_status(s, s | G_SCAN) {
                     continue;
                 }
                 let (lo, hi) = live_range(g, slack);
                 f(lo, hi);
+                g.preempt_scan.store(false, Ordering::Release);
                 g.set_status(s);
+                // Go's resumeG: a G that parked for this scan goes on.
+                if g.preempt_parked.swap(false, Ordering::AcqRel) {
+                    crate::proc::ready_g(gp);
+                }
                 return true;
             }
             G_RUNNING => {
-                // Go's preemptStop: stop at the next safepoint; the
-                // preempted G goes to the run queue as runnable, where the
-                // next iteration takes it.
+                // Go's preemptStop: at its next safepoint the G parks
+                // (not back to the run queue, where its P could run it
+                // again first) until the scan above readies it.
+                g.preempt_scan.store(true, Ordering::Release);
                 g.request_preempt();
                 wait_a_moment(me);
             }
