@@ -10,10 +10,10 @@
 //!
 //! Every access (`load`, `store`, `load_ptr`, `store_ptr`) is one `step()`
 //! of the scheduler (a pointer store also passes the write barrier,
-//! `mbarrier.rs`, which adds a step when it enqueues), and checks that the address lies in an allocated
-//! object of an in-use span and that the word is inside that object (the
-//! index compared with the words left, so a huge one cannot wrap). An
-//! access to an object a sweep freed is `fatal error: access to freed
+//! `mbarrier.rs`, which adds a step when it enqueues), and checks that the
+//! address lies in an allocated object of an in-use span and that the
+//! word is inside that object (the index compared with the words left, so
+//! a huge one cannot wrap). An access to an object a sweep freed is `fatal error: access to freed
 //! object`, naming the object, its type, where it was allocated, the
 //! collection that freed it and where it was accessed: this is how a
 //! reachable object the collector freed (what write barriers prevent)
