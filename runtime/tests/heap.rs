@@ -741,7 +741,7 @@ fn objects_larger_than_an_oblet_keep_every_target() {
             let arr = Root::new(new_object(arr_ty));
             let plain = Root::new(new_object(plain_ty));
             fill_with_nodes(arr.load(), words, |w| w % 3 != 1);
-            fill_with_nodes(plain.load(), words, |w| w % 5 == 0);
+            fill_with_nodes(plain.load(), words, |w| w.is_multiple_of(5));
             clobber_stack();
             gc();
             gc();
@@ -750,7 +750,7 @@ fn objects_larger_than_an_oblet_keep_every_target() {
                     arr.load(),
                     &(|w: usize| w % 3 != 1) as &dyn Fn(usize) -> bool,
                 ),
-                (plain.load(), &|w: usize| w % 5 == 0),
+                (plain.load(), &|w: usize| w.is_multiple_of(5)),
             ] {
                 for w in (0..words).filter(|&w| is_ptr(w)) {
                     assert_eq!(obj.load_ptr(w).load(2), w as u64, "word {w}");
