@@ -436,7 +436,12 @@ impl G {
             if self.cas_status(old, new) {
                 return true;
             }
-            if self.status() != old | G_SCAN {
+            let now = self.status();
+            if now == old {
+                // The scanner released the bit between the CAS and the load.
+                continue;
+            }
+            if now != old | G_SCAN {
                 return false;
             }
             assert!(

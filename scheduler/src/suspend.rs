@@ -29,7 +29,7 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::g::{Yield, G, G_DEAD, G_RUNNABLE, G_RUNNING, G_SCAN, G_WAITING};
+use crate::g::{G, G_DEAD, G_RUNNABLE, G_RUNNING, G_SCAN, G_WAITING};
 use crate::p::GPtr;
 
 /// Every goroutine of the current runtime (Go's `allGsSnapshot`, taken by
@@ -129,24 +129,20 @@ pub unsafe fn scan_goroutine_stack(
                 // again first) until the scan above readies it.
                 g.preempt_scan.store(true, Ordering::Release);
                 g.request_preempt();
-                wait_a_moment(me);
+                wait_a_moment();
             }
-            _ => wait_a_moment(me),
+            _ => wait_a_moment(),
         }
     }
 }
 
-/// Lets the goroutine being waited for run: a step in deterministic mode
-/// (the driver runs the other Ps), a yield of the thread otherwise.
-fn wait_a_moment(me: &G) {
-    // A safepoint first: a goroutine scanning this one's stack meanwhile
-    // (two assists scanning each other) must be able to stop it.
-    crate::proc::safepoint(me);
-    if me.det {
-        me.steps.set(me.steps.get() + 1);
-        me.suspend(Yield::Step);
-    } else {
-        std::hint::spin_loop();
-        std::thread::yield_now();
-    }
+/// Lets the goroutine being waited for run, and lets others scan this
+/// one meanwhile: a `Gosched` (no safepoint), so the waiter itself is
+/// `_Grunnable`, its registers saved on its stack, while it waits. Two
+/// drainers scanning each other's stacks would otherwise wait forever:
+/// each asked the other to stop, and a safepoint would park each for the
+/// other's scan (Go avoids it the same way: a drainer puts itself in
+/// `_Gwaiting` while it marks, so its own stack stays scannable).
+fn wait_a_moment() {
+    crate::proc::gosched();
 }
