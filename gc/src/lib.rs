@@ -40,6 +40,8 @@
 //! scheduler step. GOGC paces it (`pacer`), `runtime.GC()` forces it,
 //! `GODEBUG=gctrace=1` prints Go's line (`gctrace`), and `MemStats`
 //! (`mstats`) reports it.
+//! `GODEBUG=gccheckmark=1` verifies every mark (`mcheckmark`): a reachable
+//! object left unmarked is a fatal error with its path from a root.
 
 pub mod arena;
 pub mod checked;
@@ -50,6 +52,7 @@ pub mod mark;
 mod mbarrier;
 pub mod mcache;
 pub mod mcentral;
+pub mod mcheckmark;
 pub mod mgc;
 pub mod mgcwork;
 mod mgcworker;
@@ -69,6 +72,7 @@ pub use malloc::new_object;
 pub use mark::{
     debug_stack_hits as gc_debug_stack_hits, debug_take_stack_hits as gc_debug_take_stack_hits,
 };
+pub use mcheckmark::debug_unmark as gc_debug_unmark;
 pub use mgc::{gc, last_cycle, read_mem_stats, CycleStats};
 pub use mheap::{init, GcConfig, Heap};
 pub use mstats::MemStats;

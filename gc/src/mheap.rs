@@ -29,6 +29,15 @@ pub struct GcConfig {
     /// Deterministic mode: addresses in reports are shown relative to the
     /// heap's first arena, so a seed replays them byte for byte.
     pub det: bool,
+    /// `GODEBUG=gccheckmark=1`: verify every mark at mark termination
+    /// (`mcheckmark.rs`).
+    pub checkmark: bool,
+    /// `GODEBUG=gcscanold=0` sets it false: marking skips a growing map's
+    /// `oldbuckets` word (a deliberate fault).
+    pub scan_old: bool,
+    /// `GODEBUG=gcstoptheworld`: 1 marks with the world stopped, 2 also
+    /// sweeps before it restarts.
+    pub stoptheworld: u8,
 }
 
 impl Default for GcConfig {
@@ -37,6 +46,9 @@ impl Default for GcConfig {
             gogc: Some(100),
             gctrace: 0,
             det: false,
+            checkmark: false,
+            scan_old: true,
+            stoptheworld: 0,
         }
     }
 }
@@ -97,6 +109,8 @@ pub struct Heap {
     /// `Some` while tests ask which objects stacks kept (`mark.rs`).
     pub(crate) debug_stack_hits: Mutex<Option<Vec<usize>>>,
     pub(crate) last_cycle: Mutex<Option<crate::mgc::CycleStats>>,
+    /// Objects the next mark termination unmarks (`gc_debug_unmark`).
+    pub(crate) debug_unmark: Mutex<Vec<usize>>,
 }
 
 // SAFETY: span and arena references are to leaked, never-freed objects
@@ -148,6 +162,7 @@ impl Heap {
             pages_in_use: AtomicUsize::new(0),
             debug_stack_hits: Mutex::new(None),
             last_cycle: Mutex::new(None),
+            debug_unmark: Mutex::new(Vec::new()),
         }
     }
 

@@ -44,9 +44,12 @@ pub use gort_scheduler::{
     SendCase, StartInfo,
 };
 
-/// The collector's settings and debug counters, and the word freed memory
-/// is poisoned with.
-pub use gort_gc::{gc_debug_stack_hits, gc_debug_take_stack_hits, GcConfig, POISON};
+/// The collector's settings and debug hooks (what stacks kept; an object
+/// to lose on purpose, for the `gccheckmark` verifier), and the word freed
+/// memory is poisoned with.
+pub use gort_gc::{
+    gc_debug_stack_hits, gc_debug_take_stack_hits, gc_debug_unmark, GcConfig, POISON,
+};
 
 /// Map internals: a map header as a heap pointer, map types, key arguments.
 pub use gort_maps::{array_map_type, HMap, KeyArg, MapType};
