@@ -41,6 +41,8 @@
 //! `GODEBUG=gctrace=1` prints Go's line (`gctrace`), and `MemStats`
 //! (`mstats`) reports it. `GODEBUG=wbmode` (gort's own) swaps the
 //! barrier for Dijkstra's, Yuasa's or none, to make losses observable.
+//! `GODEBUG=gccheckmark=1` verifies every mark (`mcheckmark`): a reachable
+//! object left unmarked is a fatal error with its path from a root.
 
 pub mod arena;
 pub mod checked;
@@ -51,6 +53,7 @@ pub mod mark;
 pub mod mbarrier;
 pub mod mcache;
 pub mod mcentral;
+pub mod mcheckmark;
 pub mod mgc;
 pub mod mgcwork;
 mod mgcworker;
@@ -75,6 +78,7 @@ pub use mbarrier::{
     memclr_has_pointers, typedmemclr, typedmemmove, typedmemmove_words, write_barrier_enabled,
     BulkSrc, WbMode,
 };
+pub use mcheckmark::debug_unmark as gc_debug_unmark;
 pub use mgc::{gc, last_cycle, read_mem_stats, CycleStats};
 pub use mheap::{init, GcConfig, Heap};
 pub use mstats::MemStats;

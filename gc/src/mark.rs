@@ -191,9 +191,10 @@ impl Marker {
     /// data, of the oblet at `b`: scanning the object's first oblet queues
     /// the others, so a multi-megabyte bucket array is scanned in 128 KiB
     /// pieces with safepoints between them, as in Go. Returns the pointer
-    /// words examined.
+    /// words examined. With `SKIP_OLD` (`GODEBUG=gcscanold=0`), a growing
+    /// map's `oldbuckets` word (`Type::scan_old_word`) is left unscanned.
     #[inline]
-    fn scanobject(&mut self, b: usize, ty: &'static Type) -> u64 {
+    fn scanobject<const SKIP_OLD: bool>(&mut self, b: usize, ty: &'static Type) -> u64 {
         let ew = ty.elem_words;
         let elem_ptr_words = if ty.count == 1 { ty.ptrdata / 8 } else { ew };
         if ty.ptrdata <= MAX_OBLET_BYTES {
@@ -204,7 +205,7 @@ impl Marker {
                 ty.ptrdata.div_ceil(ew * 8)
             };
             for e in 0..n {
-                self.scan_words(b + e * ew * 8, ty, 0, elem_ptr_words);
+                self.scan_words::<SKIP_OLD>(b + e * ew * 8, ty, 0, elem_ptr_words);
             }
             return (n * elem_ptr_words) as u64;
         }
@@ -228,7 +229,7 @@ impl Marker {
             let ebase = e * eb;
             let first = lo.saturating_sub(ebase) / 8;
             let last = ((hi - ebase) / 8).min(elem_ptr_words);
-            self.scan_words(base + ebase, ty, first, last);
+            self.scan_words::<SKIP_OLD>(base + ebase, ty, first, last);
             done += last.saturating_sub(first);
         }
         done as u64
@@ -236,7 +237,13 @@ impl Marker {
 
     /// Greys the pointer words `[first, last)` of the element at `ebase`.
     #[inline(always)]
-    fn scan_words(&mut self, ebase: usize, ty: &'static Type, first: usize, last: usize) {
+    fn scan_words<const SKIP_OLD: bool>(
+        &mut self,
+        ebase: usize,
+        ty: &'static Type,
+        first: usize,
+        last: usize,
+    ) {
         for mi in first / 64..ty.ptrmask.len() {
             let mut m = ty.ptrmask[mi];
             if mi == first / 64 {
@@ -248,6 +255,9 @@ impl Marker {
                 let w = mi * 64 + bit;
                 if w >= last {
                     return;
+                }
+                if SKIP_OLD && ty.scan_old_word == Some(w) {
+                    continue;
                 }
                 if self.step {
                     gort_scheduler::step();
@@ -262,6 +272,23 @@ impl Marker {
             }
         }
     }
+
+    /// Go's `gcDrain` for a stop-the-world mark: scans grey objects until
+    /// none is left, honouring `GODEBUG=gcscanold=0`. Returns the pointer
+    /// words examined.
+    fn drain_cfg(&mut self, heap: &Heap) -> u64 {
+        let mut done = 0;
+        if heap.cfg.scan_old {
+            while let Some((b, t)) = self.work.pop() {
+                done += self.scanobject::<false>(b, t);
+            }
+        } else {
+            while let Some((b, t)) = self.work.pop() {
+                done += self.scanobject::<true>(b, t);
+            }
+        }
+        done
+    }
 }
 
 /// Go's `gcDrain` for at most about `budget` units of scan work (pointer
@@ -270,6 +297,14 @@ impl Marker {
 /// fewer than `budget` means no work was left. Never passes a safepoint,
 /// and gives back its unscanned work before returning.
 pub(crate) fn drain_chunk(heap: &'static Heap, m: &mut Marker, budget: u64) -> u64 {
+    if heap.cfg.scan_old {
+        drain_chunk_impl::<false>(heap, m, budget)
+    } else {
+        drain_chunk_impl::<true>(heap, m, budget)
+    }
+}
+
+fn drain_chunk_impl<const SKIP_OLD: bool>(heap: &'static Heap, m: &mut Marker, budget: u64) -> u64 {
     heap.gcs.work.begin();
     let mut done = 0u64;
     while done < budget {
@@ -278,7 +313,7 @@ pub(crate) fn drain_chunk(heap: &'static Heap, m: &mut Marker, budget: u64) -> u
             continue;
         }
         if let Some((b, t)) = m.work.pop() {
-            done += m.scanobject(b, t).max(1);
+            done += m.scanobject::<SKIP_OLD>(b, t).max(1);
             continue;
         }
         if let Some(buf) = heap.gcs.work.take() {
@@ -322,9 +357,17 @@ fn markroot(heap: &'static Heap, m: &mut Marker, job: RootJob) -> u64 {
 fn markroot_stack(heap: &'static Heap, m: &mut Marker, gp: gort_scheduler::GPtr) -> u64 {
     let mut words: Vec<usize> = Vec::new();
     let mut bytes = 0usize;
+    let checkmark = heap.cfg.checkmark;
+    let mut seen = crate::mcheckmark::StackWords {
+        // SAFETY: `gp` is from this running runtime's snapshot.
+        goid: unsafe { gp.goid() },
+        lo: 0,
+        words: Vec::new(),
+    };
     let mut copy = |lo: usize, hi: usize| {
         let mut a = (lo + 7) & !7;
         bytes = hi.saturating_sub(a);
+        seen.lo = lo;
         while a + 8 <= hi {
             // SAFETY: [lo, hi) is the live part of the stopped goroutine's
             // stack slot (scan_goroutine_stack's contract), mapped and not
@@ -332,8 +375,15 @@ fn markroot_stack(heap: &'static Heap, m: &mut Marker, gp: gort_scheduler::GPtr)
             let v = unsafe { std::ptr::read_volatile(a as *const usize) };
             if v != 0 && arena_of(v).is_some() {
                 words.push(v);
+                if checkmark {
+                    seen.words.push((a, v));
+                }
             }
             a += 8;
+        }
+        if checkmark {
+            // SAFETY: the goroutine stays stopped while this runs.
+            unsafe { crate::mcheckmark::clear_dead_stack(lo) };
         }
     };
     // SAFETY: `copy` only reads the range it is given; `gp` comes from the
@@ -342,6 +392,9 @@ fn markroot_stack(heap: &'static Heap, m: &mut Marker, gp: gort_scheduler::GPtr)
         return 1;
     }
     m.stats.stack_bytes += bytes as u64;
+    if checkmark {
+        heap.gcs.checkmark_stacks.lock().unwrap().push(seen);
+    }
     if let Some(h) = heap.debug_stack_hits.lock().unwrap().as_mut() {
         h.extend(words.iter().filter_map(|&v| find_object(v)).map(|f| f.base));
     }
@@ -349,6 +402,60 @@ fn markroot_stack(heap: &'static Heap, m: &mut Marker, gp: gort_scheduler::GPtr)
         m.greyobject(v);
     }
     (bytes / 8) as u64 + 1
+}
+
+/// The whole mark with the world stopped (`GODEBUG=gcstoptheworld=1|2`),
+/// on the system stack: the globals, every goroutine's stack
+/// (conservatively), then the grey objects until none is left. Adds what
+/// it marked to the cycle's counts; returns deterministic mode's model of
+/// its time (the concurrent mark's cost per word and per object).
+pub(crate) fn gc_mark_stw(heap: &'static Heap) -> u64 {
+    let mut m = Marker::new();
+    m.heap_id = heap.id();
+    for v in crate::roots::root_values(heap) {
+        if v != 0 {
+            m.greyobject(v);
+        }
+    }
+    // Every goroutine's stack, conservatively: the words that point into
+    // an arena are copied out, then greyed.
+    let mut words: Vec<usize> = Vec::new();
+    let mut bytes = 0usize;
+    // SAFETY: the world is stopped and this runs on the system stack, so
+    // every goroutine of the runtime is suspended, and each [lo, hi) is
+    // the live part of one's stack, mapped and not written meanwhile.
+    unsafe {
+        gort_scheduler::for_each_goroutine_stack(STACK_SLACK, |_, lo, hi| {
+            let mut a = (lo + 7) & !7;
+            bytes += hi.saturating_sub(a);
+            while a + 8 <= hi {
+                // A word of a suspended goroutine's stack (as above).
+                let v = std::ptr::read_volatile(a as *const usize);
+                if v != 0 && arena_of(v).is_some() {
+                    words.push(v);
+                }
+                a += 8;
+            }
+            if heap.cfg.checkmark {
+                crate::mcheckmark::clear_dead_stack(lo);
+            }
+        })
+    };
+    m.stats.stack_bytes += bytes as u64;
+    if let Some(h) = heap.debug_stack_hits.lock().unwrap().as_mut() {
+        h.extend(words.iter().filter_map(|&v| find_object(v)).map(|f| f.base));
+    }
+    for v in words {
+        m.greyobject(v);
+    }
+    let units = bytes as u64 / 8 + m.drain_cfg(heap);
+    let g = &heap.gcs;
+    g.bytes_marked.fetch_add(m.stats.bytes, Ordering::Relaxed);
+    g.objects_marked
+        .fetch_add(m.stats.objects, Ordering::Relaxed);
+    g.stack_bytes
+        .fetch_add(m.stats.stack_bytes, Ordering::Relaxed);
+    units * VIRTUAL_NS_PER_WORD + m.stats.objects * VIRTUAL_NS_PER_OBJECT
 }
 
 /// Makes the next collections record which objects stack words pointed to

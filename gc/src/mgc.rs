@@ -30,6 +30,14 @@
 //!    are swept by the `bgsweep` goroutine and lazily as allocation refills
 //!    (`mcentral.rs`), and `runtime.GC()` finishes the sweep before
 //!    returning, as Go's does.
+//!    With `GODEBUG=gccheckmark=1` the heap is verified first, before
+//!    `sweepgen` moves (`mcheckmark.rs`); a loss is thrown on the
+//!    goroutine once the system-stack part is done.
+//!
+//! `GODEBUG=gcstoptheworld=1|2` (`gc_mark_stw`): the world is not
+//! restarted after sweep termination; the whole mark runs there and mark
+//! termination follows (with 2, the sweep too, before the world restarts).
+//! `GODEBUG=gcscanold=0` makes every scan skip hmap's `oldbuckets` word.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -107,6 +115,9 @@ pub(crate) struct GcState {
     pub(crate) assist_ns: AtomicU64,
     pub(crate) worker_ns: AtomicU64,
     pub(crate) workers: crate::mgcworker::Workers,
+    /// With `gccheckmark`: each goroutine's stack words as the mark's scan
+    /// saw them (the verifier's stack roots).
+    pub(crate) checkmark_stacks: Mutex<Vec<crate::mcheckmark::StackWords>>,
     /// The cycle being run: its gctrace figures so far.
     trace: Mutex<CycleTrace>,
 }
@@ -117,6 +128,9 @@ struct CycleTrace {
     /// Start of the mark phase: nanotime and wall clock.
     mark_start_ns: u64,
     mark_start_wall: Option<Instant>,
+    /// Deterministic mode, `gcstoptheworld`: the modelled time of the
+    /// mark done inside mark termination.
+    stw_mark_ns: u64,
 }
 
 impl GcState {
@@ -203,25 +217,39 @@ fn gc_start(heap: &'static Heap, forced: bool, want: u64) {
     gort_scheduler::systemstack(&mut || {
         // Sweep termination.
         crate::sweep::finish_sweep(heap);
+        if heap.cfg.checkmark {
+            // A goroutine created during the mark may reuse a dead one's
+            // stack: no stale word of it may pass the verifier for a root.
+            // SAFETY: the world is stopped; this is the system stack.
+            unsafe { gort_scheduler::clear_dead_stacks() };
+        }
         flush_mcaches(heap);
         // gcResetMarkState.
         g.work.reset();
+        g.checkmark_stacks.lock().unwrap().clear();
         g.bytes_marked.store(0, Ordering::Relaxed);
         g.objects_marked.store(0, Ordering::Relaxed);
         g.stack_bytes.store(0, Ordering::Relaxed);
         g.assist_ns.store(0, Ordering::Relaxed);
         g.worker_ns.store(0, Ordering::Relaxed);
     });
-    // gcMarkRootPrepare: the goroutines as they are now.
-    let gs = gort_scheduler::allgs_snapshot();
+    // gcMarkRootPrepare: the goroutines as they are now (none for a
+    // stop-the-world mark, which scans them all itself).
+    let stw = heap.cfg.stoptheworld > 0;
+    let gs = if stw {
+        Vec::new()
+    } else {
+        gort_scheduler::allgs_snapshot()
+    };
     gort_scheduler::gc_reset_assists();
-    g.root_jobs.store(1 + gs.len(), Ordering::Release);
+    g.root_jobs
+        .store(if stw { 0 } else { 1 + gs.len() }, Ordering::Release);
     g.root_next.store(0, Ordering::Release);
     *g.stacks.lock().unwrap() = gs;
     g.cycles.fetch_add(1, Ordering::AcqRel);
     g.phase.store(GC_MARK, Ordering::Release);
     crate::mbarrier::set_write_barrier(heap, true);
-    g.black_enabled.store(true, Ordering::Release);
+    g.black_enabled.store(!stw, Ordering::Release);
     let mut stw1 = wall0.elapsed().as_nanos() as u64;
     if heap.cfg.det {
         stw1 = VIRTUAL_PHASE_NS;
@@ -239,11 +267,47 @@ fn gc_start(heap: &'static Heap, forced: bool, want: u64) {
         },
         mark_start_ns: gort_scheduler::nanotime(),
         mark_start_wall: Some(Instant::now()),
+        stw_mark_ns: 0,
     };
+    if stw {
+        gc_mark_stw(heap);
+        return;
+    }
     crate::mgcworker::start_cycle(heap, procs as usize);
     gort_scheduler::start_the_world();
     g.starting.store(false, Ordering::Release);
     crate::mgcworker::gc_bg_mark_start_workers(heap, g.cycle());
+}
+
+/// `GODEBUG=gcstoptheworld=1|2` (Go's `gcForceMode`/`gcForceBlockMode`):
+/// the world stays stopped after sweep termination; the whole mark runs
+/// now, on the system stack, and mark termination follows at once, so
+/// gctrace's concurrent-mark clock is 0 and the mark counts in the mark
+/// termination pause. (Go 1.19 restarts the world with user goroutines
+/// unschedulable and every P running a dedicated worker: its
+/// concurrent-mark clock is the mark's time, with no user code running.)
+fn gc_mark_stw(heap: &'static Heap) {
+    let g = &heap.gcs;
+    // The mark phase ends as it starts.
+    let (t_markterm, wall) = {
+        let ct = g.trace.lock().unwrap();
+        (
+            ct.mark_start_ns,
+            ct.mark_start_wall.unwrap_or_else(Instant::now),
+        )
+    };
+    let mut cost = 0;
+    gort_scheduler::systemstack(&mut || cost = crate::mark::gc_mark_stw(heap));
+    if heap.cfg.det {
+        g.trace.lock().unwrap().stw_mark_ns = cost;
+    }
+    let (num, line) = gc_mark_termination(heap, t_markterm, wall);
+    g.starting.store(false, Ordering::Release);
+    if let Some(line) = line {
+        gort_scheduler::write_stderr(line.as_bytes());
+    }
+    g.ended.advance(num);
+    start_bgsweep(heap);
 }
 
 fn flush_mcaches(heap: &Heap) {
@@ -364,9 +428,13 @@ pub(crate) fn gc_mark_done(heap: &'static Heap) {
         gort_scheduler::write_stderr(line.as_bytes());
     }
     g.ended.advance(num);
-    // Go starts bgsweep in gcenable, before main; gort starts it when
-    // there is first something to sweep, with Go's goroutine id.
-    if !g.bgsweep_started.swap(true, Ordering::AcqRel) {
+    start_bgsweep(heap);
+}
+
+/// Go starts bgsweep in gcenable, before main; gort starts it when there
+/// is first something to sweep, with Go's goroutine id.
+fn start_bgsweep(heap: &'static Heap) {
+    if !heap.gcs.bgsweep_started.swap(true, Ordering::AcqRel) {
         gort_scheduler::go_system_goid(
             Some(gort_scheduler::GOID_BGSWEEP),
             gort_scheduler::StartInfo {
@@ -392,13 +460,27 @@ fn gc_mark_termination(
     let mut ct = std::mem::take(&mut *g.trace.lock().unwrap());
     let trace = &mut ct.t;
     trace.heap1 = heap.heap_live.load(Ordering::Relaxed);
+    crate::mcheckmark::apply_debug_unmark(heap);
     let marked = g.bytes_marked.load(Ordering::Relaxed);
     let stacks = g.stack_bytes.load(Ordering::Relaxed);
+    let mut failed = None;
     gort_scheduler::systemstack(&mut || {
+        // gccheckmark: verify the mark before the sweep can free anything.
+        if heap.cfg.checkmark {
+            failed = crate::mcheckmark::gc_checkmark(heap);
+            if failed.is_some() {
+                return;
+            }
+        }
         // Spans cached during the mark hold objects allocated black; they
         // go back to their central lists to be swept like every other.
         flush_mcaches(heap);
         heap.sweepgen.fetch_add(2, Ordering::AcqRel);
+        if heap.cfg.stoptheworld >= 2 {
+            // gcstoptheworld=2 (Go's gcForceBlockMode): the whole sweep
+            // now, before the world restarts.
+            while crate::sweep::sweepone(heap) {}
+        }
         heap.heap_marked.store(marked, Ordering::Relaxed);
         heap.heap_live.store(marked, Ordering::Relaxed);
         heap.stack_scan.store(stacks, Ordering::Relaxed);
@@ -407,6 +489,11 @@ fn gc_mark_termination(
         heap.trigger
             .store(crate::pacer::trigger(goal, marked), Ordering::Relaxed);
     });
+    if let Some(detail) = failed {
+        // Go's throw in setCheckmark, with the world stopped; on the
+        // goroutine, not the system stack.
+        gort_scheduler::fatal_detail(detail, "checkmark found unmarked object");
+    }
     crate::mbarrier::set_write_barrier(heap, false);
     g.stacks.lock().unwrap().clear();
     g.phase.store(GC_OFF, Ordering::Release);
@@ -415,7 +502,7 @@ fn gc_mark_termination(
     trace.mark_ns = t_markterm.saturating_sub(ct.mark_start_ns);
     let mut stw2 = wall.elapsed().as_nanos() as u64;
     if heap.cfg.det {
-        stw2 = VIRTUAL_PHASE_NS;
+        stw2 = VIRTUAL_PHASE_NS + ct.stw_mark_ns;
         gort_scheduler::advance_virtual_clock(stw2);
     } else if let Some(w) = ct.mark_start_wall {
         trace.mark_ns = (wall - w).as_nanos() as u64;

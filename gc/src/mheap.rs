@@ -31,6 +31,15 @@ pub struct GcConfig {
     pub det: bool,
     /// What the write barrier shades (`GODEBUG=wbmode`, gort's own key).
     pub wbmode: crate::mbarrier::WbMode,
+    /// `GODEBUG=gccheckmark=1`: verify every mark at mark termination
+    /// (`mcheckmark.rs`).
+    pub checkmark: bool,
+    /// `GODEBUG=gcscanold=0` sets it false: marking skips a growing map's
+    /// `oldbuckets` word (a deliberate fault).
+    pub scan_old: bool,
+    /// `GODEBUG=gcstoptheworld`: 1 marks with the world stopped, 2 also
+    /// sweeps before it restarts.
+    pub stoptheworld: u8,
 }
 
 impl Default for GcConfig {
@@ -40,6 +49,9 @@ impl Default for GcConfig {
             gctrace: 0,
             det: false,
             wbmode: crate::mbarrier::WbMode::Hybrid,
+            checkmark: false,
+            scan_old: true,
+            stoptheworld: 0,
         }
     }
 }
@@ -106,6 +118,8 @@ pub struct Heap {
     /// `Some` while tests ask which objects stacks kept (`mark.rs`).
     pub(crate) debug_stack_hits: Mutex<Option<Vec<usize>>>,
     pub(crate) last_cycle: Mutex<Option<crate::mgc::CycleStats>>,
+    /// Objects the next mark termination unmarks (`gc_debug_unmark`).
+    pub(crate) debug_unmark: Mutex<Vec<usize>>,
 }
 
 // SAFETY: span and arena references are to leaked, never-freed objects
@@ -162,6 +176,7 @@ impl Heap {
             pages_in_use: AtomicUsize::new(0),
             debug_stack_hits: Mutex::new(None),
             last_cycle: Mutex::new(None),
+            debug_unmark: Mutex::new(Vec::new()),
         }
     }
 

@@ -51,6 +51,14 @@ pub struct Type {
     /// `elem_words` words (`count` times); a plain type has one element.
     pub elem_words: usize,
     pub count: usize,
+    /// How reports name the type: `name`, or `[n]name` for an array.
+    pub display_name: &'static str,
+    /// Field names of the words of one element (`buckets`, `elems[5]`),
+    /// for the paths the checkmark verifier prints; `None`: byte offsets.
+    pub word_names: Option<Box<[String]>>,
+    /// The word that holds a growing map's `oldbuckets` (hmap's), which
+    /// `GODEBUG=gcscanold=0` leaves unscanned.
+    pub scan_old_word: Option<usize>,
 }
 
 impl fmt::Debug for Type {
@@ -63,6 +71,12 @@ impl Type {
     /// A type of `words` 8-byte words whose words `pointers` hold
     /// pointers. Types live for the process (leaked), like Go's.
     pub fn new(name: &'static str, words: usize, pointers: &[usize]) -> &'static Type {
+        Type::build(name, words, pointers).leak()
+    }
+
+    /// `new`'s type before it is leaked, for a caller that names its
+    /// words (`with_word_names`) or marks its oldbuckets word.
+    pub fn build(name: &'static str, words: usize, pointers: &[usize]) -> Type {
         assert!(words > 0, "gort: type {name} has no words");
         let mut mask = vec![0u64; words.div_ceil(64)];
         let mut ptrdata = 0;
@@ -71,14 +85,64 @@ impl Type {
             mask[w / 64] |= 1 << (w % 64);
             ptrdata = ptrdata.max((w + 1) * 8);
         }
-        Box::leak(Box::new(Type {
+        Type {
             name,
             size: words * 8,
             ptrmask: mask.into_boxed_slice(),
             ptrdata,
             elem_words: words,
             count: 1,
-        }))
+            display_name: name,
+            word_names: None,
+            scan_old_word: None,
+        }
+    }
+
+    /// Names the words of one element, in order (one name per word).
+    pub fn with_word_names(mut self, names: Vec<String>) -> Type {
+        assert_eq!(
+            names.len(),
+            self.elem_words,
+            "gort: type {} has {} words, {} names given",
+            self.name,
+            self.elem_words,
+            names.len()
+        );
+        self.word_names = Some(names.into_boxed_slice());
+        self
+    }
+
+    /// Marks word `w` as a growing map's `oldbuckets` (see
+    /// `scan_old_word`).
+    pub fn with_scan_old_word(mut self, w: usize) -> Type {
+        assert!(
+            w < self.elem_words && self.is_ptr(w),
+            "gort: oldbuckets word {w} of type {} is not a pointer word",
+            self.name
+        );
+        self.scan_old_word = Some(w);
+        self
+    }
+
+    /// Makes the type live for the process, like Go's types.
+    pub fn leak(self) -> &'static Type {
+        Box::leak(Box::new(self))
+    }
+
+    /// The name of word `w` of the object (`[3].elems[5]` in an array,
+    /// `.buckets`), or its byte offset (`+0x10`) if the type names none.
+    pub fn word_name(&self, w: usize) -> String {
+        let (e, i) = (w / self.elem_words.max(1), w % self.elem_words.max(1));
+        let elem = if self.count > 1 {
+            format!("[{e}]")
+        } else {
+            String::new()
+        };
+        match self.word_names.as_ref().and_then(|n| n.get(i)) {
+            Some(n) => format!("{elem}.{n}"),
+            None if self.count > 1 => format!("{elem}+{:#x}", i * 8),
+            None => format!("+{:#x}", w * 8),
+        }
     }
 
     /// Go's `[n]elem` (a bucket array): `n` copies of `elem`'s layout.
@@ -105,6 +169,9 @@ impl Type {
             ptrdata,
             elem_words: elem.elem_words,
             count: n,
+            display_name: Box::leak(format!("[{n}]{}", elem.display_name).into_boxed_str()),
+            word_names: elem.word_names.clone(),
+            scan_old_word: None,
         }));
         arrays.insert(key, t);
         t

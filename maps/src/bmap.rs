@@ -18,7 +18,12 @@ pub(crate) const X_NEXTOVERFLOW: usize = 2;
 
 pub(crate) fn mapextra_type() -> &'static Type {
     static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
-    T.get_or_init(|| Type::new("runtime.mapextra", 3, &[0, 1, 2]))
+    T.get_or_init(|| {
+        let names = ["overflow", "oldoverflow", "nextOverflow"];
+        Type::build("runtime.mapextra", 3, &[0, 1, 2])
+            .with_word_names(names.map(String::from).to_vec())
+            .leak()
+    })
 }
 /// A slice header `[]*bmap`: data, len, cap.
 pub(crate) fn slice_type() -> &'static Type {

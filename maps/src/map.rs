@@ -49,7 +49,20 @@ pub(crate) const W_EXTRA: usize = 5;
 
 pub(crate) fn hmap_type() -> &'static Type {
     static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
-    T.get_or_init(|| Type::new("runtime.hmap", 6, &[W_BUCKETS, W_OLDBUCKETS, W_EXTRA]))
+    T.get_or_init(|| {
+        let names = [
+            "count",
+            "flags",
+            "buckets",
+            "oldbuckets",
+            "nevacuate",
+            "extra",
+        ];
+        Type::build("runtime.hmap", 6, &[W_BUCKETS, W_OLDBUCKETS, W_EXTRA])
+            .with_word_names(names.map(String::from).to_vec())
+            .with_scan_old_word(W_OLDBUCKETS)
+            .leak()
+    })
 }
 /// A map header (Go's `*hmap`); `Ptr::NIL` is the nil map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

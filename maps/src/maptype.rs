@@ -156,7 +156,22 @@ impl MapType {
             // A bucket with pointers also has its overflow word scanned.
             ptrs.push(words - 1);
         }
-        let bucket = Type::new(name, words, &ptrs);
+        // Field names for the verifier's paths: `elems[5]`, and `+0x8`
+        // past the first word of a multi-word key or element.
+        let slot_words = |field: &'static str, per: usize| {
+            (0..BUCKET_CNT * per).map(move |w| match w % per {
+                0 => format!("{field}[{}]", w / per),
+                o => format!("{field}[{}]+{:#x}", w / per, o * 8),
+            })
+        };
+        let names = std::iter::once("tophash".to_string())
+            .chain(slot_words("keys", key_words))
+            .chain(slot_words("elems", elem_words))
+            .chain(std::iter::once("overflow".to_string()))
+            .collect();
+        let bucket = Type::build(name, words, &ptrs)
+            .with_word_names(names)
+            .leak();
         Box::leak(Box::new(MapType {
             name,
             key,

@@ -163,6 +163,9 @@ impl Runtime {
             gctrace: self.cfg.gctrace_value(),
             det: matches!(sc.mode, rt::Mode::Deterministic(_)),
             wbmode: self.cfg.wbmode_value(),
+            checkmark: self.cfg.gccheckmark_value(),
+            scan_old: self.cfg.gcscanold_value(),
+            stoptheworld: self.cfg.gcstoptheworld_value(),
         };
         // The heap is created with the runtime's settings before main runs
         // (runtime.main's `gcinit`).

@@ -44,9 +44,12 @@ pub use gort_scheduler::{
     SendCase, StartInfo,
 };
 
-/// The collector's settings and debug counters, and the word freed memory
-/// is poisoned with.
-pub use gort_gc::{gc_debug_stack_hits, gc_debug_take_stack_hits, GcConfig, POISON};
+/// The collector's settings and debug hooks (what stacks kept; an object
+/// to lose on purpose, for the `gccheckmark` verifier), and the word freed
+/// memory is poisoned with.
+pub use gort_gc::{
+    gc_debug_stack_hits, gc_debug_take_stack_hits, gc_debug_unmark, GcConfig, POISON,
+};
 
 /// The write barrier: its helpers for runtime code that copies or clears
 /// typed heap memory (Go's `typedmemmove`, `typedmemclr`,

@@ -446,6 +446,9 @@ fn a_type_whose_pointer_data_exceeds_its_size_is_refused() {
             ptrdata: words * 64 * 8,
             elem_words: words * 64,
             count: 1,
+            display_name: "heap.liar",
+            word_names: None,
+            scan_old_word: None,
         }));
         let p = new_object(ty);
         p.store(0, 0);

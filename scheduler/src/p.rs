@@ -68,6 +68,15 @@ impl GPtr {
     }
     /// Crate-private: every GPtr built inside this crate names a G of a
     /// runtime that is still running where it is used.
+    /// The goroutine's id.
+    ///
+    /// # Safety
+    /// The G must belong to a runtime that is still running (Gs are freed
+    /// with their runtime), such as one from `allgs_snapshot`.
+    pub unsafe fn goid(&self) -> u64 {
+        self.get().goid()
+    }
+
     pub(crate) fn get(&self) -> &'static G {
         // SAFETY: Gs live until their runtime's teardown, after every M and
         // the driver have stopped using them; inside this crate GPtrs only

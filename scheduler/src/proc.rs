@@ -382,6 +382,45 @@ pub unsafe fn for_each_goroutine_stack(slack: usize, mut f: impl FnMut(u64, usiz
     }
 }
 
+/// Zeroes the stacks that dead goroutines keep for reuse: Go's `gfput`
+/// keeps a dead G with its stack and `newproc` hands both to the next
+/// goroutine, which then finds the dead one's words in every frame slot
+/// it has not written yet, where a conservative scan reads them as
+/// pointers. The collector's verifier (`GODEBUG=gccheckmark=1`) clears
+/// them at each cycle's start so that such words cannot pass for roots.
+/// Only words that are not zero are written: untouched pages stay
+/// uncommitted.
+///
+/// # Safety
+/// The world must be stopped (no goroutine dies or is created meanwhile)
+/// and the caller on a goroutine of the runtime or its system stack.
+pub unsafe fn clear_dead_stacks() {
+    let Some(g) = getg().or_else(current_system_g) else {
+        return;
+    };
+    let gs = g.sched().allgs.lock().unwrap().clone();
+    for gp in gs {
+        let g = gp.get();
+        if g.status() != G_DEAD {
+            continue;
+        }
+        let mut a = g.stack.lo() + crate::stack::GUARD;
+        while a + 8 <= g.stack.hi() {
+            // SAFETY: [lo + GUARD, hi) is the dead G's own slot, mapped;
+            // its coroutine was dropped when it exited and nothing runs
+            // on it until `newproc` reuses it, which cannot happen while
+            // the world is stopped (the function's contract).
+            unsafe {
+                let w = a as *mut usize;
+                if std::ptr::read_volatile(w) != 0 {
+                    std::ptr::write_volatile(w, 0);
+                }
+            }
+            a += 8;
+        }
+    }
+}
+
 /// The goroutine whose `systemstack` call is running on this thread.
 pub(crate) fn current_system_g() -> Option<&'static G> {
     let p = SYSTEM_G.with(|c| c.get());

@@ -173,6 +173,26 @@ pub(super) const DEBUG_VARS: &[DebugVar] = &[
         |c, v| c.gctrace = v.unwrap_or(0) as u32,
         "print Go 1.19's gctrace line after each collection",
     ),
+    int(
+        "gccheckmark",
+        Owner::Go,
+        INT32,
+        "a non-negative integer",
+        off,
+        |c, v| c.gccheckmark = v.unwrap_or(0) > 0,
+        "verify every mark at mark termination by marking again from the roots, world stopped \
+         (Go 1.19's pass finds almost nothing to do; gort's re-runs the roots)",
+    ),
+    int(
+        "gcstoptheworld",
+        Owner::Go,
+        (0, 2),
+        "0, 1 or 2",
+        off,
+        |c, v| c.gcstoptheworld = v.unwrap_or(0) as u8,
+        "1: the whole mark with the world stopped; 2: and the sweep \
+         (Go 1.19's 2 dies with `failed to set sweep barrier`; gort's works)",
+    ),
     // gort's own keys.
     int(
         "simseed",
@@ -213,9 +233,14 @@ pub(super) const DEBUG_VARS: &[DebugVar] = &[
         doc: "what the write barrier shades: hybrid (Go's: old and new value), dijkstra (new), \
               yuasa (old) or off (nothing)",
     },
-    reserved(
+    int(
         "gcscanold",
-        "whether the collector scans a growing map's oldbuckets",
+        Owner::Gort,
+        (0, 1),
+        "0 or 1",
+        || "1 (scanned)".to_string(),
+        |c, v| c.gcscanold = v.unwrap_or(1) != 0,
+        "0: the collector does not scan a growing map's oldbuckets (a deliberate fault)",
     ),
     // Go 1.19's other runtime keys (runtime/runtime1.go's dbgvars, in its order).
     go(
@@ -228,16 +253,8 @@ pub(super) const DEBUG_VARS: &[DebugVar] = &[
     ),
     go("cgocheck", "checks on Go pointers passed to C"),
     go("efence", "each object on its own pages, never recycled"),
-    go(
-        "gccheckmark",
-        "verify the concurrent mark with a stop-the-world mark",
-    ),
     go("gcpacertrace", "print the pacer's internal state"),
     go("gcshrinkstackoff", "never shrink goroutine stacks"),
-    go(
-        "gcstoptheworld",
-        "1: stop-the-world collections; 2: and sweeps",
-    ),
     go(
         "invalidptr",
         "crash on an invalid pointer in a pointer-typed word",

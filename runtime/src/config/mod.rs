@@ -66,6 +66,13 @@ pub struct Config {
     gctrace: u32,
     /// `GODEBUG=wbmode=...` (gort's key): what the write barrier shades.
     wbmode: gort_gc::WbMode,
+    /// `GODEBUG=gccheckmark=1`: the heap verifier at mark termination.
+    gccheckmark: bool,
+    /// `GODEBUG=gcscanold=0` makes it false: growing maps' oldbuckets are
+    /// not scanned.
+    gcscanold: bool,
+    /// `GODEBUG=gcstoptheworld=N`, 0 to 2.
+    gcstoptheworld: u8,
     output: Output,
     traceback: Traceback,
     /// `GORACE`, parsed and kept for the race detector to come.
@@ -94,6 +101,9 @@ impl Config {
             gogc: Some(GOGC_DEFAULT),
             gctrace: 0,
             wbmode: gort_gc::WbMode::Hybrid,
+            gccheckmark: false,
+            gcscanold: true,
+            gcstoptheworld: 0,
             output: sched.output,
             traceback: sched.traceback,
             race: RaceOptions::default(),
@@ -209,6 +219,47 @@ impl Config {
     /// The write-barrier mode.
     pub fn wbmode_value(&self) -> gort_gc::WbMode {
         self.wbmode
+    }
+
+    /// Verifies every collection's mark at mark termination
+    /// (`GODEBUG=gccheckmark=1`): a reachable object left unmarked is
+    /// `fatal error: checkmark found unmarked object`, with its path.
+    pub fn gccheckmark(mut self, on: bool) -> Config {
+        self.gccheckmark = on;
+        self
+    }
+
+    /// With `false` (`GODEBUG=gcscanold=0`), the collector does not scan
+    /// a growing map's `oldbuckets`: a deliberate fault, for experiments.
+    pub fn gcscanold(mut self, on: bool) -> Config {
+        self.gcscanold = on;
+        self
+    }
+
+    /// `GODEBUG=gcstoptheworld=N`: 1 marks with the world stopped, 2 also
+    /// sweeps before the world restarts.
+    ///
+    /// # Panics
+    /// If `n` exceeds 2.
+    pub fn gcstoptheworld(mut self, n: u8) -> Config {
+        assert!(n <= 2, "gort: Config::gcstoptheworld({n}): 0, 1 or 2");
+        self.gcstoptheworld = n;
+        self
+    }
+
+    /// `GODEBUG=gccheckmark`: whether the verifier runs.
+    pub fn gccheckmark_value(&self) -> bool {
+        self.gccheckmark
+    }
+
+    /// `GODEBUG=gcscanold`: whether oldbuckets are scanned (the default).
+    pub fn gcscanold_value(&self) -> bool {
+        self.gcscanold
+    }
+
+    /// `GODEBUG=gcstoptheworld`'s N.
+    pub fn gcstoptheworld_value(&self) -> u8 {
+        self.gcstoptheworld
     }
 
     /// `GOGC`: `Some(percent)`, or `None` when the collector is off.

@@ -314,15 +314,11 @@ fn go_key_not_simulated() {
 
 #[test]
 fn reserved_gort_keys() {
-    for key in ["simtrace", "gcscanold"] {
-        let cfg = godebug(&format!("{key}=1"));
-        assert_eq!(
-            cfg.warnings(),
-            [format!(
-                "gort: GODEBUG key {key:?} is not implemented yet; ignored"
-            )]
-        );
-    }
+    let cfg = godebug("simtrace=1");
+    assert_eq!(
+        cfg.warnings(),
+        ["gort: GODEBUG key \"simtrace\" is not implemented yet; ignored"]
+    );
 }
 
 #[test]
@@ -454,6 +450,85 @@ fn gctrace_parsing() {
         cfg.warnings(),
         ["gort: GODEBUG item \"gctrace\" has no value (expected gctrace=N); using 0 (off)"]
     );
+}
+
+#[test]
+fn gc_verification_keys() {
+    let cfg = Config::new();
+    assert!(!cfg.gccheckmark_value() && cfg.gcscanold_value());
+    assert_eq!(cfg.gcstoptheworld_value(), 0);
+    let cfg = godebug("gccheckmark=1,gcscanold=0,gcstoptheworld=2");
+    assert!(cfg.warnings().is_empty(), "{:?}", cfg.warnings());
+    assert!(cfg.gccheckmark_value() && !cfg.gcscanold_value());
+    assert_eq!(cfg.gcstoptheworld_value(), 2);
+    // Go's test is `debug.gccheckmark > 0`.
+    assert!(godebug("gccheckmark=7").gccheckmark_value());
+    assert!(!godebug("gccheckmark=1,gccheckmark=0").gccheckmark_value());
+    assert!(godebug("gcscanold=0,gcscanold=1").gcscanold_value());
+    assert_eq!(godebug("gcstoptheworld=1").gcstoptheworld_value(), 1);
+}
+
+#[test]
+fn gc_verification_keys_malformed() {
+    let cases: [(&str, &str); 7] = [
+        (
+            "gccheckmark=yes",
+            "gort: GODEBUG gccheckmark=\"yes\" is not a non-negative integer; using 0 (off)",
+        ),
+        (
+            "gccheckmark",
+            "gort: GODEBUG item \"gccheckmark\" has no value (expected gccheckmark=N); using 0 (off)",
+        ),
+        (
+            "gcscanold=2",
+            "gort: GODEBUG gcscanold=\"2\" is too large (at most 1); using 1 (scanned)",
+        ),
+        (
+            "gcscanold=off",
+            "gort: GODEBUG gcscanold=\"off\" is not 0 or 1; using 1 (scanned)",
+        ),
+        (
+            "gcstoptheworld=3",
+            "gort: GODEBUG gcstoptheworld=\"3\" is too large (at most 2); using 0 (off)",
+        ),
+        (
+            "gcstoptheworld=-1",
+            "gort: GODEBUG gcstoptheworld=\"-1\" is not 0, 1 or 2; using 0 (off)",
+        ),
+        (
+            "gcstoptheworld=",
+            "gort: GODEBUG gcstoptheworld=\"\" is not 0, 1 or 2; using 0 (off)",
+        ),
+    ];
+    for (v, warning) in cases {
+        let cfg = godebug(&format!("gccheckmark=1,gcscanold=0,gcstoptheworld=1,{v}"));
+        assert_eq!(cfg.warnings(), [warning], "{v}");
+        // The malformed key falls back to its default; the others stand.
+        let key = v.split('=').next().unwrap();
+        assert_eq!(cfg.gccheckmark_value(), key != "gccheckmark", "{v}");
+        assert_eq!(cfg.gcscanold_value(), key == "gcscanold", "{v}");
+        assert_eq!(
+            cfg.gcstoptheworld_value(),
+            if key == "gcstoptheworld" { 0 } else { 1 },
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn gc_verification_builder() {
+    let cfg = godebug("gccheckmark=1,gcscanold=0,gcstoptheworld=1")
+        .gccheckmark(false)
+        .gcscanold(true)
+        .gcstoptheworld(2);
+    assert!(!cfg.gccheckmark_value() && cfg.gcscanold_value());
+    assert_eq!(cfg.gcstoptheworld_value(), 2);
+}
+
+#[test]
+#[should_panic(expected = "Config::gcstoptheworld(3): 0, 1 or 2")]
+fn builder_gcstoptheworld_beyond_2_panics() {
+    let _ = Config::new().gcstoptheworld(3);
 }
 
 #[test]
