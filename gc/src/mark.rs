@@ -30,8 +30,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arena::{arena_of, HeapArena, ARENA_SHIFT, PAGES_PER_ARENA};
-use crate::mheap::Heap;
 use crate::mgcwork::{Grey, WorkQueue, WORKBUF_OBJS};
+use crate::mheap::Heap;
 use crate::object::{find_object, Type};
 use crate::sizeclasses::PAGE_SHIFT;
 
@@ -86,6 +86,9 @@ pub struct Marker {
     /// Hand surplus grey objects to the global list (concurrent marking,
     /// where other drainers may be idle).
     share: Option<&'static WorkQueue>,
+    /// The heap being marked (`Heap::id`): addresses in arenas of other
+    /// heaps are not pointers to this one's objects (0: any heap).
+    heap_id: usize,
 }
 
 impl Default for Marker {
@@ -104,6 +107,7 @@ impl Marker {
             stack_hits: None,
             step: false,
             share: None,
+            heap_id: 0,
         }
     }
 
@@ -112,6 +116,7 @@ impl Marker {
         let mut m = Marker::new();
         m.step = heap.cfg.det;
         m.share = Some(&heap.gcs.work);
+        m.heap_id = heap.id;
         m
     }
 
@@ -142,11 +147,13 @@ impl Marker {
             self.last_arena.1
         } else {
             match arena_of(addr) {
-                Some(a) => {
+                // Another runtime's arena (or a free one): not ours to
+                // mark. Its owner cannot change while this heap marks.
+                Some(a) if self.heap_id == 0 || a.owner() == self.heap_id => {
                     self.last_arena = (addr >> ARENA_SHIFT, a);
                     a
                 }
-                None => return,
+                _ => return,
             }
         };
         let s = arena.spans[(addr >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)].load(Ordering::Acquire);
@@ -318,7 +325,10 @@ fn markroot_stack(heap: &'static Heap, m: &mut Marker, gp: gort_scheduler::GPtr)
             // stack slot (scan_goroutine_stack's contract), mapped and not
             // written while this runs.
             let v = unsafe { std::ptr::read_volatile(a as *const usize) };
-            if v != 0 && arena_of(v).is_some() {
+            // Words into other runtimes' arenas (stale words of a stack
+            // slot another runtime used) are not pointers into this heap;
+            // dropped here, they cost no deterministic step either.
+            if v != 0 && arena_of(v).is_some_and(|a| a.owner() == heap.id) {
                 words.push(v);
             }
             a += 8;

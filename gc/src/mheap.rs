@@ -59,6 +59,9 @@ struct Pages {
 /// ```
 pub struct Heap {
     pub cfg: GcConfig,
+    /// This heap's number in the process (never 0), the `owner` of its
+    /// arenas.
+    pub(crate) id: usize,
     pages: Mutex<Pages>,
     pub(crate) central: Box<[MCentral]>,
     pub(crate) mcaches: Box<[MCache]>,
@@ -107,8 +110,10 @@ unsafe impl Send for Heap {}
 impl Heap {
     pub(crate) fn new(cfg: GcConfig) -> Heap {
         let goal = crate::pacer::heap_goal(0, 0, 0, cfg.gogc);
+        static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
         Heap {
             cfg,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             pages: Mutex::new(Pages {
                 arenas: Vec::new(),
                 free: BTreeMap::new(),
@@ -167,7 +172,7 @@ impl Heap {
                     "gort: object of {} pages is larger than an arena",
                     npages
                 );
-                let a = alloc_arena();
+                let a = alloc_arena(self.id);
                 pages.arenas.push(a);
                 if npages * PAGE_SIZE < ARENA_BYTES {
                     pages.free.insert(

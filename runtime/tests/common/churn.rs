@@ -56,7 +56,7 @@ pub const GCSCANOLD: bool = false;
 /// concurrent mark has no barrier at all, so the torture workload's
 /// pointer moves lose objects by design; the tests that assert zero
 /// losses check `WRITE_BARRIER` and on `cmark` run the workload without
-/// the moves (`Params::moves = false`).
+/// the moves and without map growth (`Params::moves`, `map_growth`).
 pub const WRITE_BARRIER: bool = false;
 
 /// The GODEBUG value every torture run uses (before per-test extras):
@@ -81,7 +81,8 @@ pub struct Params {
     pub ops: usize,
     /// Pointer slots of a worker's table.
     pub slots: usize,
-    pub gogc: u32,
+    /// GOGC (None: off).
+    pub gogc: Option<u32>,
     /// The driver's explicit `gc()` every this many of its yields.
     pub gc_every: usize,
     /// Keys each map is kept near (growth and same-size growth).
@@ -91,6 +92,17 @@ pub struct Params {
     /// Move pointers between locations across yields (the lost-object
     /// pattern); off only while there is no write barrier.
     pub moves: bool,
+    /// Let the maps grow and same-size grow (evacuation moves pointers
+    /// from old buckets to new ones, which the write barrier covers); off
+    /// only while there is none: the maps are then made with room to
+    /// spare and kept at a fixed count.
+    pub map_growth: bool,
+    /// Collect only with the workers stopped: GOGC off, and the driver's
+    /// `gc()` runs while it holds a lock every worker operation takes for
+    /// reading. For parallel mode while there is no write barrier (no
+    /// mutation during a mark); it still exercises allocation, sweeping
+    /// and marking with real threads.
+    pub quiesce: bool,
     /// Extra GODEBUG items (comma-separated), after `godebug()`.
     pub extra_godebug: String,
     /// A run taking longer than this is reported as `Other`.
@@ -107,11 +119,13 @@ impl Default for Params {
             workers: 3,
             ops: 160,
             slots: 24,
-            gogc: 10,
+            gogc: Some(10),
             gc_every: 40,
             map_keys: 48,
             ballast: 1_000,
             moves: WRITE_BARRIER,
+            map_growth: WRITE_BARRIER,
+            quiesce: false,
             extra_godebug: String::new(),
             timeout: Duration::from_secs(120),
             threads: 2,
@@ -136,7 +150,7 @@ pub fn config(seed: u64, p: &Params) -> Config {
     }
     let dbg = items.join(",");
     let procs = p.procs.to_string();
-    let gogc = p.gogc.to_string();
+    let gogc = p.gogc.map_or("off".to_string(), |g| g.to_string());
     Config::from_vars(|k| match k {
         "GODEBUG" => Some(dbg.clone()),
         "GOMAXPROCS" => Some(procs.clone()),
@@ -295,6 +309,9 @@ impl KeySet {
 struct Shared {
     exchange: Root,
     lock: gort::Mutex,
+    /// Held for reading by each worker operation, for writing by the
+    /// driver's collections (`Params::quiesce`).
+    world: gort::RWMutex,
     running: AtomicUsize,
     stop: AtomicBool,
 }
@@ -505,7 +522,11 @@ impl Worker {
     /// Moves the table to a new one (sometimes a large object), slot by
     /// slot across yields.
     fn op_retable(&mut self) {
-        let slots = if self.chance(3) { BIG_SLOTS } else { self.p.slots };
+        let slots = if self.chance(3) {
+            BIG_SLOTS
+        } else {
+            self.p.slots
+        };
         let new = new_object(table_type(slots));
         let old = self.table.load();
         let n = self.slots.min(slots);
@@ -565,8 +586,7 @@ impl Worker {
         } else {
             let src = self.table_loc();
             let (p, tag) = src.get();
-            if tag == 0 || tag & KIND_BLOB != 0 || !check_target(p, tag, self.me, "to int map")
-            {
+            if tag == 0 || tag & KIND_BLOB != 0 || !check_target(p, tag, self.me, "to int map") {
                 return;
             }
             src.set(Ptr::NIL, 0);
@@ -626,6 +646,24 @@ impl Worker {
     /// pile up until a same-size grow).
     fn map_churn(&mut self) {
         let target = self.p.map_keys;
+        if !self.p.map_growth {
+            // Never more than `target` entries in maps sized for 8 times
+            // that: no growth, and overflow buckets too rare to make a
+            // same-size grow.
+            for _ in 0..4 {
+                if self.ikeys.len() < target {
+                    self.imap_insert_fresh();
+                } else {
+                    self.imap_delete_random();
+                }
+                if self.skeys.len() < target {
+                    self.smap_insert_fresh();
+                } else {
+                    self.smap_delete_random();
+                }
+            }
+            return;
+        }
         for _ in 0..4 {
             if self.ikeys.len() < target || self.chance(2) {
                 self.imap_insert_fresh();
@@ -640,6 +678,11 @@ impl Worker {
                 self.smap_delete_random();
             }
         }
+    }
+
+    /// Whether a map of `len` entries may take one more.
+    fn room(&self, len: usize) -> bool {
+        self.p.map_growth || len < self.p.map_keys
     }
 
     /// Iterates a map with the iterator open across yields, the map
@@ -657,7 +700,7 @@ impl Worker {
                 check_target(v, k, self.me, "int map iteration");
                 i += 1;
                 if i % 5 == 0 {
-                    if self.chance(2) {
+                    if self.chance(2) && self.room(self.ikeys.len()) {
                         self.imap_insert_fresh();
                     } else {
                         self.imap_delete_random();
@@ -682,7 +725,7 @@ impl Worker {
                 check_target(v, id, self.me, "string map iteration");
                 i += 1;
                 if i % 5 == 0 {
-                    if self.chance(2) {
+                    if self.chance(2) && self.room(self.skeys.len()) {
                         self.smap_insert_fresh();
                     } else {
                         self.smap_delete_random();
@@ -703,7 +746,11 @@ impl Worker {
         let mut stack: Vec<Ptr> = Vec::new();
         let table = self.table.load();
         for i in 0..self.slots {
-            let (p, tag) = Loc { obj: table, w: 2 * i }.get();
+            let (p, tag) = Loc {
+                obj: table,
+                w: 2 * i,
+            }
+            .get();
             if check_target(p, tag, self.me, at) && seen.insert(p.0) {
                 stack.push(p);
             }
@@ -756,7 +803,7 @@ impl Worker {
             12..=14 => self.map_churn(),
             15 => self.iterate(),
             16 if self.chance(8) => self.op_retable(),
-            17 if self.chance(10) => gc(),
+            17 if !self.p.quiesce && self.chance(10) => gc(),
             _ => self.pause(),
         }
         if i % 50 == 49 {
@@ -780,8 +827,14 @@ fn ballast_tag(r: &Root) -> u64 {
 /// collections.
 fn worker(me: u64, seed: u64, p: Params, shared: Arc<Shared>) -> (u64, u64) {
     let table = Root::new(new_object(table_type(p.slots)));
-    let imap: Map<Ptr> = Map::new();
-    let smap: StrMap<Ptr> = StrMap::new();
+    let (imap, smap): (Map<Ptr>, StrMap<Ptr>) = if p.map_growth {
+        (Map::new(), StrMap::new())
+    } else {
+        (
+            Map::with_hint(8 * p.map_keys),
+            StrMap::with_hint(8 * p.map_keys),
+        )
+    };
     let mut w = Worker {
         me,
         rng: (seed ^ (me << 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
@@ -811,8 +864,15 @@ fn worker(me: u64, seed: u64, p: Params, shared: Arc<Shared>) -> (u64, u64) {
         std::hint::black_box(id);
         ballast.store(n);
     }
+    let shared = w.shared.clone();
     for i in 0..w.p.ops {
+        if w.p.quiesce {
+            shared.world.rlock();
+        }
         w.step(i);
+        if w.p.quiesce {
+            shared.world.runlock();
+        }
     }
     w.verify("check at the end");
     // The ballast's payloads.
@@ -838,6 +898,7 @@ pub fn churn_main(seed: u64, p: Params) {
     let shared = Arc::new(Shared {
         exchange: Root::new(new_object(table_type(EXCHANGE_SLOTS))),
         lock: gort::Mutex::new(),
+        world: gort::RWMutex::new(),
         running: AtomicUsize::new(p.workers),
         stop: AtomicBool::new(false),
     });
@@ -857,12 +918,19 @@ pub fn churn_main(seed: u64, p: Params) {
     wg.add(1);
     {
         let (shared, wg, every) = (shared.clone(), wg.clone(), p.gc_every.max(1));
+        let quiesce = p.quiesce;
         gort::go!(move || {
             let mut n = 0usize;
             while shared.running.load(Ordering::Acquire) > 0 {
                 n += 1;
                 if n % every == 0 {
-                    gc();
+                    if quiesce {
+                        shared.world.lock();
+                        gc();
+                        shared.world.unlock();
+                    } else {
+                        gc();
+                    }
                 }
                 gort::gosched();
             }
