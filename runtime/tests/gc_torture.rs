@@ -266,10 +266,9 @@ fn another_runtimes_collection_does_not_mark_this_heap() {
 #[test]
 #[ignore = "needs GODEBUG wbmode (write-barrier branch): at merge set churn::WBMODE and churn::WRITE_BARRIER to true and remove this ignore"]
 fn without_the_write_barrier_objects_are_lost() {
-    assert!(
-        churn::WBMODE && churn::WRITE_BARRIER,
-        "flip churn::WBMODE and churn::WRITE_BARRIER with the barrier merged"
-    );
+    if !(churn::WBMODE && churn::WRITE_BARRIER) {
+        panic!("flip churn::WBMODE and churn::WRITE_BARRIER with the barrier merged");
+    }
     let p = Params {
         moves: true,
         map_growth: true,
@@ -289,10 +288,9 @@ fn without_the_write_barrier_objects_are_lost() {
 #[test]
 #[ignore = "needs GODEBUG gcscanold (verifier branch): at merge set churn::GCSCANOLD to true and remove this ignore"]
 fn without_scanning_oldbuckets_objects_are_lost() {
-    assert!(
-        churn::GCSCANOLD,
-        "flip churn::GCSCANOLD with the verifier merged"
-    );
+    if !churn::GCSCANOLD {
+        panic!("flip churn::GCSCANOLD with the verifier merged");
+    }
     let p = Params {
         map_growth: true,
         map_keys: 200,

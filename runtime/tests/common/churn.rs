@@ -192,7 +192,7 @@ fn blob_type() -> &'static Type {
 fn table_type(slots: usize) -> &'static Type {
     static T: OnceLock<StdMutex<HashMap<usize, &'static Type>>> = OnceLock::new();
     let mut m = T.get_or_init(Default::default).lock().unwrap();
-    *m.entry(slots).or_insert_with(|| {
+    m.entry(slots).or_insert_with(|| {
         let ptrs: Vec<usize> = (0..slots).map(|i| 2 * i).collect();
         Type::new("churn.table", 2 * slots, &ptrs)
     })
@@ -690,16 +690,17 @@ impl Worker {
     fn iterate(&mut self) {
         let mut seen = HashSet::new();
         if self.chance(2) {
-            let mut it = self.imap.iter();
+            // Open across the yields below, while the map changes.
+            let it = self.imap.iter();
             let mut i = 0u64;
-            while let Some((k, v)) = it.next() {
+            for (k, v) in it {
                 let k = k as u64;
                 if !seen.insert(k) {
                     mismatch(format_args!("int map iteration produced {k:#x} twice"));
                 }
                 check_target(v, k, self.me, "int map iteration");
                 i += 1;
-                if i % 5 == 0 {
+                if i.is_multiple_of(5) {
                     if self.chance(2) && self.room(self.ikeys.len()) {
                         self.imap_insert_fresh();
                     } else {
@@ -709,9 +710,9 @@ impl Worker {
                 }
             }
         } else {
-            let mut it = self.smap.iter();
+            let it = self.smap.iter();
             let mut i = 0u64;
-            while let Some((k, v)) = it.next() {
+            for (k, v) in it {
                 let ks = k.to_string_lossy();
                 let Some(id) = ks
                     .strip_prefix('n')
@@ -724,7 +725,7 @@ impl Worker {
                 }
                 check_target(v, id, self.me, "string map iteration");
                 i += 1;
-                if i % 5 == 0 {
+                if i.is_multiple_of(5) {
                     if self.chance(2) && self.room(self.skeys.len()) {
                         self.smap_insert_fresh();
                     } else {
@@ -923,7 +924,7 @@ pub fn churn_main(seed: u64, p: Params) {
             let mut n = 0usize;
             while shared.running.load(Ordering::Acquire) > 0 {
                 n += 1;
-                if n % every == 0 {
+                if n.is_multiple_of(every) {
                     if quiesce {
                         shared.world.lock();
                         gc();
