@@ -172,7 +172,7 @@ impl Heap {
                     "gort: object of {} pages is larger than an arena",
                     npages
                 );
-                let a = alloc_arena(self.id);
+                let a = take_arena(self.id);
                 pages.arenas.push(a);
                 if npages * PAGE_SIZE < ARENA_BYTES {
                     pages.free.insert(
@@ -254,6 +254,23 @@ impl Heap {
         }
         addr
     }
+}
+
+/// `alloc_arena` on the system stack when called on a goroutine. Taking
+/// an arena runs code whose path depends on the process's arena pool
+/// (a fresh arena, or one a finished runtime gave back): run on the
+/// goroutine's stack, it would leave different stale words there (the
+/// arena's base among them) depending on what ran in the process before,
+/// and the conservative stack scan would then keep different objects
+/// alive, so a deterministic seed would not replay byte for byte.
+fn take_arena(owner: usize) -> &'static HeapArena {
+    use gort_scheduler::stack::{current_sp, slot_of};
+    if slot_of(current_sp()).is_none() {
+        return alloc_arena(owner);
+    }
+    let mut a = None;
+    gort_scheduler::systemstack(&mut || a = Some(alloc_arena(owner)));
+    a.expect("arena")
 }
 
 impl Drop for Heap {

@@ -72,8 +72,6 @@ fn parallel_many_cycles_lose_nothing() {
         threads: 1,
         ops: 400,
         gc_every: 10,
-        quiesce: !churn::WRITE_BARRIER,
-        gogc: if churn::WRITE_BARRIER { Some(10) } else { None },
         ..Params::default()
     };
     let r = churn::sweep(0..20, "", &p);
@@ -94,9 +92,11 @@ fn a_seed_replays_byte_for_byte_with_gctrace() {
         extra_godebug: "gctrace=1".into(),
         ..Params::default()
     };
+    // Seed 10 once replayed with a different number of collections in one
+    // process: stale words the arena pool's code left on a goroutine stack.
     for seed in [3, 10, 77] {
-        let a = churn::run_seed(seed, &p);
-        let b = churn::run_seed(seed, &p);
+        let runs: Vec<churn::Run> = (0..3).map(|_| churn::run_seed(seed, &p)).collect();
+        let a = &runs[0];
         assert!(
             matches!(a.outcome, Outcome::Ok { .. }),
             "seed {seed}: {:?}",
@@ -108,8 +108,10 @@ fn a_seed_replays_byte_for_byte_with_gctrace() {
             "seed {seed}: {traces} gctrace lines:\n{}",
             a.stderr
         );
-        assert_eq!(a.stdout, b.stdout, "seed {seed}: stdout differs");
-        assert_eq!(a.stderr, b.stderr, "seed {seed}: stderr differs");
+        for b in &runs[1..] {
+            assert_eq!(a.stdout, b.stdout, "seed {seed}: stdout differs");
+            assert_eq!(a.stderr, b.stderr, "seed {seed}: stderr differs");
+        }
     }
 }
 
@@ -180,13 +182,6 @@ fn runtimes_side_by_side_do_not_disturb_each_other() {
             a.seed
         );
     }
-    // Until the barrier is in, the parallel runtime's concurrent marks
-    // lose objects of its own (its own test quiesces them); anything else
-    // fails.
-    let par_bad: Vec<_> = par_bad
-        .into_iter()
-        .filter(|r| churn::WRITE_BARRIER || !matches!(r.outcome, Outcome::Lost(_)))
-        .collect();
     assert!(
         par_bad.is_empty(),
         "the parallel runtime beside them failed: {:?}",
