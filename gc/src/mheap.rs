@@ -256,20 +256,29 @@ impl Heap {
     }
 }
 
-/// `alloc_arena` on the system stack when called on a goroutine. Taking
-/// an arena runs code whose path depends on the process's arena pool
-/// (a fresh arena, or one a finished runtime gave back): run on the
-/// goroutine's stack, it would leave different stale words there (the
-/// arena's base among them) depending on what ran in the process before,
-/// and the conservative stack scan would then keep different objects
-/// alive, so a deterministic seed would not replay byte for byte.
-fn take_arena(owner: usize) -> &'static HeapArena {
+/// Runs `f` on the system stack when called on a goroutine (else here).
+///
+/// For code whose path depends on process-wide state: the arena pool (a
+/// fresh arena, or one a finished runtime gave back), a process-wide lock
+/// other runtimes may hold, a process-wide cache filled on first use. Run
+/// on a goroutine's stack, it would leave different stale words there
+/// (heap addresses among them) depending on what else runs in the
+/// process, and the conservative stack scan would keep different objects
+/// alive: a deterministic seed would not replay byte for byte. `f` must
+/// not block on the scheduler, park or allocate from the heap.
+fn off_goroutine_stack(f: &mut dyn FnMut()) {
     use gort_scheduler::stack::{current_sp, slot_of};
     if slot_of(current_sp()).is_none() {
-        return alloc_arena(owner);
+        f()
+    } else {
+        gort_scheduler::systemstack(f)
     }
+}
+
+/// `alloc_arena`, off the goroutine's stack (`off_goroutine_stack`).
+fn take_arena(owner: usize) -> &'static HeapArena {
     let mut a = None;
-    gort_scheduler::systemstack(&mut || a = Some(alloc_arena(owner)));
+    off_goroutine_stack(&mut || a = Some(alloc_arena(owner)));
     a.expect("arena")
 }
 

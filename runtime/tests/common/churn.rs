@@ -200,14 +200,27 @@ fn blob_type() -> &'static Type {
     T.get_or_init(|| Type::new("churn.blob", BLOB_WORDS, &[]))
 }
 
-/// A table of `slots` (pointer, tag) pairs; interned per size.
+/// A table of `slots` (pointer, tag) pairs. One lock-free cell per size
+/// the workload uses (a process-wide lock taken on a goroutine would leave
+/// contention-dependent words on its stack for the conservative scan).
 fn table_type(slots: usize) -> &'static Type {
-    static T: OnceLock<StdMutex<HashMap<usize, &'static Type>>> = OnceLock::new();
-    let mut m = T.get_or_init(Default::default).lock().unwrap();
-    m.entry(slots).or_insert_with(|| {
+    static T: [OnceLock<(usize, &'static Type)>; 3] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let make = || {
         let ptrs: Vec<usize> = (0..slots).map(|i| 2 * i).collect();
-        Type::new("churn.table", 2 * slots, &ptrs)
-    })
+        (slots, Type::new("churn.table", 2 * slots, &ptrs))
+    };
+    let cell = match slots {
+        EXCHANGE_SLOTS => &T[0],
+        BIG_SLOTS => &T[1],
+        _ => &T[2],
+    };
+    let (n, t) = *cell.get_or_init(make);
+    assert_eq!(
+        n, slots,
+        "churn: one table size besides the exchange and the big table"
+    );
+    t
 }
 
 fn check_of(id: u64) -> u64 {
@@ -1008,8 +1021,23 @@ pub fn head(s: &str, lines: usize) -> String {
     s.lines().take(lines).collect::<Vec<_>>().join("\n")
 }
 
+/// Makes the workload's types (process-wide, made on first use) on the
+/// calling thread, before any runtime: made on a goroutine, the first
+/// run in the process would leave other stale words on its stacks than
+/// later runs, and the conservative scan would keep other objects.
+pub fn make_types(p: &Params) {
+    node_type();
+    blob_type();
+    for n in [p.slots, BIG_SLOTS, EXCHANGE_SLOTS] {
+        table_type(n);
+    }
+    <Ptr as gort::MapElem>::map_type();
+    <Ptr as gort::MapElem>::str_map_type();
+}
+
 /// Runs the workload once on a runtime configured for `seed`.
 pub fn run_seed(seed: u64, p: &Params) -> Run {
+    make_types(p);
     run_program(seed, config(seed, p), p.timeout, {
         let p = p.clone();
         move || churn_main(seed, p)
