@@ -70,8 +70,8 @@ impl HeapArena {
     fn new_leaked(base: usize) -> &'static HeapArena {
         let layout = Layout::new::<HeapArena>();
         // SAFETY: HeapArena's fields are a usize, an AtomicUsize and
-        // AtomicPtrs, for which all-zero bytes are valid (0 and null); the allocation is checked
-        // for null and never freed.
+        // AtomicPtrs, for which all-zero bytes are valid (0 and null); the
+        // allocation is checked for null and never freed.
         unsafe {
             let p = std::alloc::alloc_zeroed(layout) as *mut HeapArena;
             if p.is_null() {

@@ -30,8 +30,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arena::{arena_of, HeapArena, ARENA_SHIFT, PAGES_PER_ARENA};
-use crate::mgcwork::{Grey, WorkQueue, WORKBUF_OBJS};
 use crate::mheap::Heap;
+use crate::mgcwork::{Grey, WorkQueue, WORKBUF_OBJS};
 use crate::object::{find_object, Type};
 use crate::sizeclasses::PAGE_SHIFT;
 

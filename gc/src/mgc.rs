@@ -133,12 +133,7 @@ impl GcState {
         if i == 0 {
             return Some(RootJob::Globals);
         }
-        self.stacks
-            .lock()
-            .unwrap()
-            .get(i - 1)
-            .copied()
-            .map(RootJob::Stack)
+        self.stacks.lock().unwrap().get(i - 1).copied().map(RootJob::Stack)
     }
 
     /// Go's `gcMarkWorkAvailable`: root jobs or grey objects left.
@@ -348,11 +343,7 @@ pub(crate) fn gc_mark_done(heap: &'static Heap) {
 /// Go's `gcMarkTermination`, with the world stopped by `gc_mark_done`;
 /// restarts it. Returns the cycle's number among started cycles and its
 /// gctrace line (when gctrace is on).
-fn gc_mark_termination(
-    heap: &'static Heap,
-    t_markterm: u64,
-    wall: Instant,
-) -> (u64, Option<String>) {
+fn gc_mark_termination(heap: &'static Heap, t_markterm: u64, wall: Instant) -> (u64, Option<String>) {
     let g = &heap.gcs;
     g.phase.store(GC_MARKTERMINATION, Ordering::Release);
     let mut ct = std::mem::take(&mut *g.trace.lock().unwrap());

@@ -76,17 +76,18 @@ pub use ext::{alloc_enter, LayerKey};
 pub use g::{ObjMemo, StartInfo, UnlockFn, WaitReason, G};
 pub use p::GPtr;
 pub use proc::{
-    advance_virtual_clock, current, deterministic, fastrand, fatal, fatal_detail,
-    for_each_goroutine_stack, gc_assist_add, gc_assist_credit, go, go_system, go_with, goexit,
-    goid, gomaxprocs, gopark, goready, gosched, goyield, nanotime, num_goroutine, preempt_point,
-    preempt_point_g, procid, sleep, start_info, step, systemstack, write_stderr, write_stdout,
+    advance_virtual_clock, current, deterministic, fastrand, fatal, fatal_detail, gc_assist_add,
+    gc_assist_credit,
+    for_each_goroutine_stack, go, go_system, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched,
+    goyield, nanotime, num_goroutine, preempt_point, preempt_point_g, procid, sleep, start_info,
+    step, systemstack, write_stderr, write_stdout,
 };
 pub use procresize::set_gomaxprocs;
 pub use sched::{Exit, MAXPROCS_CAP};
 pub use select::{block, selectgo, RecvCase, SelectCase, SendCase};
 pub use sema::{Sema, WaitList};
-pub use stw::{start_the_world, stop_the_world, stw_reason, world_stopped};
 pub use suspend::{allgs_snapshot, gc_reset_assists, scan_goroutine_stack};
+pub use stw::{start_the_world, stop_the_world, stw_reason, world_stopped};
 pub use sync::WaitGroup;
 
 use crate::p::P_IDLE;

@@ -44,9 +44,7 @@ pub fn allgs_snapshot() -> Vec<GPtr> {
 pub fn gc_reset_assists() {
     let gs = allgs_snapshot();
     for gp in gs {
-        gp.get()
-            .gc_assist_bytes
-            .store(0, std::sync::atomic::Ordering::Relaxed);
+        gp.get().gc_assist_bytes.store(0, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -77,11 +75,7 @@ fn live_range(g: &G, slack: usize) -> (usize, usize) {
 /// and not written while `f` runs; the caller must only read it, and `gp`
 /// must be a goroutine of the calling goroutine's runtime (from
 /// `allgs_snapshot`).
-pub unsafe fn scan_goroutine_stack(
-    gp: GPtr,
-    slack: usize,
-    f: &mut dyn FnMut(usize, usize),
-) -> bool {
+pub unsafe fn scan_goroutine_stack(gp: GPtr, slack: usize, f: &mut dyn FnMut(usize, usize)) -> bool {
     let me = crate::proc::must_getg("scan_goroutine_stack");
     let g = gp.get();
     if std::ptr::eq(g, me) {
