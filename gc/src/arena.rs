@@ -23,7 +23,7 @@
 //! lazily). Arenas are advised `MADV_HUGEPAGE`, as Go's heap is.
 
 use std::alloc::Layout;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::mspan::MSpan;
@@ -53,11 +53,12 @@ const ARENA_INDEX_BITS: usize = 48 - ARENA_SHIFT;
 /// ```
 pub struct HeapArena {
     pub base: usize,
-    /// The heap using this arena (its address; 0 while in the free pool).
-    /// Arenas are process-wide and a conservative word of one runtime may
-    /// point into another's: marking checks the owner so that one heap's
-    /// collector never sets a mark bit in another heap's spans.
-    pub(crate) owner: std::sync::atomic::AtomicUsize,
+    /// The id of the heap the arena belongs to (`Heap::id`), 0 while it
+    /// is in the free pool. Arenas are process-wide, and a word that
+    /// points into one may come from another runtime (a stale word on a
+    /// goroutine stack slot that runtime used before): a collector marks
+    /// only in its own heap's arenas.
+    owner: AtomicUsize,
     /// The span owning each page (null: free page).
     pub(crate) spans: [AtomicPtr<MSpan>; PAGES_PER_ARENA],
 }
@@ -68,9 +69,9 @@ impl HeapArena {
     /// goroutine stack that allocates.
     fn new_leaked(base: usize) -> &'static HeapArena {
         let layout = Layout::new::<HeapArena>();
-        // SAFETY: HeapArena's fields are a usize and AtomicPtrs, for which
-        // all-zero bytes are valid (0 and null); the allocation is checked
-        // for null and never freed.
+        // SAFETY: HeapArena's fields are a usize, an AtomicUsize and
+        // AtomicPtrs, for which all-zero bytes are valid (0 and null); the
+        // allocation is checked for null and never freed.
         unsafe {
             let p = std::alloc::alloc_zeroed(layout) as *mut HeapArena;
             if p.is_null() {
@@ -79,6 +80,12 @@ impl HeapArena {
             std::ptr::addr_of_mut!((*p).base).write(base);
             &*p
         }
+    }
+
+    /// The id of the heap this arena belongs to (0: none).
+    #[inline(always)]
+    pub fn owner(&self) -> usize {
+        self.owner.load(Ordering::Acquire)
     }
 
     /// Points pages `[first, first + n)` at `s` (null to free them).
@@ -138,20 +145,15 @@ pub fn first_arena_or_dummy() -> &'static HeapArena {
     DUMMY.get_or_init(|| HeapArena::new_leaked(0))
 }
 
-/// A fresh or recycled arena, its pages all free, for the heap `owner`.
+/// A fresh or recycled arena for heap `owner`, its pages all free.
 pub(crate) fn alloc_arena(owner: usize) -> &'static HeapArena {
-    let a = alloc_arena_unowned();
-    a.owner.store(owner, Ordering::Release);
-    a
-}
-
-fn alloc_arena_unowned() -> &'static HeapArena {
     let mut src = SOURCE.lock().unwrap();
     let src = src.get_or_insert_with(|| ArenaSource {
         free: Vec::new(),
         bump: bumpalo::Bump::new(),
     });
     if let Some(a) = src.free.pop() {
+        a.owner.store(owner, Ordering::Release);
         return a;
     }
     let layout = Layout::from_size_align(ARENA_BYTES, ARENA_BYTES).expect("arena layout");
@@ -171,6 +173,7 @@ fn alloc_arena_unowned() -> &'static HeapArena {
         );
     }
     let a = HeapArena::new_leaked(mem.as_ptr() as usize);
+    a.owner.store(owner, Ordering::Release);
     install(a);
     a
 }

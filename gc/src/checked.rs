@@ -135,8 +135,14 @@ impl Ptr {
     #[track_caller]
     pub fn obj_memo2_s<const STEP: bool>(self, g: Option<&G>, first: usize, fill: usize) -> Obj {
         // Another goroutine's memo (a `&G` handed over) is not ours to
-        // touch: the unmemoized check then.
-        let Some(memo) = g.and_then(G::obj_memo) else {
+        // touch: the unmemoized check then. Nor is the memo used in
+        // deterministic mode: the free epoch is shared by every runtime in
+        // the process, so whether the memo hits would depend on other
+        // runtimes' sweeps; the step count is the same either way, but
+        // the two paths leave different words on the goroutine's stack,
+        // which the conservative scan reads, and a seed must replay
+        // whatever else runs in the process.
+        let Some(memo) = g.filter(|g| !g.is_det()).and_then(G::obj_memo) else {
             return self.obj_or_nil();
         };
         if self.is_nil() {

@@ -110,7 +110,7 @@ impl Marker {
         let mut m = Marker::new();
         m.step = heap.cfg.det;
         m.share = Some(&heap.gcs.work);
-        m.heap_id = heap.id();
+        m.heap_id = heap.id;
         m
     }
 
@@ -141,7 +141,7 @@ impl Marker {
             self.last_arena.1
         } else {
             match arena_of(addr) {
-                Some(a) if a.owner.load(Ordering::Relaxed) == self.heap_id => {
+                Some(a) if a.owner() == self.heap_id => {
                     self.last_arena = (addr >> ARENA_SHIFT, a);
                     a
                 }
@@ -373,7 +373,10 @@ fn markroot_stack(heap: &'static Heap, m: &mut Marker, gp: gort_scheduler::GPtr)
             // stack slot (scan_goroutine_stack's contract), mapped and not
             // written while this runs.
             let v = unsafe { std::ptr::read_volatile(a as *const usize) };
-            if v != 0 && arena_of(v).is_some() {
+            // Words into other runtimes' arenas (stale words of a stack
+            // slot another runtime used) are not pointers into this heap;
+            // dropped here, they cost no deterministic step either.
+            if v != 0 && arena_of(v).is_some_and(|a| a.owner() == heap.id) {
                 words.push(v);
                 if checkmark {
                     seen.words.push((a, v));
@@ -398,11 +401,28 @@ fn markroot_stack(heap: &'static Heap, m: &mut Marker, gp: gort_scheduler::GPtr)
     if let Some(h) = heap.debug_stack_hits.lock().unwrap().as_mut() {
         h.extend(words.iter().filter_map(|&v| find_object(v)).map(|f| f.base));
     }
+    // Deterministic mode: the steps of a stack job depend on the stack's
+    // depth only, not on how many of its words look like pointers. A
+    // conservative stack holds stale words whose values can differ with
+    // what else the process did (which lazily initialised cache another
+    // runtime filled first, which stack slot the goroutine got), and a
+    // step per such word would let that change the interleaving.
+    let step = std::mem::replace(&mut m.step, false);
     for &v in &words {
         m.greyobject(v);
     }
+    m.step = step;
+    if step {
+        for _ in 0..bytes / STACK_BYTES_PER_STEP {
+            gort_scheduler::step();
+        }
+    }
     (bytes / 8) as u64 + 1
 }
+
+/// Deterministic mode: a stack job takes one step per this many bytes of
+/// live stack.
+const STACK_BYTES_PER_STEP: usize = 64;
 
 /// The whole mark with the world stopped (`GODEBUG=gcstoptheworld=1|2`),
 /// on the system stack: the globals, every goroutine's stack
@@ -411,7 +431,7 @@ fn markroot_stack(heap: &'static Heap, m: &mut Marker, gp: gort_scheduler::GPtr)
 /// its time (the concurrent mark's cost per word and per object).
 pub(crate) fn gc_mark_stw(heap: &'static Heap) -> u64 {
     let mut m = Marker::new();
-    m.heap_id = heap.id();
+    m.heap_id = heap.id;
     for v in crate::roots::root_values(heap) {
         if v != 0 {
             m.greyobject(v);

@@ -111,7 +111,7 @@ impl Checkmark<'_> {
     fn visit(&mut self, v: usize, via: Via) -> Option<Found> {
         // Arenas are process-wide: a word may point into another
         // runtime's heap, which this collector neither marks nor checks.
-        if arena_of(v)?.owner.load(Ordering::Relaxed) != self.heap.id() {
+        if arena_of(v)?.owner() != self.heap.id {
             return None;
         }
         let f = find_object(v)?;

@@ -74,6 +74,9 @@ struct Pages {
 /// ```
 pub struct Heap {
     pub cfg: GcConfig,
+    /// This heap's number in the process (never 0), the `owner` of its
+    /// arenas.
+    pub(crate) id: usize,
     pages: Mutex<Pages>,
     pub(crate) central: Box<[MCentral]>,
     pub(crate) mcaches: Box<[MCache]>,
@@ -129,17 +132,12 @@ unsafe impl Sync for Heap {}
 unsafe impl Send for Heap {}
 
 impl Heap {
-    /// The heap's identity in the process (its address), as recorded in
-    /// the arenas it owns.
-    #[inline]
-    pub(crate) fn id(&self) -> usize {
-        self as *const Heap as usize
-    }
-
     pub(crate) fn new(cfg: GcConfig) -> Heap {
         let goal = crate::pacer::heap_goal(0, 0, 0, cfg.gogc);
+        static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
         Heap {
             cfg,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             pages: Mutex::new(Pages {
                 arenas: Vec::new(),
                 free: BTreeMap::new(),
@@ -204,7 +202,7 @@ impl Heap {
                     "gort: object of {} pages is larger than an arena",
                     npages
                 );
-                let a = alloc_arena(self.id());
+                let a = take_arena(self.id);
                 pages.arenas.push(a);
                 if npages * PAGE_SIZE < ARENA_BYTES {
                     pages.free.insert(
@@ -286,6 +284,32 @@ impl Heap {
         }
         addr
     }
+}
+
+/// Runs `f` on the system stack when called on a goroutine (else here).
+///
+/// For code whose path depends on process-wide state: the arena pool (a
+/// fresh arena, or one a finished runtime gave back), a process-wide lock
+/// other runtimes may hold, a process-wide cache filled on first use. Run
+/// on a goroutine's stack, it would leave different stale words there
+/// (heap addresses among them) depending on what else runs in the
+/// process, and the conservative stack scan would keep different objects
+/// alive: a deterministic seed would not replay byte for byte. `f` must
+/// not block on the scheduler, park or allocate from the heap.
+fn off_goroutine_stack(f: &mut dyn FnMut()) {
+    use gort_scheduler::stack::{current_sp, slot_of};
+    if slot_of(current_sp()).is_none() {
+        f()
+    } else {
+        gort_scheduler::systemstack(f)
+    }
+}
+
+/// `alloc_arena`, off the goroutine's stack (`off_goroutine_stack`).
+fn take_arena(owner: usize) -> &'static HeapArena {
+    let mut a = None;
+    off_goroutine_stack(&mut || a = Some(alloc_arena(owner)));
+    a.expect("arena")
 }
 
 impl Drop for Heap {
