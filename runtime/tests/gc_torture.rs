@@ -278,6 +278,12 @@ fn without_the_write_barrier_objects_are_lost() {
         !r.lost().is_empty(),
         "wbmode=off lost nothing in 100 seeds: the workload no longer exercises the barrier"
     );
+    assert!(
+        r.lost().iter().any(|run| matches!(&run.outcome,
+            Outcome::Lost(t) if t.contains("runtime: checkmark path:") && t.contains(".buckets"))),
+        "no report names a path through a map's buckets:\n{}",
+        r.summary()
+    );
 }
 
 /// Leaving a growing map's oldbuckets unscanned loses the entries not
@@ -297,4 +303,54 @@ fn without_scanning_oldbuckets_objects_are_lost() {
         !r.lost().is_empty(),
         "gcscanold=0 lost nothing in 100 seeds: the workload no longer grows maps during marks"
     );
+    assert!(
+        r.lost().iter().any(|run| matches!(&run.outcome,
+            Outcome::Lost(t) if t.contains(".oldbuckets"))),
+        "no report names a path through a map's oldbuckets:\n{}",
+        r.summary()
+    );
+}
+
+/// README's table of loss rates: the map-churn workload over the same 100
+/// seeds under each barrier mode and with oldbuckets unscanned, the
+/// verifier on. Prints a Markdown row per setting and the first report's
+/// path line of each.
+#[test]
+#[ignore = "a measurement for README: cargo test -p gort --release --test gc_torture -- --ignored loss_rate_table --nocapture"]
+fn loss_rate_table() {
+    let _serial = serial();
+    let p = Params {
+        moves: true,
+        map_growth: true,
+        timeout: Duration::from_secs(60),
+        ..params()
+    };
+    println!("| setting | seeds losing an object (of 100) | first path |");
+    println!("|---|---|---|");
+    for extra in [
+        "wbmode=hybrid",
+        "wbmode=dijkstra",
+        "wbmode=yuasa",
+        "wbmode=off",
+        "gcscanold=0",
+    ] {
+        let r = churn::sweep(0..100, extra, &p);
+        let lost = r.lost();
+        let path = lost
+            .iter()
+            .find_map(|run| match &run.outcome {
+                Outcome::Lost(t) => t
+                    .lines()
+                    .find(|l| l.starts_with("runtime: checkmark path:"))
+                    .map(str::to_string),
+                _ => None,
+            })
+            .unwrap_or_default();
+        println!(
+            "| `{extra}` | {} ({} other) | {} |",
+            lost.len(),
+            r.other().len(),
+            path
+        );
+    }
 }

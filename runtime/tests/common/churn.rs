@@ -1045,7 +1045,20 @@ pub fn run_program(
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0),
         },
-        Ok(_) if is_loss(&stderr) => Outcome::Lost(head(&stderr, 8)),
+        Ok(_) if is_loss(&stderr) => {
+            // The first lines, and the verifier's path line, which comes
+            // after its dump of the objects.
+            let mut t = head(&stderr, 8);
+            if let Some(path) = stderr
+                .lines()
+                .skip(8)
+                .find(|l| l.starts_with("runtime: checkmark path:"))
+            {
+                t.push_str("\n...\n");
+                t.push_str(path);
+            }
+            Outcome::Lost(t)
+        }
         Ok(e) => Outcome::Other(format!("exit status {}: {}", e.status, head(&stderr, 8))),
     };
     Run {
