@@ -354,3 +354,27 @@ fn loss_rate_table() {
         );
     }
 }
+
+/// A loss under a broken barrier is reproducible: the first seed that
+/// loses an object with `wbmode=off` loses it again on every replay, with
+/// the same report and the same gctrace, byte for byte.
+#[test]
+fn a_loss_replays_byte_for_byte() {
+    let _serial = serial();
+    let p = Params {
+        extra_godebug: "gctrace=1,wbmode=off".into(),
+        timeout: Duration::from_secs(60),
+        ..params()
+    };
+    let first = (0..20)
+        .map(|seed| churn::run_seed(seed, &p))
+        .find(|r| matches!(r.outcome, Outcome::Lost(_)))
+        .expect("wbmode=off lost nothing in seeds 0-19");
+    assert!(first.stderr.contains("gc 1 @"), "{}", first.stderr);
+    for _ in 0..2 {
+        let again = churn::run_seed(first.seed, &p);
+        assert!(matches!(again.outcome, Outcome::Lost(_)));
+        assert_eq!(again.stdout, first.stdout, "seed {}", first.seed);
+        assert_eq!(again.stderr, first.stderr, "seed {}", first.seed);
+    }
+}
