@@ -23,9 +23,11 @@
 //! with ~1.1x false retention). Each stack is scanned once per cycle: the
 //! hybrid write barrier is what makes that enough.
 //!
-//! In deterministic mode every greying and every pointer word scanned is
-//! a scheduler step, so a seed fixes how marking interleaves with the
-//! program's stores, word by word.
+//! In deterministic mode every greying and every pointer word scanned in
+//! the heap is a scheduler step, so a seed fixes how marking interleaves
+//! with the program's stores, word by word; a stack job takes a step per
+//! 64 bytes of live stack (not one per word that looks like a pointer,
+//! whose count stale words can change).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
