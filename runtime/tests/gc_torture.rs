@@ -234,8 +234,10 @@ fn another_runtimes_collection_does_not_mark_this_heap() {
     let a = Runtime::new(common::det(1, 1));
     let b = Runtime::new(common::par(1));
     let (ra, rb) = (a.clone(), b.clone());
+    // `Runtime::run`, not `common::run` (which keeps deterministic
+    // runtimes alone): A must run beside B.
     let ta = std::thread::spawn(move || {
-        common::run(&ra, move || {
+        ra.run(move || {
             let root = Root::new(new_object(pair()));
             to_b.send(root.load().0).unwrap();
             from_b.recv().unwrap();
@@ -247,7 +249,7 @@ fn another_runtimes_collection_does_not_mark_this_heap() {
         })
     });
     let tb = std::thread::spawn(move || {
-        common::run(&rb, move || {
+        rb.run(move || {
             let x = Ptr(from_a.recv().unwrap());
             std::hint::black_box(&x);
             gc();

@@ -699,8 +699,11 @@ fn collect_holding(addr: usize) {
 fn a_collector_never_marks_another_runtimes_objects() {
     let (to_b, from_a) = std::sync::mpsc::channel::<usize>();
     let (to_a, from_b) = std::sync::mpsc::channel::<()>();
+    // Not through `common::run`, which keeps deterministic runtimes
+    // alone: this one must run beside the other.
     let a = std::thread::spawn(move || {
-        run_ok(det(1, 1), move || {
+        let rt = Runtime::new(det(1, 1));
+        let e = rt.run(move || {
             let root = Root::new(new_object(node()));
             gc();
             to_b.send(root.load().0).unwrap();
@@ -710,6 +713,7 @@ fn a_collector_never_marks_another_runtimes_objects() {
             gc();
             assert_eq!(root.load().load_ptr(0).load(2), 77);
         });
+        assert_eq!(e.status, 0, "{}", rt.stderr());
     });
     let x = from_a.recv().unwrap();
     run_ok(par(1), move || collect_holding(x));

@@ -454,7 +454,8 @@ fn runtimes_run_side_by_side() {
             std::thread::spawn(move || {
                 let cfg = if i % 2 == 0 { par(2) } else { det(i, 2) };
                 let rt = Runtime::new(cfg);
-                let e = common::run(&rt, move || {
+                // Not `common::run`, which keeps deterministic runtimes alone.
+                let e = rt.run(move || {
                     let wg = Arc::new(WaitGroup::new());
                     for _ in 0..100 {
                         wg.add(1);

@@ -263,6 +263,11 @@ impl Config {
     }
 
     /// `GOGC`: `Some(percent)`, or `None` when the collector is off.
+    /// `GODEBUG=simseed`: the seed of deterministic mode, if it is on.
+    pub fn simseed_value(&self) -> Option<u64> {
+        self.simseed
+    }
+
     pub fn gogc_value(&self) -> Option<u32> {
         self.gogc
     }
