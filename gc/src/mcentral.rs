@@ -124,23 +124,6 @@ impl MCentral {
     /// Sweeps every unswept span of this class (Go's `finishsweep_m`, for
     /// this class), moving each to its swept set or freeing it.
     pub fn finish_sweep(&self, heap: &Heap) {
-        let sg = heap.sweepgen.load(Ordering::Acquire);
-        let swept = ((sg / 2) % 2) as usize;
-        let unswept = 1 - swept;
-        let mut sets = self.sets.lock().unwrap();
-        for kind in 0..2 {
-            while let Some(s) = sets.spans[unswept][kind].pop() {
-                if s.sweepgen
-                    .compare_exchange(sg - 2, sg - 1, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                    && crate::sweep::sweep_span(heap, s)
-                {
-                    heap.free_span(s);
-                    continue;
-                }
-                let full = s.alloc_count.load(Ordering::Relaxed) == s.nelems();
-                sets.spans[swept][full as usize].push(s);
-            }
-        }
+        while self.sweep_one(heap) {}
     }
 }

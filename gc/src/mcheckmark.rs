@@ -406,6 +406,11 @@ pub fn debug_unmark(p: Ptr) {
 pub(crate) fn apply_debug_unmark(heap: &Heap) {
     let addrs = std::mem::take(&mut *heap.debug_unmark.lock().unwrap());
     for a in addrs {
+        // Only this heap's objects: a pointer into another runtime's
+        // arena is not this collector's to unmark.
+        if !arena_of(a).is_some_and(|ar| ar.owner() == heap.id) {
+            continue;
+        }
         let Some(f) = find_object(a) else { continue };
         let bit = 1u64 << (f.index % 64);
         let w = &f.span.mark_bits[f.index / 64];

@@ -20,7 +20,7 @@
 //!    and nobody else holding any: the ragged barrier (every P's
 //!    write-barrier buffer flushed; if that found pointers, marking goes
 //!    on), then STW #2 and one more flush; work found then restarts the
-//!    world and marking (Go's fix for issue 27993); otherwise
+//!    world and marking (Go 1.13's `gcMarkDone` does the same); otherwise
 //! 4. mark termination (`gc_mark_termination`, world stopped):
 //!    `_GCmarktermination`, mcaches flushed, `sweepgen += 2` (every span
 //!    becomes unswept, large objects included), `heapLive = heapMarked`, the
@@ -303,11 +303,7 @@ fn gc_mark_stw(heap: &'static Heap) {
     }
     let (num, line) = gc_mark_termination(heap, t_markterm, wall);
     g.starting.store(false, Ordering::Release);
-    if let Some(line) = line {
-        gort_scheduler::write_stderr(line.as_bytes());
-    }
-    g.ended.advance(num);
-    start_bgsweep(heap);
+    end_cycle(heap, num, line);
 }
 
 fn flush_mcaches(heap: &Heap) {
@@ -424,10 +420,16 @@ pub(crate) fn gc_mark_done(heap: &'static Heap) {
     g.workers.assist_queue.wake_all();
     let (num, line) = gc_mark_termination(heap, t_markterm, wall);
     g.mark_done_busy.store(false, Ordering::Release);
+    end_cycle(heap, num, line);
+}
+
+/// After mark termination, with the world running again: the gctrace
+/// line, the `runtime.GC()` callers woken, the sweeper started.
+fn end_cycle(heap: &'static Heap, num: u64, line: Option<String>) {
     if let Some(line) = line {
         gort_scheduler::write_stderr(line.as_bytes());
     }
-    g.ended.advance(num);
+    heap.gcs.ended.advance(num);
     start_bgsweep(heap);
 }
 

@@ -262,6 +262,24 @@ fn another_runtimes_collection_does_not_mark_this_heap() {
     assert_eq!(ea.status, 0, "runtime A lost an object:\n{}", a.stderr());
 }
 
+/// Runs seeds 0-99 with `extra` and asserts that some lose an object and
+/// that some verifier report's path goes through `through` (a map's
+/// `.buckets` or `.oldbuckets`).
+fn assert_losses_through(extra: &str, through: &str, p: &Params) {
+    let r = churn::sweep(0..100, extra, p);
+    eprintln!("{extra}: {}", r.summary().trim_end());
+    assert!(
+        !r.lost().is_empty(),
+        "{extra} lost nothing in 100 seeds: the workload no longer exercises it"
+    );
+    assert!(
+        r.lost().iter().any(|run| matches!(&run.outcome,
+            Outcome::Lost(t) if t.contains("runtime: checkmark path:") && t.contains(through))),
+        "{extra}: no report names a path through {through}:\n{}",
+        r.summary()
+    );
+}
+
 /// The broken settings lose objects: with the barrier off, a pointer moved
 /// from an unscanned object into a scanned one across a stack scan is
 /// freed while reachable.
@@ -274,18 +292,7 @@ fn without_the_write_barrier_objects_are_lost() {
         timeout: Duration::from_secs(60),
         ..params()
     };
-    let r = churn::sweep(0..100, "wbmode=off", &p);
-    eprintln!("wbmode=off: {}", r.summary().trim_end());
-    assert!(
-        !r.lost().is_empty(),
-        "wbmode=off lost nothing in 100 seeds: the workload no longer exercises the barrier"
-    );
-    assert!(
-        r.lost().iter().any(|run| matches!(&run.outcome,
-            Outcome::Lost(t) if t.contains("runtime: checkmark path:") && t.contains(".buckets"))),
-        "no report names a path through a map's buckets:\n{}",
-        r.summary()
-    );
+    assert_losses_through("wbmode=off", ".buckets", &p);
 }
 
 /// Leaving a growing map's oldbuckets unscanned loses the entries not
@@ -299,18 +306,7 @@ fn without_scanning_oldbuckets_objects_are_lost() {
         timeout: Duration::from_secs(60),
         ..params()
     };
-    let r = churn::sweep(0..100, "gcscanold=0", &p);
-    eprintln!("gcscanold=0: {}", r.summary().trim_end());
-    assert!(
-        !r.lost().is_empty(),
-        "gcscanold=0 lost nothing in 100 seeds: the workload no longer grows maps during marks"
-    );
-    assert!(
-        r.lost().iter().any(|run| matches!(&run.outcome,
-            Outcome::Lost(t) if t.contains(".oldbuckets"))),
-        "no report names a path through a map's oldbuckets:\n{}",
-        r.summary()
-    );
+    assert_losses_through("gcscanold=0", ".oldbuckets", &p);
 }
 
 /// README's table of loss rates: the map-churn workload over the same 100

@@ -370,14 +370,7 @@ pub unsafe fn for_each_goroutine_stack(slack: usize, mut f: impl FnMut(u64, usiz
         if g.status() & !G_SCAN == G_DEAD {
             continue;
         }
-        let lo = g.stack.lo() + crate::stack::GUARD;
-        let hi = g.stack.hi();
-        let sp = g.sched_sp.get();
-        let from = if sp == 0 {
-            hi.saturating_sub(4096).max(lo)
-        } else {
-            sp.saturating_sub(slack).max(lo)
-        };
+        let (from, hi) = crate::suspend::live_range(g, slack);
         f(g.goid(), from, hi);
     }
 }

@@ -59,7 +59,7 @@ pub fn gc_reset_assists() {
 /// stack pointer (less `slack` bytes for registers its switch pushed) to
 /// the base, or the top 4 KiB of a G that has not run yet (where its
 /// closure was written).
-fn live_range(g: &G, slack: usize) -> (usize, usize) {
+pub(crate) fn live_range(g: &G, slack: usize) -> (usize, usize) {
     let lo = g.stack.lo() + crate::stack::GUARD;
     let hi = g.stack.hi();
     let sp = g.sched_sp.get();
