@@ -408,7 +408,7 @@ pub(crate) fn apply_debug_unmark(heap: &Heap) {
     for a in addrs {
         // Only this heap's objects: a pointer into another runtime's
         // arena is not this collector's to unmark.
-        if !arena_of(a).is_some_and(|ar| ar.owner() == heap.id) {
+        if arena_of(a).is_none_or(|ar| ar.owner() != heap.id) {
             continue;
         }
         let Some(f) = find_object(a) else { continue };
