@@ -23,7 +23,7 @@
 //! lazily). Arenas are advised `MADV_HUGEPAGE`, as Go's heap is.
 
 use std::alloc::Layout;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::mspan::MSpan;
@@ -59,6 +59,13 @@ pub struct HeapArena {
     /// goroutine stack slot that runtime used before): a collector marks
     /// only in its own heap's arenas.
     owner: AtomicUsize,
+    /// Its heap's `writeBarrier.enabled`, copied into each of the heap's
+    /// arenas: the barrier's fast path asks the arena of the slot being
+    /// written, so whether one runtime takes the barrier's slow path never
+    /// depends on another runtime's collection (a different path leaves
+    /// different stale words on a goroutine stack, and a seed would not
+    /// replay beside other runtimes).
+    pub(crate) wb: AtomicBool,
     /// The span owning each page (null: free page).
     pub(crate) spans: [AtomicPtr<MSpan>; PAGES_PER_ARENA],
 }
@@ -69,8 +76,8 @@ impl HeapArena {
     /// goroutine stack that allocates.
     fn new_leaked(base: usize) -> &'static HeapArena {
         let layout = Layout::new::<HeapArena>();
-        // SAFETY: HeapArena's fields are a usize, an AtomicUsize and
-        // AtomicPtrs, for which all-zero bytes are valid (0 and null); the
+        // SAFETY: HeapArena's fields are a usize, an AtomicUsize, an
+        // AtomicBool and AtomicPtrs, for which all-zero bytes are valid (0 and null); the
         // allocation is checked for null and never freed.
         unsafe {
             let p = std::alloc::alloc_zeroed(layout) as *mut HeapArena;
@@ -122,6 +129,14 @@ pub fn arena_of(addr: usize) -> Option<&'static HeapArena> {
     let a = ARENAS.get(addr >> ARENA_SHIFT)?.load(Ordering::Acquire);
     // SAFETY: arenas are leaked once installed and never freed.
     unsafe { a.as_ref() }
+}
+
+/// Whether the heap owning `addr`'s arena has its write barrier on (Go's
+/// `writeBarrier.enabled`, per heap): false for an address outside the
+/// arenas.
+#[inline(always)]
+pub fn write_barrier_on_at(addr: usize) -> bool {
+    arena_of(addr).is_some_and(|a| a.wb.load(Ordering::Relaxed))
 }
 
 /// The span owning the page of `addr`, if any.
@@ -184,6 +199,7 @@ pub(crate) fn free_arenas(arenas: &[&'static HeapArena]) {
     if let Some(src) = src.as_mut() {
         for a in arenas {
             a.owner.store(0, Ordering::Release);
+            a.wb.store(false, Ordering::Release);
         }
         src.free.extend_from_slice(arenas);
     }

@@ -33,13 +33,22 @@ fn string_word() -> &'static Type {
     T.get_or_init(|| Type::new("string", 1, &[]))
 }
 
+const SMALL: usize = 32;
+static SMALL_STRING_TYPES: [OnceLock<&'static Type>; SMALL + 1] =
+    [const { OnceLock::new() }; SMALL + 1];
+
+/// Makes the string types before any goroutine runs (`crate::warm_up`).
+pub(crate) fn warm_up() {
+    for words in 1..=SMALL {
+        string_type(words);
+    }
+}
+
 /// The type of a backing store of `words` words. Strings up to 256 bytes
 /// find theirs without `Type::array`'s lock (every string allocation
 /// needs one).
 fn string_type(words: usize) -> &'static Type {
-    const SMALL: usize = 32;
-    static TYPES: [OnceLock<&'static Type>; SMALL + 1] = [const { OnceLock::new() }; SMALL + 1];
-    match TYPES.get(words) {
+    match SMALL_STRING_TYPES.get(words) {
         Some(t) => t.get_or_init(|| Type::array(string_word(), words)),
         None => Type::array(string_word(), words),
     }

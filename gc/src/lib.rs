@@ -84,3 +84,15 @@ pub use mheap::{init, GcConfig, Heap};
 pub use mstats::MemStats;
 pub use object::{find_object, Ptr, Type, POISON};
 pub use roots::Root;
+
+/// Makes this crate's process-wide lazily built values (type descriptors)
+/// before a runtime's goroutines run. Built on first use by a goroutine
+/// instead, they would be built by the first runtime of the process only,
+/// on its goroutine's stack, and that one-time path leaves stale words a
+/// conservative scan can mistake for live pointers: the first run of a
+/// seed in a process would differ from its replays. Idempotent and cheap
+/// after the first call.
+pub fn warm_up() {
+    gostring::warm_up();
+    arena::first_arena_or_dummy();
+}

@@ -107,44 +107,38 @@ impl WbMode {
     }
 }
 
-/// Heaps of this process whose write barrier is on.
-static WB_HEAPS: AtomicUsize = AtomicUsize::new(0);
-
 /// Go's `setGCPhase` half that sets `writeBarrier.enabled`: turns `heap`'s
-/// barrier on or off. Turning it off discards what the per-P buffers still
-/// hold (Go's `gcMark` resets every `wbBuf` at mark termination).
+/// barrier on or off, in the heap and in each of its arenas (the copy the
+/// fast path reads; `arena::write_barrier_on_at`). Called with the world
+/// stopped, so no store is between its check and its write. Turning it
+/// off discards what the per-P buffers still hold (Go's `gcMark` resets
+/// every `wbBuf` at mark termination).
 pub(crate) fn set_write_barrier(heap: &Heap, on: bool) {
-    if heap.wb_enabled.swap(on, Ordering::AcqRel) != on {
-        if on {
-            WB_HEAPS.fetch_add(1, Ordering::AcqRel);
-        } else {
-            WB_HEAPS.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
+    heap.set_write_barrier_flags(on);
     if !on {
         crate::mwbbuf::wbbuf_discard_all(heap);
     }
 }
 
-/// A heap is dropped: it no longer counts among those with the barrier on.
-pub(crate) fn heap_dropped(heap: &Heap) {
-    if heap.wb_enabled.swap(false, Ordering::AcqRel) {
-        WB_HEAPS.fetch_sub(1, Ordering::AcqRel);
-    }
+/// Whether the current runtime's heap has its barrier on (false outside
+/// a runtime).
+pub fn write_barrier_enabled() -> bool {
+    crate::mheap::current().is_some_and(|h| h.wb_enabled.load(Ordering::Acquire))
 }
 
-/// Whether any heap of the process has its barrier on (the one load of the
-/// idle fast path).
+/// Whether a store into the heap object at `p` must pass the barrier: the
+/// one check of the idle fast path (two dependent loads: the arena map
+/// entry and the arena's flag).
 #[inline(always)]
-pub fn write_barrier_enabled() -> bool {
-    WB_HEAPS.load(Ordering::Relaxed) != 0
+pub fn write_barrier_enabled_at(p: crate::object::Ptr) -> bool {
+    crate::arena::write_barrier_on_at(p.0)
 }
 
 /// What the compiler emits before a pointer store `*slot = new` into the
 /// heap (Go's `if writeBarrier.enabled { gcWriteBarrier(slot, new) }`).
 #[inline(always)]
 pub(crate) fn write_barrier(slot: &AtomicU64, new: usize) {
-    if WB_HEAPS.load(Ordering::Relaxed) != 0 {
+    if crate::arena::write_barrier_on_at(slot as *const AtomicU64 as usize) {
         write_barrier_slow(
             slot as *const AtomicU64 as usize,
             &|| slot.load(Ordering::Relaxed) as usize,
@@ -156,7 +150,9 @@ pub(crate) fn write_barrier(slot: &AtomicU64, new: usize) {
 /// The same for a store into a global (a `Root`'s slot).
 #[inline(always)]
 pub(crate) fn write_barrier_global(slot: &AtomicUsize, new: usize) {
-    if WB_HEAPS.load(Ordering::Relaxed) != 0 {
+    // A global is no arena word: its runtime's heap says (a rare store, so
+    // the full lookup, the same path whatever other runtimes do).
+    if write_barrier_enabled() {
         write_barrier_slow(
             slot as *const AtomicUsize as usize,
             &|| slot.load(Ordering::Relaxed),
@@ -229,7 +225,7 @@ impl BulkSrc<'_> {
 #[inline]
 #[track_caller]
 pub fn bulk_barrier_pre_write(dst: Obj, dw: usize, src: BulkSrc, words: usize) {
-    if WB_HEAPS.load(Ordering::Relaxed) != 0 && words != 0 {
+    if words != 0 && crate::arena::write_barrier_on_at(dst.ptr().0) {
         bulk_barrier_pre_write_slow(dst, dw, src, words);
     }
 }

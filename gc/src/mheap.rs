@@ -203,6 +203,9 @@ impl Heap {
                     npages
                 );
                 let a = take_arena(self.id);
+                // Under the pages lock, which `set_write_barrier` holds
+                // while it flips every arena's copy.
+                a.wb.store(self.wb_enabled.load(Ordering::Acquire), Ordering::Release);
                 pages.arenas.push(a);
                 if npages * PAGE_SIZE < ARENA_BYTES {
                     pages.free.insert(
@@ -230,6 +233,16 @@ impl Heap {
         );
         self.pages_in_use.fetch_add(npages, Ordering::Relaxed);
         s
+    }
+
+    /// Sets `writeBarrier.enabled` for this heap and its arenas' copies,
+    /// under the pages lock that arena growth takes to copy it.
+    pub(crate) fn set_write_barrier_flags(&self, on: bool) {
+        let pages = self.pages.lock().unwrap();
+        self.wb_enabled.store(on, Ordering::Release);
+        for a in &pages.arenas {
+            a.wb.store(on, Ordering::Release);
+        }
     }
 
     /// Go's `mheap.freeSpan`: the span's pages go back to the free runs.
@@ -286,35 +299,15 @@ impl Heap {
     }
 }
 
-/// Runs `f` on the system stack when called on a goroutine (else here).
-///
-/// For code whose path depends on process-wide state: the arena pool (a
-/// fresh arena, or one a finished runtime gave back), a process-wide lock
-/// other runtimes may hold, a process-wide cache filled on first use. Run
-/// on a goroutine's stack, it would leave different stale words there
-/// (heap addresses among them) depending on what else runs in the
-/// process, and the conservative stack scan would keep different objects
-/// alive: a deterministic seed would not replay byte for byte. `f` must
-/// not block on the scheduler, park or allocate from the heap.
-fn off_goroutine_stack(f: &mut dyn FnMut()) {
-    use gort_scheduler::stack::{current_sp, slot_of};
-    if slot_of(current_sp()).is_none() {
-        f()
-    } else {
-        gort_scheduler::systemstack(f)
-    }
-}
-
 /// `alloc_arena`, off the goroutine's stack (`off_goroutine_stack`).
 fn take_arena(owner: usize) -> &'static HeapArena {
     let mut a = None;
-    off_goroutine_stack(&mut || a = Some(alloc_arena(owner)));
+    gort_scheduler::off_goroutine_stack(&mut || a = Some(alloc_arena(owner)));
     a.expect("arena")
 }
 
 impl Drop for Heap {
     fn drop(&mut self) {
-        crate::mbarrier::heap_dropped(self);
         crate::checked::note_free();
         let pages = self.pages.get_mut().unwrap();
         for s in &pages.all {
@@ -365,10 +358,20 @@ pub(crate) fn current() -> Option<&'static Heap> {
 /// let heap: &'static gort_gc::Heap = gort_gc::mheap::current().unwrap();
 /// ```
 pub fn init(cfg: GcConfig) -> bool {
-    // The heap's frames are the runtime's: hidden in tracebacks.
-    gort_scheduler::traceback::register_runtime_dir(file!());
+    // Built off the goroutine's stack: the registry lock and the Rust
+    // allocator are process-wide, and their paths (contended or not)
+    // would leave stale words that depend on other runtimes
+    // (`off_goroutine_stack`).
+    let mut cfg = Some(cfg);
+    let mut heap = None;
+    gort_scheduler::off_goroutine_stack(&mut || {
+        // The heap's frames are the runtime's: hidden in tracebacks.
+        gort_scheduler::traceback::register_runtime_dir(file!());
+        heap = cfg.take().map(|c| Box::new(Heap::new(c)));
+    });
+    let heap = heap.expect("heap built");
     // SAFETY: the reference is dropped here.
-    unsafe { HEAP.get_or_init(|| Heap::new(cfg)) }.is_some()
+    unsafe { HEAP.get_or_init(|| *heap) }.is_some()
 }
 
 /// The current heap; panics outside a goroutine.

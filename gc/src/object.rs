@@ -147,7 +147,17 @@ impl Type {
 
     /// Go's `[n]elem` (a bucket array): `n` copies of `elem`'s layout.
     /// Array types are interned, so repeated growth does not leak types.
+    ///
+    /// The interning table is process-wide: the lookup runs off the
+    /// goroutine's stack (`off_goroutine_stack`), so whether this process
+    /// made the type before leaves no trace on the stack a collector scans.
     pub fn array(elem: &'static Type, n: usize) -> &'static Type {
+        let mut t = None;
+        gort_scheduler::off_goroutine_stack(&mut || t = Some(Type::array_interned(elem, n)));
+        t.expect("array type")
+    }
+
+    fn array_interned(elem: &'static Type, n: usize) -> &'static Type {
         use std::collections::HashMap;
         use std::sync::Mutex;
         static ARRAYS: Mutex<Option<HashMap<(usize, usize), &'static Type>>> = Mutex::new(None);

@@ -16,7 +16,15 @@ use crate::mapkey::KeyArg;
 use crate::maptype::{MapKey, MapType};
 
 /// The map type `map[[k]int64][e]int64` (one per shape, for the process).
+/// Interned process-wide, looked up off the goroutine's stack (see
+/// `Type::array`).
 pub fn array_map_type(k: usize, e: usize) -> &'static MapType {
+    let mut t = None;
+    gort_scheduler::off_goroutine_stack(&mut || t = Some(array_map_type_interned(k, e)));
+    t.expect("array map type")
+}
+
+fn array_map_type_interned(k: usize, e: usize) -> &'static MapType {
     static TYPES: Mutex<Option<HashMap<(usize, usize), &'static MapType>>> = Mutex::new(None);
     let mut types = TYPES.lock().unwrap();
     let types = types.get_or_insert_with(HashMap::new);

@@ -51,7 +51,7 @@ const I_BPTR: usize = 2;
 const I_OVERFLOW: usize = 3;
 const I_OLDOVERFLOW: usize = 4;
 
-fn hiter_type() -> &'static Type {
+pub(crate) fn hiter_type() -> &'static Type {
     static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
     T.get_or_init(|| Type::new("runtime.hiter", HITER_WORDS, &[0, 1, 2, 3, 4]))
 }

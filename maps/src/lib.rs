@@ -38,6 +38,30 @@ pub use maptype::{MapKey, MapType};
 pub use strmap::{StrMap, StrMapIter};
 pub use syncmap::SyncMap;
 
+/// Makes every process-wide type descriptor of the maps (and the heap's)
+/// before a runtime's goroutines run, so that no goroutine takes the
+/// one-time path that builds one (see `gort_gc::warm_up`). Called by
+/// `gort::Runtime::run`; a new lazily built type belongs in this list.
+pub fn warm_up() {
+    gort_gc::warm_up();
+    bmap::mapextra_type();
+    bmap::slice_type();
+    bmap::ptr_type();
+    maptype::int64_type();
+    maptype::pointer_type();
+    maptype::string_header_type();
+    iter::hiter_type();
+    map::hmap_type();
+    <i64 as MapElem>::map_type();
+    <i64 as MapElem>::str_map_type();
+    <gort_gc::Ptr as MapElem>::map_type();
+    <gort_gc::Ptr as MapElem>::str_map_type();
+    syncmap::map_type();
+    syncmap::read_only_type();
+    syncmap::entry_type();
+    syncmap::box_type();
+}
+
 /// Declares this crate's frames the runtime's (hidden in tracebacks, as
 /// Go hides `runtime.mapassign`). Called by `gort::Runtime::run`.
 pub fn register_frames() {

@@ -197,7 +197,7 @@ impl MapType {
     /// are then stored in order.
     #[track_caller]
     fn typedmemmove_key(&self, o: Obj, w: usize, key: KeyArg) {
-        if self.key_type.has_pointers() && gort_gc::write_barrier_enabled() {
+        if self.key_type.has_pointers() && gort_gc::mbarrier::write_barrier_enabled_at(o.ptr()) {
             let mut words = vec![0u64; self.key_size];
             self.key_words_of(key, &mut |j, x| words[j] = x);
             gort_gc::typedmemmove_words(self.key_type, o, w, &words);

@@ -100,7 +100,7 @@ pub fn pointer_type() -> &'static Type {
     static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
     T.get_or_init(|| Type::new("*T", 1, &[0]))
 }
-fn string_header_type() -> &'static Type {
+pub(crate) fn string_header_type() -> &'static Type {
     static T: std::sync::OnceLock<&'static Type> = std::sync::OnceLock::new();
     T.get_or_init(|| Type::new("string", 2, &[0]))
 }

@@ -119,21 +119,21 @@ const BOX_V: usize = 0;
 /// pointer word and no load before each comparison.
 const EXPUNGED: u64 = 1;
 
-fn map_type() -> &'static Type {
+pub(crate) fn map_type() -> &'static Type {
     static T: OnceLock<&'static Type> = OnceLock::new();
     T.get_or_init(|| Type::new("sync.Map", 3, &[M_READ, M_DIRTY]))
 }
-fn read_only_type() -> &'static Type {
+pub(crate) fn read_only_type() -> &'static Type {
     static T: OnceLock<&'static Type> = OnceLock::new();
     T.get_or_init(|| Type::new("sync.readOnly", 2, &[R_M]))
 }
-fn entry_type() -> &'static Type {
+pub(crate) fn entry_type() -> &'static Type {
     static T: OnceLock<&'static Type> = OnceLock::new();
     T.get_or_init(|| Type::new("sync.entry", 1, &[E_P]))
 }
 /// A boxed `any` (Go's is the 16-byte eface `{type, data}`; every gort
 /// value is a pointer, so the box keeps only the data word).
-fn box_type() -> &'static Type {
+pub(crate) fn box_type() -> &'static Type {
     static T: OnceLock<&'static Type> = OnceLock::new();
     T.get_or_init(|| Type::new("interface {}", 1, &[BOX_V]))
 }

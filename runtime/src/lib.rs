@@ -48,6 +48,13 @@ pub use gort_scheduler::sync;
 pub use gort_scheduler::sync::{Cond, Locker, Mutex, Once, RWMutex};
 
 pub use config::Config;
+
+/// The process's allocator runs off deterministic goroutines' stacks, so
+/// that a seed replays after other runs in the same process
+/// (`gort_scheduler::alloc`; the `go-alloc` feature, on by default).
+#[cfg(feature = "go-alloc")]
+#[global_allocator]
+static GLOBAL: gort_scheduler::GoAlloc = gort_scheduler::GoAlloc;
 /// The heap: typed objects (Go's `new(T)`), roots, the collector
 /// (`runtime.GC`, `runtime.ReadMemStats`) and what a cycle did.
 pub use gort_gc::{
@@ -149,6 +156,7 @@ impl Runtime {
     {
         gort_scheduler::traceback::register_runtime_dir(file!());
         gort_maps::register_frames();
+        gort_maps::warm_up();
         let sc = self.cfg.sched();
         for w in self.cfg.warnings() {
             sc.output.write_stderr(format!("{w}\n").as_bytes());

@@ -43,6 +43,7 @@
 //! its owner), its M from the G and its P from the M, like Go's
 //! `getg().m.p`. No lock guard or TLS borrow is held across a yield.
 
+pub mod alloc;
 pub mod assistq;
 pub mod chan;
 pub mod config;
@@ -71,6 +72,7 @@ mod util;
 
 use std::sync::atomic::Ordering;
 
+pub use alloc::GoAlloc;
 pub use assistq::AssistQueue;
 pub use chan::{after, Chan};
 pub use config::{Captured, DetConfig, Mode, Output, SchedConfig, Traceback};
@@ -81,8 +83,8 @@ pub use proc::{
     advance_virtual_clock, clear_dead_stacks, current, det_charge, deterministic, fastrand, fatal,
     fatal_detail, for_each_goroutine_stack, gc_assist_add, gc_assist_credit, go, go_system,
     go_system_goid, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched, goyield, nanotime,
-    num_goroutine, preempt_point, preempt_point_g, procid, sleep, start_info, step, systemstack,
-    try_procid, write_stderr, write_stdout, GOID_BGSWEEP, GOID_FORCEGC,
+    num_goroutine, off_goroutine_stack, preempt_point, preempt_point_g, procid, sleep, start_info,
+    step, systemstack, try_procid, write_stderr, write_stdout, GOID_BGSWEEP, GOID_FORCEGC,
 };
 pub use procresize::set_gomaxprocs;
 pub use sched::{Exit, MAXPROCS_CAP};

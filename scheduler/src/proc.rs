@@ -186,8 +186,29 @@ where
     safepoint(g);
     let sched = g.sched();
     let p = Sched::current_p(g);
-    sched.newproc(p, start, f);
+    newproc_det_aware(g, move || {
+        sched.newproc(p, start, f);
+    });
     sched.wakep();
+}
+
+/// Runs a `go` statement's `newproc`: on the system stack in
+/// deterministic mode, as Go always runs it. Finding a G and a stack
+/// slot takes a path that depends on the process (a dead G to reuse, the
+/// stack pool's free list or a fresh slot and its `madvise`, the Rust
+/// allocator's state), and on the goroutine's stack that path would
+/// leave different stale words for the conservative scan
+/// (`off_goroutine_stack`). Parallel mode skips the switch: it replays
+/// nothing.
+fn newproc_det_aware<R>(g: &G, f: impl FnOnce() -> R) -> R {
+    if g.det {
+        let mut f = Some(f);
+        let mut r = None;
+        systemstack(&mut || r = f.take().map(|f| f()));
+        r.expect("newproc ran")
+    } else {
+        f()
+    }
 }
 
 /// Starts a runtime goroutine (Go's `go` inside the runtime, for the
@@ -215,7 +236,7 @@ where
     let g = must_getg("go");
     let sched = g.sched();
     let p = Sched::current_p(g);
-    let gp = sched.newproc1(p, start, true, goid, f);
+    let gp = newproc_det_aware(g, move || sched.newproc1(p, start, true, goid, f));
     sched.wakep();
     gp
 }
@@ -305,6 +326,28 @@ pub fn systemstack(f: &mut dyn FnMut()) {
     let f: *mut (dyn FnMut() + 'static) = unsafe { std::mem::transmute(f) };
     g.sysfn.set(Some(f));
     g.suspend(Yield::SystemStack);
+}
+
+/// Runs `f` on the system stack when called on a goroutine (else here).
+///
+/// For runtime code whose path depends on process-wide state: the arena
+/// pool (a fresh arena, or one a finished runtime gave back), a
+/// process-wide cache filled on first use (interned array types), a
+/// process-wide lock another runtime may hold. On a goroutine's stack
+/// such a path would leave different stale words below the caller's
+/// frame depending on what else ran in the process, among them spilled
+/// registers holding heap pointers, and the conservative stack scan
+/// would keep different objects alive: a deterministic seed would not
+/// replay byte for byte in a process that had run other runtimes first.
+/// On the system stack the goroutine's side is the same suspend and
+/// resume every time. `f` must not block on the scheduler, park or
+/// allocate from the simulated heap.
+pub fn off_goroutine_stack(f: &mut dyn FnMut()) {
+    if getg().is_none() {
+        f()
+    } else {
+        systemstack(f)
+    }
 }
 
 /// Deterministic mode: moves the virtual clock forward by `ns` (work the

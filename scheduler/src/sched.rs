@@ -344,6 +344,8 @@ impl Sched {
         g.parkloc.set(None);
         g.sched_fp.set(0);
         g.sched_sp.set(0);
+        // The old coroutine's Yielder is gone; the new body sets its own.
+        g.yielder.set(std::ptr::null());
         g.set_waitreason(WaitReason::Zero);
         g.clear_preempt();
         g.system.store(system, Ordering::Relaxed);
