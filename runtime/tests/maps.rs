@@ -121,11 +121,14 @@ fn churn_triggers_same_size_growth() {
             if s.growing && !growing {
                 assert!(s.same_size_grow, "step {step}: {s:?}");
                 assert_eq!(s.flags & 8, 8);
-                // hashGrow resets noverflow; the growing insert's own
-                // evacuations may already have needed an overflow bucket
-                // (maps.md §12.1's note).
+                // hashGrow resets noverflow, which had reached 2^B = 16
+                // to trigger it (tooManyOverflowBuckets); the growing
+                // insert's own evacuations (two old chains) and the insert
+                // may already have needed a few overflow buckets, how many
+                // depending on the random hash seed (maps.md §12.1's note;
+                // 3 seen in about 1 of 15 runs).
                 assert_eq!((s.b, s.count), (4, 100), "step {step}");
-                assert!(s.noverflow <= 2, "step {step}: {s:?}");
+                assert!(s.noverflow < 16, "step {step}: {s:?}");
                 grows.push(step);
             }
             if !s.growing {

@@ -9,12 +9,6 @@ use std::time::Duration;
 
 use gort::{Config, Exit, Runtime, WaitGroup};
 
-/// Deterministic runtimes run alone in the test process, other runtimes
-/// side by side: a seed replays byte for byte only when no other runtime
-/// of the process disturbs what its conservatively scanned stacks hold
-/// (README, "Replay beside other runtimes").
-static ALONE: std::sync::RwLock<()> = std::sync::RwLock::new(());
-
 /// `rt.run(f)`, failing the test instead of hanging it when the scheduler
 /// loses a wakeup or never preempts: a stuck test would otherwise hold CI
 /// until its overall time limit.
@@ -22,12 +16,6 @@ pub fn run<F>(rt: &Runtime, f: F) -> Exit
 where
     F: FnOnce() + Send + 'static,
 {
-    let (_shared, _alone);
-    if rt.config().simseed_value().is_some() {
-        _alone = ALONE.write().unwrap_or_else(|e| e.into_inner());
-    } else {
-        _shared = ALONE.read().unwrap_or_else(|e| e.into_inner());
-    }
     let rt = rt.clone();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
