@@ -16,7 +16,7 @@
 //!
 //! `cargo run --release -p gort-benches --example gcpause` (GOMAXPROCS
 //! defaults to 2, as gobench's `gc concurrent 2`; `GODEBUG` and `GOGC` are
-//! read as usual).
+//! read as usual; `GCPAUSE_TRACE=1` prints the gctrace lines).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -135,6 +135,9 @@ fn main() {
         drop((root, all_root));
     });
     assert_eq!(exit.status, 0, "{}", rt.stderr());
+    if std::env::var_os("GCPAUSE_TRACE").is_some() {
+        eprint!("{}", rt.stderr());
+    }
     let start = start_gc.load(Ordering::Relaxed) as u32;
     let lines: Vec<Line> = rt
         .stderr()

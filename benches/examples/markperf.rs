@@ -1,13 +1,31 @@
 //! Profiling harness for stop-the-world marking (gobench `gc tree`): a
 //! complete binary tree of 2^20-1 nodes {left, right, val}, 2 warm-up
-//! collections, then 8 forced ones; prints mark throughput.
+//! collections, then 8 forced ones; prints mark throughput. With
+//! `MARKPERF_MAP=1`, also a `map[int]*node` with an entry per node (the
+//! heap of gobench's `gc concurrent`).
 //! `cargo run --release -p gort-benches --example markperf`
-use gort::{gc, last_cycle, Config, Root, Runtime};
+use gort::{gc, last_cycle, Config, Map, Ptr, Root, Runtime};
 use gort_benches::tree;
 
 fn main() {
     Runtime::new(Config::from_env().gomaxprocs(1)).run(|| {
         let root = Root::new(tree::build(tree::node_type(), 20));
+        let all: Map<Ptr> = Map::new();
+        let _all_root = Root::new(all.hmap().0);
+        if std::env::var_os("MARKPERF_MAP").is_some() {
+            let mut stack = vec![root.load()];
+            let mut i = 0i64;
+            while let Some(n) = stack.pop() {
+                all.insert(i, n);
+                i += 1;
+                for f in [1, 0] {
+                    let c = n.load_ptr(f);
+                    if !c.is_nil() {
+                        stack.push(c);
+                    }
+                }
+            }
+        }
         gc();
         gc();
         let mut rates = Vec::new();

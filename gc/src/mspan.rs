@@ -58,32 +58,39 @@ pub struct SpanLayout {
 /// let s: &'static gort_gc::mspan::MSpan = Box::leak(Box::default());
 /// s.set_meta(1 << 20, gort_gc::Type::new("t", 1, &[]), std::panic::Location::caller());
 /// ```
+#[repr(C, align(64))]
 pub struct MSpan {
+    // The first cache line: what `greyobject` and every checked access
+    // read to find a pointer's slot (a marker following pointers into
+    // random spans misses on each line it touches; in Rust's own field
+    // order these were spread over four lines).
+    pub(crate) state: AtomicU8,
+    /// Size class (0: a large object).
+    pub(crate) sizeclass: AtomicU8,
+    pub(crate) divmagic: AtomicU32,
     pub(crate) base: AtomicUsize,
-    pub(crate) npages: AtomicUsize,
     /// End of the last slot (`base + nelems * elemsize`).
     pub(crate) limit: AtomicUsize,
     pub(crate) elemsize: AtomicUsize,
-    pub(crate) nelems: AtomicUsize,
-    pub(crate) divmagic: AtomicU32,
-    /// Size class (0: a large object).
-    pub(crate) sizeclass: AtomicU8,
-    pub(crate) state: AtomicU8,
-    pub(crate) sweepgen: AtomicU32,
-    /// Slots below this index are not free (allocation resumes here).
-    pub(crate) freeindex: AtomicUsize,
-    pub(crate) alloc_count: AtomicUsize,
-    pub(crate) alloc_bits: [AtomicU64; BITMAP_WORDS],
-    pub(crate) mark_bits: [AtomicU64; BITMAP_WORDS],
-    /// Per slot: the object's type and where it was allocated. Arrays of
-    /// `meta_cap` entries, replaced (and the old ones kept in a pool) only
-    /// when the span is reused with more slots.
-    types: AtomicPtr<AtomicPtr<Type>>,
     /// The one type every object allocated in this span (since it was
     /// set up) has, or `MIXED`, or null before the first allocation: most
     /// spans hold one type, and reading it here instead of in `types`
     /// saves the marker a cache miss per object.
     single_type: AtomicPtr<Type>,
+    pub(crate) nelems: AtomicUsize,
+    pub(crate) sweepgen: AtomicU32,
+    // Then the mark bits (tested first by the marker), the alloc bits,
+    // and what allocation, sweeping and reports use.
+    pub(crate) mark_bits: [AtomicU64; BITMAP_WORDS],
+    pub(crate) alloc_bits: [AtomicU64; BITMAP_WORDS],
+    pub(crate) npages: AtomicUsize,
+    /// Slots below this index are not free (allocation resumes here).
+    pub(crate) freeindex: AtomicUsize,
+    pub(crate) alloc_count: AtomicUsize,
+    /// Per slot: the object's type and where it was allocated. Arrays of
+    /// `meta_cap` entries, replaced (and the old ones kept in a pool) only
+    /// when the span is reused with more slots.
+    types: AtomicPtr<AtomicPtr<Type>>,
     sites: AtomicPtr<AtomicPtr<Location<'static>>>,
     /// Per slot: the heap's `sweepgen` of the sweep that last freed the
     /// slot's object, 0 if none has since the span was set up. It is what
@@ -231,7 +238,7 @@ impl MSpan {
             Ordering::Release,
         );
     }
-    #[inline]
+    #[inline(always)]
     pub fn is_marked(&self, i: usize) -> bool {
         self.mark_bits[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
     }
