@@ -16,10 +16,16 @@
 //! worker wakes when a cycle starts; the first ones claim the dedicated
 //! slots and drain with only safepoints between chunks (preempted only to
 //! stop the world or scan a stack, as Go's are); the others drain as
-//! fractional workers while their own mark time is within the fractional
-//! goal (Go's `pollFractionalWorkerExit`: 1.2x the goal), and beyond it as
-//! idle workers that yield after every chunk (Go's `pollWork`), so a
-//! runnable goroutine gets the P. Work done pays the debts of assists
+//! fractional workers, also keeping the P, while their own mark time is
+//! within the fractional goal (Go's `pollFractionalWorkerExit`: 1.2x the
+//! goal), and beyond it as idle workers that yield after every chunk
+//! (Go's `pollWork`), so a runnable goroutine gets the P. A fractional
+//! worker that waited in the run queue (behind mutators that sysmon
+//! preempts every 10 ms) thus catches up to its share when it runs, as
+//! Go's does when `schedule` picks it: on gobench's `gc concurrent 2` the
+//! background share of the mark went from 1-25 ms per cycle (yielding
+//! after every chunk, with assists doing the rest) to 28-64 ms, against
+//! Go's 38-48 ms. Work done pays the debts of assists
 //! parked for want of work (`AssistQueue::flush_credit`), and what is
 //! left goes to the background credit pool assists draw on first. A
 //! worker that finds no work tries to end the mark (`gc_mark_done`) and
@@ -186,7 +192,11 @@ fn mark_worker_cycle(heap: &'static Heap, cycle: u64) {
             if g.marking() {
                 gort_scheduler::sleep(NO_WORK_NAP);
             }
-        } else if this == Mode::Dedicated {
+        } else if this != Mode::Idle {
+            // A dedicated worker, or a fractional one within its goal,
+            // keeps the P (Go's fractional worker drains until
+            // `pollFractionalWorkerExit`): only a stop of the world or a
+            // stack scan preempts it.
             gort_scheduler::preempt_point();
         } else {
             gort_scheduler::gosched();
