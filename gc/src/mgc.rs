@@ -184,6 +184,23 @@ pub fn gc() {
     gort_scheduler::systemstack(&mut || crate::sweep::finish_sweep(heap));
 }
 
+/// Go's `forcegchelper` (goroutine 2): parked until sysmon finds no
+/// collection for two minutes (`gort_scheduler::forcegc`), then starts
+/// one: time-triggered, fully concurrent, not a `runtime.GC()` (no
+/// "(forced)" in its gctrace line; "GC forced" before it, as Go prints).
+fn forcegchelper() {
+    let heap = crate::mheap::must();
+    loop {
+        gort_scheduler::forcegc_park(heap.cfg.gogc.is_some());
+        if heap.cfg.gctrace > 0 {
+            gort_scheduler::write_stderr(b"GC forced\n");
+        }
+        if heap.gcs.phase.load(Ordering::Acquire) == GC_OFF {
+            gc_start(heap, false, heap.gcs.cycles.load(Ordering::Acquire) + 1);
+        }
+    }
+}
+
 /// An allocation found `heapLive >= trigger` (Go's `gcTrigger{heap}`).
 pub(crate) fn gc_trigger(heap: &'static Heap) {
     if heap.cfg.gogc.is_none() || heap.gcs.phase.load(Ordering::Acquire) != GC_OFF {
@@ -430,13 +447,25 @@ fn end_cycle(heap: &'static Heap, num: u64, line: Option<String>) {
         gort_scheduler::write_stderr(line.as_bytes());
     }
     heap.gcs.ended.advance(num);
+    gort_scheduler::forcegc_note_gc_end(gort_scheduler::nanotime());
     start_bgsweep(heap);
 }
 
-/// Go starts bgsweep in gcenable, before main; gort starts it when there
-/// is first something to sweep, with Go's goroutine id.
+/// Go starts bgsweep in gcenable and forcegchelper in an init function,
+/// both before main; gort starts them when the first collection ends
+/// (there is nothing to sweep before it, and no forced collection before
+/// the first: Go's trigger needs `last_gc`), with Go's goroutine ids.
 fn start_bgsweep(heap: &'static Heap) {
     if !heap.gcs.bgsweep_started.swap(true, Ordering::AcqRel) {
+        gort_scheduler::go_system_goid(
+            Some(gort_scheduler::GOID_FORCEGC),
+            gort_scheduler::StartInfo {
+                gopc: std::panic::Location::caller(),
+                creator: "runtime.init.6",
+                startfn: "runtime.forcegchelper",
+            },
+            forcegchelper,
+        );
         gort_scheduler::go_system_goid(
             Some(gort_scheduler::GOID_BGSWEEP),
             gort_scheduler::StartInfo {

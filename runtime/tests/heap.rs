@@ -769,7 +769,8 @@ fn objects_larger_than_an_oblet_keep_every_target() {
 }
 
 /// Go's runtime goroutines as Go shows them: with `GOTRACEBACK=system`
-/// a dump lists bgsweep (goroutine 3, "GC sweep wait", created by
+/// a dump lists forcegchelper (goroutine 2, "force gc (idle)", created by
+/// runtime.init.6), bgsweep (goroutine 3, "GC sweep wait", created by
 /// runtime.gcenable) and one mark worker per P ("GC worker (idle)",
 /// created by runtime.gcBgMarkStartWorkers) once a collection has run;
 /// with `all` they are hidden.
@@ -790,6 +791,12 @@ fn runtime_goroutines_show_in_system_dumps_only() {
             "GOTRACEBACK={level}:\n{err}"
         );
         assert_eq!(
+            err.contains("\ngoroutine 2 [force gc (idle)]:\n"),
+            shown,
+            "GOTRACEBACK={level}:\n{err}"
+        );
+        assert_eq!(err.contains("created by runtime.init.6\n"), shown);
+        assert_eq!(
             err.matches("[GC worker (idle)]:\n").count(),
             if shown { 2 } else { 0 },
             "GOTRACEBACK={level}:\n{err}"
@@ -801,4 +808,52 @@ fn runtime_goroutines_show_in_system_dumps_only() {
             if shown { 2 } else { 0 }
         );
     }
+}
+
+/// Go's forcegchelper: with no collection for two minutes, sysmon wakes
+/// goroutine 2, which prints "GC forced" (under gctrace) and starts a
+/// time-triggered cycle, not a `runtime.GC()` (no "(forced)"). None before
+/// the first collection, none with GOGC=off. Deterministic mode, so the
+/// two minutes are virtual (and the collection comes when it is due; Go's
+/// idle sysmon may notice up to a minute later).
+#[test]
+fn a_collection_is_forced_after_two_minutes_without_one() {
+    let run = |gogc: Option<u32>, first_gc: bool| {
+        let rt = Runtime::new(det(1, 2).gctrace(1).gogc(gogc));
+        let e = common::run(&rt, move || {
+            if first_gc {
+                gc();
+            }
+            gort::sleep(std::time::Duration::from_secs(125));
+            // Another 2 minutes: forced again, counted from the last one.
+            gort::sleep(std::time::Duration::from_secs(125));
+        });
+        assert_eq!(e.status, 0, "{}", rt.stderr());
+        rt.stderr()
+    };
+    let err = run(Some(100), true);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 5, "{err}");
+    assert!(
+        lines[0].starts_with("gc 1 @") && lines[0].ends_with(" (forced)"),
+        "{err}"
+    );
+    for (forced, gcline, n, at) in [(1, 2, 2, "@120.000s"), (3, 4, 3, "@240.000s")] {
+        assert_eq!(lines[forced], "GC forced", "{err}");
+        assert!(lines[gcline].starts_with(&format!("gc {n} {at} ")), "{err}");
+        assert!(!lines[gcline].contains("(forced)"), "{err}");
+    }
+    assert_eq!(
+        run(Some(100), false),
+        "",
+        "no forced collection before the first"
+    );
+    assert_eq!(
+        run(None, true)
+            .lines()
+            .filter(|l| l.starts_with("gc ") || *l == "GC forced")
+            .count(),
+        1,
+        "GOGC=off: only runtime.GC()"
+    );
 }

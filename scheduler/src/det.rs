@@ -220,6 +220,7 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
         let now = sched.vclock.load(Ordering::Relaxed);
         if now >= next_sysmon {
             sched.retake(now);
+            sched.sysmon_forcegc(now);
             next_sysmon = now + SYSMON_TICK_NS;
             if trace_ns > 0 && (!traced || lasttrace + trace_ns <= now) {
                 traced = true;
@@ -271,7 +272,10 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
             }
         }
         if cands.is_empty() {
-            let next = sched.next_timer().min(next_wake);
+            let next = sched
+                .next_timer()
+                .min(next_wake)
+                .min(sched.forcegc_deadline());
             if next != u64::MAX {
                 sched.vclock.store(next.max(now), Ordering::Relaxed);
                 continue;

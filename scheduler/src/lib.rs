@@ -50,6 +50,7 @@ pub mod config;
 mod det;
 pub mod ext;
 pub mod fatal;
+pub mod forcegc;
 pub mod g;
 mod globrunq;
 pub mod m;
@@ -77,6 +78,7 @@ pub use assistq::AssistQueue;
 pub use chan::{after, Chan};
 pub use config::{Captured, DetConfig, Mode, Output, SchedConfig, Traceback};
 pub use ext::{alloc_enter, LayerKey};
+pub use forcegc::{forcegc_note_gc_end, forcegc_park, FORCEGC_PERIOD_NS};
 pub use g::{ObjMemo, StartInfo, UnlockFn, WaitReason, G};
 pub use p::GPtr;
 pub use proc::{

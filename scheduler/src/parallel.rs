@@ -332,6 +332,7 @@ fn sysmon(sched: &Sched) {
             return;
         }
         let now = sched.nanotime();
+        sched.sysmon_forcegc(now);
         if sched.retake(now) {
             idle_cycles = 0;
         } else {

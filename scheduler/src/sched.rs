@@ -119,6 +119,8 @@ pub struct Sched {
     /// calls cost beyond their steps (`det::NEWPROC_NS`), added to the
     /// clock by the driver when the goroutine yields.
     pub(crate) det_charge_ns: AtomicU64,
+    /// Go's `forcegc` (`forcegc.rs`).
+    pub(crate) forcegc: crate::forcegc::ForceGc,
     timer_seq: AtomicU64,
     /// Live (not dead) goroutines, for checkdead.
     pub(crate) ngoroutines: AtomicI64,
@@ -189,6 +191,7 @@ impl Sched {
                 .collect(),
             wake_new: AtomicBool::new(false),
             det_charge_ns: AtomicU64::new(0),
+            forcegc: Default::default(),
             timer_seq: AtomicU64::new(0),
             ngoroutines: AtomicI64::new(0),
             threads: Mutex::new(Vec::new()),
