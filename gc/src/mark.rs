@@ -331,12 +331,29 @@ impl Marker {
     }
 }
 
+/// What a `drain_chunk` did.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Drained {
+    /// Units of scan work done.
+    pub(crate) units: u64,
+    /// It stopped because no work was left (not because the budget ran
+    /// out or the goroutine was asked to stop).
+    pub(crate) out_of_work: bool,
+}
+
+/// How many grey objects or root jobs `drain_chunk` takes between two
+/// polls of its goroutine's preemption request.
+const PREEMPT_POLL: u32 = 16;
+
 /// Go's `gcDrain` for at most about `budget` units of scan work (pointer
 /// words and stack words examined): root jobs first, then grey objects
-/// from the local buffer and the global list. Returns the units done;
-/// fewer than `budget` means no work was left. Never passes a safepoint,
-/// and gives back its unscanned work before returning.
-pub(crate) fn drain_chunk(heap: &'static Heap, m: &mut Marker, budget: u64) -> u64 {
+/// from the local buffer and the global list. Ends early, as Go's
+/// `gcDrain` does, when its goroutine is asked to stop (a stop of the
+/// world, a stack scan): a chunk is then no longer than 16 objects past
+/// the request, which is what bounds how long a stop of the world waits
+/// for a marking goroutine. Never passes a safepoint, and gives back its
+/// unscanned work before returning.
+pub(crate) fn drain_chunk(heap: &'static Heap, m: &mut Marker, budget: u64) -> Drained {
     if heap.cfg.scan_old {
         drain_chunk_impl::<false>(heap, m, budget)
     } else {
@@ -344,10 +361,23 @@ pub(crate) fn drain_chunk(heap: &'static Heap, m: &mut Marker, budget: u64) -> u
     }
 }
 
-fn drain_chunk_impl<const SKIP_OLD: bool>(heap: &'static Heap, m: &mut Marker, budget: u64) -> u64 {
+fn drain_chunk_impl<const SKIP_OLD: bool>(
+    heap: &'static Heap,
+    m: &mut Marker,
+    budget: u64,
+) -> Drained {
     heap.gcs.work.begin();
     let mut done = 0u64;
+    let mut out_of_work = false;
+    let mut poll = 0u32;
     while done < budget {
+        poll += 1;
+        if poll == PREEMPT_POLL {
+            poll = 0;
+            if gort_scheduler::preempt_requested() {
+                break;
+            }
+        }
         if let Some(job) = heap.gcs.claim_root_job() {
             done += markroot(heap, m, job);
             continue;
@@ -360,6 +390,7 @@ fn drain_chunk_impl<const SKIP_OLD: bool>(heap: &'static Heap, m: &mut Marker, b
             m.work.extend(buf);
             continue;
         }
+        out_of_work = true;
         break;
     }
     if m.step {
@@ -368,7 +399,10 @@ fn drain_chunk_impl<const SKIP_OLD: bool>(heap: &'static Heap, m: &mut Marker, b
         );
     }
     m.finish(heap);
-    done
+    Drained {
+        units: done,
+        out_of_work,
+    }
 }
 
 /// One root job (Go's `markroot`): the globals, or one goroutine's stack.

@@ -385,11 +385,11 @@ pub(crate) fn gc_assist_alloc(heap: &'static Heap, debt: u64) {
         let t0 = gort_scheduler::nanotime();
         let w0 = Instant::now();
         let budget = (want - did).min(WORKER_CHUNK);
-        let n = drain_chunk(heap, &mut m, budget);
+        let d = drain_chunk(heap, &mut m, budget);
         g.assist_ns
             .fetch_add(cpu_ns(heap, t0, w0), Ordering::Relaxed);
-        did += n;
-        if n < budget {
+        did += d.units;
+        if d.out_of_work {
             break;
         }
         gort_scheduler::preempt_point();

@@ -177,7 +177,8 @@ fn mark_worker_cycle(heap: &'static Heap, cycle: u64) {
             mode
         };
         let w0 = Instant::now();
-        let did = drain_chunk(heap, &mut m, WORKER_CHUNK);
+        let d = drain_chunk(heap, &mut m, WORKER_CHUNK);
+        let did = d.units;
         let ns = crate::mgc::cpu_ns(heap, now, w0);
         match this {
             Mode::Idle => w.idle_ns.fetch_add(ns, Ordering::Relaxed),
@@ -185,7 +186,7 @@ fn mark_worker_cycle(heap: &'static Heap, cycle: u64) {
         };
         self_ns += ns;
         gc_flush_bg_credit(heap, did);
-        if did < WORKER_CHUNK {
+        if d.out_of_work {
             if g.work.idle() && !g.work_available() {
                 crate::mgc::gc_mark_done(heap);
             }

@@ -36,7 +36,9 @@ const WB_BUF_ENTRY_POINTERS: usize = 2;
 const MIN_LEGAL_POINTER: usize = 4096;
 
 /// One P's buffer (Go's `wbBuf`): the pointers of the pairs put so far.
+/// Alone on its cache lines, as `MCache`: every barrier locks and pushes.
 #[derive(Default)]
+#[repr(align(128))]
 pub(crate) struct WbBuf {
     buf: Mutex<Vec<usize>>,
 }

@@ -110,6 +110,7 @@ impl Ord for Timer {
     }
 }
 
+#[repr(align(128))]
 pub struct P {
     pub id: usize,
     status: AtomicU32,

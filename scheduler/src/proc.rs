@@ -315,6 +315,15 @@ pub fn fatal_detail(detail: String, msg: &'static str) -> ! {
     fatal(msg)
 }
 
+/// Whether the current goroutine has been asked to stop at its next
+/// safepoint (Go's `gp.preempt`, which `gcDrain` polls between objects):
+/// long runtime loops without a safepoint (the mark's drain) poll it to
+/// end early. False outside a goroutine.
+#[inline]
+pub fn preempt_requested() -> bool {
+    getg().is_some_and(|g| g.stackguard0.load(Ordering::Relaxed) == STACK_PREEMPT)
+}
+
 /// Go's `systemstack`: runs `f` on the M's own stack while the calling
 /// goroutine is suspended (its registers saved on its stack, so a stack
 /// scan sees every pointer it holds). `f` must not block or yield; the
