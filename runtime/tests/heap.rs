@@ -796,6 +796,15 @@ fn runtime_goroutines_show_in_system_dumps_only() {
             "GOTRACEBACK={level}:\n{err}"
         );
         assert_eq!(err.contains("created by runtime.init.6\n"), shown);
+        // Their frames under Go's names (gort's files and lines).
+        assert_eq!(err.contains("\nruntime.bgsweep(...)\n"), shown, "{err}");
+        assert_eq!(
+            err.contains("\nruntime.forcegchelper(...)\n"),
+            shown,
+            "{err}"
+        );
+        assert_eq!(err.contains("\nruntime.gopark(...)\n"), shown, "{err}");
+        assert!(!err.contains("gort_scheduler::"), "{err}");
         assert_eq!(
             err.matches("[GC worker (idle)]:\n").count(),
             if shown { 2 } else { 0 },

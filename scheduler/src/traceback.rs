@@ -281,6 +281,16 @@ fn filter(raw: Vec<(String, Option<String>)>, show_runtime: bool) -> Vec<Frame> 
         if is_std_frame(&function, loc) || capture || (!show_runtime && is_runtime_frame(loc)) {
             continue;
         }
+        let function = if show_runtime && is_runtime_frame(loc) {
+            match go_runtime_name(&function) {
+                Some(name) => name,
+                // The goroutine switch itself: Go's traceback starts at
+                // `runtime.gopark`, above its `mcall`.
+                None => continue,
+            }
+        } else {
+            function
+        };
         if let Some(location) = location {
             if shown == MAX_FRAMES {
                 out.push(Frame {
@@ -291,6 +301,54 @@ fn filter(raw: Vec<(String, Option<String>)>, show_runtime: bool) -> Vec<Frame> 
             }
             shown += 1;
             out.push(Frame { function, location });
+        }
+    }
+    out
+}
+
+/// The name a frame of gort's runtime shows under GOTRACEBACK=system:
+/// Go's spelling of the same function, so a dump reads as Go's does
+/// (`runtime.gopark`, `runtime.bgsweep`, `runtime.gcBgMarkWorker`); the
+/// file and line stay gort's own. A free function `gort_x::m::snake_name`
+/// is `runtime.snakeName`, a method `gort_x::m::Type::name` is
+/// `runtime.(*Type).name`; the few whose Go name differs are listed. None
+/// for the switch to the M (`G::suspend`), which Go's traceback never
+/// shows.
+fn go_runtime_name(rust: &str) -> Option<String> {
+    // Drop generic arguments and closure suffixes: `f::<T>`, `{{closure}}`.
+    let path: Vec<&str> = rust
+        .split("::")
+        .filter(|s| !s.starts_with('<') && !s.starts_with('{') && !s.is_empty())
+        .collect();
+    let tail = &path[path.len().saturating_sub(2)..];
+    let name = match tail {
+        [_, "suspend"] if path.contains(&"G") => return None,
+        [_, "gopark_on"] => "gopark".to_string(),
+        // The program's main goroutine starts in `gort::Runtime::run`,
+        // where Go's starts in `runtime.main`.
+        ["Runtime", "run"] => "main".to_string(),
+        [_, "park"] if path.first() == Some(&"gort_scheduler") => "goparkunlock".to_string(),
+        [ty, f] if ty.starts_with(|c: char| c.is_ascii_uppercase()) => {
+            format!("(*{ty}).{}", camel(f))
+        }
+        [.., f] => camel(f),
+        [] => return Some(rust.to_string()),
+    };
+    Some(format!("runtime.{name}"))
+}
+
+/// `snake_case` as Go spells it: `gc_bg_mark_worker` -> `gcBgMarkWorker`.
+fn camel(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut up = false;
+    for c in snake.chars() {
+        if c == '_' {
+            up = !out.is_empty();
+        } else if up {
+            out.extend(c.to_uppercase());
+            up = false;
+        } else {
+            out.push(c);
         }
     }
     out
@@ -379,6 +437,33 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn runtime_frames_take_go_names() {
+        let cases = [
+            ("gort_scheduler::proc::gopark_on", Some("runtime.gopark")),
+            ("gort_scheduler::proc::park", Some("runtime.goparkunlock")),
+            ("gort_gc::sweep::bgsweep", Some("runtime.bgsweep")),
+            (
+                "gort_gc::mgcworker::gc_bg_mark_worker",
+                Some("runtime.gcBgMarkWorker"),
+            ),
+            ("gort_gc::mgc::forcegchelper", Some("runtime.forcegchelper")),
+            (
+                "gort_scheduler::sema::WaitList::wait_for",
+                Some("runtime.(*WaitList).waitFor"),
+            ),
+            (
+                "gort_gc::mgc::gc_start::{{closure}}",
+                Some("runtime.gcStart"),
+            ),
+            ("gort_scheduler::g::G::suspend", None),
+            ("gort::Runtime::run::{{closure}}", Some("runtime.main")),
+        ];
+        for (rust, go) in cases {
+            assert_eq!(go_runtime_name(rust).as_deref(), go, "{rust}");
+        }
     }
 
     #[test]
