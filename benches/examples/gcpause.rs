@@ -84,22 +84,7 @@ fn main() {
         let root = Root::new(tree::build(ty, 20));
         let all: Map<Ptr> = Map::new();
         let all_root = Root::new(all.hmap().0);
-        let mut nodes = Vec::with_capacity(SLOTS as usize);
-        let mut stack = vec![root.load()];
-        let mut i = 0i64;
-        while let Some(n) = stack.pop() {
-            all.insert(i, n);
-            i += 1;
-            if nodes.len() < SLOTS as usize {
-                nodes.push(n);
-            }
-            for f in [1, 0] {
-                let c = n.load_ptr(f);
-                if !c.is_nil() {
-                    stack.push(c);
-                }
-            }
-        }
+        let nodes = tree::map_every_node(root.load(), &all, SLOTS as usize);
         gc();
         gc();
         let st = read_mem_stats();

@@ -13,18 +13,7 @@ fn main() {
         let all: Map<Ptr> = Map::new();
         let _all_root = Root::new(all.hmap().0);
         if std::env::var_os("MARKPERF_MAP").is_some() {
-            let mut stack = vec![root.load()];
-            let mut i = 0i64;
-            while let Some(n) = stack.pop() {
-                all.insert(i, n);
-                i += 1;
-                for f in [1, 0] {
-                    let c = n.load_ptr(f);
-                    if !c.is_nil() {
-                        stack.push(c);
-                    }
-                }
-            }
+            tree::map_every_node(root.load(), &all, 0);
         }
         gc();
         gc();

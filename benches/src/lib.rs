@@ -73,7 +73,7 @@ pub mod workload {
 /// mark bench, the `markperf` harness, the `gctree` demo and the gctrace
 /// comparison with Go, so that they all measure and show the same heap.
 pub mod tree {
-    use gort::{new_object, Ptr, Type};
+    use gort::{new_object, Map, Ptr, Type};
 
     /// The node type, `struct { left, right *node; val int }`, named as
     /// gctrace-adjacent reports show it. Each call registers a new type.
@@ -105,6 +105,30 @@ pub mod tree {
         }
         assert_eq!(p.load(2), u64::from(depth), "a node lost its value");
         1 + count(p.load_ptr(0), depth - 1) + count(p.load_ptr(1), depth - 1)
+    }
+
+    /// gobench's `gc concurrent` heap beside the tree: visits the tree from
+    /// `root` depth-first (right child first, as gobench's explicit stack
+    /// does), inserting node `i` of the walk into `all` under key `i`, and
+    /// returns the first `first` nodes of the walk (gobench's `gNodes`).
+    pub fn map_every_node(root: Ptr, all: &Map<Ptr>, first: usize) -> Vec<Ptr> {
+        let mut nodes = Vec::with_capacity(first);
+        let mut stack = vec![root];
+        let mut i = 0i64;
+        while let Some(n) = stack.pop() {
+            all.insert(i, n);
+            i += 1;
+            if nodes.len() < first {
+                nodes.push(n);
+            }
+            for f in [1, 0] {
+                let c = n.load_ptr(f);
+                if !c.is_nil() {
+                    stack.push(c);
+                }
+            }
+        }
+        nodes
     }
 
     /// `2^depth - 1`: the nodes `build` allocates.

@@ -35,6 +35,17 @@ fn params() -> Params {
     }
 }
 
+/// The map-churn workload the barrier-mode losses are measured on:
+/// pointers moved between objects and maps growing.
+fn churn_params() -> Params {
+    Params {
+        moves: true,
+        map_growth: true,
+        timeout: Duration::from_secs(60),
+        ..params()
+    }
+}
+
 /// Fails with every lost or failed seed's report.
 fn assert_clean(what: &str, r: &churn::Report) {
     eprintln!("{what}: {}", r.summary().trim_end());
@@ -286,12 +297,7 @@ fn assert_losses_through(extra: &str, through: &str, p: &Params) {
 #[test]
 fn without_the_write_barrier_objects_are_lost() {
     let _serial = serial();
-    let p = Params {
-        moves: true,
-        map_growth: true,
-        timeout: Duration::from_secs(60),
-        ..params()
-    };
+    let p = churn_params();
     assert_losses_through("wbmode=off", ".buckets", &p);
 }
 
@@ -317,12 +323,7 @@ fn without_scanning_oldbuckets_objects_are_lost() {
 #[ignore = "a measurement for README: cargo test -p gort --release --test gc_torture -- --ignored loss_rate_table --nocapture"]
 fn loss_rate_table() {
     let _serial = serial();
-    let p = Params {
-        moves: true,
-        map_growth: true,
-        timeout: Duration::from_secs(60),
-        ..params()
-    };
+    let p = churn_params();
     println!("| setting | seeds losing an object (of 100) | first path |");
     println!("|---|---|---|");
     for extra in [
