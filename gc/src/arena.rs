@@ -20,7 +20,17 @@
 //! reads poisoned simulated memory, never unmapped Rust memory. A heap
 //! that ends (its runtime finished) returns its arenas to a free pool for
 //! the next heap. Untouched pages cost no RSS (the allocator maps them
-//! lazily). Arenas are advised `MADV_HUGEPAGE`, as Go's heap is.
+//! lazily).
+//!
+//! Huge pages follow Go 1.19's rule (mem_linux.go): new heap memory counts
+//! as scavenged, and the first span allocated over it is committed with
+//! `sysUsed`, which advises `MADV_HUGEPAGE` for the 2 MiB pages that the
+//! span covers whole. So under the kernel's default THP mode (`madvise`)
+//! large objects (a big map's bucket array) get huge pages and spans of
+//! small objects stay on 4 KiB pages. Advising whole arenas, as gort once
+//! did, made the first touch of each 2 MiB of small-object heap a 2 MiB
+//! clear in the page fault: ~3 ms in which the allocating goroutine cannot
+//! reach a safepoint, which a stop of the world then waits for.
 
 use std::alloc::Layout;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
@@ -66,6 +76,11 @@ pub struct HeapArena {
     /// different stale words on a goroutine stack, and a seed would not
     /// replay beside other runtimes).
     pub(crate) wb: AtomicBool,
+    /// Pages `[0, committed)` have been part of a span (Go's "Ready"
+    /// memory); the rest has never been touched (Go counts it scavenged).
+    /// The page allocator is first-fit by address, so fresh pages are
+    /// always the arena's top.
+    committed: AtomicUsize,
     /// The span owning each page (null: free page).
     pub(crate) spans: [AtomicPtr<MSpan>; PAGES_PER_ARENA],
 }
@@ -76,7 +91,7 @@ impl HeapArena {
     /// goroutine stack that allocates.
     fn new_leaked(base: usize) -> &'static HeapArena {
         let layout = Layout::new::<HeapArena>();
-        // SAFETY: HeapArena's fields are a usize, an AtomicUsize, an
+        // SAFETY: HeapArena's fields are a usize, AtomicUsizes, an
         // AtomicBool and AtomicPtrs, for which all-zero bytes are valid (0 and null); the
         // allocation is checked for null and never freed.
         unsafe {
@@ -93,6 +108,27 @@ impl HeapArena {
     #[inline(always)]
     pub fn owner(&self) -> usize {
         self.owner.load(Ordering::Acquire)
+    }
+
+    /// Go's `sysUsed` for a span of pages `[first, first + n)` about to be
+    /// allocated: if any of them is fresh, the huge pages the span covers
+    /// whole are advised `MADV_HUGEPAGE` (`sysHugePageOS`).
+    pub(crate) fn commit(&self, first_page: usize, n: usize) {
+        let end = first_page + n;
+        if self.committed.fetch_max(end, Ordering::AcqRel) >= end {
+            return;
+        }
+        const HUGE: usize = 2 << 20;
+        let lo = (self.base + first_page * crate::sizeclasses::PAGE_SIZE).next_multiple_of(HUGE);
+        let hi = (self.base + end * crate::sizeclasses::PAGE_SIZE) & !(HUGE - 1);
+        if lo < hi {
+            // SAFETY: advice on arena memory this process owns (mapped for
+            // the process's life); MADV_HUGEPAGE does not change contents.
+            // Failure (an old kernel, THP off) only costs speed.
+            unsafe {
+                libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE);
+            }
+        }
     }
 
     /// Points pages `[first, first + n)` at `s` (null to free them).
@@ -173,20 +209,6 @@ pub(crate) fn alloc_arena(owner: usize) -> &'static HeapArena {
     }
     let layout = Layout::from_size_align(ARENA_BYTES, ARENA_BYTES).expect("arena layout");
     let mem = src.bump.alloc_layout(layout);
-    // Go 1.19 marks heap memory MADV_HUGEPAGE as it commits it (sysUsed ->
-    // sysHugePageOS), so with the kernel's THP mode `madvise` its heap is
-    // backed by 2 MiB pages; a large map's random probes then miss the TLB
-    // far less. Arenas are 64 MiB-aligned, so the whole range qualifies.
-    // Failure (an old kernel) only costs speed.
-    // SAFETY: advice on memory this process owns (just allocated, mapped
-    // for the process's life); MADV_HUGEPAGE does not change its contents.
-    unsafe {
-        libc::madvise(
-            mem.as_ptr() as *mut libc::c_void,
-            ARENA_BYTES,
-            libc::MADV_HUGEPAGE,
-        );
-    }
     let a = HeapArena::new_leaked(mem.as_ptr() as usize);
     a.owner.store(owner, Ordering::Release);
     install(a);

@@ -226,6 +226,7 @@ impl Heap {
         };
         s.init(base, l, self.sweepgen.load(Ordering::Acquire));
         let arena = arena_of(base).expect("span in an arena");
+        arena.commit((base - arena.base) >> PAGE_SHIFT, npages);
         arena.set_spans(
             (base - arena.base) >> PAGE_SHIFT,
             npages,
