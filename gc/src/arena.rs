@@ -115,7 +115,11 @@ impl HeapArena {
     /// whole are advised `MADV_HUGEPAGE` (`sysHugePageOS`).
     pub(crate) fn commit(&self, first_page: usize, n: usize) {
         let end = first_page + n;
-        if self.committed.fetch_max(end, Ordering::AcqRel) >= end {
+        // Read first: an unconditional read-modify-write would take the
+        // cache line holding `wb`, which every pointer store reads.
+        if self.committed.load(Ordering::Acquire) >= end
+            || self.committed.fetch_max(end, Ordering::AcqRel) >= end
+        {
             return;
         }
         const HUGE: usize = 2 << 20;

@@ -124,8 +124,12 @@ fn mallocgc(ty: &'static Type, site: &'static Location<'static>) -> Ptr {
     let elemsize = s.elemsize();
     let addr = s.base() + i * elemsize;
     zero(addr, elemsize);
-    if heap.gcs.phase.load(Ordering::Relaxed) != crate::mgc::GC_OFF {
-        gcmarknewobject(heap, s, i, elemsize);
+    if heap.gcs.phase.load(Ordering::Relaxed) != crate::mgc::GC_OFF && s.try_mark(i) {
+        // Go's gcmarknewobject, counted in this P's cache (mcache.rs).
+        let n = mc.black_objects.load(Ordering::Relaxed);
+        mc.black_objects.store(n + 1, Ordering::Relaxed);
+        let b = mc.black_bytes.load(Ordering::Relaxed);
+        mc.black_bytes.store(b + elemsize as u64, Ordering::Relaxed);
     }
     let n = mc.local_nalloc.load(Ordering::Relaxed);
     mc.local_nalloc.store(n + 1, Ordering::Relaxed);
@@ -134,8 +138,9 @@ fn mallocgc(ty: &'static Type, site: &'static Location<'static>) -> Ptr {
     Ptr(addr)
 }
 
-/// Go's `gcmarknewobject`: an object allocated during the mark is black
-/// (it holds only nil pointers, so it needs no scan).
+/// Go's `gcmarknewobject` for a large object: an object allocated during
+/// the mark is black (it holds only nil pointers, so it needs no scan).
+/// (Small objects count theirs in the P's cache, in `mallocgc`.)
 #[cold]
 #[inline(never)]
 fn gcmarknewobject(heap: &Heap, s: &MSpan, i: usize, size: usize) {

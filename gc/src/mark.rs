@@ -370,6 +370,10 @@ fn drain_chunk_impl<const SKIP_OLD: bool>(
     let mut done = 0u64;
     let mut out_of_work = false;
     let mut poll = 0u32;
+    // Root jobs are all known when the mark starts: once none is left,
+    // this chunk stops asking (the counters sit on a line other drainers
+    // write).
+    let mut roots_left = true;
     while done < budget {
         poll += 1;
         if poll == PREEMPT_POLL {
@@ -378,9 +382,12 @@ fn drain_chunk_impl<const SKIP_OLD: bool>(
                 break;
             }
         }
-        if let Some(job) = heap.gcs.claim_root_job() {
-            done += markroot(heap, m, job);
-            continue;
+        if roots_left {
+            if let Some(job) = heap.gcs.claim_root_job() {
+                done += markroot(heap, m, job);
+                continue;
+            }
+            roots_left = false;
         }
         if let Some((b, t)) = m.pop() {
             done += m.scanobject::<SKIP_OLD>(b, t).max(1);

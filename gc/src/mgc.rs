@@ -492,6 +492,10 @@ fn gc_mark_termination(
     let trace = &mut ct.t;
     trace.heap1 = heap.heap_live.load(Ordering::Relaxed);
     crate::mcheckmark::apply_debug_unmark(heap);
+    // The world is stopped: every P's allocate-black counts are final.
+    for mc in heap.mcaches[..heap.mcaches_used.load(Ordering::Relaxed)].iter() {
+        mc.flush_black(heap);
+    }
     let marked = g.bytes_marked.load(Ordering::Relaxed);
     let stacks = g.stack_bytes.load(Ordering::Relaxed);
     let mut failed = None;

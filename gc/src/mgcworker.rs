@@ -18,8 +18,14 @@
 //! stop the world or scan a stack, as Go's are); the others drain as
 //! fractional workers, also keeping the P, while their own mark time is
 //! within the fractional goal (Go's `pollFractionalWorkerExit`: 1.2x the
-//! goal), and beyond it as idle workers that yield after every chunk
-//! (Go's `pollWork`), so a runnable goroutine gets the P. A fractional
+//! goal). Beyond it a worker marks on as an idle worker only while its P
+//! has nothing else to run (Go's `pollWork`); otherwise it sleeps until
+//! its share of the mark's time is back under the goal, when Go's
+//! `schedule` would pick it again (at most 1 ms, to look whether the P
+//! has become idle meanwhile). Yielding after every chunk instead, as
+//! gort once did, shared the P round-robin with the mutators: on `gc
+//! concurrent 2` 10-30 ms of "idle" mark CPU per cycle that Go's
+//! (zero) does not have. A fractional
 //! worker that waited in the run queue (behind mutators that sysmon
 //! preempts every 10 ms) thus catches up to its share when it runs, as
 //! Go's does when `schedule` picks it: on gobench's `gc concurrent 2` the
@@ -33,8 +39,8 @@
 //! write-barrier flush or another drainer's buffer.
 //!
 //! Differences from Go: the choice per wake-up rather than per
-//! `schedule`, so an idle worker is one that yields rather than one that
-//! only runs on an otherwise idle P.
+//! `schedule`, so a worker that left its P looks again after a nap
+//! rather than being started the moment the P falls idle.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -55,6 +61,11 @@ const MAX_UTIL_ERROR: f64 = 0.3;
 
 /// How long a worker that found no work waits before looking again.
 const NO_WORK_NAP: Duration = Duration::from_micros(20);
+
+/// The longest a worker that left its P to other goroutines waits before
+/// looking again whether the P has become idle (Go's `schedule` would
+/// start an idle worker on it at once).
+const IDLE_RECHECK_NS: u64 = 1_000_000;
 
 /// The workers' shared state, part of the collector's (`GcState`).
 #[derive(Default)]
@@ -170,12 +181,22 @@ fn mark_worker_cycle(heap: &'static Heap, cycle: u64) {
         let now = gort_scheduler::nanotime();
         let elapsed = now.saturating_sub(w.mark_start.load(Ordering::Acquire));
         // Go's pollFractionalWorkerExit: past 1.2x its goal a fractional
-        // worker stops; here it goes on as an idle one.
-        let this = if mode == Mode::Fractional && self_ns as f64 > 1.2 * goal * elapsed as f64 {
-            Mode::Idle
-        } else {
-            mode
-        };
+        // worker stops, and `schedule` runs it again once its share of
+        // the mark's time is back under the goal; a P with nothing else
+        // to run marks meanwhile as an idle worker.
+        let over_goal = mode == Mode::Fractional && self_ns as f64 > 1.2 * goal * elapsed as f64;
+        let this = if over_goal { Mode::Idle } else { mode };
+        if this == Mode::Idle && gort_scheduler::poll_work() {
+            let back_under = if over_goal {
+                ((self_ns as f64 / goal) as u64).saturating_sub(elapsed)
+            } else {
+                0
+            };
+            gort_scheduler::sleep(Duration::from_nanos(
+                back_under.clamp(NO_WORK_NAP.as_nanos() as u64, IDLE_RECHECK_NS),
+            ));
+            continue;
+        }
         let w0 = Instant::now();
         let d = drain_chunk(heap, &mut m, WORKER_CHUNK);
         let did = d.units;
@@ -193,14 +214,13 @@ fn mark_worker_cycle(heap: &'static Heap, cycle: u64) {
             if g.marking() {
                 gort_scheduler::sleep(NO_WORK_NAP);
             }
-        } else if this != Mode::Idle {
+        } else {
             // A dedicated worker, or a fractional one within its goal,
             // keeps the P (Go's fractional worker drains until
             // `pollFractionalWorkerExit`): only a stop of the world or a
-            // stack scan preempts it.
+            // stack scan preempts it. An idle worker looks for other work
+            // before its next chunk (above).
             gort_scheduler::preempt_point();
-        } else {
-            gort_scheduler::gosched();
         }
     }
 }

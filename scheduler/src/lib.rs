@@ -85,9 +85,9 @@ pub use proc::{
     advance_virtual_clock, clear_dead_stacks, current, det_charge, deterministic, fastrand, fatal,
     fatal_detail, for_each_goroutine_stack, gc_assist_add, gc_assist_credit, go, go_system,
     go_system_goid, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched, goyield, nanotime,
-    num_goroutine, off_goroutine_stack, preempt_point, preempt_point_g, preempt_requested, procid,
-    sleep, start_info, step, systemstack, try_procid, write_stderr, write_stdout, GOID_BGSWEEP,
-    GOID_FORCEGC,
+    num_goroutine, off_goroutine_stack, poll_work, preempt_point, preempt_point_g,
+    preempt_requested, procid, sleep, start_info, step, systemstack, try_procid, write_stderr,
+    write_stdout, GOID_BGSWEEP, GOID_FORCEGC,
 };
 pub use procresize::set_gomaxprocs;
 pub use sched::{Exit, MAXPROCS_CAP};

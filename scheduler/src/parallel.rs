@@ -333,11 +333,12 @@ fn sysmon(sched: &Sched) {
         }
         let now = sched.nanotime();
         sched.sysmon_forcegc(now);
-        if sched.retake(now) {
-            idle_cycles = 0;
-        } else {
-            idle_cycles += 1;
-        }
+        // Go counts a cycle as busy only when retake took a P back from a
+        // system call (gort has none); preempting a long-running G does
+        // not count, so with every P busy sysmon backs off to 10 ms naps
+        // instead of waking 50,000 times a second beside the Ms.
+        sched.retake(now);
+        idle_cycles += 1;
         delay_us = if idle_cycles <= 50 {
             20
         } else {

@@ -315,6 +315,17 @@ pub fn fatal_detail(detail: String, msg: &'static str) -> ! {
     fatal(msg)
 }
 
+/// Go's `pollWork`: whether the current goroutine's P has other work
+/// (a goroutine in its run queue or the global one). An idle mark worker
+/// asks it between chunks, to leave the P to that work. False outside a
+/// goroutine.
+pub fn poll_work() -> bool {
+    getg().is_some_and(|g| {
+        let sched = g.sched();
+        !sched.runq.is_empty() || !Sched::current_p(g).runq_empty()
+    })
+}
+
 /// Whether the current goroutine has been asked to stop at its next
 /// safepoint (Go's `gp.preempt`, which `gcDrain` polls between objects):
 /// long runtime loops without a safepoint (the mark's drain) poll it to

@@ -209,9 +209,8 @@ impl Sched {
     }
 
     /// Go's `retake` (sysmon): preempt a G that has run for more than
-    /// 10 ms without its P's schedtick changing. Returns whether it acted.
-    pub(crate) fn retake(&self, now: u64) -> bool {
-        let mut acted = false;
+    /// 10 ms without its P's schedtick changing.
+    pub(crate) fn retake(&self, now: u64) {
         for p in self.ps().iter() {
             if p.curg.load(Ordering::Acquire).is_null() {
                 continue;
@@ -230,11 +229,9 @@ impl Sched {
                     // a G that ignores this one is 10 ms away (Go's
                     // schedwhen is refreshed the same way via schedtick).
                     p.sysmon_when.store(now, Ordering::Relaxed);
-                    acted = true;
                 }
             }
         }
-        acted
     }
 
     pub fn gomaxprocs(&self) -> usize {
