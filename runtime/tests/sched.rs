@@ -389,6 +389,72 @@ fn stop_the_world_stops_every_other_goroutine() {
     }
 }
 
+/// A stop of the world takes back a P that `startm` had handed to a
+/// parked M not yet awake (the M then finds no P and parks again). After
+/// many stops amid constant wake-ups (timers and channel hand-offs, each
+/// starting an M), the scheduler still runs two goroutines at once on two
+/// Ps: no P is left stranded and the spinning-M count is not left high
+/// (with it stuck, `wakep` would never start another M).
+#[test]
+fn stops_amid_wakeups_leave_every_p_usable() {
+    let rt = Runtime::new(par(2));
+    let e = common::run(&rt, || {
+        let stop = Arc::new(AtomicBool::new(false));
+        let wg = Arc::new(WaitGroup::new());
+        for i in 0..4 {
+            wg.add(1);
+            let (stop, wg) = (stop.clone(), wg.clone());
+            gort::go!(move || {
+                let c: gort::Chan<u64> = gort::Chan::new(0);
+                let c2 = c.clone();
+                gort::go!(move || while c2.recv().is_some_and(|v| v != 0) {});
+                while !stop.load(Ordering::Relaxed) {
+                    gort::sleep(Duration::from_micros(20 + 10 * i));
+                    c.send(1);
+                }
+                c.send(0);
+                wg.done();
+            });
+        }
+        for _ in 0..300 {
+            gort::rt::stop_the_world("test");
+            gort::rt::start_the_world();
+            gort::sleep(Duration::from_micros(50));
+        }
+        stop.store(true, Ordering::Relaxed);
+        wg.wait();
+        // Two goroutines that can only finish together: each waits,
+        // without a safepoint, for the other to have started.
+        let flags = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
+        let met = Arc::new(AtomicUsize::new(0));
+        let wg = Arc::new(WaitGroup::new());
+        for me in 0..2 {
+            wg.add(1);
+            let (flags, met, wg) = (flags.clone(), met.clone(), wg.clone());
+            gort::go!(move || {
+                flags[me].store(true, Ordering::SeqCst);
+                let t0 = std::time::Instant::now();
+                while !flags[1 - me].load(Ordering::SeqCst) {
+                    if t0.elapsed() > Duration::from_secs(2) {
+                        wg.done();
+                        return;
+                    }
+                    std::hint::spin_loop();
+                }
+                met.fetch_add(1, Ordering::SeqCst);
+                wg.done();
+            });
+        }
+        wg.wait();
+        assert_eq!(
+            met.load(Ordering::SeqCst),
+            2,
+            "the two goroutines never ran at the same time"
+        );
+    });
+    assert_eq!(e.status, 0, "{}", rt.stderr());
+}
+
 /// A goroutine resumed on another OS thread still finds itself (getg is
 /// derived from the stack pointer, not from a thread-local).
 #[test]

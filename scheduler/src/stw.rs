@@ -1,7 +1,8 @@
 //! Stop-the-world and start-the-world (Go's `stopTheWorldWithSema` and
 //! `startTheWorldWithSema`), called from a goroutine, as the GC will.
 //!
-//! The caller's P and every idle P go to `_Pgcstop` at once; every running
+//! The caller's P, every idle P, and (unlike Go) every P that `startm`
+//! handed to a parked M not yet awake go to `_Pgcstop` at once; every running
 //! G is asked to stop at its next safepoint (`preemptall`, repeated every
 //! 100 µs as in Go). An M whose G stopped sees `gcwaiting` in
 //! `findRunnable`, parks its P in `_Pgcstop` and counts down `stopwait`;
@@ -24,6 +25,28 @@ fn preempt_others(sched: &Sched, me: &G) {
             if !std::ptr::eq(g, me) {
                 g.request_preempt();
             }
+        }
+    }
+}
+
+/// Ps that `startm` handed to a parked M (`nextp`) which has not woken
+/// yet: the stop takes them back, as if they were still idle (scheduler
+/// lock held, under which `startm` sets `nextp`). Waiting for such an M
+/// instead was the longest part of a stop: a futex wake-up of an idle
+/// vCPU, 90-130 us and now and then milliseconds on a virtual machine
+/// (Go waits for it). The M finds no P when it wakes and parks again.
+fn take_back_handoffs(sched: &Sched) {
+    for m in sched.allm.lock().unwrap().iter() {
+        let np = m.nextp.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: nextp points into sched.allp.
+        if let Some(pp) = unsafe { np.as_ref() } {
+            // The M was started spinning (counted in nmspinning) to look
+            // for work with this P; it will not.
+            if m.spinning.swap(false, Ordering::Relaxed) {
+                sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            }
+            pp.set_status(P_GCSTOP);
+            sched.stopwait.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
@@ -53,6 +76,9 @@ pub fn stop_the_world(reason: &'static str) {
         while let Some(pp) = sched.pidleget(&mut idle) {
             pp.set_status(P_GCSTOP);
             sched.stopwait.fetch_sub(1, Ordering::SeqCst);
+        }
+        if !sched.det {
+            take_back_handoffs(sched);
         }
     }
     while sched.stopwait.load(Ordering::SeqCst) > 0 && !sched.is_done() {
