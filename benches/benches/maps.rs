@@ -27,10 +27,14 @@
 //! `go_ptr`). `std` is `HashMap<i64, i64>` with `RandomState` (SipHash
 //! 1-3), `HashMap::with_capacity` for the presized insert.
 //!
-//! A gort benchmark keeps one runtime (`GOMAXPROCS=1`) for all of
-//! criterion's calls: its main goroutine does the setup once (the keys,
-//! the map that hit, miss and iterate read, rooted) and then runs each
-//! call's operations, timing them itself. A fresh runtime per call, as
+//! A gort benchmark keeps one runtime for all of criterion's calls, at
+//! GOMAXPROCS from the environment or, as gobench's Go, one P per CPU
+//! (so that, as Go's, the collector started by a pass's allocations can
+//! mark on another P; until 76adf65 gort ran at GOMAXPROCS=1 and its
+//! no-hint inserts at 1e6 paid for the mark inside the timed pass). Its
+//! main goroutine does the setup once (the keys, the map that hit, miss
+//! and iterate read, rooted) and then runs each call's operations,
+//! timing them itself. A fresh runtime per call, as
 //! the other bench files do, would rebuild the 1e6-entry map each time.
 //!
 //! Comparing with Go 1.19 (same machine, same session, gobench before and
@@ -116,7 +120,7 @@ impl Session {
         let (jobs, rx) = mpsc::channel::<u64>();
         let (tx, done) = mpsc::channel();
         let thread = std::thread::spawn(move || {
-            let exit = Runtime::new(Config::new().gomaxprocs(1)).run(move || {
+            let exit = Runtime::new(Config::from_env()).run(move || {
                 let mut run = setup();
                 tx.send(Duration::ZERO).unwrap(); // set up
                 for iters in rx {
