@@ -16,6 +16,7 @@
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::mcache::MCache;
 use crate::mheap::Heap;
 use crate::mspan::{MSpan, SpanLayout};
 use crate::object::{Ptr, Type};
@@ -101,14 +102,14 @@ fn mallocgc(ty: &'static Type, site: &'static Location<'static>) -> Ptr {
         // The collection may have moved this goroutine to another P.
         p = enter().0;
     }
-    if size > MAX_SMALL_SIZE {
-        return large_alloc(heap, ty, site);
-    }
-    let class = size_to_class(size);
     if p >= heap.mcaches_used.load(Ordering::Relaxed) {
         heap.mcaches_used.fetch_max(p + 1, Ordering::Relaxed);
     }
     let mc = &heap.mcaches[p];
+    if size > MAX_SMALL_SIZE {
+        return large_alloc(heap, mc, ty, site);
+    }
+    let class = size_to_class(size);
     let (s, i) = match mc
         .span(class)
         .and_then(|s| s.next_free_index().map(|i| (s, i)))
@@ -124,12 +125,8 @@ fn mallocgc(ty: &'static Type, site: &'static Location<'static>) -> Ptr {
     let elemsize = s.elemsize();
     let addr = s.base() + i * elemsize;
     zero(addr, elemsize);
-    if heap.gcs.phase.load(Ordering::Relaxed) != crate::mgc::GC_OFF && s.try_mark(i) {
-        // Go's gcmarknewobject, counted in this P's cache (mcache.rs).
-        let n = mc.black_objects.load(Ordering::Relaxed);
-        mc.black_objects.store(n + 1, Ordering::Relaxed);
-        let b = mc.black_bytes.load(Ordering::Relaxed);
-        mc.black_bytes.store(b + elemsize as u64, Ordering::Relaxed);
+    if heap.gcs.phase.load(Ordering::Relaxed) != crate::mgc::GC_OFF {
+        gcmarknewobject(mc, s, i, elemsize);
     }
     let n = mc.local_nalloc.load(Ordering::Relaxed);
     mc.local_nalloc.store(n + 1, Ordering::Relaxed);
@@ -138,17 +135,16 @@ fn mallocgc(ty: &'static Type, site: &'static Location<'static>) -> Ptr {
     Ptr(addr)
 }
 
-/// Go's `gcmarknewobject` for a large object: an object allocated during
-/// the mark is black (it holds only nil pointers, so it needs no scan).
-/// (Small objects count theirs in the P's cache, in `mallocgc`.)
-#[cold]
-#[inline(never)]
-fn gcmarknewobject(heap: &Heap, s: &MSpan, i: usize, size: usize) {
+/// Go's `gcmarknewobject`: an object allocated during the mark is black
+/// (it holds only nil pointers, so it needs no scan), counted in the P's
+/// cache as Go counts it in the P's `gcWork` (`MCache::black_bytes`).
+#[inline(always)]
+fn gcmarknewobject(mc: &MCache, s: &MSpan, i: usize, size: usize) {
     if s.try_mark(i) {
-        heap.gcs
-            .bytes_marked
-            .fetch_add(size as u64, Ordering::Relaxed);
-        heap.gcs.objects_marked.fetch_add(1, Ordering::Relaxed);
+        let n = mc.black_objects.load(Ordering::Relaxed);
+        mc.black_objects.store(n + 1, Ordering::Relaxed);
+        let b = mc.black_bytes.load(Ordering::Relaxed);
+        mc.black_bytes.store(b + size as u64, Ordering::Relaxed);
     }
 }
 
@@ -164,7 +160,12 @@ fn refill(heap: &Heap, class: u8, mc: &crate::mcache::MCache) -> (&'static MSpan
 
 #[cold]
 #[inline(never)]
-fn large_alloc(heap: &Heap, ty: &'static Type, site: &'static Location<'static>) -> Ptr {
+fn large_alloc(
+    heap: &Heap,
+    mc: &MCache,
+    ty: &'static Type,
+    site: &'static Location<'static>,
+) -> Ptr {
     let npages = ty.size.div_ceil(PAGE_SIZE);
     let bytes = npages * PAGE_SIZE;
     let s = heap.alloc_span(SpanLayout {
@@ -180,7 +181,7 @@ fn large_alloc(heap: &Heap, ty: &'static Type, site: &'static Location<'static>)
     s.set_meta(0, ty, site);
     zero(s.base(), bytes);
     if heap.gcs.phase.load(Ordering::Relaxed) != crate::mgc::GC_OFF {
-        gcmarknewobject(heap, s, 0, bytes);
+        gcmarknewobject(mc, s, 0, bytes);
     }
     let sg = heap.sweepgen.load(Ordering::Acquire);
     heap.large.lock().unwrap()[((sg / 2) % 2) as usize].push(s);

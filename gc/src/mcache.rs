@@ -25,8 +25,8 @@ pub struct MCache {
     /// refill and when the world stops.
     pub(crate) local_nalloc: AtomicU64,
     pub(crate) local_bytes: AtomicU64,
-    /// Objects and bytes allocated black during the mark (Go keeps them
-    /// in the P's `gcWork.bytesMarked`): counted here, not in the
+    /// Objects and bytes allocated black during the mark, small and large
+    /// (Go keeps them in the P's `gcWork.bytesMarked`): counted here, not in the
     /// collector's shared counters, which two Ps allocating at once made
     /// a cache line they took turns to own on every allocation. Folded in
     /// at a refill and before mark termination reads the totals.

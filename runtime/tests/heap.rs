@@ -796,6 +796,25 @@ fn runtime_goroutines_show_in_system_dumps_only() {
             "GOTRACEBACK={level}:\n{err}"
         );
         assert_eq!(err.contains("created by runtime.init.6\n"), shown);
+        if shown {
+            // Goroutine 2's frames, as Go 1.19 prints them (less its
+            // `runtime.goexit()`): gopark, goparkunlock, forcegchelper.
+            let block = err
+                .split("\ngoroutine 2 [force gc (idle)]:\n")
+                .nth(1)
+                .and_then(|b| b.split("\n\n").next())
+                .unwrap_or_default();
+            let names: Vec<&str> = block.lines().filter(|l| l.ends_with("(...)")).collect();
+            assert_eq!(
+                names,
+                [
+                    "runtime.gopark(...)",
+                    "runtime.goparkunlock(...)",
+                    "runtime.forcegchelper(...)"
+                ],
+                "{err}"
+            );
+        }
         // Their frames under Go's names (gort's files and lines).
         assert_eq!(err.contains("\nruntime.bgsweep(...)\n"), shown, "{err}");
         assert_eq!(

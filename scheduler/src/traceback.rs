@@ -328,6 +328,8 @@ fn go_runtime_name(rust: &str) -> Option<String> {
         // where Go's starts in `runtime.main`.
         ["Runtime", "run"] => "main".to_string(),
         [_, "park"] if path.first() == Some(&"gort_scheduler") => "goparkunlock".to_string(),
+        // forcegchelper's park: Go's calls `goparkunlock` itself.
+        [_, "forcegc_park"] => "goparkunlock".to_string(),
         [ty, f] if ty.starts_with(|c: char| c.is_ascii_uppercase()) => {
             format!("(*{ty}).{}", camel(f))
         }
@@ -450,6 +452,10 @@ mod tests {
                 Some("runtime.gcBgMarkWorker"),
             ),
             ("gort_gc::mgc::forcegchelper", Some("runtime.forcegchelper")),
+            (
+                "gort_scheduler::forcegc::forcegc_park",
+                Some("runtime.goparkunlock"),
+            ),
             (
                 "gort_scheduler::sema::WaitList::wait_for",
                 Some("runtime.(*WaitList).waitFor"),
