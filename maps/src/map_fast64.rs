@@ -97,9 +97,6 @@ fn prefetch_bucket(b: Bucket) {
     let _ = b;
 }
 
-/// Every slot, as a slot mask (bit `8i + 7`).
-const SLOT_BITS: u64 = 0x8080_8080_8080_8080;
-
 /// The slots of tophash word `tw` holding `top`. In parallel mode the
 /// fast paths compare keys only there: the 8 tophash bytes are read as one
 /// word (as if Go's 8 byte loads happened at one instant), and a slot
@@ -390,18 +387,21 @@ pub fn mapdelete_fast64(t: &MapType, h: HMap, key: u64) {
         return;
     }
     if stepping(g) {
-        delete::<true>(t, h.hdr_in_s::<true>(g), key)
+        delete_det(t, h.hdr_in_s::<true>(g), key)
     } else {
-        delete::<false>(t, h.hdr_in_s::<false>(g), key)
+        delete_par(t, h.hdr_in_s::<false>(g), key)
     }
 }
 
+/// The start of a deletion, shared by both modes: the check, the hash
+/// and `hashWriting` set, growth work, and the key's bucket. None: the
+/// map is empty.
 #[inline(always)]
 #[track_caller]
-fn delete<const S: bool>(t: &MapType, h: H, key: u64) {
+fn delete_start<const S: bool>(t: &MapType, h: H, key: u64) -> Option<(u64, Bucket)> {
     let hw = hdr(h);
     if hw.load::<S>(W_COUNT) == 0 {
-        return;
+        return None;
     }
     let hash = begin_write::<S>(t, hw, key);
     let b_log = hw.load_field::<S>(W_PACKED, 8, 8) as u8;
@@ -412,34 +412,135 @@ fn delete<const S: bool>(t: &MapType, h: H, key: u64) {
     let buckets = hw
         .load_ptr::<S>(W_BUCKETS)
         .obj_memo_s::<S>(h.1, MEMO_BUCKETS);
-    let borig = bucket(buckets, bi);
-    let mut b = borig;
+    Some((hash, bucket(buckets, bi)))
+}
+
+/// The end of a deletion that found its key: the element cleared (Go's
+/// memclrHasPointers, whose bulk barrier shades what it clears, for a
+/// one-word pointer element a barriered nil store; or
+/// memclrNoHeapPointers: a deletion clears the element either way, and
+/// int64 keys hold no pointers to clear), then the count.
+#[inline(always)]
+#[track_caller]
+fn delete_clear_elem<const S: bool>(t: &MapType, b: Bucket, i: usize) {
+    if t.elem_is_ptr {
+        b.store_ptr::<S>(elem_word(i), gort_gc::Ptr::NIL);
+    } else {
+        b.store::<S>(elem_word(i), 0);
+    }
+}
+
+#[inline(always)]
+#[track_caller]
+fn delete_count<const S: bool>(hw: Hdr) {
+    let n = hw.load::<S>(W_COUNT) - 1;
+    hw.store::<S>(W_COUNT, n);
+    // Reset the hash seed to make it more difficult for attackers to
+    // repeatedly trigger hash collisions.
+    if n == 0 {
+        hw.store_field::<S>(W_PACKED, 32, 32, gort_scheduler::fastrand() as u64);
+    }
+}
+
+/// A parallel-mode deletion: Go's decisions, taken on whole tophash
+/// words. Only slots whose tophash is the key's are compared
+/// (`par_candidates`; a candidate is never empty), and the slot's
+/// `emptyOne`/`emptyRest` update is computed on the word
+/// (`delete_tophash_word`) rather than by Go's loop, whose branches on
+/// the bucket's bytes stop the next operation's cache miss from starting
+/// early. Only a run of `emptyRest` reaching back into an earlier bucket
+/// of the chain takes Go's loop.
+#[inline(always)]
+#[track_caller]
+fn delete_par(t: &MapType, h: H, key: u64) {
+    let hw = hdr(h);
+    let Some((hash, borig)) = delete_start::<false>(t, h, key) else {
+        return;
+    };
     let top = tophash(hash);
+    let mut b = borig;
     'search: loop {
-        // Go's loop, or in parallel mode only the slots whose tophash is
-        // the key's (`par_candidates`).
-        let mut cand = if S {
-            SLOT_BITS
-        } else {
-            prefetch_bucket(b);
-            par_candidates(b.load::<S>(0), top)
-        };
+        prefetch_bucket(b);
+        let tw = b.load::<false>(0);
+        let mut cand = par_candidates(tw, top);
         while cand != 0 {
             let i = slot_index(cand);
             cand &= cand - 1;
+            if key != b.load::<false>(key_word(i)) {
+                continue;
+            }
+            delete_clear_elem::<false>(t, b, i);
+            let next_rest = if i == BUCKET_CNT - 1 {
+                let ovf = overflow_s::<false>(h, b);
+                ovf.is_nil() || tophash_s::<false>(ovf.words(), 0) == EMPTY_REST
+            } else {
+                (tw >> (8 * (i + 1))) & 0xff == EMPTY_REST
+            };
+            let (tw, reached_start) = delete_tophash_word(tw, i, next_rest);
+            b.store::<false>(0, tw);
+            if reached_start && b != borig {
+                mark_rest_before::<false>(h, borig, b);
+            }
+            delete_count::<false>(hw);
+            break 'search;
+        }
+        let ovf = overflow_s::<false>(h, b);
+        if ovf.is_nil() {
+            break;
+        }
+        b = ovf.words();
+    }
+    end_write::<false>(hw);
+}
+
+/// Go's `emptyRest` loop carried from the start of bucket `c` into the
+/// buckets before it in the chain from `borig`: each trailing `emptyOne`
+/// becomes `emptyRest`, until a slot that is not `emptyOne`.
+#[inline(never)]
+#[track_caller]
+fn mark_rest_before<const S: bool>(h: H, borig: Bucket, mut c: Bucket) {
+    while c != borig {
+        // Find previous bucket, continue at its last entry.
+        let mut bb = borig;
+        loop {
+            let next: Bucket = overflow_s::<S>(h, bb).words();
+            if next == c {
+                break;
+            }
+            bb = next;
+        }
+        let mut ii = BUCKET_CNT;
+        loop {
+            ii -= 1;
+            if tophash_s::<S>(bb, ii) != EMPTY_ONE {
+                return;
+            }
+            set_tophash_s::<S>(bb, ii, EMPTY_REST);
+            if ii == 0 {
+                break;
+            }
+        }
+        c = bb;
+    }
+}
+
+/// A deterministic-mode deletion: Go's `mapdelete_fast64` loop, one
+/// step per access, in Go's order.
+#[inline(never)]
+#[track_caller]
+fn delete_det(t: &MapType, h: H, key: u64) {
+    const S: bool = true;
+    let hw = hdr(h);
+    let Some((_, borig)) = delete_start::<S>(t, h, key) else {
+        return;
+    };
+    let mut b = borig;
+    'search: loop {
+        for i in 0..BUCKET_CNT {
             if key != b.load::<S>(key_word(i)) || is_empty(tophash_s::<S>(b, i)) {
                 continue;
             }
-            // Only clear the key if there are pointers in it (int64 keys
-            // have none). The element is cleared either way: Go's
-            // memclrHasPointers (whose bulk barrier shades what it clears:
-            // for a one-word pointer element, a barriered nil store) or
-            // memclrNoHeapPointers.
-            if t.elem_is_ptr {
-                b.store_ptr::<S>(elem_word(i), gort_gc::Ptr::NIL);
-            } else {
-                b.store::<S>(elem_word(i), 0);
-            }
+            delete_clear_elem::<S>(t, b, i);
             set_tophash_s::<S>(b, i, EMPTY_ONE);
             // If the bucket now ends in a bunch of emptyOne states,
             // change those to emptyRest states.
@@ -450,39 +551,22 @@ fn delete<const S: bool>(t: &MapType, h: H, key: u64) {
                 tophash_s::<S>(b, i + 1) != EMPTY_REST
             };
             if !not_last {
-                let (mut bb, mut ii) = (b, i);
+                let mut ii = i;
                 loop {
-                    set_tophash_s::<S>(bb, ii, EMPTY_REST);
+                    set_tophash_s::<S>(b, ii, EMPTY_REST);
                     if ii == 0 {
-                        if bb == borig {
-                            break; // beginning of initial bucket, we're done.
-                        }
-                        // Find previous bucket, continue at its last entry.
-                        let c = bb;
-                        bb = borig;
-                        loop {
-                            let next: Bucket = overflow_s::<S>(h, bb).words();
-                            if next == c {
-                                break;
-                            }
-                            bb = next;
-                        }
-                        ii = BUCKET_CNT - 1;
-                    } else {
-                        ii -= 1;
+                        // beginning of this bucket: on into the ones
+                        // before it, if any.
+                        mark_rest_before::<S>(h, borig, b);
+                        break;
                     }
-                    if tophash_s::<S>(bb, ii) != EMPTY_ONE {
+                    ii -= 1;
+                    if tophash_s::<S>(b, ii) != EMPTY_ONE {
                         break;
                     }
                 }
             }
-            let n = hw.load::<S>(W_COUNT) - 1;
-            hw.store::<S>(W_COUNT, n);
-            // Reset the hash seed to make it more difficult for attackers
-            // to repeatedly trigger hash collisions.
-            if n == 0 {
-                hw.store_field::<S>(W_PACKED, 32, 32, gort_scheduler::fastrand() as u64);
-            }
+            delete_count::<S>(hw);
             break 'search;
         }
         let ovf = overflow_s::<S>(h, b);

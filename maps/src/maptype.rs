@@ -268,6 +268,33 @@ pub fn empty_slots(tw: u64) -> u64 {
     zero_bytes(tw & 0xfefe_fefe_fefe_fefe)
 }
 
+/// A deletion's tophash update within one bucket, on the whole tophash
+/// word `tw` (parallel mode), without a branch on the bucket's contents:
+/// slot `i` becomes `emptyOne`, and if the slot after it is `emptyRest`
+/// (`next_rest`) the run of `emptyOne` slots ending at `i` becomes
+/// `emptyRest`, as Go's `mapdelete` loop leaves them. Returns the new word
+/// and whether that run reached slot 0, where Go's loop goes on into the
+/// previous bucket of the chain.
+///
+/// Go's loop branches on every tophash it reads, and those branches
+/// mispredict often in a map larger than the caches; each one throws away
+/// the next operation's already started bucket load. Computing the word
+/// lets deletes overlap their cache misses as lookups do.
+#[inline]
+pub fn delete_tophash_word(tw: u64, i: usize, next_rest: bool) -> (u64, bool) {
+    let byte = 0xffu64 << (8 * i);
+    let tw1 = (tw & !byte) | (EMPTY_ONE << (8 * i));
+    // Slots 0..=i, as bits.
+    let upto = u64::MAX >> (56 - 8 * i);
+    // Slots at or below i that are not emptyOne (their bit 8k + 7).
+    let stop = !zero_bytes(tw1 ^ 0x0101_0101_0101_0101) & 0x8080_8080_8080_8080 & upto;
+    // The bits at or below the highest such slot's (none: 0).
+    let below = ((1u128 << (64 - stop.leading_zeros())) - 1) as u64;
+    let run = upto & !below;
+    let rest = (next_rest as u64).wrapping_neg();
+    (tw1 & !(run & rest), next_rest && stop == 0)
+}
+
 /// The lowest slot of a `zero_bytes`-style slot mask (not 0).
 #[inline]
 pub fn slot_index(mask: u64) -> usize {
@@ -300,4 +327,57 @@ pub fn bucket_shift(b: u8) -> usize {
 #[inline]
 pub fn bucket_mask(b: u8) -> u64 {
     (bucket_shift(b) - 1) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Go's loop (map.go `mapdelete`), within one bucket.
+    fn go_delete(tw: u64, i: usize, next_rest: bool) -> (u64, bool) {
+        let mut b = tw.to_le_bytes();
+        b[i] = EMPTY_ONE as u8;
+        let mut reached = false;
+        if next_rest {
+            let mut ii = i;
+            loop {
+                b[ii] = EMPTY_REST as u8;
+                if ii == 0 {
+                    reached = true;
+                    break;
+                }
+                ii -= 1;
+                if b[ii] != EMPTY_ONE as u8 {
+                    break;
+                }
+            }
+        }
+        (u64::from_le_bytes(b), reached)
+    }
+
+    #[test]
+    fn delete_tophash_word_is_gos_loop_for_every_bucket() {
+        // Every tophash word over emptyRest, emptyOne, an evacuated mark
+        // and two full values, every slot, both kinds of successor.
+        let vals = [EMPTY_REST, EMPTY_ONE, EVACUATED_X, MIN_TOP_HASH, 0xff];
+        let mut n = 0;
+        for code in 0..vals.len().pow(8) {
+            let (mut c, mut tw) = (code, 0u64);
+            for k in 0..8 {
+                tw |= vals[c % vals.len()] << (8 * k);
+                c /= vals.len();
+            }
+            for i in 0..BUCKET_CNT {
+                for next_rest in [false, true] {
+                    assert_eq!(
+                        delete_tophash_word(tw, i, next_rest),
+                        go_delete(tw, i, next_rest),
+                        "tophash word {tw:#018x}, slot {i}, next emptyRest {next_rest}"
+                    );
+                    n += 1;
+                }
+            }
+        }
+        assert_eq!(n, 5usize.pow(8) * 16);
+    }
 }

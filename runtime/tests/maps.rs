@@ -190,6 +190,93 @@ fn differential_against_std_hashmap() {
     });
 }
 
+/// The tophash states of every bucket chain of `m` (a `map[int64]int64`,
+/// not growing), checked against the invariants Go's `mapdelete` keeps:
+/// after an `emptyRest` the chain holds only `emptyRest`, no `emptyOne`
+/// comes just before an `emptyRest` or the chain's end, and the full slots
+/// are the map's count. Returns a description of the first violation.
+fn check_empty_rest(m: &Map<i64>) -> Result<(), String> {
+    const EMPTY_REST: u64 = 0;
+    const EMPTY_ONE: u64 = 1;
+    // tophash word, 8 keys, 8 elements, overflow pointer.
+    const BUCKET_WORDS: usize = 18;
+    // hmap's third word is `buckets` (as Go's hmap lays it out after
+    // count, and flags/B/noverflow/hash0).
+    let base = m.hmap().0.load(2) as usize;
+    let mut full = 0;
+    for bi in 0..1usize << m.stats().b {
+        let mut slots = Vec::new();
+        let mut b = Ptr(base + bi * BUCKET_WORDS * 8);
+        loop {
+            let tw = b.load(0);
+            slots.extend((0..8).map(|k| (tw >> (8 * k)) & 0xff));
+            let ovf = b.load(BUCKET_WORDS - 1);
+            if ovf == 0 {
+                break;
+            }
+            b = Ptr(ovf as usize);
+        }
+        let chain = format!("bucket {bi}: tophashes {slots:?}");
+        if let Some(r) = slots.iter().position(|&t| t == EMPTY_REST) {
+            if slots[r..].iter().any(|&t| t != EMPTY_REST) {
+                return Err(format!("{chain}: a slot after emptyRest is used"));
+            }
+            if r > 0 && slots[r - 1] == EMPTY_ONE {
+                return Err(format!("{chain}: emptyOne just before emptyRest"));
+            }
+        } else if slots.last() == Some(&EMPTY_ONE) {
+            return Err(format!("{chain}: the chain ends in emptyOne"));
+        }
+        full += slots.iter().filter(|&&t| t > EMPTY_ONE).count();
+    }
+    if full != m.len() {
+        return Err(format!("{full} full slots for {} entries", m.len()));
+    }
+    Ok(())
+}
+
+/// Deletions leave the `emptyOne`/`emptyRest` marks Go's loop leaves, in
+/// both modes: parallel mode computes a deletion's tophash update on the
+/// whole word, deterministic mode runs Go's loop byte by byte. A wrong
+/// `emptyRest` would end lookups, assignments and iterations early.
+#[test]
+fn deletions_leave_gos_empty_rest_marks() {
+    for cfg in [par(1), det(3, 1), det(4, 1)] {
+        run_ok(cfg, || {
+            let mut rnd = rng(7);
+            for round in 0..40 {
+                // 32 buckets of about 6 entries, some with overflow
+                // buckets; deleting and re-inserting keeps the map below
+                // its growth point (208 entries).
+                let m: Map<i64> = Map::with_hint(150);
+                let mut live = Vec::new();
+                for k in 0..200 {
+                    m.insert(k, k);
+                    live.push(k);
+                }
+                for op in 0..600 {
+                    if rnd(3) != 0 && !live.is_empty() {
+                        let k = live.swap_remove(rnd(live.len() as u64) as usize);
+                        m.delete(k);
+                    } else if live.len() < 200 {
+                        let k = 200 + (round * 1000 + op) as i64;
+                        m.insert(k, k);
+                        live.push(k);
+                    }
+                    if !m.stats().growing {
+                        if let Err(e) = check_empty_rest(&m) {
+                            panic!("round {round}, op {op}: {e}");
+                        }
+                    }
+                }
+                for &k in &live {
+                    assert_eq!(m.get(k), Some(k));
+                }
+            }
+        });
+    }
+}
+
 /// Mean steps between P switches: an operation is tens of steps, so the
 /// two goroutines' operations sometimes overlap and sometimes not.
 const SWITCH: u32 = 40;
