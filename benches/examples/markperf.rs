@@ -8,7 +8,7 @@ use gort::{gc, last_cycle, Config, Map, Ptr, Root, Runtime};
 use gort_benches::tree;
 
 fn main() {
-    Runtime::new(Config::from_env().gomaxprocs(1)).run(|| {
+    Runtime::new(Config::from_env().gomaxprocs(std::env::var("MARKPERF_PROCS").ok().and_then(|v| v.parse().ok()).unwrap_or(1))).run(|| {
         let root = Root::new(tree::build(tree::node_type(), 20));
         let all: Map<Ptr> = Map::new();
         let _all_root = Root::new(all.hmap().0);

@@ -99,6 +99,14 @@ pub(crate) struct Marker {
     /// The heap being marked (`Heap::id`): pointers into arenas of other
     /// runtimes' heaps are not this collector's to mark.
     heap_id: usize,
+    /// Registered as a drainer with the global list (`WorkQueue::begin`):
+    /// between the chunks of one stint (`keep`), a marker keeps its grey
+    /// objects instead of giving them back at each chunk's end.
+    held: bool,
+    /// Parallel mode: hold the grey objects across chunks, until the
+    /// caller's `release` or a chunk that ran out of work or was asked
+    /// to stop (see `drain_chunk`).
+    pub(crate) keep: bool,
 }
 
 impl Marker {
@@ -111,6 +119,8 @@ impl Marker {
             step: false,
             share: None,
             heap_id: 0,
+            held: false,
+            keep: false,
         }
     }
 
@@ -126,6 +136,21 @@ impl Marker {
     /// Adds this marker's counts to the cycle's and gives back its
     /// unscanned work (Go's `gcWork.dispose`); ends a `begin`.
     pub(crate) fn finish(&mut self, heap: &Heap) {
+        self.flush_stats(heap);
+        self.work.extend(self.ring.drain(..));
+        heap.gcs.work.end(&mut self.work);
+        self.held = false;
+    }
+
+    /// Ends a stint of chunks that held their work (`keep`).
+    pub(crate) fn release(&mut self, heap: &Heap) {
+        if self.held {
+            self.finish(heap);
+        }
+    }
+
+    /// Adds this marker's counts to the cycle's.
+    fn flush_stats(&mut self, heap: &Heap) {
         let g = &heap.gcs;
         g.bytes_marked
             .fetch_add(self.stats.bytes, Ordering::Relaxed);
@@ -134,8 +159,6 @@ impl Marker {
         g.stack_bytes
             .fetch_add(self.stats.stack_bytes, Ordering::Relaxed);
         self.stats = MarkStats::default();
-        self.work.extend(self.ring.drain(..));
-        g.work.end(&mut self.work);
     }
 
     /// Go's `greyobject`: marks the object containing `addr` (if any) and
@@ -221,6 +244,16 @@ impl Marker {
     #[cold]
     fn share_surplus(&mut self) {
         if let Some(q) = self.share {
+            // Parallel mode shares, as Go's `balance` does, only when the
+            // list is empty: objects pushed to the list while it holds
+            // work only move this marker's prefetched, cache-warm grey
+            // objects to another CPU (two markers of gobench's tree and
+            // map took 76 ms of CPU per cycle sharing at every surplus,
+            // 56 ms this way; one alone takes 40). Deterministic mode
+            // keeps sharing every surplus, as its seeds were measured.
+            if !self.step && q.has_work() {
+                return;
+            }
             let rest = self.work.split_off(self.work.len() - WORKBUF_OBJS);
             q.put(rest);
         }
@@ -366,7 +399,10 @@ fn drain_chunk_impl<const SKIP_OLD: bool>(
     m: &mut Marker,
     budget: u64,
 ) -> Drained {
-    heap.gcs.work.begin();
+    if !m.held {
+        heap.gcs.work.begin();
+        m.held = true;
+    }
     let mut done = 0u64;
     let mut out_of_work = false;
     let mut poll = 0u32;
@@ -405,7 +441,11 @@ fn drain_chunk_impl<const SKIP_OLD: bool>(
             done * VIRTUAL_NS_PER_WORD + m.stats.objects * VIRTUAL_NS_PER_OBJECT,
         );
     }
-    m.finish(heap);
+    if m.keep && !m.step && !out_of_work && !gort_scheduler::preempt_requested() {
+        m.flush_stats(heap);
+    } else {
+        m.finish(heap);
+    }
     Drained {
         units: done,
         out_of_work,

@@ -177,6 +177,7 @@ fn mark_worker_cycle(heap: &'static Heap, cycle: u64) {
     let goal = f64::from_bits(w.fractional_goal.load(Ordering::Acquire));
     let mut self_ns = 0u64;
     let mut m = Marker::for_cycle(heap);
+    m.keep = true;
     while g.marking() && g.cycle() == cycle && !w.disabled.load(Ordering::Acquire) {
         let now = gort_scheduler::nanotime();
         let elapsed = now.saturating_sub(w.mark_start.load(Ordering::Acquire));
@@ -187,6 +188,7 @@ fn mark_worker_cycle(heap: &'static Heap, cycle: u64) {
         let over_goal = mode == Mode::Fractional && self_ns as f64 > 1.2 * goal * elapsed as f64;
         let this = if over_goal { Mode::Idle } else { mode };
         if this == Mode::Idle && gort_scheduler::poll_work() {
+            m.release(heap);
             let back_under = if over_goal {
                 ((self_ns as f64 / goal) as u64).saturating_sub(elapsed)
             } else {
@@ -223,6 +225,7 @@ fn mark_worker_cycle(heap: &'static Heap, cycle: u64) {
             gort_scheduler::preempt_point();
         }
     }
+    m.release(heap);
 }
 
 /// Go's `gcFlushBgCredit`: `units` of scan work done by a worker pay the
