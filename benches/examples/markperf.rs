@@ -3,12 +3,22 @@
 //! collections, then 8 forced ones; prints mark throughput. With
 //! `MARKPERF_MAP=1`, also a `map[int]*node` with an entry per node (the
 //! heap of gobench's `gc concurrent`).
+//! `MARKPERF_PROCS=2` marks with two Ps (two idle mark workers sharing
+//! the work) instead of one.
 //! `cargo run --release -p gort-benches --example markperf`
 use gort::{gc, last_cycle, Config, Map, Ptr, Root, Runtime};
 use gort_benches::tree;
 
 fn main() {
-    Runtime::new(Config::from_env().gomaxprocs(std::env::var("MARKPERF_PROCS").ok().and_then(|v| v.parse().ok()).unwrap_or(1))).run(|| {
+    Runtime::new(
+        Config::from_env().gomaxprocs(
+            std::env::var("MARKPERF_PROCS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1),
+        ),
+    )
+    .run(|| {
         let root = Root::new(tree::build(tree::node_type(), 20));
         let all: Map<Ptr> = Map::new();
         let _all_root = Root::new(all.hmap().0);

@@ -381,6 +381,7 @@ pub(crate) fn gc_assist_alloc(heap: &'static Heap, debt: u64) {
     // safepoint between them.
     let mut did = 0;
     let mut m = Marker::for_cycle(heap);
+    m.keep = true;
     while did < want && g.marking() {
         let t0 = gort_scheduler::nanotime();
         let w0 = Instant::now();
@@ -394,6 +395,7 @@ pub(crate) fn gc_assist_alloc(heap: &'static Heap, debt: u64) {
         }
         gort_scheduler::preempt_point();
     }
+    m.release(heap);
     // Credit: bytes of allocation the work done pays for.
     let credit = (did as f64 / per_byte) as i64;
     let balance = gort_scheduler::gc_assist_credit(credit);
