@@ -8,7 +8,8 @@
 //!
 //! `cache_span` (an mcache refill) takes a swept partial span, else sweeps
 //! unswept spans until one has room (lazy sweeping: the allocation pays
-//! for the sweep, as in Go), else asks the heap for a new span.
+//! for the sweep, as in Go; at most 100, Go's `spanBudget`), else asks the
+//! heap for a new span.
 //! `uncache_span` puts a span an mcache gives back into the right set.
 
 use std::sync::atomic::Ordering;
@@ -19,6 +20,9 @@ use crate::mspan::{MSpan, SpanLayout};
 use crate::sizeclasses::{
     objects_per_span, CLASS_TO_ALLOCNPAGES, CLASS_TO_DIVMAGIC, CLASS_TO_SIZE,
 };
+
+/// Go's `spanBudget`: unswept spans one refill may sweep.
+const SPAN_BUDGET: usize = 100;
 
 #[derive(Default)]
 struct Sets {
@@ -50,9 +54,19 @@ impl MCentral {
             if let Some(s) = sets.spans[swept][0].pop() {
                 return s;
             }
-            // Sweep unswept spans until one has room (partial first).
+            // Sweep unswept spans until one has room, partial ones first,
+            // at most 100 (Go's `spanBudget`): past that the allocation
+            // takes a new span rather than sweep on without a safepoint
+            // (a stop of the world waits for it). A span whose objects all
+            // died is kept and allocated from, as Go's `sweep(preserve)`
+            // keeps it, not given back to the heap and asked for again.
+            let mut budget = SPAN_BUDGET;
             for kind in 0..2 {
-                while let Some(s) = sets.spans[unswept][kind].pop() {
+                while budget > 0 {
+                    let Some(s) = sets.spans[unswept][kind].pop() else {
+                        break;
+                    };
+                    budget -= 1;
                     if s.sweepgen
                         .compare_exchange(sg - 2, sg - 1, Ordering::AcqRel, Ordering::Acquire)
                         .is_err()
@@ -62,11 +76,7 @@ impl MCentral {
                         sets.spans[swept][full as usize].push(s);
                         continue;
                     }
-                    let freed_all = crate::sweep::sweep_span(heap, s);
-                    if freed_all {
-                        heap.free_span(s);
-                        continue;
-                    }
+                    crate::sweep::sweep_span(heap, s);
                     if s.alloc_count.load(Ordering::Relaxed) < s.nelems() {
                         return s;
                     }

@@ -524,7 +524,8 @@ impl Sched {
             g.clear_preempt();
             g.m.store(m as *const M as *mut M, Ordering::Release);
             m.curg.store(gp.0.as_ptr(), Ordering::Release);
-            p.curg.store(gp.0.as_ptr(), Ordering::Release);
+            p.curg.store(gp.0.as_ptr(), Ordering::SeqCst);
+            self.preempt_if_stopping(g);
             if !inherit {
                 // Only the P's owner writes schedtick; sysmon only reads it.
                 p.schedtick
@@ -532,6 +533,20 @@ impl Sched {
             }
         }
         self.resume(gp)
+    }
+
+    /// A stop of the world that began while this M was choosing `g`
+    /// (after it last looked at `gcwaiting`) preempted the Ps' goroutines
+    /// of that moment, not `g`: `g` would run until the stopper's next
+    /// round, 100 us later (Go's `stopTheWorldWithSema` has the same gap).
+    /// Parallel mode closes it: `curg` is published before `gcwaiting` is
+    /// read, and the stopper sets `gcwaiting` before reading each `curg`
+    /// (both sequentially consistent), so one of the two sees the other.
+    #[inline]
+    fn preempt_if_stopping(&self, g: &G) {
+        if !self.det && self.gcwaiting.load(Ordering::SeqCst) {
+            g.request_preempt();
+        }
     }
 
     /// Resumes a G that is already `_Grunning`. Its M and P are read from
@@ -678,7 +693,8 @@ impl Sched {
                     return Next::Find;
                 }
                 m.curg.store(gp.0.as_ptr(), Ordering::Release);
-                p.curg.store(gp.0.as_ptr(), Ordering::Release);
+                p.curg.store(gp.0.as_ptr(), Ordering::SeqCst);
+                self.preempt_if_stopping(g);
                 return Next::Keep(gp);
             }
         }
