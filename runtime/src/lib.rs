@@ -39,6 +39,7 @@
 //! (`gort-maps`).
 
 pub mod config;
+pub mod race;
 pub mod rt;
 mod select;
 
