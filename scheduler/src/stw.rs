@@ -6,8 +6,9 @@
 //! G is asked to stop at its next safepoint (`preemptall`, repeated every
 //! 100 µs as in Go). An M whose G stopped sees `gcwaiting` in
 //! `findRunnable`, parks its P in `_Pgcstop` and counts down `stopwait`;
-//! the last one wakes the stopper. In parallel mode the stopper first
-//! spins for up to 40 µs (unlike Go, which sleeps on its note at once): on
+//! the last one wakes the stopper. In parallel mode, with no more Ps than
+//! CPUs, the stopper first spins for up to 40 µs (unlike Go, which sleeps
+//! on its note at once): on
 //! a virtual machine the futex wake-up of a thread whose vCPU went idle
 //! took 30-100 µs, longer than most stops, and made up most of gort's
 //! slower pauses. A goroutine an M starts while the stop begins is asked to
@@ -90,7 +91,9 @@ pub fn stop_the_world(reason: &'static str) {
             take_back_handoffs(sched);
         }
     }
-    if !sched.det {
+    // Spinning helps only while every P can have a CPU: with more Ps than
+    // CPUs the spin could keep the thread being waited for off its CPU.
+    if !sched.det && sched.gomaxprocs() <= crate::sync::runtime::ncpu() {
         let t = std::time::Instant::now();
         while sched.stopwait.load(Ordering::SeqCst) > 0
             && !sched.is_done()

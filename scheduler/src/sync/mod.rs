@@ -25,7 +25,7 @@ pub mod atomic;
 mod cond;
 mod mutex;
 mod once;
-mod runtime;
+pub(crate) mod runtime;
 mod rwmutex;
 pub mod waitgroup;
 

@@ -91,7 +91,7 @@ pub(crate) fn runtime_notify_list_notify_one(l: &NotifyList) {
 }
 
 /// The host's CPU count (Go's `ncpu`), read once.
-fn ncpu() -> usize {
+pub(crate) fn ncpu() -> usize {
     static NCPU: AtomicUsize = AtomicUsize::new(0);
     let n = NCPU.load(Ordering::Relaxed);
     if n != 0 {
