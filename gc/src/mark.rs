@@ -109,6 +109,22 @@ pub(crate) struct Marker {
     pub(crate) keep: bool,
 }
 
+/// The drain loops release a marker on every way out; should one still be
+/// dropped holding work (a panic unwinding through runtime code), it gives
+/// the work back and unregisters, since a drainer left counted as active
+/// would keep the mark from ever terminating. Its unflushed counts are
+/// lost (the pacer's figures, not correctness).
+impl Drop for Marker {
+    fn drop(&mut self) {
+        if self.held {
+            if let Some(q) = self.share {
+                self.work.extend(self.ring.drain(..));
+                q.end(&mut self.work);
+            }
+        }
+    }
+}
+
 impl Marker {
     fn new() -> Marker {
         Marker {

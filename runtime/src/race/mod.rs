@@ -1,4 +1,4 @@
-//! gort's race detector (issue 12), built bottom-up. So far: the vector
+//! gort's race detector, built bottom-up. So far: the vector
 //! clocks and the exact detector, an engine over Go's race annotations
 //! (`racegostart`, `raceacquire`, `racerelease`, `racereleasemerge`,
 //! `racereleaseacquire`, `raceread`/`racewrite`) that finds every race of
