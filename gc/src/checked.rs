@@ -194,6 +194,12 @@ impl Obj {
         self.addr == 0
     }
 
+    /// The address of word `i`, unchecked: for the race detector's
+    /// records of an access made through a checked accessor.
+    pub fn word_addr(self, i: usize) -> usize {
+        self.addr.wrapping_add(i.wrapping_mul(8))
+    }
+
     pub fn ptr(self) -> Ptr {
         Ptr(self.addr)
     }
@@ -282,6 +288,8 @@ impl Obj {
     #[track_caller]
     pub fn store_field(self, i: usize, shift: u32, width: u32, v: u64) {
         let w = self.word(i);
+        let (off, size) = crate::object::field_bytes(shift, width);
+        gort_scheduler::race::write(w.as_ptr() as usize + off, size);
         let m = crate::object::field_mask(width) << shift;
         let old = w.load(Ordering::Relaxed);
         w.store((old & !m) | ((v << shift) & m), Ordering::Relaxed);

@@ -125,6 +125,8 @@ fn mallocgc(ty: &'static Type, site: &'static Location<'static>) -> Ptr {
     let elemsize = s.elemsize();
     let addr = s.base() + i * elemsize;
     zero(addr, elemsize);
+    // Go's racemalloc: the slot's earlier accesses belong to a freed object.
+    gort_scheduler::race::malloc(addr, elemsize);
     if heap.gcs.phase.load(Ordering::Relaxed) != crate::mgc::GC_OFF {
         gcmarknewobject(mc, s, i, elemsize);
     }
@@ -180,6 +182,7 @@ fn large_alloc(
     s.freeindex.store(1, Ordering::Relaxed);
     s.set_meta(0, ty, site);
     zero(s.base(), bytes);
+    gort_scheduler::race::malloc(s.base(), bytes);
     if heap.gcs.phase.load(Ordering::Relaxed) != crate::mgc::GC_OFF {
         gcmarknewobject(mc, s, 0, bytes);
     }

@@ -244,22 +244,27 @@ macro_rules! word_ops {
         #[inline]
         #[track_caller]
         pub fn load(self, i: usize) -> u64 {
-            self.word(i).load(std::sync::atomic::Ordering::Relaxed)
+            let w = self.word(i);
+            gort_scheduler::race::read(w.as_ptr() as usize, 8);
+            w.load(std::sync::atomic::Ordering::Relaxed)
         }
 
         /// Writes word `i` of the object.
         #[inline]
         #[track_caller]
         pub fn store(self, i: usize, v: u64) {
-            self.word(i).store(v, std::sync::atomic::Ordering::Relaxed)
+            let w = self.word(i);
+            gort_scheduler::race::write(w.as_ptr() as usize, 8);
+            w.store(v, std::sync::atomic::Ordering::Relaxed)
         }
 
         /// Atomically XORs word `i` with `v`, returning the old value.
         #[inline]
         #[track_caller]
         pub fn fetch_xor(self, i: usize, v: u64) -> u64 {
-            self.word(i)
-                .fetch_xor(v, std::sync::atomic::Ordering::Relaxed)
+            let w = self.word(i);
+            gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
+            w.fetch_xor(v, std::sync::atomic::Ordering::Relaxed)
         }
 
         /// Atomically ORs `v` into word `i`, returning the old value (Go's
@@ -267,8 +272,9 @@ macro_rules! word_ops {
         #[inline]
         #[track_caller]
         pub fn fetch_or(self, i: usize, v: u64) -> u64 {
-            self.word(i)
-                .fetch_or(v, std::sync::atomic::Ordering::Relaxed)
+            let w = self.word(i);
+            gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
+            w.fetch_or(v, std::sync::atomic::Ordering::Relaxed)
         }
 
         /// Reads the `width`-bit field at bit `shift` of word `i` (a byte
@@ -277,7 +283,11 @@ macro_rules! word_ops {
         #[inline]
         #[track_caller]
         pub fn load_field(self, i: usize, shift: u32, width: u32) -> u64 {
-            (self.load(i) >> shift) & $crate::object::field_mask(width)
+            let w = self.word(i);
+            let (off, size) = $crate::object::field_bytes(shift, width);
+            gort_scheduler::race::read(w.as_ptr() as usize + off, size);
+            (w.load(std::sync::atomic::Ordering::Relaxed) >> shift)
+                & $crate::object::field_mask(width)
         }
 
         /// Reads pointer word `i`.
@@ -294,6 +304,7 @@ macro_rules! word_ops {
         #[track_caller]
         pub fn store_ptr(self, i: usize, p: $crate::object::Ptr) {
             let w = self.word(i);
+            gort_scheduler::race::write(w.as_ptr() as usize, 8);
             $crate::mbarrier::write_barrier(w, p.0);
             w.store(p.0 as u64, std::sync::atomic::Ordering::Relaxed)
         }
@@ -342,8 +353,9 @@ impl Ptr {
     #[inline]
     #[track_caller]
     pub fn compare_exchange(self, i: usize, old: u64, new: u64) -> Result<u64, u64> {
-        self.word(i)
-            .compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst)
+        let w = self.word(i);
+        gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
+        w.compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst)
     }
 
     /// Go's `atomic.Swap` on word `i`, returning the old value; also
@@ -352,7 +364,9 @@ impl Ptr {
     #[inline]
     #[track_caller]
     pub fn swap(self, i: usize, v: u64) -> u64 {
-        self.word(i).swap(v, Ordering::SeqCst)
+        let w = self.word(i);
+        gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
+        w.swap(v, Ordering::SeqCst)
     }
 
     /// `compare_exchange` of a pointer word, after the write barrier for
@@ -363,6 +377,7 @@ impl Ptr {
     #[track_caller]
     pub fn compare_exchange_ptr(self, i: usize, old: Ptr, new: Ptr) -> Result<Ptr, Ptr> {
         let w = self.word(i);
+        gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
         crate::mbarrier::write_barrier(w, new.0);
         w.compare_exchange(
             old.0 as u64,
@@ -380,6 +395,7 @@ impl Ptr {
     #[track_caller]
     pub fn swap_ptr(self, i: usize, new: Ptr) -> Ptr {
         let w = self.word(i);
+        gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
         crate::mbarrier::write_barrier(w, new.0);
         Ptr(w.swap(new.0 as u64, Ordering::SeqCst) as usize)
     }
@@ -391,6 +407,8 @@ impl Ptr {
     #[track_caller]
     pub fn store_field(self, i: usize, shift: u32, width: u32, v: u64) {
         let w = self.word(i);
+        let (off, size) = field_bytes(shift, width);
+        gort_scheduler::race::write(w.as_ptr() as usize + off, size);
         let m = field_mask(width) << shift;
         let mut old = w.load(Ordering::Relaxed);
         loop {
@@ -401,6 +419,16 @@ impl Ptr {
             }
         }
     }
+}
+
+/// The bytes a `width`-bit field at bit `shift` occupies in its word, as
+/// (offset, size): what the race detector sees Go's byte or half-word
+/// access touch.
+#[inline]
+pub(crate) fn field_bytes(shift: u32, width: u32) -> (usize, usize) {
+    let lo = (shift / 8) as usize;
+    let hi = (shift + width.min(64 - shift)).div_ceil(8) as usize;
+    (lo, hi.max(lo + 1) - lo)
 }
 
 #[inline]

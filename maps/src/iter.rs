@@ -26,8 +26,10 @@
 //! one's object was freed after all); if not, they are still live (the
 //! memo's argument), for one load.
 
+use crate::race_fns;
 use gort_gc::checked::free_epoch;
 use gort_gc::{new_object, Obj, Ptr, Root, Type, Words};
+use gort_scheduler::race::{self, RuntimeGuard};
 
 use gort_scheduler::G;
 
@@ -116,7 +118,10 @@ impl std::fmt::Debug for Hiter {
 /// Go's `mapiterinit`.
 #[track_caller]
 pub fn mapiterinit(t: &'static MapType, h: HMap) -> Hiter {
-    // race: racereadpc(h).
+    if !h.0.is_nil() {
+        race::read_pc(h.0 .0, &race_fns::MAPITERINIT);
+    }
+    let _runtime = RuntimeGuard::enter();
     let mut it = Hiter {
         t,
         hold: None,
@@ -233,6 +238,7 @@ impl Hiter {
         // SAFETY: `g` (and the `H` holding it) is used only by this map
         // operation, on this goroutine, while its runtime runs.
         let g = unsafe { gort_scheduler::preempt_point_g() };
+        self.race_read_h();
         // Every access is a step in deterministic mode; in parallel mode,
         // where a step does nothing, the step-free accessors.
         if HMap::stepping_g(g) {
@@ -248,9 +254,22 @@ impl Hiter {
     fn next_words<const S: bool>(&mut self, g: Option<&'static G>) -> Option<(u64, u64)> {
         let t = self.t;
         debug_assert!(t.key_words == 1 && t.elem_words == 1 && !t.indirect_elem);
-        Some(match self.next_s::<S>(g)? {
-            Entry::Slot(b, i) => (b.load_s::<S>(t.key_word(i)), b.load_s::<S>(t.elem_word(i))),
-            Entry::Moved(b, i, e) => (b.load_s::<S>(t.key_word(i)), e.load(0)),
+        let entry = {
+            let _runtime = RuntimeGuard::enter();
+            self.next_s::<S>(g)?
+        };
+        // The range loop's loads of the key and the element through the
+        // iterator's pointers: the compiled code's, instrumented.
+        Some(match entry {
+            Entry::Slot(b, i) => {
+                race::read(b.word_addr(t.key_word(i)), 8);
+                race::read(b.word_addr(t.elem_word(i)), 8);
+                (b.load_s::<S>(t.key_word(i)), b.load_s::<S>(t.elem_word(i)))
+            }
+            Entry::Moved(b, i, e) => {
+                race::read(b.word_addr(t.key_word(i)), 8);
+                (b.load_s::<S>(t.key_word(i)), e.load(0))
+            }
         })
     }
 
@@ -265,11 +284,25 @@ impl Hiter {
         // SAFETY: `g` is used only by this call, on this goroutine, while
         // its runtime runs.
         let g = unsafe { gort_scheduler::preempt_point_g() };
+        self.race_read_h();
         let t = self.t;
-        Some(match self.next_s::<true>(g)? {
+        let entry = {
+            let _runtime = RuntimeGuard::enter();
+            self.next_s::<true>(g)?
+        };
+        Some(match entry {
             Entry::Slot(b, i) => (t.key_at(b, i), elem_at(t, b, i)),
             Entry::Moved(b, i, e) => (t.key_at(b, i), e),
         })
+    }
+
+    /// `mapiternext`'s `racereadpc(h)`, made on every call.
+    #[inline(always)]
+    #[track_caller]
+    fn race_read_h(&self) {
+        if race::enabled() && !self.h.0.is_nil() {
+            race::read_pc(self.h.0.ptr().0, &race_fns::MAPITERNEXT);
+        }
     }
 
     /// Go's `mapiternext` proper. Runs after a safepoint: its handles
@@ -280,7 +313,6 @@ impl Hiter {
         let t = self.t;
         self.recheck::<S>(g);
         let h = self.h;
-        // race: racereadpc(h).
         if h.0.load_field_s::<S>(W_PACKED, 0, 8) & HASH_WRITING != 0 {
             gort_scheduler::fatal("concurrent map iteration and map write");
         }

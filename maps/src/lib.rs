@@ -27,6 +27,7 @@ pub mod map_fast64;
 pub mod mapkey;
 pub mod maptype;
 mod probe;
+mod race_fns;
 pub mod strmap;
 pub mod syncmap;
 

@@ -27,10 +27,14 @@
 //! stores through `store_ptr` (the compiler's `gcWriteBarrier`), copies
 //! and clears of keys, elements and buckets through gort-gc's
 //! `typedmemmove` and `memclr_has_pointers` (`bulkBarrierPreWrite`).
-//! Marks for the layer to come: `// race:` where Go calls
-//! racereadpc/racewritepc (on the hmap's first byte).
+//! The race detector sees what Go's sees: `racereadpc`/`racewritepc` on
+//! the hmap's first byte at each operation's entry, then nothing of the
+//! operation's own accesses (`RuntimeGuard`: Go's runtime is not
+//! instrumented), then the compiled code's read or write of the element
+//! through the returned slot.
 
 use gort_gc::{new_object, Obj, Ptr, Type};
+use gort_scheduler::race::{self, RuntimeFn, RuntimeGuard};
 use gort_scheduler::G;
 
 pub(crate) use crate::bmap::*;
@@ -38,6 +42,7 @@ use crate::grow::{grow_work, hash_grow};
 use crate::mapkey::KeyArg;
 use crate::maptype::*;
 use crate::probe::Probe;
+use crate::race_fns;
 
 /// hmap word indices.
 pub(crate) const W_COUNT: usize = 0;
@@ -392,21 +397,34 @@ pub(crate) fn elem_at(t: &MapType, b: Obj, i: usize) -> ElemSlot {
 /// a pointer to the zero value (the caller reads zeros).
 #[track_caller]
 pub fn mapaccess1(t: &MapType, h: HMap, key: KeyArg) -> Option<ElemSlot> {
-    mapaccess2(t, h, key)
+    let f = race_fns::pick(t, &race_fns::MAPACCESS1, &race_fns::MAPACCESS1_FASTSTR);
+    mapaccess(t, h, key, f)
 }
 
 /// Go's `mapaccess2` (generic keys; `int64` keys use `mapaccess2_fast64`):
 /// the element, or None.
 #[track_caller]
 pub fn mapaccess2(t: &MapType, h: HMap, key: KeyArg) -> Option<ElemSlot> {
+    let f = race_fns::pick(t, &race_fns::MAPACCESS2, &race_fns::MAPACCESS2_FASTSTR);
+    mapaccess(t, h, key, f)
+}
+
+/// Both lookups; `f` names which for the race detector. The caller's
+/// reads of the returned element are the compiled code's, instrumented.
+#[inline]
+#[track_caller]
+fn mapaccess(t: &MapType, h: HMap, key: KeyArg, f: &'static RuntimeFn) -> Option<ElemSlot> {
     // Go's function prologue: a safepoint.
     // SAFETY: `g` (and the `H` holding it) is used only by this map
     // operation, on this goroutine, while its runtime runs.
     let g = unsafe { gort_scheduler::preempt_point_g() };
-    // race: racereadpc(h) + raceReadObjectPC of the key.
+    // Go also reads the key object (raceReadObjectPC); gort's keys are
+    // arguments, not memory the program shares.
     if h.0.is_nil() {
         return None;
     }
+    race::read_pc(h.0 .0, f);
+    let _runtime = RuntimeGuard::enter();
     let h = h.hdr_in(g);
     if h.count() == 0 {
         return None;
@@ -477,8 +495,12 @@ pub fn mapassign(t: &MapType, h: HMap, key: KeyArg) -> ElemSlot {
     if h.0.is_nil() {
         panic!("assignment to entry in nil map");
     }
+    race::write_pc(
+        h.0 .0,
+        race_fns::pick(t, &race_fns::MAPASSIGN, &race_fns::MAPASSIGN_FASTSTR),
+    );
+    let _runtime = RuntimeGuard::enter();
     let h = h.hdr_in(g);
-    // race: racewritepc(h) + raceReadObjectPC of the key.
     h.check_no_writer();
     let hash = t.hash_key(key, h.hash0());
     // Set hashWriting after calling t.hasher, since t.hasher may panic,
@@ -563,10 +585,14 @@ pub fn mapdelete(t: &MapType, h: HMap, key: KeyArg) {
     // SAFETY: `g` (and the `H` holding it) is used only by this map
     // operation, on this goroutine, while its runtime runs.
     let g = unsafe { gort_scheduler::preempt_point_g() };
-    // race: racewritepc(h) + raceReadObjectPC of the key.
     if h.0.is_nil() {
         return;
     }
+    race::write_pc(
+        h.0 .0,
+        race_fns::pick(t, &race_fns::MAPDELETE, &race_fns::MAPDELETE_FASTSTR),
+    );
+    let _runtime = RuntimeGuard::enter();
     let h = h.hdr_in(g);
     if h.count() == 0 {
         return;
@@ -648,10 +674,11 @@ pub fn mapclear(t: &MapType, h: HMap) {
     // SAFETY: `g` (and the `H` holding it) is used only by this map
     // operation, on this goroutine, while its runtime runs.
     let g = unsafe { gort_scheduler::preempt_point_g() };
-    // race: racewritepc(h).
     if h.0.is_nil() {
         return;
     }
+    race::write_pc(h.0 .0, &race_fns::MAPCLEAR);
+    let _runtime = RuntimeGuard::enter();
     let h = h.hdr_in(g);
     if h.count() == 0 {
         return;

@@ -23,12 +23,14 @@
 //! (`grow_fast64.rs`); `hashGrow` is shared with the generic path.
 
 use gort_gc::{new_object, Obj, Words};
+use gort_scheduler::race::{self, RuntimeFn, RuntimeGuard};
 use gort_scheduler::G;
 
 use crate::grow::hash_grow;
 use crate::grow_fast64::grow_work_fast64;
 use crate::map::*;
 use crate::maptype::*;
+use crate::race_fns;
 
 /// Words of a bucket with 8-byte keys and one-word elements.
 pub(crate) const BUCKET_WORDS: usize = 1 + 2 * BUCKET_CNT + 1;
@@ -134,29 +136,44 @@ fn buckets_s<const S: bool>(h: H, hw: Hdr) -> Obj {
 /// zero value (Go returns a pointer to `zeroVal`).
 #[track_caller]
 pub fn mapaccess1_fast64(t: &MapType, h: HMap, key: u64) -> u64 {
-    mapaccess2_fast64(t, h, key).unwrap_or(0)
+    mapaccess_fast64(t, h, key, &race_fns::MAPACCESS1_FAST64).unwrap_or(0)
 }
 
 /// Go's `mapaccess2_fast64`: the element's word, or None.
 #[track_caller]
 pub fn mapaccess2_fast64(t: &MapType, h: HMap, key: u64) -> Option<u64> {
+    mapaccess_fast64(t, h, key, &race_fns::MAPACCESS2_FAST64)
+}
+
+/// Both lookups, `f` naming which for the race detector.
+#[inline(always)]
+#[track_caller]
+fn mapaccess_fast64(t: &MapType, h: HMap, key: u64, f: &'static RuntimeFn) -> Option<u64> {
     // SAFETY: `g` (and the `H` holding it) is used only by this map
     // operation, on this goroutine, while its runtime runs.
     let g = unsafe { gort_scheduler::preempt_point_g() };
-    // race: racereadpc(h).
     if h.0.is_nil() {
         return None;
     }
-    if stepping(g) {
-        access::<true>(t, h.hdr_in_s::<true>(g), key)
-    } else {
-        access::<false>(t, h.hdr_in_s::<false>(g), key)
-    }
+    race::read_pc(h.0 .0, f);
+    let found = {
+        let _runtime = RuntimeGuard::enter();
+        if stepping(g) {
+            access::<true>(t, h.hdr_in_s::<true>(g), key)
+        } else {
+            access::<false>(t, h.hdr_in_s::<false>(g), key)
+        }
+    };
+    // The compiled code's load through the returned element pointer.
+    found.map(|(v, at)| {
+        race::read(at, 8);
+        v
+    })
 }
 
 #[inline(always)]
 #[track_caller]
-fn access<const S: bool>(t: &MapType, h: H, key: u64) -> Option<u64> {
+fn access<const S: bool>(t: &MapType, h: H, key: u64) -> Option<(u64, usize)> {
     let hw = hdr(h);
     if hw.load::<S>(W_COUNT) == 0 {
         return None;
@@ -197,7 +214,7 @@ fn access<const S: bool>(t: &MapType, h: H, key: u64) -> Option<u64> {
         if S || top == 0 {
             for i in 0..BUCKET_CNT {
                 if b.load::<S>(key_word(i)) == key && !is_empty(tophash_s::<S>(b, i)) {
-                    return Some(b.load::<S>(elem_word(i)));
+                    return Some((b.load::<S>(elem_word(i)), b.addr() + elem_word(i) * 8));
                 }
             }
         } else {
@@ -209,7 +226,7 @@ fn access<const S: bool>(t: &MapType, h: H, key: u64) -> Option<u64> {
                 let i = slot_index(cand);
                 cand &= cand - 1;
                 if b.load::<S>(key_word(i)) == key {
-                    return Some(b.load::<S>(elem_word(i)));
+                    return Some((b.load::<S>(elem_word(i)), b.addr() + elem_word(i) * 8));
                 }
             }
         }
@@ -231,6 +248,8 @@ pub fn mapassign_fast64(t: &MapType, h: HMap, key: u64) -> ElemSlot {
     if h.0.is_nil() {
         panic!("assignment to entry in nil map");
     }
+    race::write_pc(h.0 .0, &race_fns::MAPASSIGN_FAST64);
+    let _runtime = RuntimeGuard::enter();
     if stepping(g) {
         assign::<true>(t, h.hdr_in_s::<true>(g), key)
     } else {
@@ -255,7 +274,6 @@ fn end_write<const S: bool>(hw: Hdr) {
 #[inline(always)]
 #[track_caller]
 fn begin_write<const S: bool>(t: &MapType, hw: Hdr, key: u64) -> u64 {
-    // race: racewritepc(h).
     if hw.load_field::<S>(W_PACKED, 0, 8) & HASH_WRITING != 0 {
         gort_scheduler::fatal("concurrent map writes");
     }
@@ -382,10 +400,11 @@ pub fn mapdelete_fast64(t: &MapType, h: HMap, key: u64) {
     // SAFETY: `g` (and the `H` holding it) is used only by this map
     // operation, on this goroutine, while its runtime runs.
     let g = unsafe { gort_scheduler::preempt_point_g() };
-    // race: racewritepc(h).
     if h.0.is_nil() {
         return;
     }
+    race::write_pc(h.0 .0, &race_fns::MAPDELETE_FAST64);
+    let _runtime = RuntimeGuard::enter();
     if stepping(g) {
         delete_det(t, h.hdr_in_s::<true>(g), key)
     } else {

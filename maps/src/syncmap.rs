@@ -68,10 +68,10 @@
 //! followed by an acquire fence (a plain `MOV`, as Go's, on amd64). So a
 //! goroutine that finds a `readOnly` or a value box through these loads
 //! also sees the words written into it before it was published, on any
-//! hardware. `// race:` marks the synchronising accesses the race detector
-//! attaches to: sync.Map itself never reports a race (Go compiles the
-//! `sync` package without instrumentation, and its atomics and `mu` order
-//! every access); the map operations inside it keep their own
+//! hardware. To the race detector, sync.Map itself never reports a race:
+//! Go compiles the `sync` package without instrumentation
+//! (`RuntimeGuard::enter_sync_pkg`), its atomics are synchronisation, and
+//! `mu` orders the rest; the map operations inside it keep their own
 //! `racereadpc`/`racewritepc` (map.rs), ordered by those edges.
 //!
 //! Every word access is a scheduler step, so deterministic mode
@@ -81,6 +81,7 @@
 /// This file, for tracebacks (`register_frames`).
 pub(crate) const SOURCE_FILE: &str = file!();
 
+use gort_scheduler::race::{self, RuntimeGuard};
 use std::sync::atomic::{fence, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -144,6 +145,7 @@ pub(crate) fn box_type() -> &'static Type {
 #[track_caller]
 fn load_acquire(p: Ptr, i: usize) -> u64 {
     let v = p.load(i);
+    race::atomic(p.0 + i * 8, 8, true, false);
     fence(Ordering::Acquire);
     v
 }
@@ -183,7 +185,6 @@ impl Entry {
     #[inline]
     #[track_caller]
     fn load_p(self) -> u64 {
-        // race: acquire on &e.p (atomic.LoadPointer).
         load_acquire(self.0, E_P)
     }
 
@@ -191,8 +192,8 @@ impl Entry {
     #[inline]
     #[track_caller]
     fn cas_p(self, old: u64, new: u64) -> bool {
-        // race: acquire+release on &e.p (atomic.CompareAndSwapPointer).
-        // Its write barrier (`atomicwb`) runs before the CAS.
+        // An atomic read-modify-write for the race detector
+        // (`Ptr::compare_exchange_ptr`). Its write barrier (`atomicwb`) runs before the CAS.
         self.0
             .compare_exchange_ptr(E_P, Ptr(old as usize), Ptr(new as usize))
             .is_ok()
@@ -234,8 +235,10 @@ impl Entry {
     /// known not to be expunged.
     #[track_caller]
     fn store_locked(self, i: u64) {
-        // race: release on &e.p (atomic.StorePointer, with its write
-        // barrier).
+        // atomic.StorePointer, with its write barrier (to the race
+        // detector a read-modify-write: a release and an acquire, where Go's
+        // store only releases; the extra acquire can only add edges from
+        // earlier stores of the same entry, all made under mu).
         self.0.swap_ptr(E_P, Ptr(i as usize));
     }
 
@@ -352,7 +355,6 @@ impl SyncMap {
     /// `m.read.Load().(readOnly)`; the zero value before the first store.
     #[track_caller]
     fn load_read(&self) -> ReadOnly {
-        // race: acquire on &m.read (atomic.Value.Load).
         let r = Ptr(load_acquire(self.m, M_READ) as usize);
         if r.is_nil() {
             return ReadOnly {
@@ -372,8 +374,7 @@ impl SyncMap {
         let r = new_object(read_only_type());
         r.store_ptr(R_M, m.hmap().0);
         r.store(R_AMENDED, amended as u64);
-        // race: release on &m.read (atomic.Value.Store: a StorePointer,
-        // with its write barrier).
+        // atomic.Value.Store: a StorePointer, with its write barrier.
         self.m.swap_ptr(M_READ, r);
     }
 
@@ -393,6 +394,7 @@ impl SyncMap {
     /// Go's `Load`: the value stored for `key`, if any.
     #[track_caller]
     pub fn load(&self, key: i64) -> Option<Ptr> {
+        let _sync = RuntimeGuard::enter_sync_pkg();
         let read = self.load_read();
         let mut e = read.m.get(key);
         if e.is_none() && read.amended {
@@ -415,6 +417,7 @@ impl SyncMap {
     /// Go's `Store`: sets the value for `key`.
     #[track_caller]
     pub fn store(&self, key: i64, value: Ptr) {
+        let _sync = RuntimeGuard::enter_sync_pkg();
         // `&value` escapes: Go moves the argument to the heap on entry.
         let v = new_box(value);
         let read = self.load_read();
@@ -451,6 +454,7 @@ impl SyncMap {
     /// there is none, stores `value` and returns it and false.
     #[track_caller]
     pub fn load_or_store(&self, key: i64, value: Ptr) -> (Ptr, bool) {
+        let _sync = RuntimeGuard::enter_sync_pkg();
         // Avoid locking if it's a clean hit.
         let read = self.load_read();
         if let Some(e) = read.m.get(key) {
@@ -491,6 +495,7 @@ impl SyncMap {
     /// one.
     #[track_caller]
     pub fn load_and_delete(&self, key: i64) -> Option<Ptr> {
+        let _sync = RuntimeGuard::enter_sync_pkg();
         let read = self.load_read();
         let mut e = read.m.get(key);
         if e.is_none() && read.amended {
@@ -513,6 +518,7 @@ impl SyncMap {
     /// Go's `Delete`.
     #[track_caller]
     pub fn delete(&self, key: i64) {
+        let _sync = RuntimeGuard::enter_sync_pkg();
         self.load_and_delete(key);
     }
 
@@ -526,6 +532,7 @@ impl SyncMap {
         // To visit every key present when Range starts, iterate a read map
         // that is not amended: if it is, promote dirty now (Range is O(n)
         // anyway, which pays for the copy).
+        let sync = RuntimeGuard::enter_sync_pkg();
         let mut read = self.load_read();
         if read.amended {
             self.mu.lock();
@@ -542,12 +549,22 @@ impl SyncMap {
             self.mu.unlock();
         }
 
-        for (k, e) in read.m.iter() {
-            let Some(v) = Entry(e).load() else {
-                continue;
+        drop(sync);
+        let mut it = read.m.iter();
+        loop {
+            // `f` is the program's code: instrumented, unlike Range's own.
+            let next = {
+                let _sync = RuntimeGuard::enter_sync_pkg();
+                it.next().map(|(k, e)| (k, Entry(e).load()))
             };
-            if !f(k, v) {
-                break;
+            match next {
+                None => break,
+                Some((_, None)) => continue,
+                Some((k, Some(v))) => {
+                    if !f(k, v) {
+                        break;
+                    }
+                }
             }
         }
     }
@@ -594,6 +611,7 @@ impl SyncMap {
     #[doc(hidden)]
     #[track_caller]
     pub fn debug_state(&self) -> (i64, bool, usize, Option<usize>) {
+        let _sync = RuntimeGuard::enter_sync_pkg();
         self.mu.lock();
         let read = self.load_read();
         let misses = self.m.load(M_MISSES) as i64;

@@ -42,6 +42,7 @@ use std::sync::Arc;
 
 use crate::g::{UnlockFn, WaitReason};
 use crate::p::GPtr;
+use crate::race::{self, RuntimeFn, SyncOp};
 use crate::spinlock::{unlock_addr, SpinLock};
 
 /// Go's `sudog`: a goroutine waiting on a channel, on its own stack.
@@ -219,7 +220,73 @@ pub(crate) enum RecvTry<T> {
     Empty,
 }
 
+impl<T> Drop for HChan<T> {
+    fn drop(&mut self) {
+        // Go's racefree when the collector frees the hchan: the next object
+        // at this address starts with no history.
+        race::malloc(self.raceaddr(), 1);
+    }
+}
+
+/// The runtime functions a channel's race accesses name.
+static CHANSEND: RuntimeFn = RuntimeFn {
+    name: "runtime.chansend",
+    file: "src/runtime/chan.go",
+    line: 160,
+};
+static CLOSECHAN: RuntimeFn = RuntimeFn {
+    name: "runtime.closechan",
+    file: "src/runtime/chan.go",
+    line: 357,
+};
+
 impl<T> HChan<T> {
+    /// Go's `c.raceaddr()`: the address the detector knows the channel by
+    /// (its close is a write there, its sends reads).
+    fn raceaddr(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// Go's `chanbuf(c, i)` as a sync object: buffer slot `i`; every slot
+    /// is one object when the element has no size. gort's buffer is not
+    /// at a fixed address, so the slots get addresses of their own above
+    /// the user address space, where no Go memory lies.
+    fn chanbuf(&self, i: usize) -> usize {
+        let i = if std::mem::size_of::<T>() == 0 { 0 } else { i };
+        self.raceaddr() | ((i % (1 << 16) + 1) << 47)
+    }
+
+    /// Go's `racenotify(c, idx, sg)`: the operation through slot `idx` by
+    /// the current goroutine (`None`) or on behalf of a waiting one.
+    fn racenotify(&self, idx: usize, other: Option<&crate::g::G>) {
+        if !race::enabled() {
+            return;
+        }
+        let qp = self.chanbuf(idx);
+        let run = |op| match other {
+            None => race::sync(op, qp),
+            Some(g) => race::sync_for(g, op, qp),
+        };
+        if std::mem::size_of::<T>() == 0 {
+            run(SyncOp::Acquire);
+            run(SyncOp::Release);
+        } else {
+            run(SyncOp::ReleaseAcquire);
+        }
+    }
+
+    /// Go's `racesync(c, sg)`: an unbuffered handoff orders both sides.
+    fn racesync(&self, other: &crate::g::G) {
+        if !race::enabled() {
+            return;
+        }
+        let qp = self.chanbuf(0);
+        race::sync(SyncOp::Release, qp);
+        race::sync_for(other, SyncOp::Acquire, qp);
+        race::sync_for(other, SyncOp::Release, qp);
+        race::sync(SyncOp::Acquire, qp);
+    }
+
     /// # Safety
     /// `lock` held by the caller.
     #[allow(clippy::mut_from_ref)]
@@ -239,8 +306,22 @@ impl<T> HChan<T> {
             return SendTry::Closed;
         }
         if let Some(sg) = st.recvq.dequeue() {
-            // race: racenotify(c, recvx) twice when buffered (as if through
-            // the buffer), racesync(c) when unbuffered.
+            // SAFETY: a dequeued receiver's sudog is live until readied.
+            let rg = unsafe { (*sg).g };
+            if race::enabled() {
+                if st.dataqsiz == 0 {
+                    self.racesync(rg.get());
+                } else {
+                    // Go's send to a waiting receiver pretends to go
+                    // through the buffer: both notify slot recvx.
+                    self.racenotify(st.recvx, None);
+                    self.racenotify(st.recvx, Some(rg.get()));
+                }
+            }
+            if st.dataqsiz != 0 {
+                st.recvx = (st.recvx + 1) % st.dataqsiz;
+                st.sendx = st.recvx;
+            }
             // SAFETY: a dequeued receiver's sudog is live until readied;
             // its elem is the `Option<T>` slot of a receive on this channel.
             let g = unsafe {
@@ -253,7 +334,7 @@ impl<T> HChan<T> {
             return SendTry::Done(Some(g));
         }
         if st.buf.len() < st.dataqsiz {
-            // race: racenotify(c, sendx) — releaseacquire on the slot.
+            self.racenotify(st.sendx, None);
             st.buf.push_back(v);
             st.sendx = (st.sendx + 1) % st.dataqsiz;
             return SendTry::Done(None);
@@ -269,7 +350,8 @@ impl<T> HChan<T> {
         // SAFETY: lock held.
         let st = unsafe { self.state() };
         if st.closed && st.buf.is_empty() {
-            // race: raceacquire(c.raceaddr) — the close happened before.
+            // The close happened before this receive.
+            race::sync(SyncOp::Acquire, self.raceaddr());
             return RecvTry::Done(None, None);
         }
         if let Some(sg) = st.sendq.dequeue() {
@@ -283,12 +365,14 @@ impl<T> HChan<T> {
                 (sent, g)
             };
             let v = if st.dataqsiz == 0 {
-                // race: racesync(c) — both directions.
+                self.racesync(g.get());
                 sent
             } else {
                 // The buffer is full: take its head, the sender's value
                 // goes to the tail (the ring's slot recvx, then sendx =
-                // recvx). race: racenotify(c, recvx) twice.
+                // recvx), both notifying slot recvx.
+                self.racenotify(st.recvx, None);
+                self.racenotify(st.recvx, Some(g.get()));
                 let head = st.buf.pop_front();
                 if let Some(sent) = sent {
                     st.buf.push_back(sent);
@@ -300,7 +384,7 @@ impl<T> HChan<T> {
             return RecvTry::Done(v, Some(g));
         }
         if let Some(v) = st.buf.pop_front() {
-            // race: racenotify(c, recvx).
+            self.racenotify(st.recvx, None);
             st.recvx = (st.recvx + 1) % st.dataqsiz;
             return RecvTry::Done(Some(v), None);
         }
@@ -397,7 +481,7 @@ impl<T: Send> Chan<T> {
         let Some(c) = self.hchan() else {
             block_forever(WaitReason::ChanSendNilChan);
         };
-        // race: racereadpc(c.raceaddr) — a send reads the channel.
+        race::read_pc(c.raceaddr(), &CHANSEND);
         c.lock.lock();
         // SAFETY: lock held.
         let v = match unsafe { c.try_send(v) } {
@@ -482,6 +566,10 @@ impl<T: Send> Chan<T> {
         let Some(c) = self.hchan() else {
             panic!("close of nil channel");
         };
+        // Go makes this write after the closed check, under the lock; here
+        // it comes first, so that a halting report never leaves the lock
+        // held (a second close panics either way).
+        race::write_pc(c.raceaddr(), &CLOSECHAN);
         c.lock.lock();
         // SAFETY: lock held.
         let st = unsafe { c.state() };
@@ -489,7 +577,7 @@ impl<T: Send> Chan<T> {
             c.lock.unlock();
             panic!("close of closed channel");
         }
-        // race: racewritepc(c.raceaddr) + racerelease(c.raceaddr).
+        race::sync(SyncOp::Release, c.raceaddr());
         st.closed = true;
         let mut woken: Vec<GPtr> = Vec::new();
         for q in [&mut st.recvq, &mut st.sendq] {
@@ -499,6 +587,9 @@ impl<T: Send> Chan<T> {
                 unsafe {
                     (*sg).success = false;
                     let g = (*sg).g;
+                    // What the close did happens before the woken receive
+                    // (or the send's panic).
+                    race::sync_for(g.get(), SyncOp::Acquire, c.raceaddr());
                     g.get().param.set(sg as usize);
                     woken.push(g);
                 }

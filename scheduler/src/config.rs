@@ -139,6 +139,18 @@ pub struct SchedConfig {
     pub output: Output,
     /// `GOTRACEBACK`.
     pub traceback: Traceback,
+    /// The race detector, when the program runs with it (`race.rs`).
+    pub race: Option<RaceDetector>,
+}
+
+/// A race detector installed in a runtime.
+#[derive(Clone)]
+pub struct RaceDetector(pub std::sync::Arc<dyn crate::race::RaceHooks>);
+
+impl std::fmt::Debug for RaceDetector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RaceDetector")
+    }
 }
 
 impl Default for SchedConfig {
@@ -150,6 +162,7 @@ impl Default for SchedConfig {
             mode: Mode::Parallel,
             output: Output::Process,
             traceback: Traceback::default(),
+            race: None,
         }
     }
 }

@@ -167,6 +167,9 @@ pub enum Yield {
     /// sync primitive, concurrent map writes): the message is in
     /// `G::fatal_msg`; the G never runs again.
     Fatal,
+    /// Go's `os.Exit(status)`: the program ends now with that status and
+    /// no report (the race detector's `halt_on_error`).
+    Exit(i32),
     /// The safepoint found the stack pointer below `stackguard0`.
     StackOverflow(usize),
 }
@@ -320,6 +323,13 @@ pub struct G {
     pub(crate) preempt_scan: AtomicBool,
     /// It parked for a scanner, which readies it when done (`resumeG`).
     pub(crate) preempt_parked: AtomicBool,
+    /// Why the race detector skips this goroutine's accesses now (runtime
+    /// code, `sync` package code, a cgo call: `race.rs`). The goroutine's
+    /// own cell: only code running on it reads or writes it.
+    pub(crate) race_ignore: Cell<u32>,
+    /// The race detector's name for this goroutine (its thread id), set
+    /// by the detector at `go_start`, before the goroutine runs.
+    pub race_ctx: AtomicU64,
 }
 
 /// One heap object a goroutine found live: its address, the end of the
@@ -378,6 +388,8 @@ impl G {
             user_park: AtomicU64::new(USER_PARK_NONE),
             obj_memo: Default::default(),
             system: AtomicBool::new(false),
+            race_ignore: Cell::new(0),
+            race_ctx: AtomicU64::new(0),
             gc_assist_bytes: AtomicI64::new(0),
             preempt_scan: AtomicBool::new(false),
             preempt_parked: AtomicBool::new(false),

@@ -58,6 +58,7 @@ pub mod p;
 mod parallel;
 pub mod proc;
 mod procresize;
+pub mod race;
 mod sched;
 mod schedtrace;
 pub mod select;
@@ -76,7 +77,7 @@ use std::sync::atomic::Ordering;
 pub use alloc::GoAlloc;
 pub use assistq::AssistQueue;
 pub use chan::{after, Chan};
-pub use config::{Captured, DetConfig, Mode, Output, SchedConfig, Traceback};
+pub use config::{Captured, DetConfig, Mode, Output, RaceDetector, SchedConfig, Traceback};
 pub use ext::{alloc_enter, LayerKey};
 pub use forcegc::{forcegc_note_gc_end, forcegc_park, FORCEGC_PERIOD_NS};
 pub use g::{ObjMemo, StartInfo, UnlockFn, WaitReason, G};
@@ -140,7 +141,7 @@ where
                 drop(m);
             }
         }
-        sched.newproc(p0, start, main);
+        sched.newproc(p0, None, start, main);
         let e = det::run(&sched);
         sched.teardown();
         e
@@ -153,7 +154,7 @@ where
         }
         let m0 = sched.new_m();
         sched.acquirep(&m0, p0);
-        sched.newproc(p0, start, main);
+        sched.newproc(p0, None, start, main);
         let e = parallel::run(&sched, m0);
         sched.teardown();
         e

@@ -187,7 +187,7 @@ where
     let sched = g.sched();
     let p = Sched::current_p(g);
     newproc_det_aware(g, move || {
-        sched.newproc(p, start, f);
+        sched.newproc(p, Some(g), start, f);
     });
     sched.wakep();
 }
@@ -236,7 +236,7 @@ where
     let g = must_getg("go");
     let sched = g.sched();
     let p = Sched::current_p(g);
-    let gp = newproc_det_aware(g, move || sched.newproc1(p, start, true, goid, f));
+    let gp = newproc_det_aware(g, move || sched.newproc1(p, None, start, true, goid, f));
     sched.wakep();
     gp
 }
@@ -303,6 +303,15 @@ pub fn fatal(msg: &'static str) -> ! {
     g.fatal_msg.set(msg);
     g.suspend(Yield::Fatal);
     unreachable!("gort: a goroutine resumed after a fatal error");
+}
+
+/// Go's `os.Exit(status)`: ends the program at once with `status`,
+/// whatever the other goroutines are doing; nothing more runs (deferred
+/// work and destructors of the calling goroutine included).
+pub fn exit(status: i32) -> ! {
+    let g = must_getg("exit");
+    g.suspend(Yield::Exit(status));
+    unreachable!("gort: a goroutine resumed after exit");
 }
 
 /// `fatal` with `runtime: ...` lines printed before `fatal error: msg`,

@@ -132,6 +132,8 @@ pub struct Sched {
     /// State of the layers above the scheduler (the heap), one typed slot
     /// per layer (`ext`), created on first use and dropped with the runtime.
     pub(crate) ext: crate::ext::LayerSlots,
+    /// The race detector's hooks, when it is on (`race.rs`).
+    pub(crate) race: Option<Arc<dyn crate::race::RaceHooks>>,
 }
 
 // SAFETY: all shared state is atomic or behind a Mutex; the global queue
@@ -140,6 +142,14 @@ pub struct Sched {
 unsafe impl Sync for Sched {}
 // SAFETY: as above.
 unsafe impl Send for Sched {}
+
+impl Drop for Sched {
+    fn drop(&mut self) {
+        if self.race.is_some() {
+            crate::race::RACE_ON.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
 
 impl Sched {
     pub(crate) fn new(cfg: SchedConfig) -> Arc<Sched> {
@@ -156,7 +166,12 @@ impl Sched {
         let goidcache = (0..cap)
             .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
             .collect();
+        let race = cfg.race.as_ref().map(|r| r.0.clone());
+        if race.is_some() {
+            crate::race::RACE_ON.fetch_add(1, Ordering::SeqCst);
+        }
         Arc::new_cyclic(|weak| Sched {
+            race,
             serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             cfg,
             det,
@@ -296,17 +311,20 @@ impl Sched {
     }
 
     /// Go's `newproc`: a new goroutine running `f`, placed in `p`'s runnext.
-    pub(crate) fn newproc<F>(&self, p: &P, start: StartInfo, f: F) -> GPtr
+    /// `parent` is the goroutine whose `go` statement this is (None for
+    /// main).
+    pub(crate) fn newproc<F>(&self, p: &P, parent: Option<&G>, start: StartInfo, f: F) -> GPtr
     where
         F: FnOnce() + Send + 'static,
     {
-        self.newproc1(p, start, false, None, f)
+        self.newproc1(p, parent, start, false, None, f)
     }
 
     /// `newproc` for a user goroutine or, with `system`, a runtime one.
     pub(crate) fn newproc1<F>(
         &self,
         p: &P,
+        parent: Option<&G>,
         start: StartInfo,
         system: bool,
         goid: Option<u64>,
@@ -354,6 +372,11 @@ impl Sched {
         g.preempt_parked.store(false, Ordering::Relaxed);
         if !system {
             self.ngoroutines.fetch_add(1, Ordering::Relaxed);
+            // Go's newproc1 calls racegostart before the G is queued:
+            // nothing the child does may reach the detector first.
+            if let Some(h) = &self.race {
+                h.go_start(parent, g);
+            }
         }
         g.set_status(G_RUNNABLE);
         p.runqput(gp, true, &self.runq);
@@ -641,6 +664,14 @@ impl Sched {
                 self.fatal_user(g);
                 Next::Find
             }
+            Yield::Exit(status) => {
+                self.drop_curg(m, p);
+                self.finish(Exit {
+                    status,
+                    report: String::new(),
+                });
+                Next::Find
+            }
             Yield::StackOverflow(sp) => {
                 self.drop_curg(m, p);
                 self.stack_overflow(g, sp);
@@ -739,6 +770,11 @@ impl Sched {
     /// goroutine, even when it is main.
     fn goexit0(&self, m: &M, p: &P, gp: GPtr, goexit: bool) {
         let g = gp.get();
+        if !g.is_system() {
+            if let Some(h) = &self.race {
+                h.go_end(g);
+            }
+        }
         self.drop_curg(m, p);
         g.set_status(G_DEAD);
         // Go's goexit0 clears the reason: dead Gs show `status=6()`.
@@ -751,9 +787,10 @@ impl Sched {
         }
         if g.goid() == 1 && !goexit {
             // main.main returned: the program exits at once, whatever the
-            // other goroutines are doing.
+            // other goroutines are doing (after racefini's summary).
+            let status = self.race.as_ref().map_or(0, |h| h.fini());
             self.finish(Exit {
-                status: 0,
+                status,
                 report: String::new(),
             });
             return;

@@ -24,7 +24,7 @@
 //!
 //! The files: `godebug.rs` (the key table and the `GODEBUG` parser),
 //! `env.rs` (`GOMAXPROCS`, `GOGC` and the runtime's `atoi`), `gorace.rs`
-//! (`GORACE`, parsed for the race detector to come), `tests.rs`.
+//! (`GORACE` and `GORT_RACE`, the race detector's), `tests.rs`.
 //!
 //! Parsing never prints: warnings are collected in order and the runtime
 //! prints them on stderr when it starts, through its own `Output`, so tests
@@ -75,8 +75,10 @@ pub struct Config {
     gcstoptheworld: u8,
     output: Output,
     traceback: Traceback,
-    /// `GORACE`, parsed and kept for the race detector to come.
+    /// `GORACE`: the race detector's options.
     race: RaceOptions,
+    /// The race detector is on (`GORT_RACE=1`, `race(true)`).
+    race_enabled: bool,
     warnings: Vec<String>,
 }
 
@@ -107,6 +109,7 @@ impl Config {
             output: sched.output,
             traceback: sched.traceback,
             race: RaceOptions::default(),
+            race_enabled: false,
             warnings: Vec::new(),
         }
     }
@@ -134,8 +137,18 @@ impl Config {
         if let Some(v) = lookup("GOGC") {
             cfg.parse_gogc(&v);
         }
+        if let Some(v) = lookup("GORT_RACE") {
+            cfg.parse_gort_race(&v);
+        }
         if let Some(v) = lookup("GORACE") {
             cfg.parse_gorace(&v);
+            if !cfg.race_enabled && !v.trim().is_empty() {
+                cfg.warn(
+                    "gort: GORACE has no effect without the race detector (GORT_RACE=1, \
+                     gort's stand-in for go build -race)"
+                        .to_string(),
+                );
+            }
         }
         cfg
     }
@@ -272,10 +285,26 @@ impl Config {
         self.gogc
     }
 
-    /// The `GORACE` options (Go's defaults when unset). The race detector
-    /// is not built yet: they have no effect so far.
+    /// The `GORACE` options (Go's defaults when unset).
     pub fn race_options(&self) -> &RaceOptions {
         &self.race
+    }
+
+    /// Turns the race detector on or off: what building with Go's `-race`
+    /// does (`GORT_RACE=1` from the environment).
+    pub fn race(mut self, on: bool) -> Config {
+        self.race_enabled = on;
+        self
+    }
+
+    /// Sets the `GORACE` options, as if parsed from `GORACE`.
+    pub fn race_opts(mut self, opts: RaceOptions) -> Config {
+        self.race = opts;
+        self
+    }
+
+    pub fn race_enabled(&self) -> bool {
+        self.race_enabled
     }
 
     /// `GODEBUG=gctrace=N`'s N (0: off).
@@ -328,6 +357,13 @@ impl Config {
             mode,
             output: self.output.clone(),
             traceback: self.traceback,
+            race: self.race_enabled.then(|| {
+                gort_scheduler::RaceDetector(std::sync::Arc::new(crate::race::Detector::new(
+                    self.race.clone(),
+                    self.output.clone(),
+                    self.simseed.is_some(),
+                )))
+            }),
         }
     }
 

@@ -658,7 +658,7 @@ fn gorace(v: &str) -> Config {
 }
 
 const GORACE_NOTE: &str =
-    "gort: GORACE is parsed, but gort's race detector is not built yet; it has no effect";
+    "gort: GORACE has no effect without the race detector (GORT_RACE=1, gort's stand-in for go build -race)";
 
 #[test]
 fn gorace_defaults_follow_go() {
@@ -705,11 +705,11 @@ fn gorace_problems_warn_once_each_and_use_the_default() {
     let cases: [(&str, &str); 8] = [
         (
             "history_size=8",
-            "gort: GORACE history_size=\"8\" is not an integer from 0 to 7; using the default, 1",
+            "gort: GORACE history_size=\"8\" is not an integer from 0 to 7; using the default, 0",
         ),
         (
             "history_size=x",
-            "gort: GORACE history_size=\"x\" is not an integer from 0 to 7; using the default, 1",
+            "gort: GORACE history_size=\"x\" is not an integer from 0 to 7; using the default, 0",
         ),
         (
             "exitcode=abc",

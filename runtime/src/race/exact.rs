@@ -122,6 +122,20 @@ impl Exact {
         c.tick(t);
     }
 
+    /// `racemalloc`: the memory `[addr, addr+size)` starts with no history.
+    pub fn malloc(&mut self, addr: usize, size: usize) {
+        let lo = addr & !7;
+        let hi = addr + size;
+        let words = (hi - lo).div_ceil(8);
+        if words <= self.shadow.len() {
+            for i in 0..words {
+                self.shadow.remove(&(lo + i * 8));
+            }
+        } else {
+            self.shadow.retain(|&w, _| w < lo || w >= hi);
+        }
+    }
+
     /// A read or write by `t` of `size` bytes at `addr`; returns the races
     /// it makes, at most one per earlier access.
     pub fn access(

@@ -1,17 +1,24 @@
-//! gort's race detector, built bottom-up. So far: the vector
-//! clocks and the exact detector, an engine over Go's race annotations
-//! (`racegostart`, `raceacquire`, `racerelease`, `racereleasemerge`,
-//! `racereleaseacquire`, `raceread`/`racewrite`) that finds every race of
-//! an execution; and the first part of the model of ThreadSanitizer v3's
-//! bounded memory, its four-cell shadow word (`tsan_shadow`). Not yet
-//! attached to the runtime: the hooks from the scheduler, the maps and
-//! `Ptr` accesses (the `// race:` marks), the rest of the model (slots,
-//! traces), and Go's report format come next; until then `GORACE` has no
-//! effect (README).
+//! gort's race detector (`-race`): Go's race annotations, made by the
+//! lower layers through the scheduler's hooks (`gort_scheduler::race`),
+//! feed two detectors (`detector`): a model of ThreadSanitizer v3's
+//! bounded memory as Go 1.19 ships it (`model`, over the four-cell shadow
+//! word of `tsan_shadow`), whose reports are Go's, and an exact one
+//! (`exact`, over `vclock`), which finds every race of the execution and
+//! so names the ones Go's detector stays silent on.
 
+pub mod detector;
 pub mod exact;
+pub mod model;
 pub mod tsan_shadow;
 pub mod vclock;
 
+pub use detector::Detector;
 pub use exact::{Access, Exact, Race};
 pub use vclock::{Tid, VClock};
+
+/// Runs `f` as a cgo call: C code the detector does not see (Go's cgo
+/// calls are uninstrumented), and, as in Go, a synchronisation with every
+/// earlier cgo call of any goroutine.
+pub fn cgo_call<R>(f: impl FnOnce() -> R) -> R {
+    gort_scheduler::race::cgo_call(f)
+}

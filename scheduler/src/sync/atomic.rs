@@ -50,38 +50,43 @@ macro_rules! atomic_int {
             }
 
             /// Go's `Load`.
+            #[track_caller]
             pub fn load(&self) -> $t {
                 step();
-                // race: acquire
+                crate::race::atomic(&self.v as *const _ as usize, std::mem::size_of_val(&self.v), true, false);
                 self.v.load(SC)
             }
 
             /// Go's `Store`.
+            #[track_caller]
             pub fn store(&self, val: $t) {
                 step();
-                // race: release
+                crate::race::atomic(&self.v as *const _ as usize, std::mem::size_of_val(&self.v), false, true);
                 self.v.store(val, SC)
             }
 
             /// Go's `Swap`: stores `new` and returns the previous value.
+            #[track_caller]
             pub fn swap(&self, new: $t) -> $t {
                 step();
-                // race: acq_rel
+                crate::race::atomic(&self.v as *const _ as usize, std::mem::size_of_val(&self.v), true, true);
                 self.v.swap(new, SC)
             }
 
             /// Go's `CompareAndSwap`: stores `new` if the value is `old`;
             /// reports whether it did.
+            #[track_caller]
             pub fn compare_and_swap(&self, old: $t, new: $t) -> bool {
                 step();
-                // race: acq_rel
+                crate::race::atomic(&self.v as *const _ as usize, std::mem::size_of_val(&self.v), true, true);
                 self.v.compare_exchange(old, new, SC, SC).is_ok()
             }
 
             /// Go's `Add`: adds `delta` (wrapping) and returns the new value.
+            #[track_caller]
             pub fn add(&self, delta: $t) -> $t {
                 step();
-                // race: acq_rel
+                crate::race::atomic(&self.v as *const _ as usize, std::mem::size_of_val(&self.v), true, true);
                 self.v.fetch_add(delta, SC).wrapping_add(delta)
             }
         }
@@ -139,30 +144,54 @@ impl Bool {
     }
 
     /// Go's `Load`.
+    #[track_caller]
     pub fn load(&self) -> bool {
         step();
-        // race: acquire
+        crate::race::atomic(
+            &self.v as *const _ as usize,
+            std::mem::size_of_val(&self.v),
+            true,
+            false,
+        );
         self.v.load(SC)
     }
 
     /// Go's `Store`.
+    #[track_caller]
     pub fn store(&self, val: bool) {
         step();
-        // race: release
+        crate::race::atomic(
+            &self.v as *const _ as usize,
+            std::mem::size_of_val(&self.v),
+            false,
+            true,
+        );
         self.v.store(val, SC)
     }
 
     /// Go's `Swap`: stores `new` and returns the previous value.
+    #[track_caller]
     pub fn swap(&self, new: bool) -> bool {
         step();
-        // race: acq_rel
+        crate::race::atomic(
+            &self.v as *const _ as usize,
+            std::mem::size_of_val(&self.v),
+            true,
+            true,
+        );
         self.v.swap(new, SC)
     }
 
     /// Go's `CompareAndSwap`.
+    #[track_caller]
     pub fn compare_and_swap(&self, old: bool, new: bool) -> bool {
         step();
-        // race: acq_rel
+        crate::race::atomic(
+            &self.v as *const _ as usize,
+            std::mem::size_of_val(&self.v),
+            true,
+            true,
+        );
         self.v.compare_exchange(old, new, SC, SC).is_ok()
     }
 }
@@ -260,31 +289,35 @@ impl<T> Pointer<T> {
     }
 
     /// Go's `Load`.
+    #[track_caller]
     pub fn load(&self) -> Option<Arc<T>> {
         step();
-        // race: acquire
+        crate::race::atomic(&self.slot as *const _ as usize, 8, true, false);
         self.slot.load()
     }
 
     /// Go's `Store`.
+    #[track_caller]
     pub fn store(&self, val: Option<Arc<T>>) {
         step();
-        // race: release
+        crate::race::atomic(&self.slot as *const _ as usize, 8, false, true);
         drop(self.slot.swap(val));
     }
 
     /// Go's `Swap`: stores `new` and returns the previous pointer.
+    #[track_caller]
     pub fn swap(&self, new: Option<Arc<T>>) -> Option<Arc<T>> {
         step();
-        // race: acq_rel
+        crate::race::atomic(&self.slot as *const _ as usize, 8, true, true);
         self.slot.swap(new)
     }
 
     /// Go's `CompareAndSwap`: stores `new` if the pointer is `old` (the
     /// same allocation, or both nil); reports whether it did.
+    #[track_caller]
     pub fn compare_and_swap(&self, old: Option<&Arc<T>>, new: Option<Arc<T>>) -> bool {
         step();
-        // race: acq_rel
+        crate::race::atomic(&self.slot as *const _ as usize, 8, true, true);
         self.slot.compare_and_swap(old, new).is_ok()
     }
 }
@@ -318,9 +351,10 @@ impl<T> Value<T> {
 
 impl<T: Clone> Value<T> {
     /// Go's `Load`: the value set by the most recent `store`, or `None`.
+    #[track_caller]
     pub fn load(&self) -> Option<T> {
         step();
-        // race: acquire
+        crate::race::atomic(&self.slot as *const _ as usize, 8, true, false);
         self.slot.load().map(|a| (*a).clone())
     }
 
@@ -335,7 +369,7 @@ impl<T: Clone> Value<T> {
             panic!("sync/atomic: store of nil value into Value");
         };
         step();
-        // race: release
+        crate::race::atomic(&self.slot as *const _ as usize, 8, false, true);
         drop(self.slot.swap(Some(Arc::new(val))));
     }
 
@@ -350,7 +384,7 @@ impl<T: Clone> Value<T> {
             panic!("sync/atomic: swap of nil value into Value");
         };
         step();
-        // race: acq_rel
+        crate::race::atomic(&self.slot as *const _ as usize, 8, true, true);
         let old = self.slot.swap(Some(Arc::new(new)));
         old.map(|a| Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone()))
     }
@@ -371,7 +405,7 @@ impl<T: Clone> Value<T> {
         };
         let old = old.into();
         step();
-        // race: acq_rel
+        crate::race::atomic(&self.slot as *const _ as usize, 8, true, true);
         // Go's loop body: load the current value, compare it with `old`
         // outside any lock (PartialEq is user code), then swap only if the
         // slot still holds the value that was compared.

@@ -97,7 +97,7 @@ macro_rules! mutex_lock {
             .compare_exchange(0, MUTEX_LOCKED, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
-            // race: acquire(m)
+            crate::race::sync(crate::race::SyncOp::Acquire, m as *const Mutex as usize);
             return;
         }
         // Slow path (outlined so that the fast path can be inlined).
@@ -111,7 +111,8 @@ macro_rules! mutex_unlock {
     ($m:expr) => {{
         let m: &Mutex = $m;
         preempt_point();
-        // race: release(m), before the lock is dropped
+        // Before the lock is dropped (Go's race.Release(m)).
+        crate::race::sync(crate::race::SyncOp::Release, m as *const Mutex as usize);
         // Fast path: drop lock bit.
         step();
         let new = m
@@ -164,7 +165,7 @@ impl Mutex {
         {
             return false;
         }
-        // race: acquire(m)
+        crate::race::sync(crate::race::SyncOp::Acquire, self as *const Mutex as usize);
         true
     }
 
@@ -280,7 +281,7 @@ impl Mutex {
                 }
             }
         }
-        // race: acquire(m)
+        crate::race::sync(crate::race::SyncOp::Acquire, self as *const Mutex as usize);
     }
 
     /// Go's `Unlock`: unlocks the mutex. Unlocking a mutex that is not

@@ -54,7 +54,7 @@ impl Once {
     pub fn r#do<F: FnOnce()>(&self, f: F) {
         preempt_point();
         step();
-        // race: acquire (atomic load of done)
+        crate::race::atomic(&self.done as *const _ as usize, 4, true, false);
         if self.done.load(Ordering::SeqCst) == 0 {
             // Outlined slow path to allow inlining of the fast path.
             self.do_slow(f);
@@ -72,7 +72,7 @@ impl Once {
             result = catch_unwind(AssertUnwindSafe(f));
             // Go: defer atomic.StoreUint32(&o.done, 1)
             step();
-            // race: release (atomic store of done)
+            crate::race::atomic(&self.done as *const _ as usize, 4, false, true);
             self.done.store(1, Ordering::SeqCst);
         }
         // Go: defer o.m.Unlock()

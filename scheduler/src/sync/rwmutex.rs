@@ -92,7 +92,14 @@ macro_rules! rw_lock {
                 keep_frame();
             }
         }
-        // race: acquire(&reader_sem); race: acquire(&writer_sem)
+        crate::race::sync(
+            crate::race::SyncOp::Acquire,
+            &rw.reader_sem as *const _ as usize,
+        );
+        crate::race::sync(
+            crate::race::SyncOp::Acquire,
+            &rw.writer_sem as *const _ as usize,
+        );
     }};
 }
 
@@ -101,7 +108,10 @@ macro_rules! rw_unlock {
     ($rw:expr) => {{
         let rw: &RWMutex = $rw;
         preempt_point();
-        // race: release(&reader_sem)
+        crate::race::sync(
+            crate::race::SyncOp::Release,
+            &rw.reader_sem as *const _ as usize,
+        );
         // Announce to readers there is no active writer.
         step();
         let r = rw
@@ -144,7 +154,10 @@ impl RWMutex {
             runtime_semacquire_mutex(&self.reader_sem, false, 0);
             keep_frame();
         }
-        // race: acquire(&reader_sem)
+        crate::race::sync(
+            crate::race::SyncOp::Acquire,
+            &self.reader_sem as *const _ as usize,
+        );
     }
 
     /// Go's `TryRLock`: locks for reading if no writer holds or waits for
@@ -163,7 +176,10 @@ impl RWMutex {
                 .compare_exchange(c, c + 1, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
             {
-                // race: acquire(&reader_sem)
+                crate::race::sync(
+                    crate::race::SyncOp::Acquire,
+                    &self.reader_sem as *const _ as usize,
+                );
                 return true;
             }
         }
@@ -174,7 +190,10 @@ impl RWMutex {
     #[track_caller]
     pub fn runlock(&self) {
         preempt_point();
-        // race: release_merge(&writer_sem)
+        crate::race::sync(
+            crate::race::SyncOp::ReleaseMerge,
+            &self.writer_sem as *const _ as usize,
+        );
         step();
         let r = self
             .reader_count
@@ -225,7 +244,14 @@ impl RWMutex {
             self.w.unlock();
             return false;
         }
-        // race: acquire(&reader_sem); race: acquire(&writer_sem)
+        crate::race::sync(
+            crate::race::SyncOp::Acquire,
+            &self.reader_sem as *const _ as usize,
+        );
+        crate::race::sync(
+            crate::race::SyncOp::Acquire,
+            &self.writer_sem as *const _ as usize,
+        );
         true
     }
 

@@ -75,14 +75,24 @@ impl WaitGroup {
     #[track_caller]
     pub fn add(&self, delta: i64) {
         preempt_point();
-        // race: release_merge(wg) when delta < 0 (synchronize decrements
-        // with Wait)
+        if delta < 0 {
+            // Synchronize decrements with Wait.
+            crate::race::sync(
+                crate::race::SyncOp::ReleaseMerge,
+                self as *const Self as usize,
+            );
+        }
         step();
         let d = (delta as u64) << 32;
         let state = self.state.fetch_add(d, Ordering::SeqCst).wrapping_add(d);
         let v = (state >> 32) as i32;
         let w = state as u32;
-        // race: read(&sema) when delta > 0 && v == delta (first increment)
+        if delta > 0 && v as i64 == delta {
+            // The first increment must be synchronized with Wait: Go
+            // models it as a read of the semaphore, which a concurrent
+            // first Wait writes.
+            crate::race::read(&self.sema as *const _ as usize, 4);
+        }
         if v < 0 {
             panic!("sync: negative WaitGroup counter");
         }
@@ -130,7 +140,7 @@ impl WaitGroup {
             let v = (state >> 32) as i32;
             if v == 0 {
                 // Counter is 0, no need to wait.
-                // race: acquire(wg)
+                crate::race::sync(crate::race::SyncOp::Acquire, self as *const Self as usize);
                 return;
             }
             // Increment waiters count.
@@ -140,13 +150,16 @@ impl WaitGroup {
                 .compare_exchange(state, state + 1, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
             {
-                // race: write(&sema) when this is the first waiter
+                if state as u32 == 0 {
+                    // The first waiter: the write Go pairs with Add's read.
+                    crate::race::write(&self.sema as *const _ as usize, 4);
+                }
                 runtime_semacquire(&self.sema);
                 step();
                 if self.state.load(Ordering::SeqCst) != 0 {
                     panic!("sync: WaitGroup is reused before previous Wait has returned");
                 }
-                // race: acquire(wg)
+                crate::race::sync(crate::race::SyncOp::Acquire, self as *const Self as usize);
                 return;
             }
         }

@@ -1,0 +1,392 @@
+//! The race detector's hooks: DESIGN.md's narrow interface between the
+//! layers that make accesses and synchronise (this crate, the heap's
+//! `Ptr`, the maps) and the detector, which lives in `gort` and is
+//! installed per runtime (`SchedConfig::race`).
+//!
+//! What flows through here is what Go's race runtime receives
+//! (reference/race.md §1): goroutine start and end (`racegostart`,
+//! `racegoend`), the four synchronisation annotations on an address
+//! (`raceacquire`, `racerelease`, `racereleasemerge`,
+//! `racereleaseacquire`), plain and atomic accesses (`raceread`,
+//! `racewrite`, the `sync/atomic` entry points) and the map's
+//! `racereadpc`/`racewritepc`, which name a runtime function as the top
+//! frame. Every access carries the scenario's source line
+//! (`#[track_caller]`), the stack a report prints.
+//!
+//! Cost when no runtime of the process has the detector on: one load of a
+//! process-wide counter and a predictable branch per instrumented access
+//! (`RACE_ON`). When one has, the slow path finds the goroutine, its
+//! runtime's hooks, and skips what Go leaves uninstrumented: code running
+//! inside the runtime (`RuntimeGuard`: the map's internals, sync.Map's
+//! plain accesses, as Go's runtime and `sync` packages are compiled
+//! without instrumentation), `cgo_call` regions, and the runtime's own
+//! goroutines (mark workers, the scavenger).
+
+use std::panic::Location;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::g::G;
+use crate::stack::getg;
+
+/// Runtimes of this process whose detector is on: the fast path's flag.
+pub(crate) static RACE_ON: AtomicUsize = AtomicUsize::new(0);
+
+/// The four synchronisation annotations (reference/race.md §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncOp {
+    /// `raceacquire`: the goroutine's clock joins the object's.
+    Acquire,
+    /// `racerelease` (TSan's `ReleaseStore`): the object's clock becomes
+    /// the goroutine's.
+    Release,
+    /// `racereleasemerge` (TSan's `Release`): the object's clock joins the
+    /// goroutine's.
+    ReleaseMerge,
+    /// `racereleaseacquire`: both, the old object clock acquired.
+    ReleaseAcquire,
+}
+
+/// One memory access as the detector receives it.
+#[derive(Clone, Copy, Debug)]
+pub struct Access {
+    pub addr: usize,
+    /// Bytes, 1..=8 within one aligned word, or more for a range.
+    pub size: usize,
+    pub write: bool,
+    pub atomic: bool,
+    /// The scenario's line that made the access (or called the runtime
+    /// function that did).
+    pub site: &'static Location<'static>,
+    /// For `racereadpc`/`racewritepc`: the runtime function shown as the
+    /// top frame (`runtime.mapassign_fast64`), with Go's file and line.
+    pub pc: Option<&'static RuntimeFn>,
+}
+
+/// A runtime function as a report's top frame shows it.
+#[derive(Debug)]
+pub struct RuntimeFn {
+    pub name: &'static str,
+    /// `$GOROOT`-relative file and line of the function, as Go 1.19's
+    /// symbolizer gives the function's own PC.
+    pub file: &'static str,
+    pub line: u32,
+}
+
+/// What the detector decides after an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Go,
+    /// `halt_on_error`: a report was printed; end the program now with
+    /// this status.
+    Halt(i32),
+}
+
+/// The detector, as a runtime installs it. Called on the goroutine that
+/// made the event, inside its runtime's run.
+pub trait RaceHooks: Send + Sync {
+    /// `racegostart`: `child` was just created by `parent`'s `go`
+    /// statement (`None`: the main goroutine). `child` has not run yet.
+    fn go_start(&self, parent: Option<&G>, child: &G);
+    /// `racegoend`: `g` returned.
+    fn go_end(&self, g: &G);
+    fn sync(&self, g: &G, op: SyncOp, addr: usize);
+    fn access(&self, g: &G, a: Access) -> Verdict;
+    /// `racemalloc`: `[addr, addr+size)` is a new object; what was
+    /// remembered about that memory belonged to a freed one.
+    fn malloc(&self, addr: usize, size: usize);
+    /// `racefini`, as main returns: prints the closing line (`Found N
+    /// data race(s)`) if anything raced and returns the exit status (0, or
+    /// `exitcode`).
+    fn fini(&self) -> i32;
+}
+
+/// Whether the detector could be on (some runtime of the process has it).
+#[inline(always)]
+pub fn enabled() -> bool {
+    RACE_ON.load(Ordering::Relaxed) != 0
+}
+
+/// The current goroutine and its runtime's hooks, when none of the
+/// `ignore` reasons holds for it.
+#[inline]
+fn instrumented(ignore: u32) -> Option<(&'static G, &'static dyn RaceHooks)> {
+    let g = getg()?;
+    if g.race_ignore.get() & ignore != 0 || g.is_system() {
+        return None;
+    }
+    Some((g, g.sched().race.as_deref()?))
+}
+
+#[cold]
+#[inline(never)]
+fn access_slow(a: Access) {
+    // A compiled access is skipped in runtime, sync-package and C code; a
+    // runtime function's racereadpc/racewritepc is made whoever calls it
+    // (sync.Map's own map operations included), except from C.
+    let ignore = if a.pc.is_some() { CGO_OR_RUNTIME } else { !0 };
+    if let Some((g, h)) = instrumented(ignore) {
+        if let Verdict::Halt(code) = h.access(g, a) {
+            crate::proc::exit(code);
+        }
+    }
+}
+
+/// `raceread(addr)` of `size` bytes by scenario code.
+#[inline(always)]
+#[track_caller]
+pub fn read(addr: usize, size: usize) {
+    if enabled() {
+        access_slow(Access {
+            addr,
+            size,
+            write: false,
+            atomic: false,
+            site: Location::caller(),
+            pc: None,
+        })
+    }
+}
+
+/// `racewrite(addr)` of `size` bytes by scenario code.
+#[inline(always)]
+#[track_caller]
+pub fn write(addr: usize, size: usize) {
+    if enabled() {
+        access_slow(Access {
+            addr,
+            size,
+            write: true,
+            atomic: false,
+            site: Location::caller(),
+            pc: None,
+        })
+    }
+}
+
+/// `racereadpc(addr, callerpc, pc)`: a one-byte read at the start of a
+/// runtime object (the hmap) by runtime function `f`, called from the
+/// scenario's line.
+#[inline(always)]
+#[track_caller]
+pub fn read_pc(addr: usize, f: &'static RuntimeFn) {
+    if enabled() {
+        access_slow(Access {
+            addr,
+            size: 1,
+            write: false,
+            atomic: false,
+            site: Location::caller(),
+            pc: Some(f),
+        })
+    }
+}
+
+/// `racewritepc(addr, callerpc, pc)`.
+#[inline(always)]
+#[track_caller]
+pub fn write_pc(addr: usize, f: &'static RuntimeFn) {
+    if enabled() {
+        access_slow(Access {
+            addr,
+            size: 1,
+            write: true,
+            atomic: false,
+            site: Location::caller(),
+            pc: Some(f),
+        })
+    }
+}
+
+/// A `sync/atomic` operation on the 8-byte word at `addr`: an atomic
+/// access (races with plain ones, never with atomics) plus its ordering as
+/// TSan gives it: a load acquires, a store releases, a read-modify-write
+/// does both.
+#[inline(always)]
+#[track_caller]
+pub fn atomic(addr: usize, size: usize, load: bool, store: bool) {
+    if enabled() {
+        atomic_slow(addr, size, load, store, Location::caller())
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn atomic_slow(addr: usize, size: usize, load: bool, store: bool, site: &'static Location) {
+    // Atomics are annotated even inside the runtime's `sync` code
+    // (sync.Map's entries): Go's sync/atomic is assembly that always calls
+    // into the race runtime. Only the runtime proper and cgo skip them.
+    let Some(g) = getg() else { return };
+    if g.race_ignore.get() & CGO_OR_RUNTIME != 0 || g.is_system() {
+        return;
+    }
+    let Some(h) = g.sched().race.as_deref() else {
+        return;
+    };
+    if let Verdict::Halt(code) = h.access(
+        g,
+        Access {
+            addr,
+            size,
+            write: store,
+            atomic: true,
+            site,
+            pc: None,
+        },
+    ) {
+        crate::proc::exit(code);
+    }
+    // TSan's atomics (tsan_interface_atomic.cpp, with the orders Go's
+    // entry points pass): a load acquires, a store is a release store, a
+    // read-modify-write (acq_rel) a release-acquire.
+    let op = match (load, store) {
+        (true, false) => SyncOp::Acquire,
+        (false, true) => SyncOp::Release,
+        _ => SyncOp::ReleaseAcquire,
+    };
+    h.sync(g, op, addr);
+}
+
+/// Go's `racemalloc` for a new heap object (any goroutine, runtime code
+/// included: the memory's history is reset whoever allocates).
+#[inline(always)]
+pub fn malloc(addr: usize, size: usize) {
+    if enabled() {
+        malloc_slow(addr, size)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn malloc_slow(addr: usize, size: usize) {
+    if let Some(g) = getg() {
+        if let Some(h) = g.sched().race.as_deref() {
+            h.malloc(addr, size);
+        }
+    }
+}
+
+/// A synchronisation annotation on `addr` by the current goroutine.
+#[inline(always)]
+pub fn sync(op: SyncOp, addr: usize) {
+    if enabled() {
+        sync_slow(op, addr)
+    }
+}
+
+/// A synchronisation annotation made by the runtime on behalf of another
+/// goroutine `g` (Go's `raceacquireg`, `racereleaseg`: a channel operation
+/// completing for a goroutine blocked in it).
+#[inline(always)]
+pub fn sync_for(g: &G, op: SyncOp, addr: usize) {
+    if enabled() {
+        sync_for_slow(g, op, addr)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn sync_for_slow(g: &G, op: SyncOp, addr: usize) {
+    if g.is_system() {
+        return;
+    }
+    if let Some(h) = g.sched().race.as_deref() {
+        h.sync(g, op, addr);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn sync_slow(op: SyncOp, addr: usize) {
+    let Some(g) = getg() else { return };
+    if g.is_system() || g.race_ignore.get() & CGO != 0 {
+        return;
+    }
+    if let Some(h) = g.sched().race.as_deref() {
+        h.sync(g, op, addr);
+    }
+}
+
+/// `G::race_ignore`: the depth of runtime code (low 16 bits: the map's
+/// internals may call helpers that enter again), of Go's `sync` package
+/// code (next 15 bits), and whether a `cgo_call` runs (top bit).
+const RUNTIME_ONE: u32 = 1;
+const RUNTIME_MASK: u32 = 0xffff;
+const SYNC_PKG_ONE: u32 = 1 << 16;
+const CGO: u32 = 1 << 31;
+/// What hides an atomic: runtime code or C code, not `sync` package code.
+const CGO_OR_RUNTIME: u32 = CGO | RUNTIME_MASK;
+
+/// While alive, the goroutine's plain accesses are not instrumented: the
+/// runtime's own code (Go compiles package runtime without `-race`
+/// instrumentation, and `sync` with only function entry and exit). The
+/// synchronisation such code means is annotated explicitly (`sync`).
+pub struct RuntimeGuard {
+    g: Option<&'static G>,
+    unit: u32,
+}
+
+impl RuntimeGuard {
+    /// For runtime code: plain accesses and atomics are skipped.
+    #[inline(always)]
+    pub fn enter() -> RuntimeGuard {
+        Self::enter_unit(RUNTIME_ONE)
+    }
+
+    /// For Go's `sync` package code (sync.Map): plain accesses are
+    /// skipped, its `sync/atomic` calls are not.
+    #[inline(always)]
+    pub fn enter_sync_pkg() -> RuntimeGuard {
+        Self::enter_unit(SYNC_PKG_ONE)
+    }
+
+    #[inline(always)]
+    fn enter_unit(unit: u32) -> RuntimeGuard {
+        let g = if enabled() { Self::mark(unit) } else { None };
+        RuntimeGuard { g, unit }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn mark(unit: u32) -> Option<&'static G> {
+        let g = getg()?;
+        g.race_ignore.set(g.race_ignore.get() + unit);
+        Some(g)
+    }
+}
+
+impl Drop for RuntimeGuard {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let Some(g) = self.g {
+            g.race_ignore.set(g.race_ignore.get() - self.unit);
+        }
+    }
+}
+
+/// The global sync object of cgo calls (Go's `racecgosync`).
+static RACECGOSYNC: u8 = 0;
+
+/// Runs `f` as a cgo call: C code, which the detector does not see. Its
+/// accesses to Go memory are not instrumented, and as in Go every cgo call
+/// synchronises with every earlier one through one global object
+/// (`racereleasemerge(&racecgosync)` on the way in, `raceacquire` on the
+/// way out), which can hide races between the goroutines that make them.
+pub fn cgo_call<R>(f: impl FnOnce() -> R) -> R {
+    let addr = &RACECGOSYNC as *const u8 as usize;
+    sync(SyncOp::ReleaseMerge, addr);
+    let g = if enabled() { getg() } else { None };
+    if let Some(g) = g {
+        g.race_ignore.set(g.race_ignore.get() | CGO);
+    }
+    struct Out(Option<&'static G>, usize);
+    impl Drop for Out {
+        fn drop(&mut self) {
+            if let Some(g) = self.0 {
+                g.race_ignore.set(g.race_ignore.get() & !CGO);
+            }
+            sync(SyncOp::Acquire, self.1);
+        }
+    }
+    let _out = Out(g, addr);
+    f()
+}
