@@ -673,7 +673,7 @@ fn gorace_defaults_follow_go() {
             r.halt_on_error,
             r.atexit_sleep_ms
         ),
-        ("stderr", 66, "", 1, false, 1000)
+        ("stderr", 66, "", 0, false, 1000)
     );
     // Unset and empty alike: no warning.
     assert!(Config::from_vars(|_| None).warnings().is_empty());

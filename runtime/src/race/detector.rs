@@ -281,6 +281,7 @@ impl Detector {
         word: usize,
         prev_tid: Tid,
         prev_site: u32,
+        held: bool,
         d: Option<Lost>,
     ) -> String {
         let who = Self::who(st, prev_tid);
@@ -296,7 +297,7 @@ impl Detector {
                  (TSan keeps the traces of at most 64 finished goroutines); TSan drops the report"
             ),
             None => {
-                if st.model.holds(word, prev_tid, prev_site) {
+                if held {
                     format!(
                         "the earlier access is still remembered, but under a slot that {who} \
                          no longer holds alone: TSan v3 shares 255 slots among all goroutines, \
@@ -425,6 +426,12 @@ impl RaceHooks for Detector {
             let races = st
                 .exact
                 .access(t, word + lo, hi - lo, a.write, a.atomic, site);
+            // Which earlier accesses the model still held before this one
+            // (an access it thinks ordered after them replaces them).
+            let held: Vec<bool> = races
+                .iter()
+                .map(|r| st.model.holds(word, r.prev.tid, r.prev.site))
+                .collect();
             let outcome = st.model.access(t, word, mask, a.write, a.atomic, site);
             let cur = (t, site, a.write);
             if let Outcome::Report(prev) = outcome {
@@ -444,7 +451,7 @@ impl RaceHooks for Detector {
                     halt |= self.opts.halt_on_error;
                 }
             }
-            for r in races {
+            for (r, held) in races.into_iter().zip(held) {
                 let reported = matches!(outcome, Outcome::Report(p) if p.tid == r.prev.tid);
                 if reported {
                     continue;
@@ -467,7 +474,7 @@ impl RaceHooks for Detector {
                     continue;
                 }
                 st.silent += 1;
-                let why = self.explain(st, word, r.prev.tid, r.prev.site, dropped);
+                let why = self.explain(st, word, r.prev.tid, r.prev.site, held, dropped);
                 let text = self.report(
                     st,
                     "gort: SILENT DATA RACE (Go 1.19's race detector does not report this one)",

@@ -1,0 +1,812 @@
+//! The race detector's corpus: small programs, racy and race-free, each
+//! with the verdict of both detectors, run in deterministic mode (one
+//! seed, two Ps) so every verdict replays. `reported` counts Go's
+//! `WARNING: DATA RACE` reports (the model of TSan v3), `silent` the races
+//! the exact detector finds that the model loses (gort's `SILENT DATA
+//! RACE` blocks, each with its reason).
+
+mod common;
+
+use std::sync::Arc;
+
+use gort::config::RaceOptions;
+use gort::sync::atomic::Int64;
+use gort::{
+    go, new_object, Chan, Config, Map, Mutex, Once, Ptr, RWMutex, Runtime, SyncMap, Type, WaitGroup,
+};
+
+fn obj(words: usize) -> Ptr {
+    new_object(Type::new("main.T", words, &[]))
+}
+
+struct Run {
+    status: i32,
+    stderr: String,
+}
+
+impl Run {
+    fn reported(&self) -> usize {
+        self.stderr.matches("WARNING: DATA RACE").count()
+    }
+    fn silent(&self) -> usize {
+        self.stderr.matches("gort: SILENT DATA RACE").count()
+    }
+    fn verdict(&self) -> (usize, usize) {
+        (self.reported(), self.silent())
+    }
+}
+
+fn run_with<F: FnOnce() + Send + 'static>(opts: RaceOptions, f: F) -> Run {
+    let rt = Runtime::new(
+        Config::new()
+            .gomaxprocs(2)
+            .simseed(1)
+            .race(true)
+            .race_opts(opts)
+            .capture_output(),
+    );
+    let exit = common::run(&rt, f);
+    Run {
+        status: exit.status,
+        stderr: rt.stderr(),
+    }
+}
+
+fn run<F: FnOnce() + Send + 'static>(f: F) -> Run {
+    run_with(RaceOptions::default(), f)
+}
+
+/// Asserts a verdict, showing the reports when it differs.
+#[track_caller]
+fn expect(r: &Run, reported: usize, silent: usize) {
+    assert_eq!(r.verdict(), (reported, silent), "reports:\n{}", r.stderr);
+    let want = if reported > 0 { 66 } else { 0 };
+    assert_eq!(r.status, want, "reports:\n{}", r.stderr);
+    if reported > 0 {
+        assert!(
+            r.stderr
+                .ends_with(&format!("Found {reported} data race(s)\n")),
+            "{}",
+            r.stderr
+        );
+    }
+}
+
+fn wg() -> Arc<WaitGroup> {
+    Arc::new(WaitGroup::new())
+}
+
+// ---- edges of each primitive
+
+#[test]
+fn go_statement_orders_what_came_before() {
+    expect(
+        &run(|| {
+            let x = obj(1);
+            x.store(0, 1);
+            let w = wg();
+            w.add(1);
+            let w2 = w.clone();
+            go!(move || {
+                x.load(0);
+                w2.done();
+            });
+            w.wait();
+        }),
+        0,
+        0,
+    );
+}
+
+#[test]
+fn sleep_is_no_edge() {
+    expect(
+        &run(|| {
+            let x = obj(1);
+            go!(move || x.store(0, 1));
+            gort::sleep(std::time::Duration::from_millis(1));
+            x.load(0);
+        }),
+        1,
+        0,
+    );
+}
+
+#[test]
+fn unbuffered_channel_orders_both_ways() {
+    expect(
+        &run(|| {
+            let (x, y) = (obj(1), obj(1));
+            let c: Chan<i64> = Chan::new(0);
+            let c2 = c.clone();
+            let w = wg();
+            w.add(1);
+            let w2 = w.clone();
+            go!(move || {
+                x.store(0, 1);
+                c2.send(1);
+                y.load(0); // after the receive: recv -> after send
+                w2.done();
+            });
+            y.store(0, 1);
+            c.recv();
+            x.load(0);
+            w.wait();
+        }),
+        0,
+        0,
+    );
+}
+
+#[test]
+fn buffered_channel_does_not_order_the_receive_before_the_send() {
+    expect(
+        &run(|| {
+            let y = obj(1);
+            let c: Chan<i64> = Chan::new(1);
+            let c2 = c.clone();
+            let done: Chan<i64> = Chan::new(0);
+            let d2 = done.clone();
+            go!(move || {
+                c2.send(1);
+                y.load(0);
+                gort::sleep(std::time::Duration::from_millis(5));
+                d2.close();
+            });
+            gort::sleep(std::time::Duration::from_millis(1));
+            y.store(0, 1);
+            c.recv();
+            done.recv();
+        }),
+        1,
+        0,
+    );
+}
+
+#[test]
+fn buffered_channel_as_semaphore_is_a_lock() {
+    expect(
+        &run(|| {
+            let x = obj(1);
+            let sem: Chan<i64> = Chan::new(1);
+            let w = wg();
+            for _ in 0..2 {
+                w.add(1);
+                let (sem, w) = (sem.clone(), w.clone());
+                go!(move || {
+                    sem.send(1);
+                    x.store(0, x.load(0) + 1);
+                    sem.recv();
+                    w.done();
+                });
+            }
+            w.wait();
+        }),
+        0,
+        0,
+    );
+}
+
+#[test]
+fn close_orders_before_the_receive_it_ends() {
+    expect(
+        &run(|| {
+            let x = obj(1);
+            let c: Chan<i64> = Chan::new(0);
+            let c2 = c.clone();
+            go!(move || {
+                x.store(0, 1);
+                c2.close();
+            });
+            c.recv();
+            x.load(0);
+        }),
+        0,
+        0,
+    );
+}
+
+#[test]
+fn mutex_orders_unlock_before_the_next_lock() {
+    expect(
+        &run(|| {
+            let x = obj(1);
+            let mu = Arc::new(Mutex::new());
+            let w = wg();
+            for _ in 0..3 {
+                w.add(1);
+                let (mu, w) = (mu.clone(), w.clone());
+                go!(move || {
+                    mu.lock();
+                    x.store(0, x.load(0) + 1);
+                    mu.unlock();
+                    w.done();
+                });
+            }
+            w.wait();
+        }),
+        0,
+        0,
+    );
+}
+
+#[test]
+fn rwmutex_readers_do_not_order_each_other() {
+    expect(
+        &run(|| {
+            let x = obj(1);
+            let rw = Arc::new(RWMutex::new());
+            let w = wg();
+            for i in 0..2 {
+                w.add(1);
+                let (rw, w) = (rw.clone(), w.clone());
+                go!(move || {
+                    rw.rlock();
+                    x.store(0, i);
+                    rw.runlock();
+                    w.done();
+                });
+            }
+            w.wait();
+        }),
+        1,
+        0,
+    );
+}
+
+#[test]
+fn rwmutex_writer_orders_before_later_readers() {
+    expect(
+        &run(|| {
+            let x = obj(1);
+            let rw = Arc::new(RWMutex::new());
+            let w = wg();
+            w.add(2);
+            let (rw2, w2) = (rw.clone(), w.clone());
+            go!(move || {
+                rw2.lock();
+                x.store(0, 1);
+                rw2.unlock();
+                w2.done();
+            });
+            let (rw3, w3) = (rw.clone(), w.clone());
+            go!(move || {
+                gort::sleep(std::time::Duration::from_millis(1));
+                rw3.rlock();
+                x.load(0);
+                rw3.runlock();
+                w3.done();
+            });
+            w.wait();
+        }),
+        0,
+        0,
+    );
+}
+
+#[test]
+fn waitgroup_orders_every_done_before_wait() {
+    expect(
+        &run(|| {
+            let x = obj(4);
+            let w = wg();
+            for i in 0..4 {
+                w.add(1);
+                let w = w.clone();
+                go!(move || {
+                    x.store(i, 1);
+                    w.done();
+                });
+            }
+            w.wait();
+            for i in 0..4 {
+                x.load(i);
+            }
+        }),
+        0,
+        0,
+    );
+}
+
+#[test]
+fn once_orders_f_before_every_do() {
+    expect(
+        &run(|| {
+            let x = obj(1);
+            let once = Arc::new(Once::new());
+            let w = wg();
+            for _ in 0..3 {
+                w.add(1);
+                let (once, w) = (once.clone(), w.clone());
+                go!(move || {
+                    once.r#do(|| x.store(0, 7));
+                    x.load(0);
+                    w.done();
+                });
+            }
+            w.wait();
+        }),
+        0,
+        0,
+    );
+}
+
+#[test]
+fn atomics_publish_like_a_release_and_acquire() {
+    expect(
+        &run(|| {
+            let x = obj(1);
+            let flag = Arc::new(Int64::new(0));
+            let f2 = flag.clone();
+            go!(move || {
+                x.store(0, 42);
+                f2.store(1);
+            });
+            while flag.load() == 0 {
+                gort::gosched();
+            }
+            x.load(0);
+        }),
+        0,
+        0,
+    );
+}
+
+#[test]
+fn an_atomic_and_a_plain_access_race() {
+    expect(
+        &run(|| {
+            let x = obj(1);
+            go!(move || {
+                x.swap(0, 1);
+            });
+            gort::sleep(std::time::Duration::from_millis(1));
+            x.load(0);
+        }),
+        1,
+        0,
+    );
+}
+
+// ---- maps
+
+#[test]
+fn map_write_write() {
+    expect(
+        &run(|| {
+            let m: Map<i64> = Map::new();
+            let w = wg();
+            w.add(1);
+            let w2 = w.clone();
+            go!(move || {
+                m.insert(1, 1);
+                w2.done();
+            });
+            m.insert(1, 2);
+            w.wait();
+        }),
+        2,
+        0,
+    );
+}
+
+#[test]
+fn map_read_write() {
+    let r = run(|| {
+        let m: Map<i64> = Map::new();
+        m.insert(1, 0);
+        let w = wg();
+        w.add(1);
+        let w2 = w.clone();
+        go!(move || {
+            m.insert(1, 1);
+            w2.done();
+        });
+        gort::sleep(std::time::Duration::from_millis(1));
+        m.get(1);
+        w.wait();
+    });
+    expect(&r, 2, 0);
+    assert!(
+        r.stderr.contains("runtime.mapaccess2_fast64()"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn map_len_write() {
+    let r = run(|| {
+        let m: Map<i64> = Map::new();
+        let w = wg();
+        w.add(1);
+        let w2 = w.clone();
+        go!(move || {
+            m.insert(1, 1);
+            w2.done();
+        });
+        gort::sleep(std::time::Duration::from_millis(1));
+        m.len();
+        w.wait();
+    });
+    expect(&r, 1, 0);
+}
+
+#[test]
+fn map_range_write() {
+    let r = run(|| {
+        let m: Map<i64> = Map::new();
+        m.insert(1, 0);
+        let w = wg();
+        w.add(1);
+        let w2 = w.clone();
+        go!(move || {
+            m.insert(2, 1);
+            w2.done();
+        });
+        gort::sleep(std::time::Duration::from_millis(1));
+        for _ in m.iter() {}
+        w.wait();
+    });
+    assert!(r.reported() >= 1, "{}", r.stderr);
+    assert!(r.stderr.contains("runtime.mapiterinit()"), "{}", r.stderr);
+}
+
+#[test]
+fn map_in_a_struct_reached_through_a_pointer() {
+    let r = run(|| {
+        let s = new_object(Type::new("main.S", 2, &[0]));
+        let m: Map<i64> = Map::new();
+        s.store_ptr(0, m.hmap().0);
+        let w = wg();
+        w.add(1);
+        let w2 = w.clone();
+        go!(move || {
+            Map::<i64>::from_hmap(gort::rt::HMap(s.load_ptr(0))).insert(1, 1);
+            w2.done();
+        });
+        Map::<i64>::from_hmap(gort::rt::HMap(s.load_ptr(0))).insert(2, 2);
+        w.wait();
+    });
+    expect(&r, 1, 0);
+    assert!(
+        r.stderr.contains("runtime.mapassign_fast64()"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn map_guarded_by_a_mutex() {
+    expect(
+        &run(|| {
+            let m: Map<i64> = Map::new();
+            let mu = Arc::new(Mutex::new());
+            let w = wg();
+            for i in 0..3 {
+                w.add(1);
+                let (mu, w) = (mu.clone(), w.clone());
+                go!(move || {
+                    mu.lock();
+                    m.insert(i, i);
+                    mu.unlock();
+                    w.done();
+                });
+            }
+            w.wait();
+        }),
+        0,
+        0,
+    );
+}
+
+#[test]
+fn map_guarded_by_a_mutex_but_bypassed_once() {
+    let r = run(|| {
+        let m: Map<i64> = Map::new();
+        let mu = Arc::new(Mutex::new());
+        let w = wg();
+        w.add(1);
+        let (mu2, w2) = (mu.clone(), w.clone());
+        go!(move || {
+            mu2.lock();
+            m.insert(1, 1);
+            mu2.unlock();
+            w2.done();
+        });
+        m.insert(2, 2);
+        w.wait();
+    });
+    expect(&r, 1, 0);
+}
+
+#[test]
+fn sync_map_used_correctly_is_silent() {
+    expect(
+        &run(|| {
+            let m = Arc::new(SyncMap::new());
+            let w = wg();
+            for i in 0..4 {
+                w.add(1);
+                let (m, w) = (m.clone(), w.clone());
+                go!(move || {
+                    m.store(i % 2, obj(1));
+                    m.load(i % 2);
+                    m.delete(1 - i % 2);
+                    w.done();
+                });
+            }
+            w.wait();
+            m.range(|_, _| true);
+        }),
+        0,
+        0,
+    );
+}
+
+// ---- why Go's detector is silent
+
+#[test]
+fn masked_by_a_shared_logging_mutex() {
+    // Both detectors see the edge the logger's mutex makes: this run has
+    // no race to find (the one a different interleaving would show is
+    // not in it).
+    expect(
+        &run(|| {
+            let x = obj(1);
+            let log = Arc::new(Mutex::new());
+            let l2 = log.clone();
+            let w = wg();
+            w.add(1);
+            let w2 = w.clone();
+            go!(move || {
+                x.store(0, 1);
+                l2.lock();
+                l2.unlock();
+                w2.done();
+            });
+            gort::sleep(std::time::Duration::from_millis(1));
+            log.lock();
+            log.unlock();
+            x.store(0, 2);
+            w.wait();
+        }),
+        0,
+        0,
+    );
+}
+
+#[test]
+fn masked_by_an_unrelated_channel() {
+    expect(
+        &run(|| {
+            let x = obj(1);
+            let events: Chan<i64> = Chan::new(0);
+            let e2 = events.clone();
+            go!(move || {
+                x.store(0, 1);
+                e2.send(0);
+            });
+            events.recv();
+            x.store(0, 2);
+        }),
+        0,
+        0,
+    );
+}
+
+#[test]
+fn cgo_writes_are_not_seen() {
+    expect(
+        &run(|| {
+            let x = obj(1);
+            let w = wg();
+            w.add(1);
+            let w2 = w.clone();
+            go!(move || {
+                gort::race::cgo_call(|| x.store(0, 1));
+                w2.done();
+            });
+            gort::sleep(std::time::Duration::from_millis(1));
+            x.store(0, 2);
+            w.wait();
+        }),
+        0,
+        0,
+    );
+}
+
+/// A reads x and stays alive; `k` readers read x, the seventh after three
+/// unrelated loads (the trace position, in events, chooses the cell an
+/// access evicts: `pos % 4`); main writes x after waiting for the readers
+/// (ordered after them, not after A).
+fn eviction(k: usize) -> Run {
+    run(move || {
+        let x = obj(1);
+        let other = obj(8);
+        let hold: Chan<i64> = Chan::new(0);
+        let h2 = hold.clone();
+        go!(move || {
+            x.load(0);
+            h2.recv();
+        });
+        gort::sleep(std::time::Duration::from_millis(1));
+        let w = wg();
+        for i in 0..k {
+            w.add(1);
+            let w = w.clone();
+            go!(move || {
+                // Reader 7 reads x at its 4th event: it evicts cell 0, A's.
+                for j in 0..if i == 6 { 3 } else { 0 } {
+                    other.load(j);
+                }
+                x.load(0);
+                w.done();
+            });
+        }
+        w.wait();
+        x.store(0, 1);
+        hold.send(0);
+    })
+}
+
+#[test]
+fn eviction_by_readers_hides_the_first_one() {
+    // Go 1.19 measured: reported with 5 readers, missed with 8 or more.
+    expect(&eviction(5), 1, 0);
+    let r = eviction(8);
+    expect(&r, 0, 1);
+    assert!(r.stderr.contains("shadow cell was evicted"), "{}", r.stderr);
+}
+
+/// A writes x and finishes; `k` goroutines run and finish one after
+/// another; main writes x.
+fn recycling(k: usize) -> Run {
+    run(move || {
+        let x = obj(1);
+        go!(move || x.store(0, 1));
+        gort::sleep(std::time::Duration::from_millis(1));
+        for _ in 0..k {
+            let w = wg();
+            w.add(1);
+            let w2 = w.clone();
+            go!(move || w2.done());
+            w.wait();
+            gort::sleep(std::time::Duration::from_micros(10));
+        }
+        x.store(0, 2);
+    })
+}
+
+#[test]
+fn finished_goroutines_traces_are_recycled_beyond_64() {
+    expect(&recycling(63), 1, 0);
+    let r = recycling(64);
+    expect(&r, 0, 1);
+    assert!(r.stderr.contains("its trace was recycled"), "{}", r.stderr);
+}
+
+/// A writes x, then makes `n` unrelated accesses; main then writes x.
+fn history(hs: u8, n: usize) -> Run {
+    let opts = RaceOptions {
+        history_size: hs,
+        ..RaceOptions::default()
+    };
+    run_with(opts, move || {
+        let x = obj(1);
+        let other = obj(n);
+        let hold: Chan<i64> = Chan::new(0);
+        let h2 = hold.clone();
+        go!(move || {
+            x.store(0, 1);
+            for i in 0..n {
+                other.load(i);
+            }
+            h2.recv();
+        });
+        gort::sleep(std::time::Duration::from_secs(5));
+        x.store(0, 2);
+        hold.send(0);
+    })
+}
+
+#[test]
+fn history_size_cliffs() {
+    expect(&history(0, 40_000), 1, 0);
+    let r = history(0, 60_000);
+    expect(&r, 0, 1);
+    assert!(r.stderr.contains("history_size=0"), "{}", r.stderr);
+    expect(&history(1, 60_000), 1, 0);
+    expect(&history(1, 80_000), 0, 1);
+}
+
+/// A writes x and stays alive; `k` goroutines run one after another,
+/// each waited for; main writes x.
+fn slots(k: usize) -> Run {
+    run(move || {
+        let x = obj(1);
+        let hold: Chan<i64> = Chan::new(0);
+        let h2 = hold.clone();
+        go!(move || {
+            x.store(0, 1);
+            h2.recv();
+        });
+        gort::sleep(std::time::Duration::from_millis(1));
+        for _ in 0..k {
+            let w = wg();
+            w.add(1);
+            let w2 = w.clone();
+            go!(move || w2.done());
+            w.wait();
+        }
+        x.store(0, 2);
+        hold.send(0);
+    })
+}
+
+#[test]
+fn slot_reuse_hides_a_live_goroutines_access() {
+    // Go 1.19 measured: reported at 250, missed at 252. The model's
+    // round-robin slot queue loses A's slot at 254 (a known difference,
+    // README).
+    expect(&slots(250), 1, 0);
+    expect(&slots(253), 1, 0);
+    let r = slots(254);
+    expect(&r, 0, 1);
+    assert!(r.stderr.contains("slot"), "{}", r.stderr);
+}
+
+// ---- options and format
+
+#[test]
+fn halt_on_error_exits_at_the_first_report_with_exitcode() {
+    let opts = RaceOptions {
+        halt_on_error: true,
+        exitcode: 7,
+        ..RaceOptions::default()
+    };
+    let r = run_with(opts, || {
+        let m: Map<i64> = Map::new();
+        go!(move || m.insert(1, 1));
+        gort::sleep(std::time::Duration::from_millis(1));
+        m.insert(1, 2);
+        gort::println!("not reached");
+    });
+    assert_eq!(r.status, 7, "{}", r.stderr);
+    assert_eq!(r.reported(), 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("Found"), "{}", r.stderr);
+}
+
+fn racy_writers() {
+    let m: Map<i64> = Map::new();
+    for i in 0..3 {
+        go!(move || m.insert(i, i));
+    }
+    gort::sleep(std::time::Duration::from_millis(1));
+    m.insert(9, 9);
+}
+
+#[test]
+fn reports_replay_byte_for_byte() {
+    let (a, b) = (run(racy_writers), run(racy_writers));
+    assert!(a.reported() > 0);
+    assert_eq!(a.stderr, b.stderr);
+}
+
+#[test]
+fn the_detector_off_reports_nothing() {
+    let rt = Runtime::new(Config::new().gomaxprocs(2).simseed(1).capture_output());
+    let exit = common::run(&rt, || {
+        let m: Map<i64> = Map::new();
+        go!(move || m.insert(1, 1));
+        gort::sleep(std::time::Duration::from_millis(1));
+        m.get(1);
+    });
+    assert_eq!(exit.status, 0);
+    assert!(!rt.stderr().contains("DATA RACE"));
+}
+
+#[allow(dead_code)]
+fn unused() {
+    let _ = go::<fn()>;
+}
