@@ -289,7 +289,9 @@ impl Obj {
     pub fn store_field(self, i: usize, shift: u32, width: u32, v: u64) {
         let w = self.word(i);
         let (off, size) = crate::object::field_bytes(shift, width);
-        gort_scheduler::race::write(w.as_ptr() as usize + off, size);
+        if gort_scheduler::race::enabled() {
+            gort_scheduler::race::write(w.as_ptr() as usize + off, size);
+        }
         let m = crate::object::field_mask(width) << shift;
         let old = w.load(Ordering::Relaxed);
         w.store((old & !m) | ((v << shift) & m), Ordering::Relaxed);

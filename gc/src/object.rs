@@ -245,7 +245,9 @@ macro_rules! word_ops {
         #[track_caller]
         pub fn load(self, i: usize) -> u64 {
             let w = self.word(i);
-            gort_scheduler::race::read(w.as_ptr() as usize, 8);
+            if gort_scheduler::race::enabled() {
+                gort_scheduler::race::read(w.as_ptr() as usize, 8);
+            }
             w.load(std::sync::atomic::Ordering::Relaxed)
         }
 
@@ -254,7 +256,9 @@ macro_rules! word_ops {
         #[track_caller]
         pub fn store(self, i: usize, v: u64) {
             let w = self.word(i);
-            gort_scheduler::race::write(w.as_ptr() as usize, 8);
+            if gort_scheduler::race::enabled() {
+                gort_scheduler::race::write(w.as_ptr() as usize, 8);
+            }
             w.store(v, std::sync::atomic::Ordering::Relaxed)
         }
 
@@ -263,7 +267,9 @@ macro_rules! word_ops {
         #[track_caller]
         pub fn fetch_xor(self, i: usize, v: u64) -> u64 {
             let w = self.word(i);
-            gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
+            if gort_scheduler::race::enabled() {
+                gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
+            }
             w.fetch_xor(v, std::sync::atomic::Ordering::Relaxed)
         }
 
@@ -273,7 +279,9 @@ macro_rules! word_ops {
         #[track_caller]
         pub fn fetch_or(self, i: usize, v: u64) -> u64 {
             let w = self.word(i);
-            gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
+            if gort_scheduler::race::enabled() {
+                gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
+            }
             w.fetch_or(v, std::sync::atomic::Ordering::Relaxed)
         }
 
@@ -285,7 +293,9 @@ macro_rules! word_ops {
         pub fn load_field(self, i: usize, shift: u32, width: u32) -> u64 {
             let w = self.word(i);
             let (off, size) = $crate::object::field_bytes(shift, width);
-            gort_scheduler::race::read(w.as_ptr() as usize + off, size);
+            if gort_scheduler::race::enabled() {
+                gort_scheduler::race::read(w.as_ptr() as usize + off, size);
+            }
             (w.load(std::sync::atomic::Ordering::Relaxed) >> shift)
                 & $crate::object::field_mask(width)
         }
@@ -304,7 +314,9 @@ macro_rules! word_ops {
         #[track_caller]
         pub fn store_ptr(self, i: usize, p: $crate::object::Ptr) {
             let w = self.word(i);
-            gort_scheduler::race::write(w.as_ptr() as usize, 8);
+            if gort_scheduler::race::enabled() {
+                gort_scheduler::race::write(w.as_ptr() as usize, 8);
+            }
             $crate::mbarrier::write_barrier(w, p.0);
             w.store(p.0 as u64, std::sync::atomic::Ordering::Relaxed)
         }
@@ -354,7 +366,9 @@ impl Ptr {
     #[track_caller]
     pub fn compare_exchange(self, i: usize, old: u64, new: u64) -> Result<u64, u64> {
         let w = self.word(i);
-        gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
+        if gort_scheduler::race::enabled() {
+            gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
+        }
         w.compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst)
     }
 
@@ -365,7 +379,9 @@ impl Ptr {
     #[track_caller]
     pub fn swap(self, i: usize, v: u64) -> u64 {
         let w = self.word(i);
-        gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
+        if gort_scheduler::race::enabled() {
+            gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
+        }
         w.swap(v, Ordering::SeqCst)
     }
 
@@ -377,7 +393,9 @@ impl Ptr {
     #[track_caller]
     pub fn compare_exchange_ptr(self, i: usize, old: Ptr, new: Ptr) -> Result<Ptr, Ptr> {
         let w = self.word(i);
-        gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
+        if gort_scheduler::race::enabled() {
+            gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
+        }
         crate::mbarrier::write_barrier(w, new.0);
         w.compare_exchange(
             old.0 as u64,
@@ -395,7 +413,9 @@ impl Ptr {
     #[track_caller]
     pub fn swap_ptr(self, i: usize, new: Ptr) -> Ptr {
         let w = self.word(i);
-        gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
+        if gort_scheduler::race::enabled() {
+            gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
+        }
         crate::mbarrier::write_barrier(w, new.0);
         Ptr(w.swap(new.0 as u64, Ordering::SeqCst) as usize)
     }
@@ -408,7 +428,9 @@ impl Ptr {
     pub fn store_field(self, i: usize, shift: u32, width: u32, v: u64) {
         let w = self.word(i);
         let (off, size) = field_bytes(shift, width);
-        gort_scheduler::race::write(w.as_ptr() as usize + off, size);
+        if gort_scheduler::race::enabled() {
+            gort_scheduler::race::write(w.as_ptr() as usize + off, size);
+        }
         let m = field_mask(width) << shift;
         let mut old = w.load(Ordering::Relaxed);
         loop {

@@ -118,7 +118,7 @@ impl std::fmt::Debug for Hiter {
 /// Go's `mapiterinit`.
 #[track_caller]
 pub fn mapiterinit(t: &'static MapType, h: HMap) -> Hiter {
-    if !h.0.is_nil() {
+    if race::enabled() && !h.0.is_nil() {
         race::read_pc(h.0 .0, &race_fns::MAPITERINIT);
     }
     let _runtime = RuntimeGuard::enter();
@@ -262,12 +262,18 @@ impl Hiter {
         // iterator's pointers: the compiled code's, instrumented.
         Some(match entry {
             Entry::Slot(b, i) => {
-                race::read(b.word_addr(t.key_word(i)), 8);
-                race::read(b.word_addr(t.elem_word(i)), 8);
+                if gort_scheduler::race::enabled() {
+                    race::read(b.word_addr(t.key_word(i)), 8);
+                }
+                if gort_scheduler::race::enabled() {
+                    race::read(b.word_addr(t.elem_word(i)), 8);
+                }
                 (b.load_s::<S>(t.key_word(i)), b.load_s::<S>(t.elem_word(i)))
             }
             Entry::Moved(b, i, e) => {
-                race::read(b.word_addr(t.key_word(i)), 8);
+                if gort_scheduler::race::enabled() {
+                    race::read(b.word_addr(t.key_word(i)), 8);
+                }
                 (b.load_s::<S>(t.key_word(i)), e.load(0))
             }
         })

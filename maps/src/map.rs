@@ -423,7 +423,9 @@ fn mapaccess(t: &MapType, h: HMap, key: KeyArg, f: &'static RuntimeFn) -> Option
     if h.0.is_nil() {
         return None;
     }
-    race::read_pc(h.0 .0, f);
+    if gort_scheduler::race::enabled() {
+        race::read_pc(h.0 .0, f);
+    }
     let _runtime = RuntimeGuard::enter();
     let h = h.hdr_in(g);
     if h.count() == 0 {
@@ -495,10 +497,12 @@ pub fn mapassign(t: &MapType, h: HMap, key: KeyArg) -> ElemSlot {
     if h.0.is_nil() {
         panic!("assignment to entry in nil map");
     }
-    race::write_pc(
-        h.0 .0,
-        race_fns::pick(t, &race_fns::MAPASSIGN, &race_fns::MAPASSIGN_FASTSTR),
-    );
+    if gort_scheduler::race::enabled() {
+        race::write_pc(
+            h.0 .0,
+            race_fns::pick(t, &race_fns::MAPASSIGN, &race_fns::MAPASSIGN_FASTSTR),
+        );
+    }
     let _runtime = RuntimeGuard::enter();
     let h = h.hdr_in(g);
     h.check_no_writer();
@@ -588,10 +592,12 @@ pub fn mapdelete(t: &MapType, h: HMap, key: KeyArg) {
     if h.0.is_nil() {
         return;
     }
-    race::write_pc(
-        h.0 .0,
-        race_fns::pick(t, &race_fns::MAPDELETE, &race_fns::MAPDELETE_FASTSTR),
-    );
+    if gort_scheduler::race::enabled() {
+        race::write_pc(
+            h.0 .0,
+            race_fns::pick(t, &race_fns::MAPDELETE, &race_fns::MAPDELETE_FASTSTR),
+        );
+    }
     let _runtime = RuntimeGuard::enter();
     let h = h.hdr_in(g);
     if h.count() == 0 {
@@ -677,7 +683,9 @@ pub fn mapclear(t: &MapType, h: HMap) {
     if h.0.is_nil() {
         return;
     }
-    race::write_pc(h.0 .0, &race_fns::MAPCLEAR);
+    if gort_scheduler::race::enabled() {
+        race::write_pc(h.0 .0, &race_fns::MAPCLEAR);
+    }
     let _runtime = RuntimeGuard::enter();
     let h = h.hdr_in(g);
     if h.count() == 0 {

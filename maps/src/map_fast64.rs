@@ -145,6 +145,18 @@ pub fn mapaccess2_fast64(t: &MapType, h: HMap, key: u64) -> Option<u64> {
     mapaccess_fast64(t, h, key, &race_fns::MAPACCESS2_FAST64)
 }
 
+/// The element's address for the race detector (0 when it is off, so no
+/// heap address is left on the goroutine's stack for the conservative
+/// scan to find).
+#[inline(always)]
+fn elem_addr_for_race(b: Bucket, i: usize) -> usize {
+    if race::enabled() {
+        b.addr() + elem_word(i) * 8
+    } else {
+        0
+    }
+}
+
 /// Both lookups, `f` naming which for the race detector.
 #[inline(always)]
 #[track_caller]
@@ -155,7 +167,9 @@ fn mapaccess_fast64(t: &MapType, h: HMap, key: u64, f: &'static RuntimeFn) -> Op
     if h.0.is_nil() {
         return None;
     }
-    race::read_pc(h.0 .0, f);
+    if gort_scheduler::race::enabled() {
+        race::read_pc(h.0 .0, f);
+    }
     let found = {
         let _runtime = RuntimeGuard::enter();
         if stepping(g) {
@@ -166,7 +180,9 @@ fn mapaccess_fast64(t: &MapType, h: HMap, key: u64, f: &'static RuntimeFn) -> Op
     };
     // The compiled code's load through the returned element pointer.
     found.map(|(v, at)| {
-        race::read(at, 8);
+        if gort_scheduler::race::enabled() {
+            race::read(at, 8);
+        }
         v
     })
 }
@@ -214,7 +230,7 @@ fn access<const S: bool>(t: &MapType, h: H, key: u64) -> Option<(u64, usize)> {
         if S || top == 0 {
             for i in 0..BUCKET_CNT {
                 if b.load::<S>(key_word(i)) == key && !is_empty(tophash_s::<S>(b, i)) {
-                    return Some((b.load::<S>(elem_word(i)), b.addr() + elem_word(i) * 8));
+                    return Some((b.load::<S>(elem_word(i)), elem_addr_for_race(b, i)));
                 }
             }
         } else {
@@ -226,7 +242,7 @@ fn access<const S: bool>(t: &MapType, h: H, key: u64) -> Option<(u64, usize)> {
                 let i = slot_index(cand);
                 cand &= cand - 1;
                 if b.load::<S>(key_word(i)) == key {
-                    return Some((b.load::<S>(elem_word(i)), b.addr() + elem_word(i) * 8));
+                    return Some((b.load::<S>(elem_word(i)), elem_addr_for_race(b, i)));
                 }
             }
         }
@@ -248,7 +264,9 @@ pub fn mapassign_fast64(t: &MapType, h: HMap, key: u64) -> ElemSlot {
     if h.0.is_nil() {
         panic!("assignment to entry in nil map");
     }
-    race::write_pc(h.0 .0, &race_fns::MAPASSIGN_FAST64);
+    if gort_scheduler::race::enabled() {
+        race::write_pc(h.0 .0, &race_fns::MAPASSIGN_FAST64);
+    }
     let _runtime = RuntimeGuard::enter();
     if stepping(g) {
         assign::<true>(t, h.hdr_in_s::<true>(g), key)
@@ -403,7 +421,9 @@ pub fn mapdelete_fast64(t: &MapType, h: HMap, key: u64) {
     if h.0.is_nil() {
         return;
     }
-    race::write_pc(h.0 .0, &race_fns::MAPDELETE_FAST64);
+    if gort_scheduler::race::enabled() {
+        race::write_pc(h.0 .0, &race_fns::MAPDELETE_FAST64);
+    }
     let _runtime = RuntimeGuard::enter();
     if stepping(g) {
         delete_det(t, h.hdr_in_s::<true>(g), key)

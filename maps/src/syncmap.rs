@@ -145,7 +145,9 @@ pub(crate) fn box_type() -> &'static Type {
 #[track_caller]
 fn load_acquire(p: Ptr, i: usize) -> u64 {
     let v = p.load(i);
-    race::atomic(p.0 + i * 8, 8, true, false);
+    if gort_scheduler::race::enabled() {
+        race::atomic(p.0 + i * 8, 8, true, false);
+    }
     fence(Ordering::Acquire);
     v
 }
