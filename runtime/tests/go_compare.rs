@@ -8,8 +8,6 @@
 //! is ignored, so the skip shows in cargo's summary; under CI (`CI=true`)
 //! the cfg is not set and a missing Go fails the tests.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use gort::{Config, Runtime, WaitGroup};
@@ -17,50 +15,11 @@ use gort_benches::tree;
 
 mod common;
 
-struct GoOut {
-    stdout: String,
-    stderr: String,
-    status: Option<i32>,
-}
+use common::gorun::GoOut;
 
-/// Why the Go comparisons are ignored when the build found no Go.
-const NEEDS_GO: &str = "needs Go 1.19 (apt-get install golang-go)";
-
-/// Runs a Go program. A missing Go is a failure here: without one, these
-/// tests are only run under CI, which must have it.
+/// Runs a Go program built without flags.
 fn go_run(name: &str, src: &str, env: &[(&str, &str)]) -> GoOut {
-    if Command::new("go").arg("version").output().is_err() {
-        panic!("{name}: Go is not installed and CI=true requires the Go comparisons ({NEEDS_GO})");
-    }
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("gort-gocmp-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("main.go");
-    std::fs::write(&file, src).unwrap();
-    let bin = dir.join("prog");
-    let build = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(&file)
-        .env("GO111MODULE", "off")
-        .output()
-        .expect("go build");
-    assert!(
-        build.status.success(),
-        "go build failed: {}",
-        String::from_utf8_lossy(&build.stderr)
-    );
-    let mut cmd = Command::new(&bin);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run Go program");
-    let _ = std::fs::remove_dir_all(&dir);
-    GoOut {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        status: out.status.code(),
-    }
+    common::gorun::go_run_with(name, src, env, &[])
 }
 
 /// A frame line reduced to what Go and gort must share: the scenario's

@@ -98,5 +98,6 @@ pub fn start_line(line: &std::sync::atomic::AtomicUsize, n: usize) {
 }
 
 pub mod churn;
+pub mod gorun;
 pub mod mapdiff;
 pub mod sync;
