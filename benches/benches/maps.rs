@@ -21,6 +21,9 @@
 //! - `iterate`: `for k, v := range full`, whole ranges; the time per
 //!   element.
 //!
+//! `gort_race` is `gort` with the race detector on (`GORT_RACE=1`, Go's
+//! `-race`), at 1e3 and 1e5: the detector's cost in the same group.
+//!
 //! `gort` is `map[int64]int64`; `gort_ptr` is `map[int64]*T` (`type T
 //! struct{ a, b int64 }`; insert allocates a `&T{a: k}` per key inside the
 //! timed loop, lookups and iteration do not dereference; gobench's
@@ -117,10 +120,18 @@ impl Session {
         S: FnOnce() -> R + Send + 'static,
         R: FnMut(u64) -> Duration,
     {
+        Session::with_config(Config::from_env(), setup)
+    }
+
+    fn with_config<S, R>(cfg: Config, setup: S) -> Session
+    where
+        S: FnOnce() -> R + Send + 'static,
+        R: FnMut(u64) -> Duration,
+    {
         let (jobs, rx) = mpsc::channel::<u64>();
         let (tx, done) = mpsc::channel();
         let thread = std::thread::spawn(move || {
-            let exit = Runtime::new(Config::from_env()).run(move || {
+            let exit = Runtime::new(cfg).run(move || {
                 let mut run = setup();
                 tx.send(Duration::ZERO).unwrap(); // set up
                 for iters in rx {
@@ -411,6 +422,19 @@ fn bench_op(c: &mut Criterion, name: &str, op: Op) {
             b.iter_custom(|iters| s.run(iters))
         });
         drop(session.take());
+        if n <= 100_000 {
+            // The same map with the race detector on (GORT_RACE=1): what
+            // -race costs, beside the run without it.
+            g.bench_function(BenchmarkId::new("gort_race", tag), |b| {
+                let s = session.get_or_insert_with(|| {
+                    Session::with_config(Config::from_env().race(true), move || {
+                        gort_bench::<i64>(op, n)
+                    })
+                });
+                b.iter_custom(|iters| s.run(iters))
+            });
+            drop(session.take());
+        }
         let mut state = None;
         g.bench_function(BenchmarkId::new("std", tag), |b| {
             let run = state.get_or_insert_with(|| std_bench(op, n));

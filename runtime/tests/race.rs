@@ -616,14 +616,26 @@ fn cgo_writes_are_not_seen() {
     );
 }
 
-/// A reads x and stays alive; `k` readers read x, the seventh after three
-/// unrelated loads (the trace position, in events, chooses the cell an
-/// access evicts: `pos % 4`); main writes x after waiting for the readers
-/// (ordered after them, not after A).
+/// `k` goroutines read x, each as its first act (so each writes cell 1
+/// of x's shadow once the four cells are taken); A reads x after the
+/// first five of them and stays alive; main writes x after waiting for
+/// the readers (ordered after them, not after A).
 fn eviction(k: usize) -> Run {
     run(move || {
         let x = obj(1);
-        let other = obj(8);
+        let w = wg();
+        let reader = |w: &Arc<WaitGroup>| {
+            w.add(1);
+            let w = w.clone();
+            go!(move || {
+                x.load(0);
+                w.done();
+            });
+        };
+        for _ in 0..k.min(5) {
+            reader(&w);
+        }
+        gort::sleep(std::time::Duration::from_millis(1));
         let hold: Chan<i64> = Chan::new(0);
         let h2 = hold.clone();
         go!(move || {
@@ -631,18 +643,8 @@ fn eviction(k: usize) -> Run {
             h2.recv();
         });
         gort::sleep(std::time::Duration::from_millis(1));
-        let w = wg();
-        for i in 0..k {
-            w.add(1);
-            let w = w.clone();
-            go!(move || {
-                // Reader 7 reads x at its 4th event: it evicts cell 0, A's.
-                for j in 0..if i == 6 { 3 } else { 0 } {
-                    other.load(j);
-                }
-                x.load(0);
-                w.done();
-            });
+        for _ in 5..k {
+            reader(&w);
         }
         w.wait();
         x.store(0, 1);
@@ -651,8 +653,10 @@ fn eviction(k: usize) -> Run {
 }
 
 #[test]
-fn eviction_by_readers_hides_the_first_one() {
-    // Go 1.19 measured: reported with 5 readers, missed with 8 or more.
+fn eviction_by_readers_hides_an_earlier_one() {
+    // Go 1.19 measured: reported with 5 readers, missed with 8 (in Go the
+    // place of A's read among the readers varies from run to run; here
+    // it comes sixth, and a reader after it takes its cell).
     expect(&eviction(5), 1, 0);
     let r = eviction(8);
     expect(&r, 0, 1);
@@ -721,8 +725,9 @@ fn history_size_cliffs() {
 }
 
 /// A writes x and stays alive; `k` goroutines run one after another,
-/// each waited for; main writes x.
-fn slots(k: usize) -> Run {
+/// each waited for (with one collection, as a program that allocates
+/// has, in the first round when `gc`); main writes x.
+fn slots(k: usize, gc: bool) -> Run {
     run(move || {
         let x = obj(1);
         let hold: Chan<i64> = Chan::new(0);
@@ -732,7 +737,10 @@ fn slots(k: usize) -> Run {
             h2.recv();
         });
         gort::sleep(std::time::Duration::from_millis(1));
-        for _ in 0..k {
+        for i in 0..k {
+            if gc && i == 0 {
+                gort::gc();
+            }
             let w = wg();
             w.add(1);
             let w2 = w.clone();
@@ -746,14 +754,15 @@ fn slots(k: usize) -> Run {
 
 #[test]
 fn slot_reuse_hides_a_live_goroutines_access() {
-    // Go 1.19 measured: reported at 250, missed at 252. The model's
-    // round-robin slot queue loses A's slot at 254 (a known difference,
-    // README).
-    expect(&slots(250), 1, 0);
-    expect(&slots(253), 1, 0);
-    let r = slots(254);
+    // Go 1.19 measured (reference/race.md): reported at 250, missed at
+    // 252. A collection's two mark workers (GOMAXPROCS=2) take slots too;
+    // without one, A's slot comes round at 254.
+    expect(&slots(250, true), 1, 0);
+    let r = slots(252, true);
     expect(&r, 0, 1);
     assert!(r.stderr.contains("slot"), "{}", r.stderr);
+    expect(&slots(253, false), 1, 0);
+    expect(&slots(254, false), 0, 1);
 }
 
 // ---- options and format

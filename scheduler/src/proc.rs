@@ -236,7 +236,7 @@ where
     let g = must_getg("go");
     let sched = g.sched();
     let p = Sched::current_p(g);
-    let gp = newproc_det_aware(g, move || sched.newproc1(p, None, start, true, goid, f));
+    let gp = newproc_det_aware(g, move || sched.newproc1(p, Some(g), start, true, goid, f));
     sched.wakep();
     gp
 }

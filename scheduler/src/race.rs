@@ -86,6 +86,8 @@ pub enum Verdict {
 pub trait RaceHooks: Send + Sync {
     /// `racegostart`: `child` was just created by `parent`'s `go`
     /// statement (`None`: the main goroutine). `child` has not run yet.
+    /// Runtime goroutines (`G::is_system`) come here too, as in Go, where
+    /// they take a TSan thread; none of their events follow.
     fn go_start(&self, parent: Option<&G>, child: &G);
     /// `racegoend`: `g` returned.
     fn go_end(&self, g: &G);

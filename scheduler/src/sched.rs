@@ -372,11 +372,12 @@ impl Sched {
         g.preempt_parked.store(false, Ordering::Relaxed);
         if !system {
             self.ngoroutines.fetch_add(1, Ordering::Relaxed);
-            // Go's newproc1 calls racegostart before the G is queued:
-            // nothing the child does may reach the detector first.
-            if let Some(h) = &self.race {
-                h.go_start(parent, g);
-            }
+        }
+        // Go's newproc1 calls racegostart (for runtime goroutines too)
+        // before the G is queued: nothing the child does may reach the
+        // detector first.
+        if let Some(h) = &self.race {
+            h.go_start(parent, g);
         }
         g.set_status(G_RUNNABLE);
         p.runqput(gp, true, &self.runq);

@@ -23,12 +23,12 @@
 //!
 //! Reports name goroutines as Go's does: `main goroutine`, or TSan's
 //! thread number, which Go 1.19 gives in creation order from 6 for a
-//! program's first goroutine (ids 1-5 go to main and the runtime's
-//! start-up goroutines). A frame is the access's source line under the
+//! program's first goroutine (0-5 go to TSan's initial thread, main, the
+//! extra M's goroutine and the runtime's start-up goroutines), counting
+//! the collector's mark workers when a cycle starts them. A frame is the access's source line under the
 //! function its goroutine started in (gort records no call stacks), plus,
 //! for a map or channel operation, the runtime function Go shows on top.
 
-use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::panic::Location;
@@ -39,6 +39,7 @@ use gort_scheduler::race::{Access, RaceHooks, RuntimeFn, SyncOp, Verdict};
 use gort_scheduler::G;
 
 use super::exact::Exact;
+use super::hash::{AddrMap, AddrSet};
 use super::model::{Gone, Lost, Model, Outcome, Rec};
 use super::vclock::Tid;
 use crate::config::RaceOptions;
@@ -71,17 +72,17 @@ struct State {
     model: Model,
     threads: Vec<Thread>,
     sites: Vec<Site>,
-    site_ids: HashMap<(usize, usize, usize), u32>,
+    site_ids: AddrMap<(usize, usize, usize), u32>,
     next_id: u32,
     /// Addresses and site pairs already reported (Go prints a race on
     /// either once).
-    reported_addrs: HashSet<usize>,
-    reported_pairs: HashSet<(u32, u32)>,
-    silent_pairs: HashSet<(u32, u32)>,
+    reported_addrs: AddrSet<usize>,
+    reported_pairs: AddrSet<(u32, u32)>,
+    silent_pairs: AddrSet<(u32, u32)>,
     found: usize,
     silent: usize,
     /// Deterministic mode's printed names of addresses.
-    vaddrs: HashMap<usize, usize>,
+    vaddrs: AddrMap<usize, usize>,
     log_failed: bool,
 }
 
@@ -101,14 +102,14 @@ impl Detector {
                 model: Model::new(opts.history_size),
                 threads: Vec::new(),
                 sites: Vec::new(),
-                site_ids: HashMap::new(),
+                site_ids: AddrMap::default(),
                 next_id: FIRST_GOROUTINE_ID,
-                reported_addrs: HashSet::new(),
-                reported_pairs: HashSet::new(),
-                silent_pairs: HashSet::new(),
+                reported_addrs: AddrSet::default(),
+                reported_pairs: AddrSet::default(),
+                silent_pairs: AddrSet::default(),
                 found: 0,
                 silent: 0,
-                vaddrs: HashMap::new(),
+                vaddrs: AddrMap::default(),
                 log_failed: false,
             }),
             opts,
@@ -346,6 +347,18 @@ impl Detector {
 
 impl RaceHooks for Detector {
     fn go_start(&self, parent: Option<&G>, child: &G) {
+        if child.is_system() {
+            // forcegc and bgsweep are among the start-up threads the model
+            // makes with main; a mark worker takes a slot and a number.
+            if child.goid() > gort_scheduler::GOID_BGSWEEP {
+                self.with(|st| {
+                    let pt = parent.and_then(Self::tid);
+                    st.model.runtime_start(pt);
+                    st.next_id += 1;
+                });
+            }
+            return;
+        }
         self.with(|st| {
             let pt = parent.and_then(Self::tid);
             let t = st.exact.go_start(pt);

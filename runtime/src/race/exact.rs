@@ -30,7 +30,7 @@
 //! goes unreported, though its report may name the later of the two
 //! previous accesses (as TSan's cell replacement also does).
 
-use std::collections::HashMap;
+use super::hash::AddrMap;
 
 use super::vclock::{Tid, VClock};
 
@@ -61,8 +61,8 @@ pub struct Race {
 #[derive(Default)]
 pub struct Exact {
     clocks: Vec<VClock>,
-    sync: HashMap<usize, VClock>,
-    shadow: HashMap<usize, Vec<Access>>,
+    sync: AddrMap<usize, VClock>,
+    shadow: AddrMap<usize, Vec<Access>>,
 }
 
 impl Exact {
@@ -171,6 +171,18 @@ impl Exact {
     fn access_word(&mut self, word: usize, cur: Access, races: &mut Vec<Race>) {
         let clock = &self.clocks[cur.tid as usize];
         let cells = self.shadow.entry(word).or_default();
+        // The same access again (same thread and epoch, bytes and kind, or
+        // a read after such a write): every race it could make was found
+        // when the first was made or when the other access came.
+        if cells.iter().any(|p| {
+            p.tid == cur.tid
+                && p.epoch == cur.epoch
+                && p.mask == cur.mask
+                && p.atomic == cur.atomic
+                && (p.write || !cur.write)
+        }) {
+            return;
+        }
         for &prev in cells.iter() {
             if prev.tid != cur.tid
                 && prev.mask & cur.mask != 0

@@ -8,6 +8,7 @@
 
 pub mod detector;
 pub mod exact;
+mod hash;
 pub mod model;
 pub mod tsan_shadow;
 pub mod vclock;

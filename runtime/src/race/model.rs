@@ -1,54 +1,85 @@
 //! The model of ThreadSanitizer v3's bounded memory, as Go 1.19's race
-//! runtime has it (reference/race.md §2): what it remembers and, above
-//! all, what it forgets.
+//! runtime has it (reference/race.md §2, the rules below checked against
+//! the `race_linux_amd64.syso` Go 1.19 links): what it remembers and,
+//! above all, what it forgets.
 //!
-//! - **Slots.** Clocks have 256 entries, one per slot (slot 0 unused), not
-//!   one per goroutine. A goroutine attaches to a slot when it starts;
-//!   slots are handed out round-robin from a queue, and taking a slot a
-//!   live goroutine holds preempts it (it re-attaches at its next event).
-//!   A slot's epoch (14 bits) continues across owners, so a goroutine that
-//!   synchronised with a later owner of slot `s` appears to have seen
-//!   every earlier access recorded under `s`: the "slot reuse" false
-//!   negative.
-//! - **Epochs.** Each release moves the goroutine's slot epoch on. A slot
-//!   whose epoch reaches the last value is retired: its goroutine moves to
-//!   another. With none left, a global reset clears every clock and every
-//!   shadow word: everything remembered is forgotten.
-//! - **Shadow.** Four cells per 8-byte word (`tsan_shadow`), with eviction.
-//! - **Traces.** A report needs the earlier access's stack, which TSan
-//!   replays from the earlier goroutine's trace: `3 + history_size` parts
-//!   of 16K events each, the oldest part recycled as a new one starts. A
-//!   finished goroutine's trace is kept until more than 64 finished
-//!   goroutines hold one; then the oldest are recycled. An access whose
-//!   event is no longer in a trace cannot be restored, and the report is
-//!   dropped.
+//! - **Slots.** Clocks have one entry per slot, not per goroutine: 255
+//!   slots (sids 0-254) in one FIFO queue. Attaching pops the front and
+//!   pushes it back, whether a live goroutine holds it or not: that
+//!   goroutine is preempted, and the slot's epoch goes on from its epoch.
+//!   A preempted goroutine keeps writing shadow cells under its old slot
+//!   and epoch and attaches again only at its next synchronisation,
+//!   `go` statement, exit or trace-part switch (TSan's `SlotLock`). So a
+//!   goroutine that synchronised with a later owner of slot `s` appears to
+//!   have seen every earlier access recorded under `s`: the slot-reuse
+//!   false negative. At start the slots go to TSan's initial thread (0),
+//!   main (1), the extra M's goroutine cgo builds have (2), and Go's
+//!   start-up goroutines forcegc, bgsweep and bgscavenge (3-5); a
+//!   program's first goroutine takes slot 6, and its number in reports is
+//!   6 too. The collector's mark workers take a slot each when started.
+//! - **Epochs.** Each release, and each `go` statement of the parent,
+//!   moves the goroutine's epoch on (and writes an `EventTime` to its
+//!   trace). A slot whose 14-bit epoch is used up leaves the queue; with
+//!   none left, a global reset clears every clock and every shadow word.
+//! - **Shadow.** Four cells per 8-byte word (`tsan_shadow`). When all are
+//!   taken, an access overwrites cell `(trace_pos >> 3) & 3`, where
+//!   `trace_pos` is the address after this access's event in the
+//!   goroutine's trace part: a part is page-aligned with a 40-byte header,
+//!   so the cell is `(5 + events) & 3`, counting the part's 8-byte event
+//!   slots used so far. A goroutine's part starts with an `EventTime` and
+//!   a function entry; an access takes one slot, or two when it is the
+//!   part's first (its PC is not a small delta from a previous one). A
+//!   goroutine that reads a word as its first act therefore always writes
+//!   cell 1.
+//! - **Traces.** A report needs the earlier access's stack, replayed from
+//!   that goroutine's trace: `3 + history_size` parts of 16,379 event
+//!   slots (128 KiB). A goroutine's older parts are recycled as it fills
+//!   new ones; a finished goroutine's are recycled once more than 64
+//!   finished goroutines keep theirs. An access whose part is gone cannot
+//!   be restored, and TSan drops the report.
+//!
+//! Not modelled: the no-op events TSan writes so that no event starts at
+//! a page's first or last 8 bytes (they shift later positions of a long
+//! trace), and parts moving between goroutines through the global recycle
+//! queue (a goroutine's window is its own last `3 + history_size` parts).
 //!
 //! Each cell also carries (beside TSan's 32 bits) which access it records,
 //! so the detector can name the access a report is about and explain a
 //! race the model missed.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
+use super::hash::AddrMap;
 use super::tsan_shadow::{check_races, contains_same_access, Cell, Word};
 use super::vclock::Tid;
 
-/// Slots with clock entries (slot 0 is never handed out).
+/// Clock entries (`kThreadSlotCount`); sid 255 is TSan's `kFreeSid`.
 pub const SLOTS: usize = 256;
-/// The last 14-bit epoch: a slot reaching it is retired until a reset.
+const USABLE_SLOTS: u8 = 255;
+/// `kEpochLast`: a slot reaching it is retired until a reset.
 pub const EPOCH_LAST: u16 = 0x3fff;
-/// Events per trace part: 128 KiB of 8-byte events.
-pub const PART_EVENTS: u64 = 16 * 1024;
+/// Event slots per trace part: (128 KiB - 40-byte header) / 8.
+pub const PART_EVENTS: u64 = (128 * 1024 - 40) / 8;
 /// Trace parts a goroutine keeps with `history_size` 0 (`kMinParts`).
 pub const MIN_PARTS: u64 = 3;
 /// Finished goroutines whose traces are kept (`kFinishedThreadHi`).
 pub const FINISHED_HI: usize = 64;
+/// A part's header in event slots (40 bytes), for the eviction index.
+const HEADER_EVENTS: u64 = 5;
+/// What a part starts with: an `EventTime` and the goroutine's function
+/// entry (the shadow stack gort models is one frame deep).
+const PART_START_EVENTS: u64 = 2;
+/// Threads holding slots before main's first goroutine: TSan's initial
+/// thread (slot 0) before main, then (after main, slot 1) the extra M's
+/// goroutine, forcegc, bgsweep and bgscavenge.
+const STARTUP_THREADS_AFTER_MAIN: usize = 4;
 
-/// Which access a cell records: the goroutine, its event number in its
-/// trace, and the detector's name for the access site.
+/// Which access a cell records: the goroutine (the exact detector's
+/// number), its trace part, the detector's name for the site, the kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Rec {
     pub tid: Tid,
-    pub event: u64,
+    pub part: u64,
     pub site: u32,
     pub write: bool,
 }
@@ -60,16 +91,26 @@ struct Shadow {
     recs: [Rec; 4],
 }
 
-/// A goroutine as the model sees it.
+/// A TSan thread: a goroutine, or one of the runtime's that the model
+/// only needs for the slots they take.
 #[derive(Clone)]
 struct Thread {
-    sid: Option<u8>,
+    /// TSan's `fast_state`: the slot and epoch accesses are recorded
+    /// under (stale once preempted).
+    sid: u8,
+    epoch: u16,
+    /// It holds its slot (not preempted, not finished).
+    attached: bool,
     clock: Box<[u16; SLOTS]>,
-    /// Events written to the trace.
-    events: u64,
-    /// Its trace was recycled (a finished goroutine's, beyond 64).
+    /// The reset generation its clock belongs to.
+    generation: u64,
+    /// Trace: parts started so far (the current one's index) and event
+    /// slots used in the current part; whether the next access is a
+    /// part's first.
+    part: u64,
+    used: u64,
+    first_access: bool,
     recycled: bool,
-    finished: bool,
 }
 
 /// What the model made of an access that the exact detector also saw.
@@ -86,7 +127,7 @@ pub enum Outcome {
 /// Why an earlier access's stack could not be restored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lost {
-    /// Its event is older than the trace parts its goroutine keeps.
+    /// Its part is older than the parts its goroutine keeps.
     HistoryExhausted,
     /// Its goroutine finished and its trace was recycled.
     TraceRecycled,
@@ -109,114 +150,173 @@ pub enum Gone {
 pub struct Model {
     history_size: u64,
     threads: Vec<Thread>,
+    /// The exact detector's thread numbers -> the model's threads.
+    of_tid: Vec<usize>,
     slot_epoch: Box<[u16; SLOTS]>,
-    slot_owner: Box<[Option<Tid>; SLOTS]>,
-    /// Round-robin order of slots (front: taken next).
+    slot_owner: Box<[Option<usize>; SLOTS]>,
+    /// The slot queue (front: taken next); retired slots are not in it.
     queue: VecDeque<u8>,
-    sync: HashMap<usize, Box<[u16; SLOTS]>>,
-    shadow: HashMap<usize, Shadow>,
+    generation: u64,
+    sync: AddrMap<usize, Box<[u16; SLOTS]>>,
+    shadow: AddrMap<usize, Shadow>,
     /// Finished goroutines still holding traces, oldest first.
-    finished: VecDeque<Tid>,
+    finished: VecDeque<usize>,
     /// Per word, the cells that left it and why.
-    gone: HashMap<usize, Vec<(Rec, Gone)>>,
+    gone: AddrMap<usize, Vec<(Rec, Gone)>>,
     /// Global resets so far.
     pub resets: u64,
 }
 
 impl Model {
     pub fn new(history_size: u8) -> Model {
-        Model {
+        let mut m = Model {
             history_size: history_size as u64,
             threads: Vec::new(),
+            of_tid: Vec::new(),
             slot_epoch: Box::new([0; SLOTS]),
             slot_owner: Box::new([None; SLOTS]),
-            queue: (1..SLOTS as u16).map(|s| s as u8).collect(),
-            sync: HashMap::new(),
-            shadow: HashMap::new(),
+            queue: (0..USABLE_SLOTS).collect(),
+            generation: 0,
+            sync: AddrMap::default(),
+            shadow: AddrMap::default(),
             finished: VecDeque::new(),
-            gone: HashMap::new(),
+            gone: AddrMap::default(),
             resets: 0,
-        }
+        };
+        // TSan's initial thread: slot 0, never used again.
+        m.new_thread(None);
+        m
     }
 
-    /// A new goroutine `t` (the exact detector's numbering), started by
-    /// `parent`'s `go` statement: it inherits the parent's clock, and the
-    /// parent's epoch moves on (a release).
-    pub fn go_start(&mut self, t: Tid, parent: Option<Tid>) {
+    /// A thread created by `parent`'s `go` statement (TSan's
+    /// `ThreadCreate` then `ThreadStart`): the parent's clock is handed
+    /// over and its epoch moves on; the child attaches to a slot.
+    fn new_thread(&mut self, parent: Option<usize>) -> usize {
         let clock = match parent {
             Some(p) => {
-                self.attach_if_needed(p);
-                self.threads[p as usize].clock.clone()
+                self.slot_lock(p);
+                let c = self.threads[p].clock.clone();
+                self.inc_epoch(p);
+                c
             }
             None => Box::new([0; SLOTS]),
         };
-        debug_assert_eq!(self.threads.len(), t as usize);
+        let i = self.threads.len();
         self.threads.push(Thread {
-            sid: None,
+            sid: 0,
+            epoch: 0,
+            attached: false,
             clock,
-            events: 0,
+            generation: self.generation,
+            part: 0,
+            used: PART_START_EVENTS,
+            first_access: true,
             recycled: false,
-            finished: false,
         });
-        if let Some(p) = parent {
-            self.inc_epoch(p);
-        }
-        self.attach(t);
+        self.attach(i);
+        i
     }
 
-    /// Goroutine `t` ended: its slot is released; its trace is kept while
-    /// at most 64 finished goroutines keep theirs.
-    pub fn go_end(&mut self, t: Tid) {
-        let th = &mut self.threads[t as usize];
-        th.finished = true;
-        if let Some(s) = th.sid.take() {
-            self.slot_owner[s as usize] = None;
+    /// A new goroutine `t` (the exact detector's numbering), started by
+    /// `parent`'s `go` statement; `None` for main, after which the
+    /// runtime's start-up goroutines take their slots.
+    pub fn go_start(&mut self, t: Tid, parent: Option<Tid>) {
+        let pm = parent.map(|p| self.of_tid[p as usize]);
+        let i = self.new_thread(pm);
+        debug_assert_eq!(self.of_tid.len(), t as usize);
+        self.of_tid.push(i);
+        if parent.is_none() {
+            for _ in 0..STARTUP_THREADS_AFTER_MAIN {
+                self.new_thread(Some(i));
+            }
         }
-        self.finished.push_back(t);
+    }
+
+    /// A runtime goroutine (a mark worker) started by `parent`: it only
+    /// takes a slot (and moves the parent's epoch on).
+    pub fn runtime_start(&mut self, parent: Option<Tid>) {
+        let pm = parent.map(|p| self.of_tid[p as usize]);
+        self.new_thread(pm);
+    }
+
+    /// Goroutine `t` ended (TSan's `ThreadFinish`): it leaves its slot;
+    /// its trace is kept while at most 64 finished goroutines keep theirs.
+    pub fn go_end(&mut self, t: Tid) {
+        let i = self.of_tid[t as usize];
+        self.slot_lock(i);
+        let th = &mut self.threads[i];
+        th.attached = false;
+        let (s, e) = (th.sid as usize, th.epoch);
+        if self.slot_owner[s] == Some(i) {
+            self.slot_owner[s] = None;
+            if self.slot_epoch[s] != EPOCH_LAST {
+                self.slot_epoch[s] = e;
+            }
+        }
+        self.finished.push_back(i);
         while self.finished.len() > FINISHED_HI {
             let old = self.finished.pop_front().expect("non-empty");
-            self.threads[old as usize].recycled = true;
+            self.threads[old].recycled = true;
         }
     }
 
-    fn attach_if_needed(&mut self, t: Tid) {
-        if self.threads[t as usize].sid.is_none() {
-            self.attach(t);
-        }
-    }
-
-    /// TSan's `SlotAttachAndLock`: the next usable slot in round-robin
-    /// order, preempting its owner; a global reset when none is usable.
-    fn attach(&mut self, t: Tid) {
+    /// TSan's `FindSlotAndLock` + `SlotAttachAndLock`.
+    fn attach(&mut self, i: usize) {
         let s = loop {
-            let found = (0..self.queue.len()).find_map(|_| {
-                let s = self.queue.pop_front().expect("255 slots");
-                self.queue.push_back(s);
-                (self.slot_epoch[s as usize] < EPOCH_LAST - 1).then_some(s)
-            });
-            match found {
-                Some(s) => break s,
+            match self.queue.pop_front() {
                 None => self.global_reset(),
+                Some(s) if self.slot_epoch[s as usize] == EPOCH_LAST => {}
+                Some(s) => {
+                    self.queue.push_back(s);
+                    break s as usize;
+                }
             }
         };
-        if let Some(owner) = self.slot_owner[s as usize] {
-            self.threads[owner as usize].sid = None;
+        if let Some(o) = self.slot_owner[s] {
+            // Preempted: the slot goes on from its owner's epoch.
+            self.threads[o].attached = false;
+            self.slot_epoch[s] = self.threads[o].epoch;
         }
-        self.slot_owner[s as usize] = Some(t);
-        let e = self.slot_epoch[s as usize] + 1;
-        self.slot_epoch[s as usize] = e;
-        let th = &mut self.threads[t as usize];
-        th.sid = Some(s);
-        th.clock[s as usize] = e;
+        let e = self.slot_epoch[s] + 1;
+        self.slot_epoch[s] = e;
+        self.slot_owner[s] = Some(i);
+        let g = self.generation;
+        let th = &mut self.threads[i];
+        th.sid = s as u8;
+        th.epoch = e;
+        th.attached = true;
+        if th.generation != g {
+            th.clock.fill(0);
+            th.generation = g;
+        }
+        th.clock[s] = e;
     }
 
-    /// TSan's `DoReset`: every clock, sync object and shadow word cleared.
+    /// TSan's `SlotLock`, at every synchronisation, `go` statement, exit
+    /// and part switch: a goroutine whose slot was taken (or used up)
+    /// attaches again.
+    fn slot_lock(&mut self, i: usize) {
+        let th = &self.threads[i];
+        if !th.attached || self.slot_epoch[th.sid as usize] == EPOCH_LAST {
+            if th.attached {
+                self.slot_owner[th.sid as usize] = None;
+                self.threads[i].attached = false;
+            }
+            self.attach(i);
+        }
+    }
+
+    /// TSan's `DoReset`: every clock, sync object and shadow word cleared,
+    /// every slot back in the queue at epoch 0.
     fn global_reset(&mut self) {
         self.resets += 1;
-        for th in self.threads.iter_mut() {
-            th.clock.fill(0);
-        }
+        self.generation += 1;
         self.slot_epoch.fill(0);
+        self.slot_owner.fill(None);
+        for th in self.threads.iter_mut() {
+            th.attached = false;
+        }
+        self.queue = (0..USABLE_SLOTS).collect();
         self.sync.clear();
         for (&w, sh) in self.shadow.iter() {
             let g = self.gone.entry(w).or_default();
@@ -229,62 +329,84 @@ impl Model {
         self.shadow.clear();
     }
 
-    /// A release-type event of `t` moves its slot's epoch on (moving to a
-    /// new slot when this one is used up).
-    fn inc_epoch(&mut self, t: Tid) {
-        self.attach_if_needed(t);
-        let s = self.threads[t as usize].sid.expect("attached") as usize;
-        if self.slot_epoch[s] + 1 >= EPOCH_LAST {
-            self.slot_owner[s] = None;
-            self.threads[t as usize].sid = None;
+    /// TSan's `IncrementEpoch` (after a release, or for a `go` statement):
+    /// the epoch moves on and an `EventTime` is traced; at the last epoch
+    /// the slot is retired instead (the next `SlotLock` moves on).
+    fn inc_epoch(&mut self, i: usize) {
+        let th = &mut self.threads[i];
+        let e = th.epoch + 1;
+        let s = th.sid as usize;
+        if e >= EPOCH_LAST {
             self.slot_epoch[s] = EPOCH_LAST;
-            self.attach(t);
             return;
         }
-        self.slot_epoch[s] += 1;
-        self.threads[t as usize].clock[s] = self.slot_epoch[s];
+        th.epoch = e;
+        th.clock[s] = e;
+        self.slot_epoch[s] = e;
+        self.trace(i, 1);
+    }
+
+    /// Writes `n` event slots to thread `i`'s trace, starting a new part
+    /// when they do not fit (TSan's `TraceSwitchPart`, which also moves
+    /// the goroutine's slot to the back of the queue).
+    fn trace(&mut self, i: usize, n: u64) {
+        if self.threads[i].used + n > PART_EVENTS {
+            let th = &mut self.threads[i];
+            th.part += 1;
+            th.used = PART_START_EVENTS;
+            th.first_access = true;
+            self.slot_lock(i);
+            let s = self.threads[i].sid;
+            if let Some(p) = self.queue.iter().position(|&q| q == s) {
+                self.queue.remove(p);
+                self.queue.push_back(s);
+            }
+        }
+        self.threads[i].used += n;
+    }
+
+    fn sync_op(&mut self, t: Tid) -> usize {
+        let i = self.of_tid[t as usize];
+        self.slot_lock(i);
+        i
+    }
+
+    fn join(into: &mut [u16; SLOTS], from: &[u16; SLOTS]) {
+        for (a, b) in into.iter_mut().zip(from.iter()) {
+            *a = (*a).max(*b);
+        }
     }
 
     pub fn acquire(&mut self, t: Tid, addr: usize) {
-        self.attach_if_needed(t);
+        let i = self.sync_op(t);
         if let Some(c) = self.sync.get(&addr) {
-            let th = &mut self.threads[t as usize];
-            for (a, b) in th.clock.iter_mut().zip(c.iter()) {
-                *a = (*a).max(*b);
-            }
+            Self::join(&mut self.threads[i].clock, c);
         }
     }
 
     pub fn release_store(&mut self, t: Tid, addr: usize) {
-        self.attach_if_needed(t);
-        self.sync
-            .insert(addr, self.threads[t as usize].clock.clone());
-        self.inc_epoch(t);
+        let i = self.sync_op(t);
+        self.sync.insert(addr, self.threads[i].clock.clone());
+        self.inc_epoch(i);
     }
 
     pub fn release_merge(&mut self, t: Tid, addr: usize) {
-        self.attach_if_needed(t);
+        let i = self.sync_op(t);
         let c = self
             .sync
             .entry(addr)
             .or_insert_with(|| Box::new([0; SLOTS]));
-        for (a, b) in c.iter_mut().zip(self.threads[t as usize].clock.iter()) {
-            *a = (*a).max(*b);
-        }
-        self.inc_epoch(t);
+        Self::join(c, &self.threads[i].clock);
+        self.inc_epoch(i);
     }
 
     pub fn release_acquire(&mut self, t: Tid, addr: usize) {
-        self.attach_if_needed(t);
-        let mine = self.threads[t as usize].clock.clone();
-        let old = self.sync.insert(addr, mine);
-        if let Some(old) = old {
-            let th = &mut self.threads[t as usize];
-            for (a, b) in th.clock.iter_mut().zip(old.iter()) {
-                *a = (*a).max(*b);
-            }
+        let i = self.sync_op(t);
+        let mine = self.threads[i].clock.clone();
+        if let Some(old) = self.sync.insert(addr, mine) {
+            Self::join(&mut self.threads[i].clock, &old);
         }
-        self.inc_epoch(t);
+        self.inc_epoch(i);
     }
 
     /// `racemalloc`: the words of `[addr, addr+size)` forget their cells.
@@ -292,7 +414,7 @@ impl Model {
         let lo = addr & !7;
         let hi = addr + size;
         let words = (hi - lo).div_ceil(8);
-        let clear = |w: usize, sh: Shadow, gone: &mut HashMap<usize, Vec<(Rec, Gone)>>| {
+        let clear = |w: usize, sh: Shadow, gone: &mut AddrMap<usize, Vec<(Rec, Gone)>>| {
             let g = gone.entry(w).or_default();
             for (c, r) in sh.cells.iter().zip(sh.recs.iter()) {
                 if *c != Cell::EMPTY {
@@ -301,8 +423,8 @@ impl Model {
             }
         };
         if words <= self.shadow.len() {
-            for i in 0..words {
-                let w = lo + i * 8;
+            for k in 0..words {
+                let w = lo + k * 8;
                 if let Some(sh) = self.shadow.remove(&w) {
                     clear(w, sh, &mut self.gone);
                 }
@@ -330,60 +452,64 @@ impl Model {
         atomic: bool,
         site: u32,
     ) -> Outcome {
-        self.attach_if_needed(t);
-        let th = &self.threads[t as usize];
-        let sid = th.sid.expect("attached");
-        let epoch = th.clock[sid as usize];
+        let i = self.of_tid[t as usize];
+        let (sid, epoch) = (self.threads[i].sid, self.threads[i].epoch);
         let cur = Cell::new(mask, sid, epoch, !write, atomic);
-        let sh = self.shadow.entry(word).or_default();
-        if contains_same_access(&sh.cells, cur) {
+        if self
+            .shadow
+            .get(&word)
+            .is_some_and(|sh| contains_same_access(&sh.cells, cur))
+        {
             return Outcome::Clean;
         }
-        let th = &mut self.threads[t as usize];
-        th.events += 1;
+        let n = if self.threads[i].first_access { 2 } else { 1 };
+        self.trace(i, n);
+        let th = &mut self.threads[i];
+        th.first_access = false;
         let rec = Rec {
             tid: t,
-            event: th.events,
+            part: th.part,
             site,
             write,
         };
+        let pos = (HEADER_EVENTS + th.used) * 8;
         let clock = &th.clock;
+        let sh = self.shadow.entry(word).or_default();
         let before = sh.cells;
         let before_recs = sh.recs;
-        let racing = check_races(&mut sh.cells, cur, th.events * 8, |s| clock[s as usize]);
+        let racing = check_races(&mut sh.cells, cur, pos, |s| clock[s as usize]);
         match racing {
             Some(old) => {
-                let i = before.iter().position(|&c| c == old).expect("a cell");
-                let prev = before_recs[i];
+                let k = before.iter().position(|&c| c == old).expect("a cell");
+                let prev = before_recs[k];
+                sh.recs = [Rec::default(); 4];
                 let g = self.gone.entry(word).or_default();
-                for (j, (c, r)) in before.iter().zip(before_recs.iter()).enumerate() {
-                    if *c != Cell::EMPTY && j != i {
+                for (c, r) in before.iter().zip(before_recs.iter()) {
+                    if *c != Cell::EMPTY {
                         g.push((*r, Gone::ClearedAfterReport));
                     }
                 }
-                g.push((prev, Gone::ClearedAfterReport));
-                sh.recs = [Rec::default(); 4];
                 match self.lost(prev) {
                     None => Outcome::Report(prev),
                     Some(l) => Outcome::Dropped(prev, l),
                 }
             }
             None => {
-                let i = sh
+                let k = sh
                     .cells
                     .iter()
                     .zip(before.iter())
                     .position(|(a, b)| a != b)
                     .or_else(|| sh.cells.iter().position(|&c| c == cur))
                     .expect("the access was stored");
-                if before[i] != Cell::EMPTY && before_recs[i].tid != t {
-                    let victim = before_recs[i];
+                if before[k] != Cell::EMPTY && before_recs[k].tid != t {
+                    let victim = before_recs[k];
                     self.gone
                         .entry(word)
                         .or_default()
                         .push((victim, Gone::Evicted(rec)));
                 }
-                sh.recs[i] = rec;
+                sh.recs[k] = rec;
                 Outcome::Clean
             }
         }
@@ -391,18 +517,17 @@ impl Model {
 
     /// Whether `r`'s stack can still be restored from its trace.
     fn lost(&self, r: Rec) -> Option<Lost> {
-        let th = &self.threads[r.tid as usize];
+        let th = &self.threads[self.of_tid[r.tid as usize]];
         if th.recycled {
             return Some(Lost::TraceRecycled);
         }
-        let parts = MIN_PARTS + self.history_size;
-        if th.events / PART_EVENTS - r.event / PART_EVENTS >= parts {
+        if th.part - r.part >= MIN_PARTS + self.history_size {
             return Some(Lost::HistoryExhausted);
         }
         None
     }
 
-    /// Whether `word`'s cells still hold an access of `tid` at `site`.
+    /// Whether `word`'s cells hold an access of `tid` at `site`.
     pub fn holds(&self, word: usize, tid: Tid, site: u32) -> bool {
         self.shadow.get(&word).is_some_and(|sh| {
             sh.recs
@@ -421,10 +546,5 @@ impl Model {
             .rev()
             .find(|(r, _)| r.tid == tid && r.site == site)
             .map(|&(_, g)| g)
-    }
-
-    /// The slot `t` holds now, for explanations.
-    pub fn slot_of(&self, t: Tid) -> Option<u8> {
-        self.threads[t as usize].sid
     }
 }
