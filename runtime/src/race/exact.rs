@@ -171,10 +171,11 @@ impl Exact {
     fn access_word(&mut self, word: usize, cur: Access, races: &mut Vec<Race>) {
         let clock = &self.clocks[cur.tid as usize];
         let cells = self.shadow.entry(word).or_default();
-        // The same access again (same thread and epoch, bytes and kind, or
-        // a read after such a write): every race it could make was found
-        // when the first was made or when the other access came.
-        if cells.iter().any(|p| {
+        // The same access again, with nothing in between (same thread and
+        // epoch, bytes and kind, or a read after such a write, as the
+        // word's last access): it races with exactly what the first did,
+        // and those races were found then.
+        if cells.last().is_some_and(|p| {
             p.tid == cur.tid
                 && p.epoch == cur.epoch
                 && p.mask == cur.mask

@@ -2,9 +2,9 @@
 //! up on every instrumented access: std's SipHash costs more than the
 //! rest of an access, and its resistance to chosen keys buys nothing
 //! here (the keys are the program's own addresses). This is FxHash's
-//! multiply-rotate step, with the high half folded into the low bits that
-//! hashbrown indexes buckets by (an 8-aligned address multiplied by an odd
-//! constant keeps its three zero low bits).
+//! multiply-rotate step, finished with murmur3's mix so that the low bits
+//! hashbrown indexes buckets by depend on the whole key (an 8-aligned
+//! address times an odd constant keeps its three zero low bits).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -39,7 +39,11 @@ impl Hasher for AddrHasher {
 
     #[inline]
     fn finish(&self) -> u64 {
-        self.0 ^ (self.0 >> 29)
+        // murmur3's finaliser: every input bit reaches the low bits.
+        let mut x = self.0;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^ (x >> 33)
     }
 }
 
