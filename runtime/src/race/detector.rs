@@ -32,15 +32,17 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::panic::Location;
-use std::sync::Mutex;
 
 use gort_scheduler::config::Output;
 use gort_scheduler::race::{Access, RaceHooks, RuntimeFn, SyncOp, Verdict};
 use gort_scheduler::G;
 
-use super::exact::Exact;
+use super::exact::{Cells, Exact};
 use super::hash::{AddrMap, AddrSet};
+use super::lock::RaceLock;
 use super::model::{Gone, Lost, Model, Outcome, Rec};
+use super::shadow_table::ShadowTable;
+use super::tsan_shadow::Word;
 use super::vclock::Tid;
 use crate::config::RaceOptions;
 
@@ -66,13 +68,27 @@ struct Site {
     pc: Option<&'static RuntimeFn>,
 }
 
+/// What both detectors keep about one 8-byte word beside the model's
+/// four cells: the exact detector's accesses and the records of the
+/// cells. The cells are a table of their own: 16 bytes a word, all that a
+/// repeated access (most accesses of a loop) reads, so a large map's
+/// cells stay in cache; the rest is read when an access is new.
+#[derive(Clone, Default)]
+struct WordState {
+    exact: Cells,
+    recs: [Rec; 4],
+}
+
 /// What the detector has learnt so far; under `Detector::st`.
 struct State {
     exact: Exact,
     model: Model,
+    cells: ShadowTable<Word>,
+    words: ShadowTable<WordState>,
     threads: Vec<Thread>,
     sites: Vec<Site>,
     site_ids: AddrMap<(usize, usize, usize), u32>,
+    last_site: ((usize, usize, usize), u32),
     next_id: u32,
     /// Addresses and site pairs already reported (Go prints a race on
     /// either once).
@@ -88,7 +104,7 @@ struct State {
 
 /// The detector of one runtime.
 pub struct Detector {
-    st: Mutex<State>,
+    st: RaceLock<State>,
     opts: RaceOptions,
     out: Output,
     det: bool,
@@ -97,12 +113,15 @@ pub struct Detector {
 impl Detector {
     pub fn new(opts: RaceOptions, out: Output, det: bool) -> Detector {
         Detector {
-            st: Mutex::new(State {
+            st: RaceLock::new(State {
                 exact: Exact::new(),
                 model: Model::new(opts.history_size),
+                cells: ShadowTable::default(),
+                words: ShadowTable::default(),
                 threads: Vec::new(),
                 sites: Vec::new(),
                 site_ids: AddrMap::default(),
+                last_site: ((0, 0, 0), 0),
                 next_id: FIRST_GOROUTINE_ID,
                 reported_addrs: AddrSet::default(),
                 reported_pairs: AddrSet::default(),
@@ -262,7 +281,12 @@ impl Detector {
             a.pc.map_or(0, |f| f as *const RuntimeFn as usize),
             func.as_ptr() as usize,
         );
+        // A loop makes the same access again and again.
+        if st.last_site.0 == key {
+            return st.last_site.1;
+        }
         if let Some(&id) = st.site_ids.get(&key) {
+            st.last_site = (key, id);
             return id;
         }
         let id = st.sites.len() as u32;
@@ -272,6 +296,7 @@ impl Detector {
             pc: a.pc,
         });
         st.site_ids.insert(key, id);
+        st.last_site = (key, id);
         id
     }
 
@@ -322,10 +347,6 @@ impl Detector {
                             "the word's shadow was cleared after an earlier report on it"
                                 .to_string()
                         }
-                        Some(Gone::Reallocated) => {
-                            "the memory was allocated again (racemalloc cleared its shadow)"
-                                .to_string()
-                        }
                         Some(Gone::GlobalReset) => {
                             "a global reset cleared all shadow memory (every slot's 14-bit epoch \
                              was used up)"
@@ -340,8 +361,30 @@ impl Detector {
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut st)
+        let mut st = self.st.lock();
+        let r = f(&mut st);
+        if st.model.take_reset() {
+            self.clear_after_reset(&mut st);
+        }
+        r
+    }
+
+    /// A global reset in the model: every word's cells go (the exact
+    /// detector's memory is unbounded and keeps its own).
+    fn clear_after_reset(&self, st: &mut State) {
+        let State {
+            cells,
+            words,
+            model,
+            ..
+        } = st;
+        cells.for_each_mut(|w, c| {
+            if let Some(s) = words.get(w) {
+                model.note_reset(w, c, &s.recs);
+            }
+            *c = Word::default();
+        });
+        words.for_each_mut(|_, s| s.recs = Default::default());
     }
 }
 
@@ -417,8 +460,8 @@ impl RaceHooks for Detector {
 
     fn malloc(&self, addr: usize, size: usize) {
         self.with(|st| {
-            st.exact.malloc(addr, size);
-            st.model.malloc(addr, size);
+            st.cells.clear(addr, addr + size, |_, _| {});
+            st.words.clear(addr, addr + size, |_, _| {});
         })
     }
 
@@ -426,9 +469,9 @@ impl RaceHooks for Detector {
         let Some(t) = Self::tid(g) else {
             return Verdict::Go;
         };
-        let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = self.st.lock();
         let st = &mut *st;
-        let site = Self::site(st, t, &a);
+        let mut site_id = None;
         let end = a.addr + a.size.max(1);
         let mut word = a.addr & !7;
         let mut halt = false;
@@ -436,16 +479,42 @@ impl RaceHooks for Detector {
             let lo = a.addr.max(word) - word;
             let hi = end.min(word + 8) - word;
             let mask = (((1u16 << hi) - 1) & !((1u16 << lo) - 1)) as u8;
+            if st
+                .cells
+                .get(word)
+                .is_some_and(|c| st.model.repeat(c, t, mask, a.write, a.atomic))
+            {
+                word += 8;
+                continue;
+            }
+            let site = match site_id {
+                Some(s) => s,
+                None => *site_id.insert(Self::site(st, t, &a)),
+            };
+            let cells = st.cells.get_mut(word);
+            let w = st.words.get_mut(word);
             let races = st
                 .exact
-                .access(t, word + lo, hi - lo, a.write, a.atomic, site);
+                .access_word(&mut w.exact, t, word, mask, a.write, a.atomic, site);
             // Which earlier accesses the model still held before this one
             // (an access it thinks ordered after them replaces them).
             let held: Vec<bool> = races
                 .iter()
-                .map(|r| st.model.holds(word, r.prev.tid, r.prev.site))
+                .map(|r| Model::holds(cells, &w.recs, r.prev.tid, r.prev.site))
                 .collect();
-            let outcome = st.model.access(t, word, mask, a.write, a.atomic, site);
+            let outcome = st.model.access(
+                cells,
+                &mut w.recs,
+                t,
+                word,
+                mask,
+                a.write,
+                a.atomic,
+                site,
+            );
+            if st.model.take_reset() {
+                self.clear_after_reset(st);
+            }
             let cur = (t, site, a.write);
             if let Outcome::Report(prev) = outcome {
                 let pair = (prev.site.min(site), prev.site.max(site));
@@ -508,7 +577,7 @@ impl RaceHooks for Detector {
     }
 
     fn fini(&self) -> i32 {
-        let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = self.st.lock();
         if st.found == 0 {
             return 0;
         }

@@ -31,11 +31,12 @@
 //! previous accesses (as TSan's cell replacement also does).
 
 use super::hash::AddrMap;
+use super::shadow_table::ShadowTable;
 
 use super::vclock::{Tid, VClock};
 
 /// One memory access, as the shadow keeps it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Access {
     pub tid: Tid,
     /// The thread's epoch when it made the access.
@@ -62,7 +63,7 @@ pub struct Race {
 pub struct Exact {
     clocks: Vec<VClock>,
     sync: AddrMap<usize, VClock>,
-    shadow: AddrMap<usize, Vec<Access>>,
+    shadow: ShadowTable<Cells>,
 }
 
 impl Exact {
@@ -124,16 +125,7 @@ impl Exact {
 
     /// `racemalloc`: the memory `[addr, addr+size)` starts with no history.
     pub fn malloc(&mut self, addr: usize, size: usize) {
-        let lo = addr & !7;
-        let hi = addr + size;
-        let words = (hi - lo).div_ceil(8);
-        if words <= self.shadow.len() {
-            for i in 0..words {
-                self.shadow.remove(&(lo + i * 8));
-            }
-        } else {
-            self.shadow.retain(|&w, _| w < lo || w >= hi);
-        }
+        self.shadow.clear(addr, addr + size, |_, _| {});
     }
 
     /// A read or write by `t` of `size` bytes at `addr`; returns the races
@@ -154,23 +146,52 @@ impl Exact {
             let lo = addr.max(word) - word;
             let hi = end.min(word + 8) - word;
             let mask = (((1u16 << hi) - 1) & !((1u16 << lo) - 1)) as u8;
-            let cur = Access {
-                tid: t,
-                epoch: self.clocks[t as usize].get(t),
-                write,
-                atomic,
-                mask,
-                site,
-            };
-            self.access_word(word, cur, &mut races);
+            let cells = self.shadow.get_mut(word);
+            let c = Self::access_cells(&self.clocks, cells, t, word, mask, write, atomic, site);
+            races.extend(c);
             word += 8;
         }
         races
     }
 
-    fn access_word(&mut self, word: usize, cur: Access, races: &mut Vec<Race>) {
-        let clock = &self.clocks[cur.tid as usize];
-        let cells = self.shadow.entry(word).or_default();
+    /// The access of `t` to the bytes `mask` of the word at `word`,
+    /// whose accesses so far are `cells` (kept by the caller: the
+    /// detector keeps them beside the model's shadow of the same word).
+    #[allow(clippy::too_many_arguments)]
+    pub fn access_word(
+        &self,
+        cells: &mut Cells,
+        t: Tid,
+        word: usize,
+        mask: u8,
+        write: bool,
+        atomic: bool,
+        site: u32,
+    ) -> Vec<Race> {
+        Self::access_cells(&self.clocks, cells, t, word, mask, write, atomic, site)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn access_cells(
+        clocks: &[VClock],
+        cells: &mut Cells,
+        t: Tid,
+        word: usize,
+        mask: u8,
+        write: bool,
+        atomic: bool,
+        site: u32,
+    ) -> Vec<Race> {
+        let mut races = Vec::new();
+        let clock = &clocks[t as usize];
+        let cur = Access {
+            tid: t,
+            epoch: clock.get(t),
+            write,
+            atomic,
+            mask,
+            site,
+        };
         // The same access again, with nothing in between (same thread and
         // epoch, bytes and kind, or a read after such a write, as the
         // word's last access): it races with exactly what the first did,
@@ -182,7 +203,7 @@ impl Exact {
                 && p.atomic == cur.atomic
                 && (p.write || !cur.write)
         }) {
-            return;
+            return races;
         }
         for &prev in cells.iter() {
             if prev.tid != cur.tid
@@ -208,6 +229,62 @@ impl Exact {
                 && (!cur.atomic || p.atomic))
         });
         cells.push(cur);
+        races
+    }
+}
+
+/// A word's accesses: the first two inline (most words never have more),
+/// the rest spilled to the heap.
+#[derive(Clone, Default)]
+pub struct Cells {
+    n: u8,
+    inline: [Access; 2],
+    spill: Option<Box<Vec<Access>>>,
+}
+
+impl Cells {
+    fn spilled(&self) -> &[Access] {
+        self.spill.as_deref().map_or(&[], |v| v.as_slice())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Access> {
+        self.inline[..(self.n as usize).min(2)]
+            .iter()
+            .chain(self.spilled().iter())
+    }
+
+    fn last(&self) -> Option<&Access> {
+        self.spilled()
+            .last()
+            .or_else(|| self.inline[..(self.n as usize).min(2)].last())
+    }
+
+    fn push(&mut self, a: Access) {
+        if (self.n as usize) < 2 {
+            self.inline[self.n as usize] = a;
+            self.n += 1;
+        } else {
+            self.spill.get_or_insert_with(Default::default).push(a);
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&Access) -> bool) {
+        if self.spill.is_none() {
+            let mut k = 0;
+            for i in 0..self.n as usize {
+                if keep(&self.inline[i]) {
+                    self.inline[k] = self.inline[i];
+                    k += 1;
+                }
+            }
+            self.n = k as u8;
+            return;
+        }
+        let all: Vec<Access> = self.iter().copied().filter(|a| keep(a)).collect();
+        *self = Cells::default();
+        for a in all {
+            self.push(a);
+        }
     }
 }
 

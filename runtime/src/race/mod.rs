@@ -9,7 +9,9 @@
 pub mod detector;
 pub mod exact;
 mod hash;
+mod lock;
 pub mod model;
+mod shadow_table;
 pub mod tsan_shadow;
 pub mod vclock;
 

@@ -79,17 +79,11 @@ const STARTUP_THREADS_AFTER_MAIN: usize = 4;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Rec {
     pub tid: Tid,
-    pub part: u64,
+    pub part: u32,
     pub site: u32,
     pub write: bool,
 }
 
-/// One word's shadow: TSan's four cells and what each records.
-#[derive(Clone, Copy, Default)]
-struct Shadow {
-    cells: Word,
-    recs: [Rec; 4],
-}
 
 /// A TSan thread: a goroutine, or one of the runtime's that the model
 /// only needs for the slots they take.
@@ -140,8 +134,6 @@ pub enum Gone {
     Evicted(Rec),
     /// The word was cleared after a report on it.
     ClearedAfterReport,
-    /// The memory was allocated again (`racemalloc`).
-    Reallocated,
     /// A global reset cleared everything.
     GlobalReset,
 }
@@ -158,7 +150,9 @@ pub struct Model {
     queue: VecDeque<u8>,
     generation: u64,
     sync: AddrMap<usize, Box<[u16; SLOTS]>>,
-    shadow: AddrMap<usize, Shadow>,
+    /// A global reset happened: the caller, who keeps the shadow words,
+    /// must clear them all (`take_reset`).
+    reset_pending: bool,
     /// Finished goroutines still holding traces, oldest first.
     finished: VecDeque<usize>,
     /// Per word, the cells that left it and why.
@@ -178,7 +172,7 @@ impl Model {
             queue: (0..USABLE_SLOTS).collect(),
             generation: 0,
             sync: AddrMap::default(),
-            shadow: AddrMap::default(),
+            reset_pending: false,
             finished: VecDeque::new(),
             gone: AddrMap::default(),
             resets: 0,
@@ -318,15 +312,7 @@ impl Model {
         }
         self.queue = (0..USABLE_SLOTS).collect();
         self.sync.clear();
-        for (&w, sh) in self.shadow.iter() {
-            let g = self.gone.entry(w).or_default();
-            for (c, r) in sh.cells.iter().zip(sh.recs.iter()) {
-                if *c != Cell::EMPTY {
-                    g.push((*r, Gone::GlobalReset));
-                }
-            }
-        }
-        self.shadow.clear();
+        self.reset_pending = true;
     }
 
     /// TSan's `IncrementEpoch` (after a release, or for a `go` statement):
@@ -409,42 +395,41 @@ impl Model {
         self.inc_epoch(i);
     }
 
-    /// `racemalloc`: the words of `[addr, addr+size)` forget their cells.
-    pub fn malloc(&mut self, addr: usize, size: usize) {
-        let lo = addr & !7;
-        let hi = addr + size;
-        let words = (hi - lo).div_ceil(8);
-        let clear = |w: usize, sh: Shadow, gone: &mut AddrMap<usize, Vec<(Rec, Gone)>>| {
-            let g = gone.entry(w).or_default();
-            for (c, r) in sh.cells.iter().zip(sh.recs.iter()) {
-                if *c != Cell::EMPTY {
-                    g.push((*r, Gone::Reallocated));
-                }
+    /// Whether a global reset happened since the last call: the caller
+    /// clears every shadow word, noting each remembered access as gone
+    /// (`note_reset`).
+    pub fn take_reset(&mut self) -> bool {
+        std::mem::take(&mut self.reset_pending)
+    }
+
+    /// Records that `word`'s cells were cleared by a global reset.
+    pub fn note_reset(&mut self, word: usize, cells: &Word, recs: &[Rec; 4]) {
+        for (c, r) in cells.iter().zip(recs.iter()) {
+            if *c != Cell::EMPTY {
+                note_gone(&mut self.gone, word, *r, Gone::GlobalReset);
             }
-        };
-        if words <= self.shadow.len() {
-            for k in 0..words {
-                let w = lo + k * 8;
-                if let Some(sh) = self.shadow.remove(&w) {
-                    clear(w, sh, &mut self.gone);
-                }
-            }
-        } else {
-            let gone = &mut self.gone;
-            self.shadow.retain(|&w, sh| {
-                let keep = w < lo || w >= hi;
-                if !keep {
-                    clear(w, *sh, gone);
-                }
-                keep
-            });
         }
     }
 
-    /// An access of `t` to the bytes `mask` of the word at `word`. Returns
-    /// what TSan would do with it.
+    /// TSan's `ContainsSameAccess`: `t` made this very access before
+    /// (same slot and epoch, bytes and kind) and it is still in a cell.
+    /// TSan skips it whole; so does the detector, exact half included
+    /// (the conflicts it could show were found when it was first made,
+    /// or when the conflicting access came).
+    #[inline]
+    pub fn repeat(&self, cells: &Word, t: Tid, mask: u8, write: bool, atomic: bool) -> bool {
+        let th = &self.threads[self.of_tid[t as usize]];
+        contains_same_access(cells, Cell::new(mask, th.sid, th.epoch, !write, atomic))
+    }
+
+    /// An access of `t` to the bytes `mask` of the word at `word`, whose
+    /// cells and their records the caller keeps. Returns what TSan would
+    /// do with it.
+    #[allow(clippy::too_many_arguments)]
     pub fn access(
         &mut self,
+        cells: &mut Word,
+        recs: &mut [Rec; 4],
         t: Tid,
         word: usize,
         mask: u8,
@@ -455,11 +440,7 @@ impl Model {
         let i = self.of_tid[t as usize];
         let (sid, epoch) = (self.threads[i].sid, self.threads[i].epoch);
         let cur = Cell::new(mask, sid, epoch, !write, atomic);
-        if self
-            .shadow
-            .get(&word)
-            .is_some_and(|sh| contains_same_access(&sh.cells, cur))
-        {
+        if contains_same_access(cells, cur) {
             return Outcome::Clean;
         }
         let n = if self.threads[i].first_access { 2 } else { 1 };
@@ -468,25 +449,23 @@ impl Model {
         th.first_access = false;
         let rec = Rec {
             tid: t,
-            part: th.part,
+            part: th.part as u32,
             site,
             write,
         };
         let pos = (HEADER_EVENTS + th.used) * 8;
         let clock = &th.clock;
-        let sh = self.shadow.entry(word).or_default();
-        let before = sh.cells;
-        let before_recs = sh.recs;
-        let racing = check_races(&mut sh.cells, cur, pos, |s| clock[s as usize]);
+        let before = *cells;
+        let before_recs = *recs;
+        let racing = check_races(cells, cur, pos, |s| clock[s as usize]);
         match racing {
             Some(old) => {
                 let k = before.iter().position(|&c| c == old).expect("a cell");
                 let prev = before_recs[k];
-                sh.recs = [Rec::default(); 4];
-                let g = self.gone.entry(word).or_default();
+                *recs = [Rec::default(); 4];
                 for (c, r) in before.iter().zip(before_recs.iter()) {
                     if *c != Cell::EMPTY {
-                        g.push((*r, Gone::ClearedAfterReport));
+                        note_gone(&mut self.gone, word, *r, Gone::ClearedAfterReport);
                     }
                 }
                 match self.lost(prev) {
@@ -495,21 +474,17 @@ impl Model {
                 }
             }
             None => {
-                let k = sh
-                    .cells
+                let k = cells
                     .iter()
                     .zip(before.iter())
                     .position(|(a, b)| a != b)
-                    .or_else(|| sh.cells.iter().position(|&c| c == cur))
+                    .or_else(|| cells.iter().position(|&c| c == cur))
                     .expect("the access was stored");
                 if before[k] != Cell::EMPTY && before_recs[k].tid != t {
                     let victim = before_recs[k];
-                    self.gone
-                        .entry(word)
-                        .or_default()
-                        .push((victim, Gone::Evicted(rec)));
+                    note_gone(&mut self.gone, word, victim, Gone::Evicted(rec));
                 }
-                sh.recs[k] = rec;
+                recs[k] = rec;
                 Outcome::Clean
             }
         }
@@ -521,20 +496,17 @@ impl Model {
         if th.recycled {
             return Some(Lost::TraceRecycled);
         }
-        if th.part - r.part >= MIN_PARTS + self.history_size {
+        if th.part - r.part as u64 >= MIN_PARTS + self.history_size {
             return Some(Lost::HistoryExhausted);
         }
         None
     }
 
-    /// Whether `word`'s cells hold an access of `tid` at `site`.
-    pub fn holds(&self, word: usize, tid: Tid, site: u32) -> bool {
-        self.shadow.get(&word).is_some_and(|sh| {
-            sh.recs
-                .iter()
-                .zip(sh.cells.iter())
-                .any(|(r, c)| r.tid == tid && r.site == site && *c != Cell::EMPTY)
-        })
+    /// Whether a word's cells hold an access of `tid` at `site`.
+    pub fn holds(cells: &Word, recs: &[Rec; 4], tid: Tid, site: u32) -> bool {
+        recs.iter()
+            .zip(cells.iter())
+            .any(|(r, c)| r.tid == tid && r.site == site && *c != Cell::EMPTY)
     }
 
     /// Why `word` no longer holds an access of `tid` at `site`, if known
@@ -547,4 +519,16 @@ impl Model {
             .find(|(r, _)| r.tid == tid && r.site == site)
             .map(|&(_, g)| g)
     }
+}
+
+/// How many departures a word remembers: enough to explain the races on
+/// it, bounded so that a word many goroutines read keeps no growing list.
+const GONE_PER_WORD: usize = 16;
+
+fn note_gone(gone: &mut AddrMap<usize, Vec<(Rec, Gone)>>, word: usize, r: Rec, why: Gone) {
+    let g = gone.entry(word).or_default();
+    if g.len() == GONE_PER_WORD {
+        g.remove(0);
+    }
+    g.push((r, why));
 }
