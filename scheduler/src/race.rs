@@ -91,7 +91,16 @@ pub trait RaceHooks: Send + Sync {
     fn go_start(&self, parent: Option<&G>, child: &G);
     /// `racegoend`: `g` returned.
     fn go_end(&self, g: &G);
-    fn sync(&self, g: &G, op: SyncOp, addr: usize);
+    /// A synchronisation annotation, made at the program's line `site`.
+    fn sync(&self, g: &G, op: SyncOp, addr: usize, site: &'static Location<'static>);
+    /// `g` now holds (or no longer holds) the lock at `addr` (a
+    /// `sync.Mutex`, or an `RWMutex` for writing): not an annotation Go
+    /// makes, but what gort's detector needs for locksets, to tell an edge
+    /// through a lock both accesses held from one through an unrelated
+    /// lock.
+    /// `objs` are the addresses its edges go through (the mutex itself;
+    /// an RWMutex's two semaphores).
+    fn lock_held(&self, g: &G, addr: usize, objs: &[usize], held: bool);
     fn access(&self, g: &G, a: Access) -> Verdict;
     /// `racemalloc`: `[addr, addr+size)` is a new object; what was
     /// remembered about that memory belonged to a freed one.
@@ -237,6 +246,9 @@ fn atomic_slow(addr: usize, size: usize, load: bool, store: bool, site: &'static
     ) {
         crate::proc::exit(code);
     }
+    if g.race_ignore.get() & IGNORE_SYNC != 0 {
+        return;
+    }
     // TSan's atomics (tsan_interface_atomic.cpp, with the orders Go's
     // entry points pass): a load acquires, a store is a release store, a
     // read-modify-write (acq_rel) a release-acquire.
@@ -245,7 +257,7 @@ fn atomic_slow(addr: usize, size: usize, load: bool, store: bool, site: &'static
         (false, true) => SyncOp::Release,
         _ => SyncOp::ReleaseAcquire,
     };
-    h.sync(g, op, addr);
+    h.sync(g, op, addr, site);
 }
 
 /// Go's `racemalloc` for a new heap object (any goroutine, runtime code
@@ -269,9 +281,10 @@ fn malloc_slow(addr: usize, size: usize) {
 
 /// A synchronisation annotation on `addr` by the current goroutine.
 #[inline(always)]
+#[track_caller]
 pub fn sync(op: SyncOp, addr: usize) {
     if enabled() {
-        sync_slow(op, addr)
+        sync_slow(op, addr, Location::caller())
     }
 }
 
@@ -279,41 +292,62 @@ pub fn sync(op: SyncOp, addr: usize) {
 /// goroutine `g` (Go's `raceacquireg`, `racereleaseg`: a channel operation
 /// completing for a goroutine blocked in it).
 #[inline(always)]
+#[track_caller]
 pub fn sync_for(g: &G, op: SyncOp, addr: usize) {
     if enabled() {
-        sync_for_slow(g, op, addr)
+        sync_for_slow(g, op, addr, Location::caller())
     }
 }
 
 #[cold]
 #[inline(never)]
-fn sync_for_slow(g: &G, op: SyncOp, addr: usize) {
+fn sync_for_slow(g: &G, op: SyncOp, addr: usize, site: &'static Location<'static>) {
     if g.is_system() {
         return;
     }
     if let Some(h) = g.sched().race.as_deref() {
-        h.sync(g, op, addr);
+        h.sync(g, op, addr, site);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn sync_slow(op: SyncOp, addr: usize) {
+fn sync_slow(op: SyncOp, addr: usize, site: &'static Location<'static>) {
     let Some(g) = getg() else { return };
-    if g.is_system() || g.race_ignore.get() & CGO != 0 {
+    if g.is_system() || g.race_ignore.get() & (CGO | IGNORE_SYNC) != 0 {
         return;
     }
     if let Some(h) = g.sched().race.as_deref() {
-        h.sync(g, op, addr);
+        h.sync(g, op, addr, site);
+    }
+}
+
+/// The current goroutine took (`held`) or gave back the lock at `addr`:
+/// for the detector's locksets (`RaceHooks::lock_held`). A lock taken by
+/// the runtime's or the `sync` package's own code is not the program's.
+#[inline(always)]
+pub fn lock_held(addr: usize, objs: &[usize], held: bool) {
+    if enabled() {
+        lock_held_slow(addr, objs, held)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn lock_held_slow(addr: usize, objs: &[usize], held: bool) {
+    if let Some((g, h)) = instrumented(!0) {
+        h.lock_held(g, addr, objs, held);
     }
 }
 
 /// `G::race_ignore`: the depth of runtime code (low 16 bits: the map's
 /// internals may call helpers that enter again), of Go's `sync` package
-/// code (next 15 bits), and whether a `cgo_call` runs (top bit).
+/// code (next 14 bits), whether synchronisation annotations are off
+/// (Go's `race.Disable`, bit 30) and whether a `cgo_call` runs (bit 31).
 const RUNTIME_ONE: u32 = 1;
 const RUNTIME_MASK: u32 = 0xffff;
 const SYNC_PKG_ONE: u32 = 1 << 16;
+const IGNORE_SYNC: u32 = 1 << 30;
 const CGO: u32 = 1 << 31;
 /// What hides an atomic: runtime code or C code, not `sync` package code.
 const CGO_OR_RUNTIME: u32 = CGO | RUNTIME_MASK;
@@ -339,6 +373,14 @@ impl RuntimeGuard {
     #[inline(always)]
     pub fn enter_sync_pkg() -> RuntimeGuard {
         Self::enter_unit(SYNC_PKG_ONE)
+    }
+
+    /// Go's `race.Disable()` ... `race.Enable()` in the `sync` package
+    /// (RWMutex around its internal writer mutex): synchronisation
+    /// annotations are skipped. Not nested.
+    #[inline(always)]
+    pub fn ignore_sync() -> RuntimeGuard {
+        Self::enter_unit(IGNORE_SYNC)
     }
 
     #[inline(always)]

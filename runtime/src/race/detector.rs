@@ -40,6 +40,7 @@ use gort_scheduler::G;
 use super::exact::{Cells, Exact};
 use super::hash::{AddrMap, AddrSet};
 use super::lock::RaceLock;
+use super::lockset::{Edge, Locksets};
 use super::model::{Gone, Lost, Model, Outcome, Rec};
 use super::shadow_table::ShadowTable;
 use super::tsan_shadow::Word;
@@ -95,8 +96,11 @@ struct State {
     reported_addrs: AddrSet<usize>,
     reported_pairs: AddrSet<(u32, u32)>,
     silent_pairs: AddrSet<(u32, u32)>,
+    masked_pairs: AddrSet<(u32, u32)>,
+    locksets: Locksets,
     found: usize,
     silent: usize,
+    masked: usize,
     /// Deterministic mode's printed names of addresses.
     vaddrs: AddrMap<usize, usize>,
     log_failed: bool,
@@ -126,8 +130,11 @@ impl Detector {
                 reported_addrs: AddrSet::default(),
                 reported_pairs: AddrSet::default(),
                 silent_pairs: AddrSet::default(),
+                masked_pairs: AddrSet::default(),
+                locksets: Locksets::new(),
                 found: 0,
                 silent: 0,
+                masked: 0,
                 vaddrs: AddrMap::default(),
                 log_failed: false,
             }),
@@ -300,6 +307,46 @@ impl Detector {
         id
     }
 
+    /// The site of a synchronisation operation at `loc` by `t`.
+    fn sync_site(st: &mut State, t: Tid, loc: &'static Location<'static>) -> u32 {
+        Self::site(
+            st,
+            t,
+            &Access {
+                addr: 0,
+                size: 0,
+                write: false,
+                atomic: false,
+                site: loc,
+                pc: None,
+            },
+        )
+    }
+
+    /// The sentence naming the lock that ordered a masked race and the
+    /// two operations that made the edge.
+    fn explain_masking(&self, st: &mut State, lock: usize, edge: Edge) -> String {
+        let at = |st: &State, s: u32| {
+            let l = st.sites[s as usize].loc;
+            format!("{}:{}", self.path(l.file()), l.line())
+        };
+        let lock_name = self.addr(st, lock);
+        let acq = format!(
+            "{} took it at {}",
+            Self::who(st, edge.acquire.0),
+            at(st, edge.acquire.1)
+        );
+        let rel = match edge.release {
+            Some((rt, rs)) => format!("{} released it at {} and ", Self::who(st, rt), at(st, rs)),
+            None => String::new(),
+        };
+        format!(
+            "gort: masked because {rel}{acq}: the lock at {lock_name} orders the two accesses, \
+             but neither was made holding a lock the other held (their locksets are disjoint), \
+             so which goroutine took it first decided the order; another schedule races."
+        )
+    }
+
     /// The sentence explaining why the model lost a race.
     fn explain(
         &self,
@@ -436,26 +483,45 @@ impl RaceHooks for Detector {
         }
     }
 
-    fn sync(&self, g: &G, op: SyncOp, addr: usize) {
+    fn sync(&self, g: &G, op: SyncOp, addr: usize, loc: &'static Location<'static>) {
         let Some(t) = Self::tid(g) else { return };
-        self.with(|st| match op {
-            SyncOp::Acquire => {
-                st.exact.acquire(t, addr);
-                st.model.acquire(t, addr);
+        self.with(|st| {
+            let site = Self::sync_site(st, t, loc);
+            let before = matches!(op, SyncOp::Acquire | SyncOp::ReleaseAcquire)
+                .then(|| st.exact.clock(t).clone());
+            match op {
+                SyncOp::Acquire => {
+                    st.exact.acquire(t, addr);
+                    st.model.acquire(t, addr);
+                }
+                SyncOp::Release => {
+                    st.exact.release_store(t, addr);
+                    st.model.release_store(t, addr);
+                }
+                SyncOp::ReleaseMerge => {
+                    st.exact.release_merge(t, addr);
+                    st.model.release_merge(t, addr);
+                }
+                SyncOp::ReleaseAcquire => {
+                    st.exact.release_acquire(t, addr);
+                    st.model.release_acquire(t, addr);
+                }
             }
-            SyncOp::Release => {
-                st.exact.release_store(t, addr);
-                st.model.release_store(t, addr);
+            if let Some(before) = before {
+                let State {
+                    exact, locksets, ..
+                } = st;
+                locksets.acquired(t, addr, site, &before, exact.clock(t));
             }
-            SyncOp::ReleaseMerge => {
-                st.exact.release_merge(t, addr);
-                st.model.release_merge(t, addr);
-            }
-            SyncOp::ReleaseAcquire => {
-                st.exact.release_acquire(t, addr);
-                st.model.release_acquire(t, addr);
+            if op != SyncOp::Acquire {
+                st.locksets.released(t, addr, site);
             }
         })
+    }
+
+    fn lock_held(&self, g: &G, addr: usize, objs: &[usize], held: bool) {
+        let Some(t) = Self::tid(g) else { return };
+        self.with(|st| st.locksets.lock_held(t, addr, objs, held))
     }
 
     fn malloc(&self, addr: usize, size: usize) {
@@ -493,25 +559,22 @@ impl RaceHooks for Detector {
             };
             let cells = st.cells.get_mut(word);
             let w = st.words.get_mut(word);
-            let races = st
-                .exact
-                .access_word(&mut w.exact, t, word, mask, a.write, a.atomic, site);
+            let locks = st.locksets.current(t);
+            let cur_access =
+                Exact::make(st.exact.clocks(), t, mask, a.write, a.atomic, site, locks);
+            let mut races = Vec::new();
+            let mut ordered = Vec::new();
+            st.exact
+                .access_word(&mut w.exact, word, cur_access, &mut races, &mut ordered);
             // Which earlier accesses the model still held before this one
             // (an access it thinks ordered after them replaces them).
             let held: Vec<bool> = races
                 .iter()
                 .map(|r| Model::holds(cells, &w.recs, r.prev.tid, r.prev.site))
                 .collect();
-            let outcome = st.model.access(
-                cells,
-                &mut w.recs,
-                t,
-                word,
-                mask,
-                a.write,
-                a.atomic,
-                site,
-            );
+            let outcome =
+                st.model
+                    .access(cells, &mut w.recs, t, word, mask, a.write, a.atomic, site);
             if st.model.take_reset() {
                 self.clear_after_reset(st);
             }
@@ -532,6 +595,29 @@ impl RaceHooks for Detector {
                     self.emit(st, &text);
                     halt |= self.opts.halt_on_error;
                 }
+            }
+            for prev in ordered {
+                let Some((lock, edge)) = st
+                    .locksets
+                    .masking(t, prev.tid, prev.epoch, prev.locks, locks)
+                else {
+                    continue;
+                };
+                let pair = (prev.site.min(site), prev.site.max(site));
+                if !st.masked_pairs.insert(pair) {
+                    continue;
+                }
+                st.masked += 1;
+                let why = self.explain_masking(st, lock, edge);
+                let text = self.report(
+                    st,
+                    "gort: MASKED DATA RACE (ordered in this run only by a lock neither access held)",
+                    a.addr,
+                    cur,
+                    (prev.tid, prev.site, prev.write),
+                    Some(why),
+                );
+                self.emit(st, &text);
             }
             for (r, held) in races.into_iter().zip(held) {
                 let reported = matches!(outcome, Outcome::Report(p) if p.tid == r.prev.tid);

@@ -47,6 +47,9 @@ pub struct Access {
     pub mask: u8,
     /// The caller's name for where the access was made (a stack id).
     pub site: u32,
+    /// The caller's name for the locks held when it was made (a lockset
+    /// id; 0 when the caller keeps none).
+    pub locks: u32,
 }
 
 /// A race: the access just made and an earlier one it races with, on the
@@ -147,51 +150,65 @@ impl Exact {
             let hi = end.min(word + 8) - word;
             let mask = (((1u16 << hi) - 1) & !((1u16 << lo) - 1)) as u8;
             let cells = self.shadow.get_mut(word);
-            let c = Self::access_cells(&self.clocks, cells, t, word, mask, write, atomic, site);
-            races.extend(c);
+            let cur = Self::make(&self.clocks, t, mask, write, atomic, site, 0);
+            Self::access_cells(&self.clocks, cells, word, cur, &mut races, &mut Vec::new());
             word += 8;
         }
         races
     }
 
-    /// The access of `t` to the bytes `mask` of the word at `word`,
-    /// whose accesses so far are `cells` (kept by the caller: the
-    /// detector keeps them beside the model's shadow of the same word).
+    /// The access `t` makes now, as the shadow keeps it.
     #[allow(clippy::too_many_arguments)]
-    pub fn access_word(
-        &self,
-        cells: &mut Cells,
-        t: Tid,
-        word: usize,
-        mask: u8,
-        write: bool,
-        atomic: bool,
-        site: u32,
-    ) -> Vec<Race> {
-        Self::access_cells(&self.clocks, cells, t, word, mask, write, atomic, site)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn access_cells(
+    pub fn make(
         clocks: &[VClock],
-        cells: &mut Cells,
         t: Tid,
-        word: usize,
         mask: u8,
         write: bool,
         atomic: bool,
         site: u32,
-    ) -> Vec<Race> {
-        let mut races = Vec::new();
-        let clock = &clocks[t as usize];
-        let cur = Access {
+        locks: u32,
+    ) -> Access {
+        Access {
             tid: t,
-            epoch: clock.get(t),
+            epoch: clocks[t as usize].get(t),
             write,
             atomic,
             mask,
             site,
-        };
+            locks,
+        }
+    }
+
+    /// The clocks, for `make`.
+    pub fn clocks(&self) -> &[VClock] {
+        &self.clocks
+    }
+
+    /// Access `cur` to the word at `word`, whose accesses so far are
+    /// `cells` (kept by the caller: the detector keeps them beside the
+    /// model's shadow of the same word). The races go to `races`; the
+    /// conflicting earlier accesses that happen before it (no race, but
+    /// the detector asks what ordered them) to `ordered`.
+    pub fn access_word(
+        &self,
+        cells: &mut Cells,
+        word: usize,
+        cur: Access,
+        races: &mut Vec<Race>,
+        ordered: &mut Vec<Access>,
+    ) {
+        Self::access_cells(&self.clocks, cells, word, cur, races, ordered)
+    }
+
+    fn access_cells(
+        clocks: &[VClock],
+        cells: &mut Cells,
+        word: usize,
+        cur: Access,
+        races: &mut Vec<Race>,
+        ordered: &mut Vec<Access>,
+    ) {
+        let clock = &clocks[cur.tid as usize];
         // The same access again, with nothing in between (same thread and
         // epoch, bytes and kind, or a read after such a write, as the
         // word's last access): it races with exactly what the first did,
@@ -203,17 +220,21 @@ impl Exact {
                 && p.atomic == cur.atomic
                 && (p.write || !cur.write)
         }) {
-            return races;
+            return;
         }
         for &prev in cells.iter() {
-            if prev.tid != cur.tid
+            let conflict = prev.tid != cur.tid
                 && prev.mask & cur.mask != 0
                 && (prev.write || cur.write)
-                && !(prev.atomic && cur.atomic)
-                && !clock.covers(prev.tid, prev.epoch)
-                && !races
-                    .iter()
-                    .any(|r: &Race| r.prev.tid == prev.tid && r.prev.site == prev.site)
+                && !(prev.atomic && cur.atomic);
+            if !conflict {
+                continue;
+            }
+            if clock.covers(prev.tid, prev.epoch) {
+                ordered.push(prev);
+            } else if !races
+                .iter()
+                .any(|r: &Race| r.prev.tid == prev.tid && r.prev.site == prev.site)
             {
                 races.push(Race {
                     addr: word,
@@ -229,7 +250,6 @@ impl Exact {
                 && (!cur.atomic || p.atomic))
         });
         cells.push(cur);
-        races
     }
 }
 
@@ -239,6 +259,9 @@ impl Exact {
 pub struct Cells {
     n: u8,
     inline: [Access; 2],
+    /// Boxed so that the field is one word: most words never spill, and
+    /// a word's shadow stays within one cache line.
+    #[allow(clippy::box_collection)]
     spill: Option<Box<Vec<Access>>>,
 }
 

@@ -10,6 +10,7 @@ pub mod detector;
 pub mod exact;
 mod hash;
 mod lock;
+pub mod lockset;
 pub mod model;
 mod shadow_table;
 pub mod tsan_shadow;

@@ -84,7 +84,6 @@ pub struct Rec {
     pub write: bool,
 }
 
-
 /// A TSan thread: a goroutine, or one of the runtime's that the model
 /// only needs for the slots they take.
 #[derive(Clone)]

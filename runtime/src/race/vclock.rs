@@ -16,6 +16,15 @@ pub type Tid = u32;
 pub struct VClock(Vec<u64>);
 
 impl VClock {
+    /// How many components it has (missing ones are 0).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|&e| e == 0)
+    }
+
     /// `t`'s component.
     #[inline]
     pub fn get(&self, t: Tid) -> u64 {

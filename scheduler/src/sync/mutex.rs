@@ -98,6 +98,11 @@ macro_rules! mutex_lock {
             .is_ok()
         {
             crate::race::sync(crate::race::SyncOp::Acquire, m as *const Mutex as usize);
+            crate::race::lock_held(
+                m as *const Mutex as usize,
+                &[m as *const Mutex as usize],
+                true,
+            );
             return;
         }
         // Slow path (outlined so that the fast path can be inlined).
@@ -112,6 +117,11 @@ macro_rules! mutex_unlock {
         let m: &Mutex = $m;
         preempt_point();
         // Before the lock is dropped (Go's race.Release(m)).
+        crate::race::lock_held(
+            m as *const Mutex as usize,
+            &[m as *const Mutex as usize],
+            false,
+        );
         crate::race::sync(crate::race::SyncOp::Release, m as *const Mutex as usize);
         // Fast path: drop lock bit.
         step();
@@ -166,6 +176,11 @@ impl Mutex {
             return false;
         }
         crate::race::sync(crate::race::SyncOp::Acquire, self as *const Mutex as usize);
+        crate::race::lock_held(
+            self as *const Mutex as usize,
+            &[self as *const Mutex as usize],
+            true,
+        );
         true
     }
 
@@ -282,6 +297,11 @@ impl Mutex {
             }
         }
         crate::race::sync(crate::race::SyncOp::Acquire, self as *const Mutex as usize);
+        crate::race::lock_held(
+            self as *const Mutex as usize,
+            &[self as *const Mutex as usize],
+            true,
+        );
     }
 
     /// Go's `Unlock`: unlocks the mutex. Unlocking a mutex that is not

@@ -65,7 +65,12 @@ impl Once {
     #[inline(never)]
     #[track_caller]
     fn do_slow<F: FnOnce()>(&self, f: F) {
-        self.m.lock();
+        // The `sync` package's own lock: edges as in Go, but not a lock of
+        // the program's for the detector's locksets.
+        {
+            let _sync = crate::race::RuntimeGuard::enter_sync_pkg();
+            self.m.lock();
+        }
         let mut result = Ok(());
         step();
         if self.done.load(Ordering::Relaxed) == 0 {
@@ -76,7 +81,10 @@ impl Once {
             self.done.store(1, Ordering::SeqCst);
         }
         // Go: defer o.m.Unlock()
-        self.m.unlock();
+        {
+            let _sync = crate::race::RuntimeGuard::enter_sync_pkg();
+            self.m.unlock();
+        }
         if let Err(payload) = result {
             resume_unwind(payload);
         }

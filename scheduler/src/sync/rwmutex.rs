@@ -77,8 +77,12 @@ macro_rules! rw_lock {
     ($rw:expr) => {{
         let rw: &RWMutex = $rw;
         preempt_point();
-        // First, resolve competition with other writers.
-        rw.w.lock();
+        // First, resolve competition with other writers (Go: with
+        // race.Disable, so the internal mutex makes no edges).
+        {
+            let _off = crate::race::RuntimeGuard::ignore_sync();
+            rw.w.lock();
+        }
         // Announce to readers there is a pending writer.
         step();
         let r = rw
@@ -100,6 +104,7 @@ macro_rules! rw_lock {
             crate::race::SyncOp::Acquire,
             &rw.writer_sem as *const _ as usize,
         );
+        crate::race::lock_held(rw as *const RWMutex as usize, &rw.race_objs(), true);
     }};
 }
 
@@ -108,6 +113,7 @@ macro_rules! rw_unlock {
     ($rw:expr) => {{
         let rw: &RWMutex = $rw;
         preempt_point();
+        crate::race::lock_held(rw as *const RWMutex as usize, &rw.race_objs(), false);
         crate::race::sync(
             crate::race::SyncOp::Release,
             &rw.reader_sem as *const _ as usize,
@@ -126,7 +132,10 @@ macro_rules! rw_unlock {
             runtime_semrelease(&rw.reader_sem, false, 0);
         }
         // Allow other writers to proceed.
-        rw.w.unlock();
+        {
+            let _off = crate::race::RuntimeGuard::ignore_sync();
+            rw.w.unlock();
+        }
         keep_frame();
     }};
 }
@@ -158,6 +167,15 @@ impl RWMutex {
             crate::race::SyncOp::Acquire,
             &self.reader_sem as *const _ as usize,
         );
+        crate::race::lock_held(self as *const RWMutex as usize, &self.race_objs(), true);
+    }
+
+    /// The addresses the race detector's edges through this RWMutex use.
+    fn race_objs(&self) -> [usize; 2] {
+        [
+            &self.reader_sem as *const _ as usize,
+            &self.writer_sem as *const _ as usize,
+        ]
     }
 
     /// Go's `TryRLock`: locks for reading if no writer holds or waits for
@@ -180,6 +198,7 @@ impl RWMutex {
                     crate::race::SyncOp::Acquire,
                     &self.reader_sem as *const _ as usize,
                 );
+                crate::race::lock_held(self as *const RWMutex as usize, &self.race_objs(), true);
                 return true;
             }
         }
@@ -190,6 +209,7 @@ impl RWMutex {
     #[track_caller]
     pub fn runlock(&self) {
         preempt_point();
+        crate::race::lock_held(self as *const RWMutex as usize, &self.race_objs(), false);
         crate::race::sync(
             crate::race::SyncOp::ReleaseMerge,
             &self.writer_sem as *const _ as usize,
@@ -232,6 +252,7 @@ impl RWMutex {
     /// reading or writing; reports whether it did.
     pub fn try_lock(&self) -> bool {
         preempt_point();
+        let off = crate::race::RuntimeGuard::ignore_sync();
         if !self.w.try_lock() {
             return false;
         }
@@ -244,6 +265,7 @@ impl RWMutex {
             self.w.unlock();
             return false;
         }
+        drop(off);
         crate::race::sync(
             crate::race::SyncOp::Acquire,
             &self.reader_sem as *const _ as usize,
@@ -252,6 +274,7 @@ impl RWMutex {
             crate::race::SyncOp::Acquire,
             &self.writer_sem as *const _ as usize,
         );
+        crate::race::lock_held(self as *const RWMutex as usize, &self.race_objs(), true);
         true
     }
 
