@@ -828,3 +828,97 @@ fn the_detector_off_reports_nothing() {
 fn unused() {
     let _ = go::<fn()>;
 }
+
+#[test]
+fn log_path_writes_reports_to_a_file_named_with_the_pid() {
+    let dir = std::env::temp_dir().join(format!("gort-race-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = dir.join("rlog");
+    let opts = RaceOptions {
+        log_path: base.to_string_lossy().into_owned(),
+        ..RaceOptions::default()
+    };
+    let r = run_with(opts, racy_writers);
+    let file = dir.join(format!("rlog.{}", std::process::id()));
+    let text = std::fs::read_to_string(&file).expect("the log file");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(text.contains("WARNING: DATA RACE"), "{text}");
+    assert!(text.ends_with("data race(s)\n"), "{text}");
+    assert!(!r.stderr.contains("DATA RACE"), "{}", r.stderr);
+    assert_eq!(r.status, 66);
+}
+
+#[test]
+fn an_unwritable_log_path_says_so_once_and_reports_on_stderr() {
+    let opts = RaceOptions {
+        log_path: "/nonexistent-dir-gort/rlog".to_string(),
+        ..RaceOptions::default()
+    };
+    let r = run_with(opts, racy_writers);
+    assert_eq!(
+        r.stderr
+            .matches("gort: GORACE log_path: cannot write")
+            .count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(r.reported() >= 1, "{}", r.stderr);
+    assert_eq!(r.status, 66);
+}
+
+#[test]
+fn strip_path_prefix_and_exitcode_apply() {
+    let here = std::env::current_dir().unwrap();
+    let prefix = format!("{}/", here.parent().unwrap().display());
+    let opts = RaceOptions {
+        strip_path_prefix: prefix.clone(),
+        exitcode: 3,
+        ..RaceOptions::default()
+    };
+    let r = run_with(opts, racy_writers);
+    assert_eq!(r.status, 3, "{}", r.stderr);
+    assert!(!r.stderr.contains(&prefix), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("      runtime/tests/race.rs:"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_race_report_then_concurrent_map_writes_as_in_go() {
+    // The detector and the map's own check are independent: the first
+    // unordered write is reported, and the writers go on until the map
+    // catches them (reference/race.md §7).
+    let rt = Runtime::new(
+        Config::new()
+            .gomaxprocs(2)
+            .simseed(1)
+            .race(true)
+            .capture_output(),
+    );
+    let exit = common::run(&rt, || {
+        let m: Map<i64> = Map::new();
+        let done: Chan<bool> = Chan::new(0);
+        for g in 0..2i64 {
+            let done = done.clone();
+            go!(move || {
+                for i in 0..1_000_000i64 {
+                    m.insert(i & 1023, g);
+                }
+                done.send(true);
+            });
+        }
+        done.recv();
+        done.recv();
+    });
+    let err = rt.stderr();
+    assert_eq!(exit.status, 2, "{err}");
+    let race = err.find("WARNING: DATA RACE").expect("a race report");
+    let fatal = err
+        .find("fatal error: concurrent map writes")
+        .expect("the map's fatal error");
+    assert!(race < fatal, "{err}");
+    assert!(!err.contains("Found"), "{err}");
+}

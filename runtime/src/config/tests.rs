@@ -804,3 +804,27 @@ fn wbmode_parsing() {
         WbMode::Off
     );
 }
+
+#[test]
+fn gort_race_turns_the_detector_on_and_says_so_for_a_bad_value() {
+    let on = Config::from_vars(|n| (n == "GORT_RACE").then(|| "1".to_string()));
+    assert!(on.race_enabled());
+    assert!(on.warnings().is_empty());
+    assert!(on.sched().race.is_some());
+    let off = Config::from_vars(|n| (n == "GORT_RACE").then(|| "0".to_string()));
+    assert!(!off.race_enabled() && off.sched().race.is_none());
+    let bad = Config::from_vars(|n| (n == "GORT_RACE").then(|| "yes please".to_string()));
+    assert!(!bad.race_enabled());
+    assert_eq!(
+        bad.warnings(),
+        ["gort: GORT_RACE=\"yes please\" is not 1 or 0; the race detector stays off"]
+    );
+    // GORACE with the detector on: no "no effect" warning.
+    let both = Config::from_vars(|n| match n {
+        "GORT_RACE" => Some("1".to_string()),
+        "GORACE" => Some("halt_on_error=1".to_string()),
+        _ => None,
+    });
+    assert!(both.warnings().is_empty(), "{:?}", both.warnings());
+    assert!(both.race_options().halt_on_error);
+}
