@@ -26,8 +26,11 @@
 //! `goready`: after `goready` the woken goroutine may already run on
 //! another P and its sudog frame may be gone.
 //!
-//! Race-detector points are marked `// race:` with the annotation Go makes
-//! there (race.md §3); the detector attaches at those lines.
+//! The race detector's annotations are Go's (race.md §3, `race.rs`):
+//! `racereadpc` of the channel by a send, a write and release by close,
+//! `racesync` for an unbuffered handoff and `racenotify` on the buffer
+//! slot for a buffered one (slots are addresses of their own here, the
+//! buffer having none).
 //!
 //! Simulated differently from Go: values live in a Rust `VecDeque`, not in
 //! a heap-allocated `buf` (so the GC does not see pointers held in a

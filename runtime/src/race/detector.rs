@@ -29,8 +29,6 @@
 //! function its goroutine started in (gort records no call stacks), plus,
 //! for a map or channel operation, the runtime function Go shows on top.
 
-use std::fmt::Write as _;
-use std::io::Write as _;
 use std::panic::Location;
 
 use gort_scheduler::config::Output;
@@ -40,8 +38,8 @@ use gort_scheduler::G;
 use super::exact::{Cells, Exact};
 use super::hash::{AddrMap, AddrSet};
 use super::lock::RaceLock;
-use super::lockset::{Edge, Locksets};
-use super::model::{Gone, Lost, Model, Outcome, Rec};
+use super::lockset::Locksets;
+use super::model::{Gone, Model, Outcome, Rec};
 use super::shadow_table::ShadowTable;
 use super::tsan_shadow::Word;
 use super::vclock::Tid;
@@ -51,22 +49,22 @@ use crate::config::RaceOptions;
 const FIRST_GOROUTINE_ID: u32 = 6;
 
 /// A goroutine as reports name it.
-struct Thread {
+pub(super) struct Thread {
     /// TSan's number; None for the main goroutine.
-    id: Option<u32>,
+    pub(super) id: Option<u32>,
     /// The function it started in.
-    func: &'static str,
+    pub(super) func: &'static str,
     /// Its `go` statement: the creator's name and line.
-    created: Option<(&'static str, &'static Location<'static>)>,
-    finished: bool,
+    pub(super) created: Option<(&'static str, &'static Location<'static>)>,
+    pub(super) finished: bool,
 }
 
 /// An access site: where, in which function, through which runtime call.
 #[derive(Clone, Copy)]
-struct Site {
-    loc: &'static Location<'static>,
-    func: &'static str,
-    pc: Option<&'static RuntimeFn>,
+pub(super) struct Site {
+    pub(super) loc: &'static Location<'static>,
+    pub(super) func: &'static str,
+    pub(super) pc: Option<&'static RuntimeFn>,
 }
 
 /// What both detectors keep about one 8-byte word beside the model's
@@ -75,43 +73,43 @@ struct Site {
 /// repeated access (most accesses of a loop) reads, so a large map's
 /// cells stay in cache; the rest is read when an access is new.
 #[derive(Clone, Default)]
-struct WordState {
-    exact: Cells,
-    recs: [Rec; 4],
+pub(super) struct WordState {
+    pub(super) exact: Cells,
+    pub(super) recs: [Rec; 4],
 }
 
 /// What the detector has learnt so far; under `Detector::st`.
-struct State {
-    exact: Exact,
-    model: Model,
-    cells: ShadowTable<Word>,
-    words: ShadowTable<WordState>,
-    threads: Vec<Thread>,
-    sites: Vec<Site>,
-    site_ids: AddrMap<(usize, usize, usize), u32>,
-    last_site: ((usize, usize, usize), u32),
-    next_id: u32,
+pub(super) struct State {
+    pub(super) exact: Exact,
+    pub(super) model: Model,
+    pub(super) cells: ShadowTable<Word>,
+    pub(super) words: ShadowTable<WordState>,
+    pub(super) threads: Vec<Thread>,
+    pub(super) sites: Vec<Site>,
+    pub(super) site_ids: AddrMap<(usize, usize, usize), u32>,
+    pub(super) last_site: ((usize, usize, usize), u32),
+    pub(super) next_id: u32,
     /// Addresses and site pairs already reported (Go prints a race on
     /// either once).
-    reported_addrs: AddrSet<usize>,
-    reported_pairs: AddrSet<(u32, u32)>,
-    silent_pairs: AddrSet<(u32, u32)>,
-    masked_pairs: AddrSet<(u32, u32)>,
-    locksets: Locksets,
-    found: usize,
-    silent: usize,
-    masked: usize,
+    pub(super) reported_addrs: AddrSet<usize>,
+    pub(super) reported_pairs: AddrSet<(u32, u32)>,
+    pub(super) silent_pairs: AddrSet<(u32, u32)>,
+    pub(super) masked_pairs: AddrSet<(u32, u32)>,
+    pub(super) locksets: Locksets,
+    pub(super) found: usize,
+    pub(super) silent: usize,
+    pub(super) masked: usize,
     /// Deterministic mode's printed names of addresses.
-    vaddrs: AddrMap<usize, usize>,
-    log_failed: bool,
+    pub(super) vaddrs: AddrMap<usize, usize>,
+    pub(super) log_failed: bool,
 }
 
 /// The detector of one runtime.
 pub struct Detector {
-    st: RaceLock<State>,
-    opts: RaceOptions,
-    out: Output,
-    det: bool,
+    pub(super) st: RaceLock<State>,
+    pub(super) opts: RaceOptions,
+    pub(super) out: Output,
+    pub(super) det: bool,
 }
 
 impl Detector {
@@ -149,136 +147,6 @@ impl Detector {
             0 => None,
             n => Some((n - 1) as Tid),
         }
-    }
-
-    /// Writes report text where `log_path` says.
-    fn emit(&self, st: &mut State, text: &str) {
-        match self.opts.log_path.as_str() {
-            "stderr" => self.out.write_stderr(text.as_bytes()),
-            "stdout" => self.out.write_stdout(text.as_bytes()),
-            path => {
-                let file = format!("{path}.{}", std::process::id());
-                let r = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&file)
-                    .and_then(|mut f| f.write_all(text.as_bytes()));
-                if let Err(e) = r {
-                    if !st.log_failed {
-                        st.log_failed = true;
-                        self.out.write_stderr(
-                            format!(
-                                "gort: GORACE log_path: cannot write {file}: {e}; \
-                                 race reports go to stderr\n"
-                            )
-                            .as_bytes(),
-                        );
-                    }
-                    self.out.write_stderr(text.as_bytes());
-                }
-            }
-        }
-    }
-
-    fn path(&self, loc: &str) -> String {
-        let p = gort_scheduler::traceback::abs_path(loc);
-        match p.strip_prefix(self.opts.strip_path_prefix.as_str()) {
-            Some(rest) if !self.opts.strip_path_prefix.is_empty() => rest.to_string(),
-            _ => p,
-        }
-    }
-
-    fn frames(&self, out: &mut String, s: Site) {
-        if let Some(f) = s.pc {
-            let _ = write!(
-                out,
-                "  {}()\n      $GOROOT/{}:{} +0x0\n",
-                f.name, f.file, f.line
-            );
-        }
-        let loc = self.path(&format!("{}:{}", s.loc.file(), s.loc.line()));
-        let _ = write!(out, "  {}()\n      {loc} +0x0\n", s.func);
-    }
-
-    fn who(st: &State, t: Tid) -> String {
-        match st.threads[t as usize].id {
-            None => "main goroutine".to_string(),
-            Some(n) => format!("goroutine {n}"),
-        }
-    }
-
-    fn addr(&self, st: &mut State, a: usize) -> String {
-        let shown = if self.det {
-            let n = st.vaddrs.len();
-            *st.vaddrs
-                .entry(a)
-                .or_insert(0x00c0_0001_0000 + n * 0x10 + (a & 7))
-        } else {
-            a
-        };
-        format!("{shown:#014x}")
-    }
-
-    /// Go's report for a race between `cur` (this access) and `prev`.
-    #[allow(clippy::too_many_arguments)]
-    fn report(
-        &self,
-        st: &mut State,
-        title: &str,
-        addr: usize,
-        cur: (Tid, u32, bool),
-        prev: (Tid, u32, bool),
-        why: Option<String>,
-    ) -> String {
-        let a = self.addr(st, addr);
-        let kind = |w: bool| if w { "write" } else { "read" };
-        let mut out = String::from("==================\n");
-        out.push_str(title);
-        out.push('\n');
-        let _ = writeln!(
-            out,
-            "{}{} at {a} by {}:",
-            kind(cur.2)[..1].to_uppercase(),
-            &kind(cur.2)[1..],
-            Self::who(st, cur.0)
-        );
-        self.frames(&mut out, st.sites[cur.1 as usize]);
-        let _ = writeln!(
-            out,
-            "\nPrevious {} at {a} by {}:",
-            kind(prev.2),
-            Self::who(st, prev.0)
-        );
-        self.frames(&mut out, st.sites[prev.1 as usize]);
-        let mut shown = Vec::new();
-        for t in [cur.0, prev.0] {
-            let th = &st.threads[t as usize];
-            if th.id.is_none() || shown.contains(&t) {
-                continue;
-            }
-            shown.push(t);
-            let state = if th.finished { "finished" } else { "running" };
-            let _ = writeln!(
-                out,
-                "\nGoroutine {} ({state}) created at:",
-                th.id.expect("not main")
-            );
-            if let Some((creator, loc)) = th.created {
-                self.frames(
-                    &mut out,
-                    Site {
-                        loc,
-                        func: creator,
-                        pc: None,
-                    },
-                );
-            }
-        }
-        if let Some(w) = why {
-            let _ = writeln!(out, "\n{w}");
-        }
-        out.push_str("==================\n");
-        out
     }
 
     fn site(st: &mut State, t: Tid, a: &Access) -> u32 {
@@ -321,90 +189,6 @@ impl Detector {
                 pc: None,
             },
         )
-    }
-
-    /// The sentence naming the lock that ordered a masked race and the
-    /// two operations that made the edge.
-    fn explain_masking(&self, st: &mut State, lock: usize, edge: Edge) -> String {
-        let at = |st: &State, s: u32| {
-            let l = st.sites[s as usize].loc;
-            format!("{}:{}", self.path(l.file()), l.line())
-        };
-        let lock_name = self.addr(st, lock);
-        let acq = format!(
-            "{} took it at {}",
-            Self::who(st, edge.acquire.0),
-            at(st, edge.acquire.1)
-        );
-        let rel = match edge.release {
-            Some((rt, rs)) => format!("{} released it at {} and ", Self::who(st, rt), at(st, rs)),
-            None => String::new(),
-        };
-        format!(
-            "gort: masked because {rel}{acq}: the lock at {lock_name} orders the two accesses, \
-             but neither was made holding a lock the other held (their locksets are disjoint), \
-             so which goroutine took it first decided the order; another schedule races."
-        )
-    }
-
-    /// The sentence explaining why the model lost a race.
-    fn explain(
-        &self,
-        st: &State,
-        word: usize,
-        prev_tid: Tid,
-        prev_site: u32,
-        held: bool,
-        d: Option<Lost>,
-    ) -> String {
-        let who = Self::who(st, prev_tid);
-        let because = match d {
-            Some(Lost::HistoryExhausted) => format!(
-                "the earlier access's stack is gone: {who}'s trace keeps {} parts of 16K events \
-                 (GORACE history_size={}) and it has made more events since; TSan drops the report",
-                3 + self.opts.history_size,
-                self.opts.history_size
-            ),
-            Some(Lost::TraceRecycled) => format!(
-                "the earlier access's stack is gone: {who} finished and its trace was recycled \
-                 (TSan keeps the traces of at most 64 finished goroutines); TSan drops the report"
-            ),
-            None => {
-                if held {
-                    format!(
-                        "the earlier access is still remembered, but under a slot that {who} \
-                         no longer holds alone: TSan v3 shares 255 slots among all goroutines, \
-                         and the later access's goroutine synchronised with a later owner of \
-                         that slot, so the access looks ordered before it"
-                    )
-                } else {
-                    match st.model.why_gone(word, prev_tid, prev_site) {
-                        Some(Gone::Evicted(by)) => {
-                            let s = st.sites[by.site as usize];
-                            format!(
-                                "the earlier access's shadow cell was evicted by the access of {} \
-                                 at {}:{} (a word has 4 cells; TSan overwrites one chosen by the \
-                                 trace position when all are taken)",
-                                Self::who(st, by.tid),
-                                self.path(s.loc.file()),
-                                s.loc.line()
-                            )
-                        }
-                        Some(Gone::ClearedAfterReport) => {
-                            "the word's shadow was cleared after an earlier report on it"
-                                .to_string()
-                        }
-                        Some(Gone::GlobalReset) => {
-                            "a global reset cleared all shadow memory (every slot's 14-bit epoch \
-                             was used up)"
-                                .to_string()
-                        }
-                        None => "the model kept no cell for the earlier access".to_string(),
-                    }
-                }
-            }
-        };
-        format!("gort: silent because {because}.")
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {

@@ -12,6 +12,7 @@ mod hash;
 mod lock;
 pub mod lockset;
 pub mod model;
+mod report;
 mod shadow_table;
 pub mod tsan_shadow;
 pub mod vclock;

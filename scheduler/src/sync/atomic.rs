@@ -20,9 +20,10 @@
 //! value into Value` and its swap and compare-and-swap versions); its
 //! "inconsistently typed" panics cannot happen with a typed `Value<T>`.
 //!
-//! Race detector (race.md §3): TSan models loads as acquire, stores as
-//! release, and add/swap/compare-and-swap as acquire-release, on a sync
-//! object per address; the `// race:` comments mark where those go.
+//! Race detector (race.md §3): every operation is an atomic access for
+//! the detector (racing with plain accesses, never with atomics) and, as
+//! TSan has it, loads acquire, stores release and add/swap/compare-and-swap
+//! do both, on a sync object per address (`race::atomic`).
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{

@@ -18,8 +18,9 @@
 //! the linknamed `sync.runtime_Semacquire`, in `runtime.rs`), and each
 //! blocking path is the same chain of calls as Go's.
 //!
-//! The `// race: ...` comments mark where Go's race annotations are
-//! (race.md §3), for the race detector to attach to.
+//! The race detector's annotations are made where Go's `sync` package
+//! makes them (race.md §3, `race.rs`), and each lock also reports itself
+//! held or released, for the detector's locksets.
 
 pub mod atomic;
 mod cond;
