@@ -12,7 +12,8 @@ use std::sync::Arc;
 use gort::config::RaceOptions;
 use gort::sync::atomic::Int64;
 use gort::{
-    go, new_object, Chan, Config, Map, Mutex, Once, Ptr, RWMutex, Runtime, SyncMap, Type, WaitGroup,
+    go, new_object, Chan, Cond, Config, Map, Mutex, Once, Ptr, RWMutex, Runtime, SyncMap, Type,
+    WaitGroup,
 };
 
 fn obj(words: usize) -> Ptr {
@@ -336,6 +337,34 @@ fn once_orders_f_before_every_do() {
                 });
             }
             w.wait();
+        }),
+        0,
+        0,
+    );
+}
+
+#[test]
+fn cond_orders_only_through_its_lock() {
+    // Go's Cond makes no annotation of its own: the edge is the lock's,
+    // which both accesses hold.
+    expect(
+        &run(|| {
+            let x = obj(2);
+            let c = Arc::new(Cond::new(Arc::new(Mutex::new())));
+            let c2 = c.clone();
+            go!(move || {
+                c2.l.lock();
+                x.store(0, 42);
+                x.store(1, 1);
+                c2.signal();
+                c2.l.unlock();
+            });
+            c.l.lock();
+            while x.load(1) == 0 {
+                c.wait();
+            }
+            x.load(0);
+            c.l.unlock();
         }),
         0,
         0,
