@@ -951,3 +951,30 @@ fn a_race_report_then_concurrent_map_writes_as_in_go() {
     assert!(race < fatal, "{err}");
     assert!(!err.contains("Found"), "{err}");
 }
+
+#[test]
+fn parallel_mode_reports_too() {
+    // Without a seed the goroutines run on two threads at once: the
+    // detector's state is shared between them.
+    let rt = Runtime::new(Config::new().gomaxprocs(2).race(true).capture_output());
+    let exit = common::run(&rt, || {
+        let m: Map<i64> = Map::new();
+        let w = wg();
+        for g in 0..2 {
+            w.add(1);
+            let w = w.clone();
+            go!(move || {
+                for i in 0..1000 {
+                    m.get(g * 1000 + i);
+                }
+                m.insert(g, g);
+                w.done();
+            });
+        }
+        w.wait();
+    });
+    let err = rt.stderr();
+    assert_eq!(exit.status, 66, "{err}");
+    assert!(err.contains("WARNING: DATA RACE"), "{err}");
+    assert!(err.contains("runtime.mapassign_fast64()"), "{err}");
+}

@@ -90,6 +90,14 @@ impl Exact {
         t
     }
 
+    /// `t` ended: it makes no more accesses and synchronises no more, so
+    /// its clock is dropped (what others learnt of it stays in theirs).
+    /// Without this, every goroutine a long program ever ran would keep a
+    /// clock as wide as the number of goroutines.
+    pub fn go_end(&mut self, t: Tid) {
+        self.clocks[t as usize] = VClock::default();
+    }
+
     /// `t`'s clock.
     pub fn clock(&self, t: Tid) -> &VClock {
         &self.clocks[t as usize]

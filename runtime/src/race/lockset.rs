@@ -109,6 +109,17 @@ impl Locksets {
         self.current[i] = id;
     }
 
+    /// `t` ended: what ordered its accesses after others' is no longer
+    /// asked for (it makes no more).
+    pub fn go_end(&mut self, t: Tid) {
+        if let Some(r) = self.raised.get_mut(t as usize) {
+            *r = AddrMap::default();
+        }
+        if let Some(h) = self.held.get_mut(t as usize) {
+            h.clear();
+        }
+    }
+
     /// `t` released `obj` at `site`.
     pub fn released(&mut self, t: Tid, obj: usize, site: u32) {
         self.last_release.insert(obj, (t, site));
