@@ -72,12 +72,7 @@ pub(super) struct Site {
 /// cells. The cells are a table of their own: 16 bytes a word, all that a
 /// repeated access (most accesses of a loop) reads, so a large map's
 /// cells stay in cache; the rest is read when an access is new.
-///
-/// 128 bytes, aligned to 128: the two cache lines are the pair that the
-/// L2's adjacent-line prefetcher fetches together, so a new word costs one
-/// miss here, not two.
 #[derive(Clone, Default)]
-#[repr(align(128))]
 pub(super) struct WordState {
     pub(super) exact: Cells,
     pub(super) recs: [Rec; 4],
@@ -464,11 +459,3 @@ impl RaceHooks for Detector {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_word_state_is_one_aligned_pair_of_cache_lines() {
-        assert_eq!(std::mem::size_of::<super::WordState>(), 128);
-        assert_eq!(std::mem::align_of::<super::WordState>(), 128);
-    }
-}
