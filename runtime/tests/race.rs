@@ -978,3 +978,29 @@ fn parallel_mode_reports_too() {
     assert!(err.contains("WARNING: DATA RACE"), "{err}");
     assert!(err.contains("runtime.mapassign_fast64()"), "{err}");
 }
+
+/// A callee that makes the access (not inlined, so it has a frame of its
+/// own in release builds too).
+#[inline(never)]
+fn helper_write(x: Ptr) {
+    x.store(0, 5);
+}
+
+#[test]
+fn reports_show_the_stack_of_each_access() {
+    // As Go's: the function that made the access, then its callers (the
+    // runtime's and std's frames left out).
+    let r = run(|| {
+        let x = obj(1);
+        go!(move || helper_write(x));
+        gort::sleep(std::time::Duration::from_millis(1));
+        x.load(0);
+    });
+    expect(&r, 1, 0);
+    let prev = &r.stderr[r.stderr.find("Previous write").expect("a report")..];
+    let lines: Vec<&str> = prev.lines().take(5).collect();
+    assert!(lines[1].ends_with("::helper_write()"), "{}", r.stderr);
+    assert!(lines[2].contains("tests/race.rs:"), "{}", r.stderr);
+    assert!(lines[3].ends_with("{{closure}}()"), "{}", r.stderr);
+    assert!(!r.stderr.contains("gort_scheduler"), "{}", r.stderr);
+}

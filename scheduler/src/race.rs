@@ -434,3 +434,52 @@ pub fn cgo_call<R>(f: impl FnOnce() -> R) -> R {
     let _out = Out(g, addr);
     f()
 }
+
+/// Frames of a race report's stack, at most: Go's TSan shows up to 64.
+const STACK_MAX: usize = 64;
+
+/// The return addresses of the current goroutine's stack, innermost
+/// first: the stack of the access being made, for a race report (the
+/// detector's own frames and the runtime's are dropped when they are
+/// symbolized). Empty outside a goroutine.
+pub fn stack_pcs() -> Vec<usize> {
+    match getg() {
+        Some(g) => crate::traceback::own_stack_pcs(
+            g.stack.lo() + crate::stack::GUARD,
+            g.stack.hi(),
+            STACK_MAX,
+        ),
+        None => Vec::new(),
+    }
+}
+
+/// A hash of the current goroutine's stack (the return addresses
+/// `stack_pcs` would give), made without collecting them: the detector
+/// looks a recorded stack up by it, and walks again to record one only
+/// when it is new.
+#[inline(never)]
+pub fn stack_hash() -> u64 {
+    let Some(g) = getg() else { return 0 };
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    crate::traceback::walk_own_stack(
+        g.stack.lo() + crate::stack::GUARD,
+        g.stack.hi(),
+        STACK_MAX,
+        |pc| h = (h.rotate_left(5) ^ pc as u64).wrapping_mul(0x517c_c1b7_2722_0a95),
+    );
+    h
+}
+
+/// The scenario's frames of `pcs` (from `stack_pcs`). Symbolization
+/// needs more stack than a goroutine has, and the detector calls this
+/// holding its lock, so it cannot suspend the goroutine for `systemstack`
+/// (in deterministic mode another goroutine would then run and wait for
+/// the lock forever): a helper thread symbolizes while this one waits.
+pub fn symbolize(pcs: &[usize]) -> Vec<crate::traceback::Frame> {
+    let pcs = pcs.to_vec();
+    std::thread::scope(|s| {
+        s.spawn(|| crate::traceback::frames_of_pcs(&pcs, false))
+            .join()
+            .unwrap_or_default()
+    })
+}

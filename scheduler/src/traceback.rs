@@ -221,6 +221,46 @@ pub(crate) fn walk_frame_pointers(pc: usize, mut fp: usize, lo: usize, hi: usize
     pcs
 }
 
+/// Return addresses of the calling goroutine's own stack, innermost
+/// first, at most `max`: the frame-pointer chain from this function's
+/// caller up to the goroutine's stack base (`[lo, hi)`, its slot). Cheap
+/// enough for the race detector to record the stack of each new access.
+#[inline(never)]
+pub(crate) fn own_stack_pcs(lo: usize, hi: usize, max: usize) -> Vec<usize> {
+    let mut pcs = Vec::with_capacity(16);
+    walk_own_stack(lo, hi, max, |pc| pcs.push(pc));
+    pcs
+}
+
+/// `own_stack_pcs` without collecting: `f` sees each return address.
+#[inline(always)]
+pub(crate) fn walk_own_stack(lo: usize, hi: usize, max: usize, mut f: impl FnMut(usize)) {
+    let mut fp = frame_pointer();
+    let mut n = 0;
+    while fp >= lo && fp.is_multiple_of(8) && fp.saturating_add(16) <= hi && n < max {
+        // SAFETY: [fp, fp+16) lies inside the running goroutine's own
+        // mapped stack slot, in a frame record of this function or one of
+        // its callers: frames that are not written while this call runs.
+        // The reads are volatile so the compiler assumes nothing about
+        // them.
+        let (next, ret) = unsafe {
+            (
+                std::ptr::read_volatile(fp as *const usize),
+                std::ptr::read_volatile((fp + 8) as *const usize),
+            )
+        };
+        if ret == 0 {
+            break;
+        }
+        f(ret);
+        n += 1;
+        if next <= fp {
+            break;
+        }
+        fp = next;
+    }
+}
+
 /// Symbolizes return addresses (inlined frames expanded, innermost first)
 /// into the scenario's frames. Must run on a thread stack.
 pub fn frames_of_pcs(pcs: &[usize], show_runtime: bool) -> Vec<Frame> {

@@ -25,9 +25,11 @@
 //! thread number, which Go 1.19 gives in creation order from 6 for a
 //! program's first goroutine (0-5 go to TSan's initial thread, main, the
 //! extra M's goroutine and the runtime's start-up goroutines), counting
-//! the collector's mark workers when a cycle starts them. A frame is the access's source line under the
-//! function its goroutine started in (gort records no call stacks), plus,
-//! for a map or channel operation, the runtime function Go shows on top.
+//! the collector's mark workers when a cycle starts them. An access's
+//! stack is recorded when the access is new (its frame-pointer chain,
+//! looked up by a hash of it) and symbolized when a report prints it;
+//! for a map or channel operation the runtime function Go shows is on
+//! top.
 
 use std::panic::Location;
 
@@ -65,6 +67,8 @@ pub(super) struct Site {
     pub(super) loc: &'static Location<'static>,
     pub(super) func: &'static str,
     pub(super) pc: Option<&'static RuntimeFn>,
+    /// The program's stack at the access (an index into `State::stacks`).
+    pub(super) stack: Option<u32>,
 }
 
 /// What both detectors keep about one 8-byte word beside the model's
@@ -86,8 +90,13 @@ pub(super) struct State {
     pub(super) words: ShadowTable<WordState>,
     pub(super) threads: Vec<Thread>,
     pub(super) sites: Vec<Site>,
-    pub(super) site_ids: AddrMap<(usize, usize, usize), u32>,
-    pub(super) last_site: ((usize, usize, usize), u32),
+    pub(super) site_ids: AddrMap<(usize, usize, usize, u32), u32>,
+    pub(super) last_site: ((usize, usize, usize, u32), u32),
+    /// Recorded stacks (return addresses), their ids, and the frames of
+    /// those a report printed.
+    pub(super) stacks: Vec<Vec<usize>>,
+    pub(super) stack_ids: AddrMap<u64, u32>,
+    pub(super) symbolized: AddrMap<u32, Vec<gort_scheduler::traceback::Frame>>,
     pub(super) next_id: u32,
     /// Addresses and site pairs already reported (Go prints a race on
     /// either once).
@@ -123,7 +132,10 @@ impl Detector {
                 threads: Vec::new(),
                 sites: Vec::new(),
                 site_ids: AddrMap::default(),
-                last_site: ((0, 0, 0), 0),
+                last_site: ((0, 0, 0, u32::MAX), 0),
+                stacks: Vec::new(),
+                stack_ids: AddrMap::default(),
+                symbolized: AddrMap::default(),
                 next_id: FIRST_GOROUTINE_ID,
                 reported_addrs: AddrSet::default(),
                 reported_pairs: AddrSet::default(),
@@ -149,12 +161,31 @@ impl Detector {
         }
     }
 
-    fn site(st: &mut State, t: Tid, a: &Access) -> u32 {
+    /// The recorded stack of the access being made (by the goroutine
+    /// running this), found by its hash and recorded when new.
+    fn current_stack(st: &mut State) -> Option<u32> {
+        let h = gort_scheduler::race::stack_hash();
+        if let Some(&id) = st.stack_ids.get(&h) {
+            return Some(id);
+        }
+        let pcs = gort_scheduler::race::stack_pcs();
+        if pcs.is_empty() {
+            return None;
+        }
+        let id = st.stacks.len() as u32;
+        st.stacks.push(pcs);
+        st.stack_ids.insert(h, id);
+        Some(id)
+    }
+
+    /// The site id of access `a` by `t` with the recorded stack `stack`.
+    fn site(st: &mut State, t: Tid, a: &Access, stack: Option<u32>) -> u32 {
         let func = st.threads[t as usize].func;
         let key = (
             a.site as *const Location as usize,
             a.pc.map_or(0, |f| f as *const RuntimeFn as usize),
             func.as_ptr() as usize,
+            stack.unwrap_or(u32::MAX),
         );
         // A loop makes the same access again and again.
         if st.last_site.0 == key {
@@ -169,6 +200,7 @@ impl Detector {
             loc: a.site,
             func,
             pc: a.pc,
+            stack,
         });
         st.site_ids.insert(key, id);
         st.last_site = (key, id);
@@ -188,6 +220,7 @@ impl Detector {
                 site: loc,
                 pc: None,
             },
+            None,
         )
     }
 
@@ -341,7 +374,10 @@ impl RaceHooks for Detector {
             }
             let site = match site_id {
                 Some(s) => s,
-                None => *site_id.insert(Self::site(st, t, &a)),
+                None => {
+                    let stack = Self::current_stack(st);
+                    *site_id.insert(Self::site(st, t, &a, stack))
+                }
             };
             let cells = st.cells.get_mut(word);
             let w = st.words.get_mut(word);
@@ -458,4 +494,3 @@ impl RaceHooks for Detector {
         self.opts.exitcode
     }
 }
-

@@ -51,7 +51,11 @@ impl Detector {
         }
     }
 
-    pub(super) fn frames(&self, out: &mut String, s: Site) {
+    /// A site's frames: the runtime function Go shows on top (a map or
+    /// channel operation), then the program's stack as recorded at the
+    /// access, symbolized (once per stack); without debug info, the
+    /// function the goroutine started in at the access's line.
+    pub(super) fn frames(&self, st: &mut State, out: &mut String, s: Site) {
         if let Some(f) = s.pc {
             let _ = write!(
                 out,
@@ -59,8 +63,25 @@ impl Detector {
                 f.name, f.file, f.line
             );
         }
-        let loc = self.path(&format!("{}:{}", s.loc.file(), s.loc.line()));
-        let _ = write!(out, "  {}()\n      {loc} +0x0\n", s.func);
+        let frames = match s.stack {
+            Some(id) => {
+                if !st.symbolized.contains_key(&id) {
+                    let f = gort_scheduler::race::symbolize(&st.stacks[id as usize]);
+                    st.symbolized.insert(id, f);
+                }
+                st.symbolized[&id].clone()
+            }
+            None => Vec::new(),
+        };
+        if frames.is_empty() {
+            let loc = self.path(&format!("{}:{}", s.loc.file(), s.loc.line()));
+            let _ = write!(out, "  {}()\n      {loc} +0x0\n", s.func);
+            return;
+        }
+        for f in frames {
+            let loc = self.path(&f.location);
+            let _ = write!(out, "  {}()\n      {loc} +0x0\n", f.function);
+        }
     }
 
     pub(super) fn who(st: &State, t: Tid) -> String {
@@ -105,14 +126,16 @@ impl Detector {
             &kind(cur.2)[1..],
             Self::who(st, cur.0)
         );
-        self.frames(&mut out, st.sites[cur.1 as usize]);
+        let site = st.sites[cur.1 as usize];
+        self.frames(st, &mut out, site);
         let _ = writeln!(
             out,
             "\nPrevious {} at {a} by {}:",
             kind(prev.2),
             Self::who(st, prev.0)
         );
-        self.frames(&mut out, st.sites[prev.1 as usize]);
+        let site = st.sites[prev.1 as usize];
+        self.frames(st, &mut out, site);
         let mut shown = Vec::new();
         for t in [cur.0, prev.0] {
             let th = &st.threads[t as usize];
@@ -128,11 +151,13 @@ impl Detector {
             );
             if let Some((creator, loc)) = th.created {
                 self.frames(
+                    st,
                     &mut out,
                     Site {
                         loc,
                         func: creator,
                         pc: None,
+                        stack: None,
                     },
                 );
             }
