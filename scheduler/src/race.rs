@@ -11,7 +11,9 @@
 //! `racewrite`, the `sync/atomic` entry points) and the map's
 //! `racereadpc`/`racewritepc`, which name a runtime function as the top
 //! frame. Every access carries the scenario's source line
-//! (`#[track_caller]`), the stack a report prints.
+//! (`#[track_caller]`); the detector records the goroutine's stack
+//! (`stack_hash`, `stack_pcs`: its frame-pointer chain) when it needs it,
+//! and a report symbolizes it (`symbolize`).
 //!
 //! Cost when no runtime of the process has the detector on: one load of a
 //! process-wide counter and a predictable branch per instrumented access
