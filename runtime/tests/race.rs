@@ -1004,3 +1004,26 @@ fn reports_show_the_stack_of_each_access() {
     assert!(lines[3].ends_with("{{closure}}()"), "{}", r.stderr);
     assert!(!r.stderr.contains("gort_scheduler"), "{}", r.stderr);
 }
+/// Starts the racing goroutine from a function of its own.
+#[inline(never)]
+fn spawn_writer(x: Ptr) {
+    go!(move || helper_write(x));
+}
+#[test]
+fn created_at_shows_the_go_statements_stack() {
+    let r = run(|| {
+        let x = obj(1);
+        spawn_writer(x);
+        gort::sleep(std::time::Duration::from_millis(1));
+        x.load(0);
+    });
+    expect(&r, 1, 0);
+    let created = &r.stderr[r.stderr.find("created at:").expect("a created-at block")..];
+    let lines: Vec<&str> = created.lines().take(5).collect();
+    assert!(lines[1].ends_with("::spawn_writer()"), "{}", r.stderr);
+    assert!(
+        lines[3].contains("created_at_shows_the_go_statements_stack"),
+        "{}",
+        r.stderr
+    );
+}

@@ -327,6 +327,9 @@ pub struct G {
     /// code, `sync` package code, a cgo call: `race.rs`). The goroutine's
     /// own cell: only code running on it reads or writes it.
     pub(crate) race_ignore: Cell<u32>,
+    /// The stack of the `go` statement this goroutine is executing, for
+    /// the race detector's `created at` (set just before `newproc`).
+    pub(crate) race_go_stack: Cell<Vec<usize>>,
     /// The race detector's name for this goroutine (its thread id), set
     /// by the detector at `go_start`, before the goroutine runs.
     pub race_ctx: AtomicU64,
@@ -389,6 +392,7 @@ impl G {
             obj_memo: Default::default(),
             system: AtomicBool::new(false),
             race_ignore: Cell::new(0),
+            race_go_stack: Cell::new(Vec::new()),
             race_ctx: AtomicU64::new(0),
             gc_assist_bytes: AtomicI64::new(0),
             preempt_scan: AtomicBool::new(false),

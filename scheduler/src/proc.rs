@@ -184,6 +184,11 @@ where
 {
     let g = must_getg("go");
     safepoint(g);
+    if crate::race::enabled() {
+        // Walked here, on the goroutine's own stack (newproc may run on
+        // the system stack).
+        g.race_go_stack.set(crate::race::stack_pcs());
+    }
     let sched = g.sched();
     let p = Sched::current_p(g);
     newproc_det_aware(g, move || {

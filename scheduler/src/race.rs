@@ -90,7 +90,9 @@ pub trait RaceHooks: Send + Sync {
     /// statement (`None`: the main goroutine). `child` has not run yet.
     /// Runtime goroutines (`G::is_system`) come here too, as in Go, where
     /// they take a TSan thread; none of their events follow.
-    fn go_start(&self, parent: Option<&G>, child: &G);
+    /// `stack` is the `go` statement's (from `stack_pcs`; empty if not
+    /// recorded).
+    fn go_start(&self, parent: Option<&G>, child: &G, stack: &[usize]);
     /// `racegoend`: `g` returned.
     fn go_end(&self, g: &G);
     /// A synchronisation annotation, made at the program's line `site`.
@@ -462,14 +464,26 @@ pub fn stack_pcs() -> Vec<usize> {
 #[inline(never)]
 pub fn stack_hash() -> u64 {
     let Some(g) = getg() else { return 0 };
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = HASH_SEED;
     crate::traceback::walk_own_stack(
         g.stack.lo() + crate::stack::GUARD,
         g.stack.hi(),
         STACK_MAX,
-        |pc| h = (h.rotate_left(5) ^ pc as u64).wrapping_mul(0x517c_c1b7_2722_0a95),
+        |pc| h = hash_step(h, pc),
     );
     h
+}
+
+const HASH_SEED: u64 = 0xcbf2_9ce4_8422_2325;
+
+#[inline(always)]
+fn hash_step(h: u64, pc: usize) -> u64 {
+    (h.rotate_left(5) ^ pc as u64).wrapping_mul(0x517c_c1b7_2722_0a95)
+}
+
+/// `stack_hash` of a stack already collected (`stack_pcs`).
+pub fn hash_pcs(pcs: &[usize]) -> u64 {
+    pcs.iter().fold(HASH_SEED, |h, &pc| hash_step(h, pc))
 }
 
 /// The scenario's frames of `pcs` (from `stack_pcs`). Symbolization

@@ -377,7 +377,8 @@ impl Sched {
         // before the G is queued: nothing the child does may reach the
         // detector first.
         if let Some(h) = &self.race {
-            h.go_start(parent, g);
+            let stack = parent.map(|p| p.race_go_stack.take()).unwrap_or_default();
+            h.go_start(parent, g, &stack);
         }
         g.set_status(G_RUNNABLE);
         p.runqput(gp, true, &self.runq);

@@ -58,6 +58,8 @@ pub(super) struct Thread {
     pub(super) func: &'static str,
     /// Its `go` statement: the creator's name and line.
     pub(super) created: Option<(&'static str, &'static Location<'static>)>,
+    /// Its `go` statement's stack, when recorded.
+    pub(super) created_stack: Option<u32>,
     pub(super) finished: bool,
 }
 
@@ -178,6 +180,21 @@ impl Detector {
         Some(id)
     }
 
+    /// The id of a collected stack (`race::stack_pcs`), recorded if new.
+    fn record_stack(st: &mut State, pcs: &[usize]) -> Option<u32> {
+        if pcs.is_empty() {
+            return None;
+        }
+        let h = gort_scheduler::race::hash_pcs(pcs);
+        if let Some(&id) = st.stack_ids.get(&h) {
+            return Some(id);
+        }
+        let id = st.stacks.len() as u32;
+        st.stacks.push(pcs.to_vec());
+        st.stack_ids.insert(h, id);
+        Some(id)
+    }
+
     /// The site id of access `a` by `t` with the recorded stack `stack`.
     fn site(st: &mut State, t: Tid, a: &Access, stack: Option<u32>) -> u32 {
         let func = st.threads[t as usize].func;
@@ -253,7 +270,7 @@ impl Detector {
 }
 
 impl RaceHooks for Detector {
-    fn go_start(&self, parent: Option<&G>, child: &G) {
+    fn go_start(&self, parent: Option<&G>, child: &G, stack: &[usize]) {
         if child.is_system() {
             // forcegc and bgsweep are among the start-up threads the model
             // makes with main; a mark worker takes a slot and a number.
@@ -276,8 +293,10 @@ impl RaceHooks for Detector {
                 st.next_id += 1;
                 n
             });
+            let created_stack = Self::record_stack(st, stack);
             st.threads.push(Thread {
                 id,
+                created_stack,
                 func: info.map_or("?", |i| i.startfn),
                 created: info
                     .filter(|_| parent.is_some())

@@ -150,6 +150,7 @@ impl Detector {
                 th.id.expect("not main")
             );
             if let Some((creator, loc)) = th.created {
+                let stack = th.created_stack;
                 self.frames(
                     st,
                     &mut out,
@@ -157,7 +158,7 @@ impl Detector {
                         loc,
                         func: creator,
                         pc: None,
-                        stack: None,
+                        stack,
                     },
                 );
             }
