@@ -1027,3 +1027,34 @@ fn created_at_shows_the_go_statements_stack() {
         r.stderr
     );
 }
+
+#[test]
+fn a_timer_orders_its_start_before_the_receive_of_its_value() {
+    // Go: racerelease when time.After starts the timer, acquired by the
+    // timer's send, which the receive acquires. The receiver finds the
+    // channel through a std mutex, which the detector does not see, so the
+    // timer is the only edge.
+    let r = run(|| {
+        let x = obj(1);
+        let shared: Arc<std::sync::Mutex<Option<Chan<u64>>>> = Arc::default();
+        let s2 = shared.clone();
+        let w = wg();
+        w.add(1);
+        let w2 = w.clone();
+        go!(move || {
+            let c = loop {
+                if let Some(c) = s2.lock().unwrap().clone() {
+                    break c;
+                }
+                gort::gosched();
+            };
+            c.recv();
+            x.load(0);
+            w2.done();
+        });
+        x.store(0, 1);
+        *shared.lock().unwrap() = Some(gort::after(std::time::Duration::from_millis(1)));
+        w.wait();
+    });
+    expect(&r, 0, 0);
+}

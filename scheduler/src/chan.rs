@@ -685,7 +685,14 @@ pub fn after(d: std::time::Duration) -> Chan<u64> {
     let when = sched
         .nanotime()
         .saturating_add(d.as_nanos().min(u64::MAX as u128) as u64);
-    let arg = Arc::into_raw(c.c.clone().expect("new channel")) as usize;
+    let hc = c.c.clone().expect("new channel");
+    // Go's timer: racerelease at its start, acquired by the timer's
+    // context before sendTime sends. Here the send runs on the M with no
+    // goroutine, so the caller makes the send's release on the buffer
+    // slot now (slot 0: the timer sends once, into an empty buffer); the
+    // receive acquires it as it would the send's.
+    hc.racenotify(0, None);
+    let arg = Arc::into_raw(hc) as usize;
     sched.addtimer(p, when, send_time, arg);
     c
 }
