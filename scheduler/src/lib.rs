@@ -64,7 +64,7 @@ mod schedtrace;
 pub mod select;
 pub mod sema;
 mod signal;
-mod spinlock;
+pub mod spinlock;
 pub mod stack;
 pub mod stw;
 pub mod suspend;

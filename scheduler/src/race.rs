@@ -360,9 +360,19 @@ const CGO_OR_RUNTIME: u32 = CGO | RUNTIME_MASK;
 /// runtime's own code (Go compiles package runtime without `-race`
 /// instrumentation, and `sync` with only function entry and exit). The
 /// synchronisation such code means is annotated explicitly (`sync`).
+///
+/// Not `Send`: it changes the goroutine's own `race_ignore` cell, and
+/// dropped on another goroutine it would change that one's from the wrong
+/// thread.
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// send(gort_scheduler::race::RuntimeGuard::enter());
+/// ```
 pub struct RuntimeGuard {
     g: Option<&'static G>,
     unit: u32,
+    _not_send: std::marker::PhantomData<*const ()>,
 }
 
 impl RuntimeGuard {
@@ -390,7 +400,11 @@ impl RuntimeGuard {
     #[inline(always)]
     fn enter_unit(unit: u32) -> RuntimeGuard {
         let g = if enabled() { Self::mark(unit) } else { None };
-        RuntimeGuard { g, unit }
+        RuntimeGuard {
+            g,
+            unit,
+            _not_send: std::marker::PhantomData,
+        }
     }
 
     #[cold]

@@ -37,7 +37,7 @@ use gort_scheduler::config::Output;
 use gort_scheduler::race::{Access, RaceHooks, RuntimeFn, SyncOp, Verdict};
 use gort_scheduler::G;
 
-use super::exact::{Cells, Exact};
+use super::exact::{word_masks, Cells, Exact};
 use super::hash::{AddrMap, AddrSet};
 use super::lock::RaceLock;
 use super::lockset::Locksets;
@@ -108,8 +108,6 @@ pub(super) struct State {
     pub(super) masked_pairs: AddrSet<(u32, u32)>,
     pub(super) locksets: Locksets,
     pub(super) found: usize,
-    pub(super) silent: usize,
-    pub(super) masked: usize,
     /// Deterministic mode's printed names of addresses.
     pub(super) vaddrs: AddrMap<usize, usize>,
     pub(super) log_failed: bool,
@@ -145,8 +143,6 @@ impl Detector {
                 masked_pairs: AddrSet::default(),
                 locksets: Locksets::new(),
                 found: 0,
-                silent: 0,
-                masked: 0,
                 vaddrs: AddrMap::default(),
                 log_failed: false,
             }),
@@ -376,19 +372,13 @@ impl RaceHooks for Detector {
         let mut st = self.st.lock();
         let st = &mut *st;
         let mut site_id = None;
-        let end = a.addr + a.size.max(1);
-        let mut word = a.addr & !7;
         let mut halt = false;
-        while word < end {
-            let lo = a.addr.max(word) - word;
-            let hi = end.min(word + 8) - word;
-            let mask = (((1u16 << hi) - 1) & !((1u16 << lo) - 1)) as u8;
+        for (word, mask) in word_masks(a.addr, a.size) {
             if st
                 .cells
                 .get(word)
                 .is_some_and(|c| st.model.repeat(c, t, mask, a.write, a.atomic))
             {
-                word += 8;
                 continue;
             }
             let site = match site_id {
@@ -401,8 +391,7 @@ impl RaceHooks for Detector {
             let cells = st.cells.get_mut(word);
             let w = st.words.get_mut(word);
             let locks = st.locksets.current(t);
-            let cur_access =
-                Exact::make(st.exact.clocks(), t, mask, a.write, a.atomic, site, locks);
+            let cur_access = st.exact.make(t, mask, a.write, a.atomic, site, locks);
             let mut races = Vec::new();
             let mut ordered = Vec::new();
             st.exact
@@ -448,7 +437,6 @@ impl RaceHooks for Detector {
                 if !st.masked_pairs.insert(pair) {
                     continue;
                 }
-                st.masked += 1;
                 let why = self.explain_masking(st, lock, edge);
                 let text = self.report(
                     st,
@@ -482,7 +470,6 @@ impl RaceHooks for Detector {
                 if !st.silent_pairs.insert(pair) {
                     continue;
                 }
-                st.silent += 1;
                 let why = self.explain(st, word, r.prev.tid, r.prev.site, held, dropped);
                 let text = self.report(
                     st,
@@ -494,7 +481,6 @@ impl RaceHooks for Detector {
                 );
                 self.emit(st, &text);
             }
-            word += 8;
         }
         if halt {
             Verdict::Halt(self.opts.exitcode)

@@ -18,8 +18,10 @@
 //!   clock is acquired and replaced by the thread's. Each release moves the
 //!   thread's epoch on, so what it does next is not covered by the clock
 //!   it just published.
-//! - `access`: a read or write of `size` bytes at `addr`, plain or atomic.
-//!   Two accesses race when they touch a common byte, come from different
+//! - `access_word`: a read or write of the bytes `mask` of one 8-byte
+//!   word (`word_masks` splits an access), plain or atomic, against that
+//!   word's `Cells`, which the caller keeps (the detector keeps them
+//!   beside the model's shadow of the same word). Two accesses race when they touch a common byte, come from different
 //!   threads, at least one writes, not both are atomic, and the earlier
 //!   one does not happen before the later.
 //!
@@ -31,8 +33,6 @@
 //! previous accesses (as TSan's cell replacement also does).
 
 use super::hash::AddrMap;
-use super::shadow_table::ShadowTable;
-
 use super::vclock::{Tid, VClock};
 
 /// One memory access, as the shadow keeps it.
@@ -66,7 +66,6 @@ pub struct Race {
 pub struct Exact {
     clocks: Vec<VClock>,
     sync: AddrMap<usize, VClock>,
-    shadow: ShadowTable<Cells>,
 }
 
 impl Exact {
@@ -134,41 +133,9 @@ impl Exact {
         c.tick(t);
     }
 
-    /// `racemalloc`: the memory `[addr, addr+size)` starts with no history.
-    pub fn malloc(&mut self, addr: usize, size: usize) {
-        self.shadow.clear(addr, addr + size, |_, _| {});
-    }
-
-    /// A read or write by `t` of `size` bytes at `addr`; returns the races
-    /// it makes, at most one per earlier access.
-    pub fn access(
-        &mut self,
-        t: Tid,
-        addr: usize,
-        size: usize,
-        write: bool,
-        atomic: bool,
-        site: u32,
-    ) -> Vec<Race> {
-        let mut races = Vec::new();
-        let end = addr + size.max(1);
-        let mut word = addr & !7;
-        while word < end {
-            let lo = addr.max(word) - word;
-            let hi = end.min(word + 8) - word;
-            let mask = (((1u16 << hi) - 1) & !((1u16 << lo) - 1)) as u8;
-            let cells = self.shadow.get_mut(word);
-            let cur = Self::make(&self.clocks, t, mask, write, atomic, site, 0);
-            Self::access_cells(&self.clocks, cells, word, cur, &mut races, &mut Vec::new());
-            word += 8;
-        }
-        races
-    }
-
     /// The access `t` makes now, as the shadow keeps it.
-    #[allow(clippy::too_many_arguments)]
     pub fn make(
-        clocks: &[VClock],
+        &self,
         t: Tid,
         mask: u8,
         write: bool,
@@ -178,18 +145,13 @@ impl Exact {
     ) -> Access {
         Access {
             tid: t,
-            epoch: clocks[t as usize].get(t),
+            epoch: self.clocks[t as usize].get(t),
             write,
             atomic,
             mask,
             site,
             locks,
         }
-    }
-
-    /// The clocks, for `make`.
-    pub fn clocks(&self) -> &[VClock] {
-        &self.clocks
     }
 
     /// Access `cur` to the word at `word`, whose accesses so far are
@@ -205,18 +167,7 @@ impl Exact {
         races: &mut Vec<Race>,
         ordered: &mut Vec<Access>,
     ) {
-        Self::access_cells(&self.clocks, cells, word, cur, races, ordered)
-    }
-
-    fn access_cells(
-        clocks: &[VClock],
-        cells: &mut Cells,
-        word: usize,
-        cur: Access,
-        races: &mut Vec<Race>,
-        ordered: &mut Vec<Access>,
-    ) {
-        let clock = &clocks[cur.tid as usize];
+        let clock = &self.clocks[cur.tid as usize];
         // The same access again, with nothing in between (same thread and
         // epoch, bytes and kind, or a read after such a write, as the
         // word's last access): it races with exactly what the first did,
@@ -259,6 +210,17 @@ impl Exact {
         });
         cells.push(cur);
     }
+}
+
+/// The 8-byte words an access of `size` bytes at `addr` touches, each
+/// with the mask of its bytes (bit i: byte i).
+pub fn word_masks(addr: usize, size: usize) -> impl Iterator<Item = (usize, u8)> {
+    let end = addr + size.max(1);
+    (addr & !7..end).step_by(8).map(move |word| {
+        let lo = addr.max(word) - word;
+        let hi = end.min(word + 8) - word;
+        (word, (((1u16 << hi) - 1) & !((1u16 << lo) - 1)) as u8)
+    })
 }
 
 /// A word's accesses: the first two inline (most words never have more),

@@ -1,24 +1,23 @@
-//! The lock around the detector's state. Every instrumented access takes
-//! it, and uncontended it must cost little: a compare-and-swap to take
-//! it and a plain release store to give it back (std's `Mutex` also swaps
-//! on unlock, to learn whether to wake a waiter, and checks for poisoning:
-//! together most of an access's cost in the detector). Holders never
-//! block or yield (the detector makes no scheduler calls), so a waiter
-//! spins, yielding its thread after a while in case the holder's thread
-//! was descheduled.
+//! The lock around the detector's state: the runtime's `SpinLock` (a
+//! compare-and-swap to take it, a plain release store to give it back;
+//! std's `Mutex` also swaps on unlock, to learn whether to wake a waiter,
+//! and checks for poisoning: together most of an access's cost in the
+//! detector) with the state it guards. Holders never block or yield (the
+//! detector makes no scheduler calls), as `SpinLock` requires.
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, Ordering};
+
+use gort_scheduler::spinlock::SpinLock;
 
 pub struct RaceLock<T> {
-    locked: AtomicBool,
+    lock: SpinLock,
     value: UnsafeCell<T>,
 }
 
 // SAFETY: the value is only reached through a `RaceGuard`, and at most one
-// guard exists at a time (the `locked` flag, taken with Acquire and given
-// back with Release, orders one holder's accesses before the next's).
+// guard exists at a time (the `SpinLock`, taken with Acquire and given back
+// with Release, orders one holder's accesses before the next's).
 unsafe impl<T: Send> Sync for RaceLock<T> {}
 // SAFETY: as above; moving the lock moves the value.
 unsafe impl<T: Send> Send for RaceLock<T> {}
@@ -26,43 +25,15 @@ unsafe impl<T: Send> Send for RaceLock<T> {}
 impl<T> RaceLock<T> {
     pub fn new(value: T) -> RaceLock<T> {
         RaceLock {
-            locked: AtomicBool::new(false),
+            lock: SpinLock::new(),
             value: UnsafeCell::new(value),
         }
     }
 
     #[inline]
     pub fn lock(&self) -> RaceGuard<'_, T> {
-        if self
-            .locked
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            self.lock_slow();
-        }
+        self.lock.lock();
         RaceGuard { lock: self }
-    }
-
-    #[cold]
-    fn lock_slow(&self) {
-        let mut spins = 0u32;
-        loop {
-            while self.locked.load(Ordering::Relaxed) {
-                spins += 1;
-                if spins < 128 {
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
-            }
-            if self
-                .locked
-                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
-                return;
-            }
-        }
     }
 }
 
@@ -92,7 +63,7 @@ impl<T> DerefMut for RaceGuard<'_, T> {
 impl<T> Drop for RaceGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.lock.locked.store(false, Ordering::Release);
+        self.lock.lock.unlock();
     }
 }
 

@@ -156,8 +156,6 @@ pub struct Model {
     finished: VecDeque<usize>,
     /// Per word, the cells that left it and why.
     gone: AddrMap<usize, Vec<(Rec, Gone)>>,
-    /// Global resets so far.
-    pub resets: u64,
 }
 
 impl Model {
@@ -174,7 +172,6 @@ impl Model {
             reset_pending: false,
             finished: VecDeque::new(),
             gone: AddrMap::default(),
-            resets: 0,
         };
         // TSan's initial thread: slot 0, never used again.
         m.new_thread(None);
@@ -302,7 +299,6 @@ impl Model {
     /// TSan's `DoReset`: every clock, sync object and shadow word cleared,
     /// every slot back in the queue at epoch 0.
     fn global_reset(&mut self) {
-        self.resets += 1;
         self.generation += 1;
         self.slot_epoch.fill(0);
         self.slot_owner.fill(None);

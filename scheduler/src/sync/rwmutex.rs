@@ -96,15 +96,7 @@ macro_rules! rw_lock {
                 keep_frame();
             }
         }
-        crate::race::sync(
-            crate::race::SyncOp::Acquire,
-            &rw.reader_sem as *const _ as usize,
-        );
-        crate::race::sync(
-            crate::race::SyncOp::Acquire,
-            &rw.writer_sem as *const _ as usize,
-        );
-        crate::race::lock_held(rw as *const RWMutex as usize, &rw.race_objs(), true);
+        rw.race_write_locked();
     }};
 }
 
@@ -166,6 +158,21 @@ impl RWMutex {
         crate::race::sync(
             crate::race::SyncOp::Acquire,
             &self.reader_sem as *const _ as usize,
+        );
+        crate::race::lock_held(self as *const RWMutex as usize, &self.race_objs(), true);
+    }
+
+    /// The race detector's view of a write lock just taken (Go's
+    /// `race.Acquire` of both semaphores after `Lock`).
+    #[track_caller]
+    fn race_write_locked(&self) {
+        crate::race::sync(
+            crate::race::SyncOp::Acquire,
+            &self.reader_sem as *const _ as usize,
+        );
+        crate::race::sync(
+            crate::race::SyncOp::Acquire,
+            &self.writer_sem as *const _ as usize,
         );
         crate::race::lock_held(self as *const RWMutex as usize, &self.race_objs(), true);
     }
@@ -266,15 +273,7 @@ impl RWMutex {
             return false;
         }
         drop(off);
-        crate::race::sync(
-            crate::race::SyncOp::Acquire,
-            &self.reader_sem as *const _ as usize,
-        );
-        crate::race::sync(
-            crate::race::SyncOp::Acquire,
-            &self.writer_sem as *const _ as usize,
-        );
-        crate::race::lock_held(self as *const RWMutex as usize, &self.race_objs(), true);
+        self.race_write_locked();
         true
     }
 

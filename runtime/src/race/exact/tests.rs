@@ -1,7 +1,57 @@
 //! The exact detector against reference/race.md §3: each of Go's edges
 //! orders what it should, and nothing else does.
 
+use std::ops::{Deref, DerefMut};
+
 use super::*;
+use crate::race::shadow_table::ShadowTable;
+
+/// The detector with a shadow of its own, as the race detector keeps one.
+#[derive(Default)]
+struct Exact {
+    d: super::Exact,
+    shadow: ShadowTable<Cells>,
+}
+
+impl Deref for Exact {
+    type Target = super::Exact;
+    fn deref(&self) -> &super::Exact {
+        &self.d
+    }
+}
+
+impl DerefMut for Exact {
+    fn deref_mut(&mut self) -> &mut super::Exact {
+        &mut self.d
+    }
+}
+
+impl Exact {
+    fn new() -> Exact {
+        Exact::default()
+    }
+
+    /// A read or write by `t` of `size` bytes at `addr`: the races it
+    /// makes, at most one per earlier access.
+    fn access(
+        &mut self,
+        t: Tid,
+        addr: usize,
+        size: usize,
+        write: bool,
+        atomic: bool,
+        site: u32,
+    ) -> Vec<Race> {
+        let mut races = Vec::new();
+        for (word, mask) in word_masks(addr, size) {
+            let cur = self.d.make(t, mask, write, atomic, site, 0);
+            let cells = self.shadow.get_mut(word);
+            self.d
+                .access_word(cells, word, cur, &mut races, &mut Vec::new());
+        }
+        races
+    }
+}
 
 const X: usize = 0x1000;
 const M: usize = 0x2000;
