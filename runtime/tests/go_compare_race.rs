@@ -5,10 +5,16 @@
 //! under `src/runtime/`), as must the number of reports, their order of
 //! blocks, `Found N data race(s)` and the exit status.
 //!
+//! Each program sleeps between the goroutine's access and main's: no
+//! happens-before edge, but an order in time, so that Go names the two
+//! accesses in the same roles (current, previous) on every run; without
+//! it Go's scheduling decides, and a loaded machine flips them.
+//!
 //! Needs `go` on the PATH with the race runtime (Debian's golang-go has
 //! it); without Go the tests are ignored (see tests/go_compare.rs).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use gort::{new_object, Config, Map, Runtime, Type, WaitGroup};
 
@@ -88,7 +94,10 @@ fn compare(name: &str, go_src: &str, gort: (i32, String)) {
 fn map_write_write_report_matches_go() {
     let src = r#"package main
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 func main() {
 	m := map[int]int{}
@@ -98,6 +107,7 @@ func main() {
 		m[1] = 1
 		wg.Done()
 	}()
+	time.Sleep(100 * time.Millisecond)
 	m[1] = 2
 	wg.Wait()
 }
@@ -111,6 +121,7 @@ func main() {
             m.insert(1, 1);
             w2.done();
         });
+        gort::sleep(Duration::from_millis(100));
         m.insert(1, 2);
         wg.wait();
     });
@@ -123,7 +134,10 @@ func main() {
 fn struct_field_read_write_report_matches_go() {
     let src = r#"package main
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 type S struct{ a, b int }
 
@@ -135,6 +149,7 @@ func main() {
 		_ = s.a
 		wg.Done()
 	}()
+	time.Sleep(100 * time.Millisecond)
 	s.a = 2
 	wg.Wait()
 }
@@ -148,6 +163,7 @@ func main() {
             s.load(0);
             w2.done();
         });
+        gort::sleep(Duration::from_millis(100));
         s.store(0, 2);
         wg.wait();
     });
