@@ -42,8 +42,9 @@ use super::hash::{AddrMap, AddrSet};
 use super::lock::RaceLock;
 use super::lockset::Locksets;
 use super::model::{Gone, Model, Outcome, Rec};
+use super::shadow_cells::CellTable;
 use super::shadow_table::ShadowTable;
-use super::tsan_shadow::Word;
+use super::tsan_shadow::{Cell, Word};
 use super::vclock::Tid;
 use crate::config::RaceOptions;
 
@@ -88,7 +89,6 @@ pub(super) struct WordState {
 pub(super) struct State {
     pub(super) exact: Exact,
     pub(super) model: Model,
-    pub(super) cells: ShadowTable<Word>,
     pub(super) words: ShadowTable<WordState>,
     pub(super) threads: Vec<Thread>,
     pub(super) sites: Vec<Site>,
@@ -115,6 +115,9 @@ pub(super) struct State {
 
 /// The detector of one runtime.
 pub struct Detector {
+    /// The model's cells, read without the lock (`shadow_cells`) and
+    /// written holding it.
+    pub(super) cells: CellTable,
     pub(super) st: RaceLock<State>,
     pub(super) opts: RaceOptions,
     pub(super) out: Output,
@@ -124,10 +127,10 @@ pub struct Detector {
 impl Detector {
     pub fn new(opts: RaceOptions, out: Output, det: bool) -> Detector {
         Detector {
+            cells: CellTable::default(),
             st: RaceLock::new(State {
                 exact: Exact::new(),
                 model: Model::new(opts.history_size),
-                cells: ShadowTable::default(),
                 words: ShadowTable::default(),
                 threads: Vec::new(),
                 sites: Vec::new(),
@@ -152,11 +155,44 @@ impl Detector {
         }
     }
 
+    /// A goroutine's thread id: the low half of `G::race_ctx`, whose high
+    /// half is its model slot and epoch (`publish`).
     fn tid(g: &G) -> Option<Tid> {
-        match g.race_ctx.load(std::sync::atomic::Ordering::Relaxed) {
+        match g.race_ctx.load(std::sync::atomic::Ordering::Relaxed) as u32 {
             0 => None,
-            n => Some((n - 1) as Tid),
+            n => Some(n - 1),
         }
+    }
+
+    /// Keeps `t`'s model slot and epoch in its goroutine, beside its
+    /// thread id, after an operation of `t` that may have changed them:
+    /// `access` reads them there to skip a repeated access without the
+    /// lock. Bit 0 (a cell's mask never has it alone here) marks them set.
+    fn publish(st: &State, g: &G, t: Tid) {
+        let fast = st.model.fast_state(t) | 1;
+        g.race_ctx.store(
+            (fast as u64) << 32 | (t as u64 + 1),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// TSan's `ContainsSameAccess` for every word of `a`, from `g`'s
+    /// published slot and epoch and the lock-free cells: true when each
+    /// word already holds this access, which the detector then skips
+    /// whole, as with the lock (nothing else reads or changes a cell
+    /// holding `g`'s slot and epoch but `g` itself).
+    #[inline]
+    fn repeat_unlocked(&self, ctx: u64, a: &Access) -> bool {
+        let fast = (ctx >> 32) as u32;
+        if fast & 1 == 0 {
+            return false;
+        }
+        let base = fast & !1;
+        let read_bit = Cell::new(0, 0, 0, true, false).0;
+        let atomic_bit = Cell::new(0, 0, 0, false, true).0;
+        let kind = if a.write { 0 } else { read_bit } | if a.atomic { atomic_bit } else { 0 };
+        word_masks(a.addr, a.size)
+            .all(|(word, mask)| self.cells.contains(word, Cell(base | kind | mask as u32)))
     }
 
     /// The recorded stack of the access being made (by the goroutine
@@ -249,13 +285,8 @@ impl Detector {
     /// A global reset in the model: every word's cells go (the exact
     /// detector's memory is unbounded and keeps its own).
     fn clear_after_reset(&self, st: &mut State) {
-        let State {
-            cells,
-            words,
-            model,
-            ..
-        } = st;
-        cells.for_each_mut(|w, c| {
+        let State { words, model, .. } = st;
+        self.cells.for_each_mut(|w, c| {
             if let Some(s) = words.get(w) {
                 model.note_reset(w, c, &s.recs);
             }
@@ -275,6 +306,9 @@ impl RaceHooks for Detector {
                     let pt = parent.and_then(Self::tid);
                     st.model.runtime_start(pt);
                     st.next_id += 1;
+                    if let (Some(p), Some(pt)) = (parent, pt) {
+                        Self::publish(st, p, pt);
+                    }
                 });
             }
             return;
@@ -299,9 +333,10 @@ impl RaceHooks for Detector {
                     .map(|i| (i.creator, i.gopc)),
                 finished: false,
             });
-            child
-                .race_ctx
-                .store(t as u64 + 1, std::sync::atomic::Ordering::Relaxed);
+            Self::publish(st, child, t);
+            if let (Some(p), Some(pt)) = (parent, pt) {
+                Self::publish(st, p, pt);
+            }
         })
     }
 
@@ -350,6 +385,7 @@ impl RaceHooks for Detector {
             if op != SyncOp::Acquire {
                 st.locksets.released(t, addr, site);
             }
+            Self::publish(st, g, t);
         })
     }
 
@@ -360,25 +396,26 @@ impl RaceHooks for Detector {
 
     fn malloc(&self, addr: usize, size: usize) {
         self.with(|st| {
-            st.cells.clear(addr, addr + size, |_, _| {});
+            self.cells.clear(addr, addr + size);
             st.words.clear(addr, addr + size, |_, _| {});
         })
     }
 
     fn access(&self, g: &G, a: Access) -> Verdict {
-        let Some(t) = Self::tid(g) else {
+        let ctx = g.race_ctx.load(std::sync::atomic::Ordering::Relaxed);
+        let Some(t) = (ctx as u32).checked_sub(1) else {
             return Verdict::Go;
         };
+        if self.repeat_unlocked(ctx, &a) {
+            return Verdict::Go;
+        }
         let mut st = self.st.lock();
         let st = &mut *st;
         let mut site_id = None;
         let mut halt = false;
         for (word, mask) in word_masks(a.addr, a.size) {
-            if st
-                .cells
-                .get(word)
-                .is_some_and(|c| st.model.repeat(c, t, mask, a.write, a.atomic))
-            {
+            let mut cells = self.cells.load(word).unwrap_or_default();
+            if st.model.repeat(&cells, t, mask, a.write, a.atomic) {
                 continue;
             }
             let site = match site_id {
@@ -388,7 +425,6 @@ impl RaceHooks for Detector {
                     *site_id.insert(Self::site(st, t, &a, stack))
                 }
             };
-            let cells = st.cells.get_mut(word);
             let w = st.words.get_mut(word);
             let locks = st.locksets.current(t);
             let cur_access = st.exact.make(t, mask, a.write, a.atomic, site, locks);
@@ -400,11 +436,19 @@ impl RaceHooks for Detector {
             // (an access it thinks ordered after them replaces them).
             let held: Vec<bool> = races
                 .iter()
-                .map(|r| Model::holds(cells, &w.recs, r.prev.tid, r.prev.site))
+                .map(|r| Model::holds(&cells, &w.recs, r.prev.tid, r.prev.site))
                 .collect();
-            let outcome =
-                st.model
-                    .access(cells, &mut w.recs, t, word, mask, a.write, a.atomic, site);
+            let outcome = st.model.access(
+                &mut cells,
+                &mut w.recs,
+                t,
+                word,
+                mask,
+                a.write,
+                a.atomic,
+                site,
+            );
+            self.cells.store(word, cells);
             if st.model.take_reset() {
                 self.clear_after_reset(st);
             }
@@ -482,6 +526,7 @@ impl RaceHooks for Detector {
                 self.emit(st, &text);
             }
         }
+        Self::publish(st, g, t);
         if halt {
             Verdict::Halt(self.opts.exitcode)
         } else {

@@ -406,6 +406,16 @@ impl Model {
         }
     }
 
+    /// `t`'s slot and epoch as a cell's bits 8-29 (TSan's `fast_state`),
+    /// for the detector's lock-free `ContainsSameAccess`. Only `t`'s own
+    /// operations change them (a preempted goroutine keeps recording
+    /// under its old slot until its next `SlotLock`, a global reset
+    /// leaves them until then too), so the goroutine can keep a copy.
+    pub fn fast_state(&self, t: Tid) -> u32 {
+        let th = &self.threads[self.of_tid[t as usize]];
+        Cell::new(0, th.sid, th.epoch, false, false).0
+    }
+
     /// TSan's `ContainsSameAccess`: `t` made this very access before
     /// (same slot and epoch, bytes and kind) and it is still in a cell.
     /// TSan skips it whole; so does the detector, exact half included
