@@ -37,7 +37,7 @@ use gort_scheduler::config::Output;
 use gort_scheduler::race::{Access, RaceHooks, RuntimeFn, SyncOp, Verdict};
 use gort_scheduler::G;
 
-use super::exact::{word_masks, Cells, Exact};
+use super::exact::{self, word_masks, Cells, Exact};
 use super::hash::{AddrMap, AddrSet};
 use super::lock::RaceLock;
 use super::lockset::Locksets;
@@ -75,14 +75,29 @@ pub(super) struct Site {
 }
 
 /// What both detectors keep about one 8-byte word beside the model's
-/// four cells: the exact detector's accesses and the records of the
-/// cells. The cells are a table of their own: 16 bytes a word, all that a
-/// repeated access (most accesses of a loop) reads, so a large map's
-/// cells stay in cache; the rest is read when an access is new.
+/// four cells: the exact detector's accesses, which also say which
+/// access each of the model's cells records (`Cells::rec_of`). The cells
+/// are a table of their own (`shadow_cells`): 16 bytes a word, all that a
+/// repeated access reads. This is read when an access is new: one cache
+/// line, as the first access of a word (a large map's insert) misses.
 #[derive(Clone, Default)]
+#[repr(align(64))]
 pub(super) struct WordState {
     pub(super) exact: Cells,
-    pub(super) recs: [Rec; 4],
+}
+
+const _: () = assert!(std::mem::size_of::<WordState>() == 64);
+
+/// The model's record of the access in a cell, from the word's accesses.
+fn rec_of(exact: &Cells) -> impl Fn(Cell) -> Option<Rec> + '_ {
+    |c| {
+        exact.rec_of(c.0).map(|a| Rec {
+            tid: a.tid,
+            part: a.part,
+            site: a.site,
+            write: a.write,
+        })
+    }
 }
 
 /// What the detector has learnt so far; under `Detector::st`.
@@ -288,11 +303,11 @@ impl Detector {
         let State { words, model, .. } = st;
         self.cells.for_each_mut(|w, c| {
             if let Some(s) = words.get(w) {
-                model.note_reset(w, c, &s.recs);
+                model.note_reset(w, c, rec_of(&s.exact));
             }
             *c = Word::default();
         });
-        words.for_each_mut(|_, s| s.recs = Default::default());
+        words.for_each_mut(|_, s| s.exact.forget_model_cells());
     }
 }
 
@@ -427,20 +442,20 @@ impl RaceHooks for Detector {
             };
             let w = st.words.get_mut(word);
             let locks = st.locksets.current(t);
-            let cur_access = st.exact.make(t, mask, a.write, a.atomic, site, locks);
+            let mut cur_access = st.exact.make(t, mask, a.write, a.atomic, site, locks);
             let mut races = Vec::new();
             let mut ordered = Vec::new();
             st.exact
-                .access_word(&mut w.exact, word, cur_access, &mut races, &mut ordered);
+                .check(&w.exact, word, cur_access, &mut races, &mut ordered);
             // Which earlier accesses the model still held before this one
             // (an access it thinks ordered after them replaces them).
             let held: Vec<bool> = races
                 .iter()
-                .map(|r| Model::holds(&cells, &w.recs, r.prev.tid, r.prev.site))
+                .map(|r| Model::holds(&cells, rec_of(&w.exact), r.prev.tid, r.prev.site))
                 .collect();
-            let outcome = st.model.access(
+            let (outcome, stored) = st.model.access(
                 &mut cells,
-                &mut w.recs,
+                rec_of(&w.exact),
                 t,
                 word,
                 mask,
@@ -448,6 +463,11 @@ impl RaceHooks for Detector {
                 a.atomic,
                 site,
             );
+            if let Some((cell, rec)) = stored {
+                cur_access.cell = cell.0;
+                cur_access.part = rec.part;
+            }
+            exact::record(&mut w.exact, cur_access, |c| cells.contains(&Cell(c)));
             self.cells.store(word, cells);
             if st.model.take_reset() {
                 self.clear_after_reset(st);

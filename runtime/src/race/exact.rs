@@ -48,8 +48,61 @@ pub struct Access {
     /// The caller's name for where the access was made (a stack id).
     pub site: u32,
     /// The caller's name for the locks held when it was made (a lockset
-    /// id; 0 when the caller keeps none).
+    /// id, below `MAX_LOCKSETS`; 0 when the caller keeps none).
     pub locks: u32,
+    /// The model's shadow cell that records this same access (its bits,
+    /// 0 if the model stored none) and the trace part it was traced in:
+    /// what TSan would restore its stack from. The model finds a cell's
+    /// access here (`Cells::rec_of`) rather than keeping a record per cell.
+    pub cell: u32,
+    pub part: u32,
+}
+
+/// Lockset ids an access can carry (22 bits of its packed form).
+pub const MAX_LOCKSETS: u32 = 1 << 22;
+
+/// An access as a word's list keeps it: 24 bytes, so that a word's first
+/// two accesses and the list's length fit in one cache line with the
+/// pointer to the rest (a large map's inserts write each word once, and
+/// each word's record is a cache miss).
+#[derive(Clone, Copy, Default)]
+struct Stored {
+    tid: Tid,
+    /// The thread's epoch; epochs past `u32::MAX` stop the detector
+    /// (`make`).
+    epoch: u32,
+    site: u32,
+    cell: u32,
+    part: u32,
+    /// Bits 0-7 the mask, 8 write, 9 atomic, 10-31 the lockset.
+    meta: u32,
+}
+
+impl Stored {
+    fn pack(a: Access) -> Stored {
+        Stored {
+            tid: a.tid,
+            epoch: a.epoch as u32,
+            site: a.site,
+            cell: a.cell,
+            part: a.part,
+            meta: a.mask as u32 | (a.write as u32) << 8 | (a.atomic as u32) << 9 | a.locks << 10,
+        }
+    }
+
+    fn unpack(self) -> Access {
+        Access {
+            tid: self.tid,
+            epoch: self.epoch as u64,
+            write: self.meta & 1 << 8 != 0,
+            atomic: self.meta & 1 << 9 != 0,
+            mask: self.meta as u8,
+            site: self.site,
+            locks: self.meta >> 10,
+            cell: self.cell,
+            part: self.part,
+        }
+    }
 }
 
 /// A race: the access just made and an earlier one it races with, on the
@@ -143,22 +196,35 @@ impl Exact {
         site: u32,
         locks: u32,
     ) -> Access {
+        let epoch = self.clocks[t as usize].get(t);
+        // Limits of the packed form a word keeps: far beyond a simulated
+        // program (4 billion releases by one goroutine, 4 million distinct
+        // sets of held locks), and stopping beats a wrong verdict.
+        assert!(
+            epoch <= u32::MAX as u64,
+            "race detector: goroutine made more than 2^32 releases"
+        );
+        assert!(
+            locks < MAX_LOCKSETS,
+            "race detector: more than 2^22 distinct sets of held locks"
+        );
         Access {
             tid: t,
-            epoch: self.clocks[t as usize].get(t),
+            epoch,
             write,
             atomic,
             mask,
             site,
             locks,
+            cell: 0,
+            part: 0,
         }
     }
 
     /// Access `cur` to the word at `word`, whose accesses so far are
     /// `cells` (kept by the caller: the detector keeps them beside the
-    /// model's shadow of the same word). The races go to `races`; the
-    /// conflicting earlier accesses that happen before it (no race, but
-    /// the detector asks what ordered them) to `ordered`.
+    /// model's shadow of the same word): `check`, then `record` with no
+    /// model cell to keep.
     pub fn access_word(
         &self,
         cells: &mut Cells,
@@ -167,21 +233,29 @@ impl Exact {
         races: &mut Vec<Race>,
         ordered: &mut Vec<Access>,
     ) {
+        self.check(cells, word, cur, races, ordered);
+        record(cells, cur, |_| false);
+    }
+
+    /// The races access `cur` to the word at `word` makes with the
+    /// word's accesses so far, `cells` (to `races`), and the conflicting
+    /// earlier accesses that happen before it (no race, but the detector
+    /// asks what ordered them; to `ordered`).
+    pub fn check(
+        &self,
+        cells: &Cells,
+        word: usize,
+        cur: Access,
+        races: &mut Vec<Race>,
+        ordered: &mut Vec<Access>,
+    ) {
         let clock = &self.clocks[cur.tid as usize];
-        // The same access again, with nothing in between (same thread and
-        // epoch, bytes and kind, or a read after such a write, as the
-        // word's last access): it races with exactly what the first did,
-        // and those races were found then.
-        if cells.last().is_some_and(|p| {
-            p.tid == cur.tid
-                && p.epoch == cur.epoch
-                && p.mask == cur.mask
-                && p.atomic == cur.atomic
-                && (p.write || !cur.write)
-        }) {
+        // The same access again, with nothing in between: it races with
+        // exactly what the first did, and those races were found then.
+        if cells.last().is_some_and(|p| same_again(p, &cur)) {
             return;
         }
-        for &prev in cells.iter() {
+        for prev in cells.iter().map(|s| s.unpack()) {
             let conflict = prev.tid != cur.tid
                 && prev.mask & cur.mask != 0
                 && (prev.write || cur.write)
@@ -202,14 +276,39 @@ impl Exact {
                 });
             }
         }
-        cells.retain(|p| {
-            !(p.tid == cur.tid
-                && p.mask & !cur.mask == 0
-                && (cur.write || !p.write)
-                && (!cur.atomic || p.atomic))
-        });
-        cells.push(cur);
     }
+}
+
+/// Whether `cur` is the word's last access `p` made again (same thread
+/// and epoch, bytes and kind, or a read after such a write).
+fn same_again(p: &Stored, cur: &Access) -> bool {
+    let p = p.unpack();
+    p.tid == cur.tid
+        && p.epoch == cur.epoch
+        && p.mask == cur.mask
+        && p.atomic == cur.atomic
+        && (p.write || !cur.write)
+}
+
+/// Adds access `cur` to a word's accesses, dropping those it makes
+/// redundant: earlier accesses of the same thread whose bytes it covers
+/// and that are no stronger (anything that races with such an access
+/// races with `cur` too), unless the model still holds one in a cell
+/// (`keep_cell` of its cell), whose stack a report may need. The same
+/// access again adds nothing, unless the model recorded it anew.
+pub fn record(cells: &mut Cells, cur: Access, keep_cell: impl Fn(u32) -> bool) {
+    if cur.cell == 0 && cells.last().is_some_and(|p| same_again(p, &cur)) {
+        return;
+    }
+    cells.retain(|p| {
+        let p = p.unpack();
+        !(p.tid == cur.tid
+            && p.mask & !cur.mask == 0
+            && (cur.write || !p.write)
+            && (!cur.atomic || p.atomic))
+            || (p.cell != 0 && keep_cell(p.cell))
+    });
+    cells.push(Stored::pack(cur));
 }
 
 /// The 8-byte words an access of `size` bytes at `addr` touches, each
@@ -224,35 +323,34 @@ pub fn word_masks(addr: usize, size: usize) -> impl Iterator<Item = (usize, u8)>
 }
 
 /// A word's accesses: the first two inline (most words never have more),
-/// the rest spilled to the heap.
+/// the rest spilled to the heap. 64 bytes.
 #[derive(Clone, Default)]
 pub struct Cells {
-    n: u8,
-    inline: [Access; 2],
-    /// Boxed so that the field is one word: most words never spill, and
-    /// a word's shadow stays within one cache line.
+    inline: [Stored; 2],
+    /// Boxed so that the field is one word: most words never spill.
     #[allow(clippy::box_collection)]
-    spill: Option<Box<Vec<Access>>>,
+    spill: Option<Box<Vec<Stored>>>,
+    n: u8,
 }
 
 impl Cells {
-    fn spilled(&self) -> &[Access] {
+    fn spill(&self) -> &[Stored] {
         self.spill.as_deref().map_or(&[], |v| v.as_slice())
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Access> {
+    fn iter(&self) -> impl Iterator<Item = &Stored> {
         self.inline[..(self.n as usize).min(2)]
             .iter()
-            .chain(self.spilled().iter())
+            .chain(self.spill().iter())
     }
 
-    fn last(&self) -> Option<&Access> {
-        self.spilled()
+    fn last(&self) -> Option<&Stored> {
+        self.spill()
             .last()
             .or_else(|| self.inline[..(self.n as usize).min(2)].last())
     }
 
-    fn push(&mut self, a: Access) {
+    fn push(&mut self, a: Stored) {
         if (self.n as usize) < 2 {
             self.inline[self.n as usize] = a;
             self.n += 1;
@@ -261,7 +359,7 @@ impl Cells {
         }
     }
 
-    fn retain(&mut self, mut keep: impl FnMut(&Access) -> bool) {
+    fn retain(&mut self, mut keep: impl FnMut(&Stored) -> bool) {
         if self.spill.is_none() {
             let mut k = 0;
             for i in 0..self.n as usize {
@@ -273,10 +371,38 @@ impl Cells {
             self.n = k as u8;
             return;
         }
-        let all: Vec<Access> = self.iter().copied().filter(|a| keep(a)).collect();
+        let all: Vec<Stored> = self.iter().copied().filter(|a| keep(a)).collect();
         *self = Cells::default();
         for a in all {
             self.push(a);
+        }
+    }
+
+    /// The latest access the model recorded in cell `cell` (its bits),
+    /// if the word still has it.
+    pub fn rec_of(&self, cell: u32) -> Option<Access> {
+        if cell == 0 {
+            return None;
+        }
+        let mut found = None;
+        for s in self.iter() {
+            if s.cell == cell {
+                found = Some(s.unpack());
+            }
+        }
+        found
+    }
+
+    /// Forgets which model cells hold these accesses (after a global
+    /// reset emptied every cell).
+    pub fn forget_model_cells(&mut self) {
+        for s in self.inline.iter_mut() {
+            s.cell = 0;
+        }
+        if let Some(v) = self.spill.as_mut() {
+            for s in v.iter_mut() {
+                s.cell = 0;
+            }
         }
     }
 }

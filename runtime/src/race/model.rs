@@ -398,11 +398,9 @@ impl Model {
     }
 
     /// Records that `word`'s cells were cleared by a global reset.
-    pub fn note_reset(&mut self, word: usize, cells: &Word, recs: &[Rec; 4]) {
-        for (c, r) in cells.iter().zip(recs.iter()) {
-            if *c != Cell::EMPTY {
-                note_gone(&mut self.gone, word, *r, Gone::GlobalReset);
-            }
+    pub fn note_reset(&mut self, word: usize, cells: &Word, rec_of: impl Fn(Cell) -> Option<Rec>) {
+        for r in cells.iter().filter_map(|&c| rec_of(c)) {
+            note_gone(&mut self.gone, word, r, Gone::GlobalReset);
         }
     }
 
@@ -428,25 +426,27 @@ impl Model {
     }
 
     /// An access of `t` to the bytes `mask` of the word at `word`, whose
-    /// cells and their records the caller keeps. Returns what TSan would
-    /// do with it.
+    /// cells the caller keeps, with the access each cell records
+    /// (`rec_of`: the caller keeps those too). Returns what TSan would do
+    /// with it, and, if it was stored in a cell, that cell and its record
+    /// (the caller keeps them for `rec_of`).
     #[allow(clippy::too_many_arguments)]
     pub fn access(
         &mut self,
         cells: &mut Word,
-        recs: &mut [Rec; 4],
+        rec_of: impl Fn(Cell) -> Option<Rec>,
         t: Tid,
         word: usize,
         mask: u8,
         write: bool,
         atomic: bool,
         site: u32,
-    ) -> Outcome {
+    ) -> (Outcome, Option<(Cell, Rec)>) {
         let i = self.of_tid[t as usize];
         let (sid, epoch) = (self.threads[i].sid, self.threads[i].epoch);
         let cur = Cell::new(mask, sid, epoch, !write, atomic);
         if contains_same_access(cells, cur) {
-            return Outcome::Clean;
+            return (Outcome::Clean, None);
         }
         let n = if self.threads[i].first_access { 2 } else { 1 };
         self.trace(i, n);
@@ -461,22 +461,18 @@ impl Model {
         let pos = (HEADER_EVENTS + th.used) * 8;
         let clock = &th.clock;
         let before = *cells;
-        let before_recs = *recs;
         let racing = check_races(cells, cur, pos, |s| clock[s as usize]);
         match racing {
             Some(old) => {
-                let k = before.iter().position(|&c| c == old).expect("a cell");
-                let prev = before_recs[k];
-                *recs = [Rec::default(); 4];
-                for (c, r) in before.iter().zip(before_recs.iter()) {
-                    if *c != Cell::EMPTY {
-                        note_gone(&mut self.gone, word, *r, Gone::ClearedAfterReport);
-                    }
+                let prev = rec_of(old).expect("the exact detector keeps every cell's access");
+                for r in before.iter().filter_map(|&c| rec_of(c)) {
+                    note_gone(&mut self.gone, word, r, Gone::ClearedAfterReport);
                 }
-                match self.lost(prev) {
+                let outcome = match self.lost(prev) {
                     None => Outcome::Report(prev),
                     Some(l) => Outcome::Dropped(prev, l),
-                }
+                };
+                (outcome, None)
             }
             None => {
                 let k = cells
@@ -485,12 +481,10 @@ impl Model {
                     .position(|(a, b)| a != b)
                     .or_else(|| cells.iter().position(|&c| c == cur))
                     .expect("the access was stored");
-                if before[k] != Cell::EMPTY && before_recs[k].tid != t {
-                    let victim = before_recs[k];
+                if let Some(victim) = rec_of(before[k]).filter(|v| v.tid != t) {
                     note_gone(&mut self.gone, word, victim, Gone::Evicted(rec));
                 }
-                recs[k] = rec;
-                Outcome::Clean
+                (Outcome::Clean, Some((cur, rec)))
             }
         }
     }
@@ -508,10 +502,11 @@ impl Model {
     }
 
     /// Whether a word's cells hold an access of `tid` at `site`.
-    pub fn holds(cells: &Word, recs: &[Rec; 4], tid: Tid, site: u32) -> bool {
-        recs.iter()
-            .zip(cells.iter())
-            .any(|(r, c)| r.tid == tid && r.site == site && *c != Cell::EMPTY)
+    pub fn holds(cells: &Word, rec_of: impl Fn(Cell) -> Option<Rec>, tid: Tid, site: u32) -> bool {
+        cells
+            .iter()
+            .filter_map(|&c| rec_of(c))
+            .any(|r| r.tid == tid && r.site == site)
     }
 
     /// Why `word` no longer holds an access of `tid` at `site`, if known

@@ -252,3 +252,51 @@ fn a_later_covering_access_of_the_same_thread_stands_in_for_the_earlier() {
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].prev.site, 2);
 }
+
+#[test]
+fn an_access_a_model_cell_still_records_is_kept_and_found_by_its_cell() {
+    let mut d = Exact::new();
+    let main = d.go_start(None);
+    let a = d.go_start(Some(main));
+    let mut cells = Cells::default();
+    // a writes the low half, then the whole word: the second covers the
+    // first, which goes unless the model still holds it in a cell.
+    let mut low = d.make(a, 0x0f, true, false, 1, 0);
+    low.cell = 0x11;
+    low.part = 3;
+    record(&mut cells, low, |_| false);
+    let mut whole = d.make(a, 0xff, true, false, 2, 0);
+    whole.cell = 0x22;
+    record(&mut cells, whole, |c| c == 0x11);
+    let found = cells.rec_of(0x11).expect("kept for its cell");
+    assert_eq!((found.site, found.part, found.mask), (1, 3, 0x0f));
+    assert_eq!(cells.rec_of(0x22).map(|a| a.site), Some(2));
+    // Once no cell holds it, the next covering access drops it.
+    let mut again = d.make(a, 0xff, true, false, 3, 0);
+    again.cell = 0x33;
+    record(&mut cells, again, |_| false);
+    assert_eq!(cells.rec_of(0x11), None);
+    assert_eq!(cells.rec_of(0x22), None);
+    assert_eq!(cells.rec_of(0x33).map(|a| a.site), Some(3));
+    // Packing keeps every field.
+    let b = d.go_start(Some(main));
+    let mut r = Vec::new();
+    d.check(
+        &cells,
+        X,
+        d.make(b, 0x01, false, true, 4, 0),
+        &mut r,
+        &mut Vec::new(),
+    );
+    assert_eq!(r.len(), 1);
+    assert_eq!(
+        (
+            r[0].prev.tid,
+            r[0].prev.mask,
+            r[0].prev.write,
+            r[0].prev.atomic,
+            r[0].prev.cell
+        ),
+        (a, 0xff, true, false, 0x33)
+    );
+}
