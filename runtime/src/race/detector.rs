@@ -206,8 +206,13 @@ impl Detector {
         let read_bit = Cell::new(0, 0, 0, true, false).0;
         let atomic_bit = Cell::new(0, 0, 0, false, true).0;
         let kind = if a.write { 0 } else { read_bit } | if a.atomic { atomic_bit } else { 0 };
-        word_masks(a.addr, a.size)
-            .all(|(word, mask)| self.cells.contains(word, Cell(base | kind | mask as u32)))
+        word_masks(a.addr, a.size).all(|(word, mask)| {
+            self.cells.contains_or_prefetch(
+                word,
+                Cell(base | kind | mask as u32),
+                std::mem::size_of::<WordState>(),
+            )
+        })
     }
 
     /// The recorded stack of the access being made (by the goroutine
@@ -441,6 +446,9 @@ impl RaceHooks for Detector {
                 }
             };
             let w = st.words.get_mut(word);
+            let page_base = (w as *const WordState as usize)
+                .wrapping_sub((word >> 3 & 511) * std::mem::size_of::<WordState>());
+            self.cells.set_aux(word, page_base);
             let locks = st.locksets.current(t);
             let mut cur_access = st.exact.make(t, mask, a.write, a.atomic, site, locks);
             let mut races = Vec::new();

@@ -28,7 +28,7 @@
 //! lock; were they not, a bitmap bit could be lost (a word then missed by
 //! `clear`), never memory safety.
 
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::tsan_shadow::{Cell, Word};
@@ -43,6 +43,10 @@ struct Page {
     cells: [[AtomicU32; 4]; PAGE_WORDS],
     /// Bit i: word i's cells may be non-empty.
     touched: [AtomicU64; PAGE_WORDS / 64],
+    /// Where the detector keeps the rest of these words' state (an array
+    /// of `aux_stride`-byte entries), as last told by `set_aux`: only a
+    /// hint for `prefetch`, never dereferenced (it may be stale).
+    aux: AtomicUsize,
 }
 
 struct Region {
@@ -121,11 +125,42 @@ impl CellTable {
     }
 
     /// Whether `cur` is in the cells of `word` (TSan's
-    /// `ContainsSameAccess`), with no lock: see the module comment.
+    /// `ContainsSameAccess`), with no lock: see the module comment. When
+    /// it is not, the access goes on to the detector's lock,
+    /// so the cache lines it will need there (the word's cells and its
+    /// entry in the `aux` array, `aux_stride` bytes each) start loading
+    /// now, together: for a word new to the cache (a large map's insert),
+    /// two misses overlap instead of following each other.
     #[inline]
-    pub fn contains(&self, word: usize, cur: Cell) -> bool {
-        self.load(word)
-            .is_some_and(|w| super::tsan_shadow::contains_same_access(&w, cur))
+    pub fn contains_or_prefetch(&self, word: usize, cur: Cell, aux_stride: usize) -> bool {
+        let (r, p, i) = split(word);
+        let Some(page) = self.page(r, p) else {
+            return false;
+        };
+        if page.touched[i / 64].load(Ordering::Acquire) & 1 << (i % 64) != 0 {
+            let w = load_cells(&page.cells[i]);
+            if super::tsan_shadow::contains_same_access(&w, cur) {
+                return true;
+            }
+        } else {
+            prefetch(page.cells[i].as_ptr() as usize);
+        }
+        let aux = page.aux.load(Ordering::Relaxed);
+        if aux != 0 {
+            prefetch(aux.wrapping_add(i * aux_stride));
+        }
+        false
+    }
+
+    /// Tells where the state beside the cells of `word`'s page is kept
+    /// (the address of the page's first word's entry), for `prefetch`.
+    pub fn set_aux(&self, word: usize, base: usize) {
+        let (r, p, _) = split(word);
+        if let Some(page) = self.page_or_make(r, p) {
+            if page.aux.load(Ordering::Relaxed) != base {
+                page.aux.store(base, Ordering::Relaxed);
+            }
+        }
     }
 
     fn page_or_make(&self, r: usize, p: usize) -> Option<&Page> {
@@ -248,6 +283,20 @@ impl CellTable {
     }
 }
 
+/// Starts loading the cache line at `addr`: a hint that reads nothing
+/// and never faults, so a stale address costs a useless load at most.
+#[inline(always)]
+fn prefetch(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of x86-64; `prefetcht0` accesses no memory
+    // architecturally and cannot fault, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(addr as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
+}
+
 /// Empties words `[from, to)` of `page`, visiting only those whose bit is
 /// set.
 fn clear_page(page: &Page, from: usize, to: usize) {
@@ -319,8 +368,11 @@ mod tests {
         t.store(1 << REGION_SHIFT, cell(9));
         assert_eq!(t.load(0x10_1008), Some(cell(0x10_1008)));
         assert_eq!(t.load(0x20_0000), None);
-        assert!(t.contains(0x10_1008, Cell(0x10_1009)));
-        assert!(!t.contains(0x10_1008, Cell(0x10_1008 + 2)));
+        assert!(t.contains_or_prefetch(0x10_1008, Cell(0x10_1009), 64));
+        assert!(!t.contains_or_prefetch(0x10_1008, Cell(0x10_1008 + 2), 64));
+        // A stale hint is only prefetched, never read.
+        t.set_aux(0x10_1008, 0x8);
+        assert!(!t.contains_or_prefetch(0x10_1010, Cell(1), 64));
         // One word of page 0, all of page 1, two of page 2.
         t.clear(0x10_0ff8, 0x10_2010);
         assert_eq!(t.load(0x10_0ff0), Some(cell(0x10_0ff0)));
