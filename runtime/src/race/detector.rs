@@ -42,8 +42,7 @@ use super::hash::{AddrMap, AddrSet};
 use super::lock::RaceLock;
 use super::lockset::Locksets;
 use super::model::{Gone, Model, Outcome, Rec};
-use super::shadow_cells::CellTable;
-use super::shadow_table::ShadowTable;
+use super::shadow_mem::{ShadowMem, ShadowWriter};
 use super::tsan_shadow::{Cell, Word};
 use super::vclock::Tid;
 use crate::config::RaceOptions;
@@ -74,22 +73,8 @@ pub(super) struct Site {
     pub(super) stack: Option<u32>,
 }
 
-/// What both detectors keep about one 8-byte word beside the model's
-/// four cells: the exact detector's accesses, which also say which
-/// access each of the model's cells records (`Cells::rec_of`). The cells
-/// are a table of their own (`shadow_cells`): 16 bytes a word, all that a
-/// repeated access reads. This is read when an access is new: one cache
-/// line, as the first access of a word (a large map's insert) misses.
-#[derive(Clone, Default)]
-#[repr(align(64))]
-pub(super) struct WordState {
-    pub(super) exact: Cells,
-}
-
-const _: () = assert!(std::mem::size_of::<WordState>() == 64);
-
 /// The model's record of the access in a cell, from the word's accesses.
-fn rec_of(exact: &Cells) -> impl Fn(Cell) -> Option<Rec> + '_ {
+fn rec_of<'a>(exact: &'a Cells<'_>) -> impl Fn(Cell) -> Option<Rec> + 'a {
     |c| {
         exact.rec_of(c.0).map(|a| Rec {
             tid: a.tid,
@@ -104,7 +89,8 @@ fn rec_of(exact: &Cells) -> impl Fn(Cell) -> Option<Rec> + '_ {
 pub(super) struct State {
     pub(super) exact: Exact,
     pub(super) model: Model,
-    pub(super) words: ShadowTable<WordState>,
+    /// The right to change the shadow's words.
+    pub(super) writer: ShadowWriter,
     pub(super) threads: Vec<Thread>,
     pub(super) sites: Vec<Site>,
     pub(super) site_ids: AddrMap<(usize, usize, usize, u32), u32>,
@@ -130,9 +116,9 @@ pub(super) struct State {
 
 /// The detector of one runtime.
 pub struct Detector {
-    /// The model's cells, read without the lock (`shadow_cells`) and
-    /// written holding it.
-    pub(super) cells: CellTable,
+    /// Shadow memory: each word's cells, read without the lock
+    /// (`shadow_mem`), and its accesses, reached through `State::writer`.
+    pub(super) shadow: ShadowMem,
     pub(super) st: RaceLock<State>,
     pub(super) opts: RaceOptions,
     pub(super) out: Output,
@@ -141,12 +127,13 @@ pub struct Detector {
 
 impl Detector {
     pub fn new(opts: RaceOptions, out: Output, det: bool) -> Detector {
+        let (shadow, writer) = ShadowMem::new();
         Detector {
-            cells: CellTable::default(),
+            shadow,
             st: RaceLock::new(State {
                 exact: Exact::new(),
                 model: Model::new(opts.history_size),
-                words: ShadowTable::default(),
+                writer,
                 threads: Vec::new(),
                 sites: Vec::new(),
                 site_ids: AddrMap::default(),
@@ -207,11 +194,8 @@ impl Detector {
         let atomic_bit = Cell::new(0, 0, 0, false, true).0;
         let kind = if a.write { 0 } else { read_bit } | if a.atomic { atomic_bit } else { 0 };
         word_masks(a.addr, a.size).all(|(word, mask)| {
-            self.cells.contains_or_prefetch(
-                word,
-                Cell(base | kind | mask as u32),
-                std::mem::size_of::<WordState>(),
-            )
+            self.shadow
+                .contains_or_prefetch(word, Cell(base | kind | mask as u32))
         })
     }
 
@@ -305,14 +289,12 @@ impl Detector {
     /// A global reset in the model: every word's cells go (the exact
     /// detector's memory is unbounded and keeps its own).
     fn clear_after_reset(&self, st: &mut State) {
-        let State { words, model, .. } = st;
-        self.cells.for_each_mut(|w, c| {
-            if let Some(s) = words.get(w) {
-                model.note_reset(w, c, rec_of(&s.exact));
-            }
+        let State { writer, model, .. } = st;
+        self.shadow.for_each_mut(writer, |w, c, acc| {
+            model.note_reset(w, c, rec_of(acc));
             *c = Word::default();
+            acc.forget_model_cells();
         });
-        words.for_each_mut(|_, s| s.exact.forget_model_cells());
     }
 }
 
@@ -416,8 +398,7 @@ impl RaceHooks for Detector {
 
     fn malloc(&self, addr: usize, size: usize) {
         self.with(|st| {
-            self.cells.clear(addr, addr + size);
-            st.words.clear(addr, addr + size, |_, _| {});
+            self.shadow.clear(&mut st.writer, addr, addr + size);
         })
     }
 
@@ -434,7 +415,7 @@ impl RaceHooks for Detector {
         let mut site_id = None;
         let mut halt = false;
         for (word, mask) in word_masks(a.addr, a.size) {
-            let mut cells = self.cells.load(word).unwrap_or_default();
+            let mut cells = self.shadow.load(word).unwrap_or_default();
             if st.model.repeat(&cells, t, mask, a.write, a.atomic) {
                 continue;
             }
@@ -445,25 +426,24 @@ impl RaceHooks for Detector {
                     *site_id.insert(Self::site(st, t, &a, stack))
                 }
             };
-            let w = st.words.get_mut(word);
-            let page_base = (w as *const WordState as usize)
-                .wrapping_sub((word >> 3 & 511) * std::mem::size_of::<WordState>());
-            self.cells.set_aux(word, page_base);
+            let Some(mut w) = self.shadow.word(&mut st.writer, word) else {
+                continue;
+            };
             let locks = st.locksets.current(t);
             let mut cur_access = st.exact.make(t, mask, a.write, a.atomic, site, locks);
             let mut races = Vec::new();
             let mut ordered = Vec::new();
             st.exact
-                .check(&w.exact, word, cur_access, &mut races, &mut ordered);
+                .check(&w.accesses, word, cur_access, &mut races, &mut ordered);
             // Which earlier accesses the model still held before this one
             // (an access it thinks ordered after them replaces them).
             let held: Vec<bool> = races
                 .iter()
-                .map(|r| Model::holds(&cells, rec_of(&w.exact), r.prev.tid, r.prev.site))
+                .map(|r| Model::holds(&cells, rec_of(&w.accesses), r.prev.tid, r.prev.site))
                 .collect();
             let (outcome, stored) = st.model.access(
                 &mut cells,
-                rec_of(&w.exact),
+                rec_of(&w.accesses),
                 t,
                 word,
                 mask,
@@ -475,8 +455,8 @@ impl RaceHooks for Detector {
                 cur_access.cell = cell.0;
                 cur_access.part = rec.part;
             }
-            exact::record(&mut w.exact, cur_access, |c| cells.contains(&Cell(c)));
-            self.cells.store(word, cells);
+            exact::record(&mut w.accesses, cur_access, |c| cells.contains(&Cell(c)));
+            w.set_cells(cells);
             if st.model.take_reset() {
                 self.clear_after_reset(st);
             }

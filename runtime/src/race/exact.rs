@@ -67,7 +67,8 @@ pub const MAX_LOCKSETS: u32 = 1 << 22;
 /// each word's record is a cache miss).
 #[derive(Clone, Copy, Default)]
 struct Stored {
-    tid: Tid,
+    /// The thread plus one: 0 is an empty place.
+    tid1: u32,
     /// The thread's epoch; epochs past `u32::MAX` stop the detector
     /// (`make`).
     epoch: u32,
@@ -80,8 +81,10 @@ struct Stored {
 
 impl Stored {
     fn pack(a: Access) -> Stored {
+        // 2^31 trace parts of 16,379 events: beyond any run.
+        assert!(a.part & SPILLED == 0, "race detector: trace part overflow");
         Stored {
-            tid: a.tid,
+            tid1: a.tid + 1,
             epoch: a.epoch as u32,
             site: a.site,
             cell: a.cell,
@@ -92,7 +95,7 @@ impl Stored {
 
     fn unpack(self) -> Access {
         Access {
-            tid: self.tid,
+            tid: self.tid1 - 1,
             epoch: self.epoch as u64,
             write: self.meta & 1 << 8 != 0,
             atomic: self.meta & 1 << 9 != 0,
@@ -252,10 +255,10 @@ impl Exact {
         let clock = &self.clocks[cur.tid as usize];
         // The same access again, with nothing in between: it races with
         // exactly what the first did, and those races were found then.
-        if cells.last().is_some_and(|p| same_again(p, &cur)) {
+        if cells.last().is_some_and(|p| same_again(&p, &cur)) {
             return;
         }
-        for prev in cells.iter().map(|s| s.unpack()) {
+        for prev in cells.iter().map(Stored::unpack) {
             let conflict = prev.tid != cur.tid
                 && prev.mask & cur.mask != 0
                 && (prev.write || cur.write)
@@ -297,7 +300,7 @@ fn same_again(p: &Stored, cur: &Access) -> bool {
 /// (`keep_cell` of its cell), whose stack a report may need. The same
 /// access again adds nothing, unless the model recorded it anew.
 pub fn record(cells: &mut Cells, cur: Access, keep_cell: impl Fn(u32) -> bool) {
-    if cur.cell == 0 && cells.last().is_some_and(|p| same_again(p, &cur)) {
+    if cur.cell == 0 && cells.last().is_some_and(|p| same_again(&p, &cur)) {
         return;
     }
     cells.retain(|p| {
@@ -322,60 +325,120 @@ pub fn word_masks(addr: usize, size: usize) -> impl Iterator<Item = (usize, u8)>
     })
 }
 
-/// A word's accesses: the first two inline (most words never have more),
-/// the rest spilled to the heap. 64 bytes.
-#[derive(Clone, Default)]
-pub struct Cells {
-    inline: [Stored; 2],
-    /// Boxed so that the field is one word: most words never spill.
-    #[allow(clippy::box_collection)]
-    spill: Option<Box<Vec<Stored>>>,
-    n: u8,
+/// A word's first two accesses, as the shadow keeps them beside the
+/// model's cells (`shadow_mem`: 48 of the word's 64 bytes). All-zero is
+/// no access. When a word has more, the rest are in `Spills`, and the
+/// first access's part carries `SPILLED`.
+#[derive(Clone, Copy, Default)]
+pub struct Inline([Stored; 2]);
+
+// SAFETY: `Inline` is two `Stored`, plain integers, for which all-zero is
+// a valid value (and means no access).
+unsafe impl super::shadow_mem::ZeroValid for Inline {}
+
+/// Set in the first inline access's part: the word has spilled accesses.
+const SPILLED: u32 = 1 << 31;
+
+/// The accesses beyond their first two, of the words that have more.
+#[derive(Default)]
+pub struct Spills(AddrMap<usize, Vec<Stored>>);
+
+impl Spills {
+    /// Whether no word has spilled accesses.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
-impl Cells {
+/// One word's accesses: its inline pair and, if it spilled, the rest,
+/// in the order they were recorded.
+pub struct Cells<'a> {
+    inline: &'a mut Inline,
+    spills: &'a mut Spills,
+    word: usize,
+}
+
+impl<'a> Cells<'a> {
+    /// The accesses of the word at `word`, kept in `inline` and `spills`.
+    pub fn new(inline: &'a mut Inline, spills: &'a mut Spills, word: usize) -> Cells<'a> {
+        Cells {
+            inline,
+            spills,
+            word,
+        }
+    }
+
+    fn spilled(&self) -> bool {
+        self.inline.0[0].part & SPILLED != 0
+    }
+
     fn spill(&self) -> &[Stored] {
-        self.spill.as_deref().map_or(&[], |v| v.as_slice())
+        if !self.spilled() {
+            return &[];
+        }
+        self.spills.0.get(&self.word).map_or(&[], |v| v.as_slice())
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Stored> {
-        self.inline[..(self.n as usize).min(2)]
+    fn iter(&self) -> impl Iterator<Item = Stored> + '_ {
+        self.inline
+            .0
             .iter()
-            .chain(self.spill().iter())
+            .take_while(|s| s.tid1 != 0)
+            .map(|s| Stored {
+                part: s.part & !SPILLED,
+                ..*s
+            })
+            .chain(self.spill().iter().copied())
     }
 
-    fn last(&self) -> Option<&Stored> {
-        self.spill()
-            .last()
-            .or_else(|| self.inline[..(self.n as usize).min(2)].last())
+    fn last(&self) -> Option<Stored> {
+        if let Some(&s) = self.spill().last() {
+            return Some(s);
+        }
+        let [a, b] = self.inline.0;
+        let s = if b.tid1 != 0 { b } else { a };
+        (s.tid1 != 0).then_some(Stored {
+            part: s.part & !SPILLED,
+            ..s
+        })
     }
 
     fn push(&mut self, a: Stored) {
-        if (self.n as usize) < 2 {
-            self.inline[self.n as usize] = a;
-            self.n += 1;
+        let inl = &mut self.inline.0;
+        if inl[0].tid1 == 0 {
+            inl[0] = a;
+        } else if inl[1].tid1 == 0 {
+            inl[1] = a;
         } else {
-            self.spill.get_or_insert_with(Default::default).push(a);
+            inl[0].part |= SPILLED;
+            self.spills.0.entry(self.word).or_default().push(a);
         }
     }
 
     fn retain(&mut self, mut keep: impl FnMut(&Stored) -> bool) {
-        if self.spill.is_none() {
-            let mut k = 0;
-            for i in 0..self.n as usize {
-                if keep(&self.inline[i]) {
-                    self.inline[k] = self.inline[i];
-                    k += 1;
-                }
+        if !self.spilled() {
+            let [a, b] = self.inline.0;
+            let kept = [a, b].into_iter().filter(|s| s.tid1 != 0 && keep(s));
+            let mut out = [Stored::default(); 2];
+            for (o, s) in out.iter_mut().zip(kept) {
+                *o = s;
             }
-            self.n = k as u8;
+            self.inline.0 = out;
             return;
         }
-        let all: Vec<Stored> = self.iter().copied().filter(|a| keep(a)).collect();
-        *self = Cells::default();
+        let all: Vec<Stored> = self.iter().filter(|a| keep(a)).collect();
+        self.clear();
         for a in all {
             self.push(a);
         }
+    }
+
+    /// Forgets every access (the word's memory was allocated anew).
+    pub fn clear(&mut self) {
+        if self.spilled() {
+            self.spills.0.remove(&self.word);
+        }
+        *self.inline = Inline::default();
     }
 
     /// The latest access the model recorded in cell `cell` (its bits),
@@ -384,24 +447,23 @@ impl Cells {
         if cell == 0 {
             return None;
         }
-        let mut found = None;
-        for s in self.iter() {
-            if s.cell == cell {
-                found = Some(s.unpack());
-            }
-        }
-        found
+        self.iter()
+            .filter(|s| s.cell == cell)
+            .last()
+            .map(Stored::unpack)
     }
 
     /// Forgets which model cells hold these accesses (after a global
     /// reset emptied every cell).
     pub fn forget_model_cells(&mut self) {
-        for s in self.inline.iter_mut() {
+        for s in self.inline.0.iter_mut() {
             s.cell = 0;
         }
-        if let Some(v) = self.spill.as_mut() {
-            for s in v.iter_mut() {
-                s.cell = 0;
+        if self.spilled() {
+            if let Some(v) = self.spills.0.get_mut(&self.word) {
+                for s in v.iter_mut() {
+                    s.cell = 0;
+                }
             }
         }
     }

@@ -13,8 +13,7 @@ mod lock;
 pub mod lockset;
 pub mod model;
 mod report;
-mod shadow_cells;
-mod shadow_table;
+mod shadow_mem;
 pub mod tsan_shadow;
 pub mod vclock;
 

@@ -4,13 +4,13 @@
 use std::ops::{Deref, DerefMut};
 
 use super::*;
-use crate::race::shadow_table::ShadowTable;
 
 /// The detector with a shadow of its own, as the race detector keeps one.
 #[derive(Default)]
 struct Exact {
     d: super::Exact,
-    shadow: ShadowTable<Cells>,
+    shadow: std::collections::HashMap<usize, Inline>,
+    spills: Spills,
 }
 
 impl Deref for Exact {
@@ -45,9 +45,10 @@ impl Exact {
         let mut races = Vec::new();
         for (word, mask) in word_masks(addr, size) {
             let cur = self.d.make(t, mask, write, atomic, site, 0);
-            let cells = self.shadow.get_mut(word);
+            let mut cells =
+                Cells::new(self.shadow.entry(word).or_default(), &mut self.spills, word);
             self.d
-                .access_word(cells, word, cur, &mut races, &mut Vec::new());
+                .access_word(&mut cells, word, cur, &mut races, &mut Vec::new());
         }
         races
     }
@@ -258,7 +259,8 @@ fn an_access_a_model_cell_still_records_is_kept_and_found_by_its_cell() {
     let mut d = Exact::new();
     let main = d.go_start(None);
     let a = d.go_start(Some(main));
-    let mut cells = Cells::default();
+    let (mut inline, mut spills) = (Inline::default(), Spills::default());
+    let mut cells = Cells::new(&mut inline, &mut spills, X);
     // a writes the low half, then the whole word: the second covers the
     // first, which goes unless the model still holds it in a cell.
     let mut low = d.make(a, 0x0f, true, false, 1, 0);

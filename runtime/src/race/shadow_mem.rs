@@ -1,0 +1,495 @@
+//! Shadow memory: for each 8-byte word of the program's memory, one
+//! cache line holding what both detectors remember of it, at a place
+//! computed from its address, as TSan's shadow is:
+//!
+//! - the model's four shadow cells (TSan's 32-bit cells, 16 bytes),
+//!   atomics that anyone may read without the detector's lock;
+//! - the exact detector's first two accesses of the word (48 bytes,
+//!   `exact::Inline`; a word with more keeps the rest in the writer's
+//!   `Spills`), which also say which access each cell records.
+//!
+//! Reading the cells without the lock is what makes a repeated access
+//! cheap: TSan's `ContainsSameAccess` (the same goroutine, slot, epoch,
+//! bytes and kind already in a cell: most accesses of a loop) is decided
+//! from the word's cells and the goroutine's own slot and epoch alone
+//! (`Detector::access`). An access that is not a repeat needs the whole
+//! line under the lock; the lock-free check starts loading it first, and
+//! a word new to the cache (a large map's insert) is then one miss.
+//!
+//! Layout: a two-level radix over 48-bit addresses, 64 MiB regions (the
+//! heap's arena size) of 4 KiB pages, a page being 512 lines and a bitmap
+//! of the words written since they were last cleared: a word whose bit is
+//! clear is all empty and is not read, and clearing a new allocation's
+//! range (`clear`, for `racemalloc`) touches only the words that were
+//! written. Regions and pages are made when first written and live as
+//! long as the table, 8 bytes of shadow per byte of memory the program
+//! touched: readers hold no lock, so nothing they can reach is freed
+//! before the table is.
+//!
+//! Cells and bitmaps are atomics: a reader racing a writer sees each cell
+//! before or after the write, never a torn one, so a cell it finds equal
+//! to its access held that access at that moment (a word's bit is set
+//! with Release before its cells are written and cleared with Release
+//! after they were emptied, and read with Acquire). As with TSan's
+//! shadow, a goroutine that reaches memory through no synchronisation at
+//! all (a racy publication, in parallel mode) may see its cells as they
+//! were before they were last cleared; in deterministic mode one
+//! goroutine runs at a time and every switch synchronises, so the reads
+//! see exactly what the lock would. The exact detector's part is reached
+//! only through the table's one `ShadowWriter` (which the detector keeps
+//! under its lock), by `&mut`: one writer at a time, by construction.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use super::exact::{Cells, Inline, Spills};
+use super::tsan_shadow::{Cell, Word};
+
+const REGION_SHIFT: u32 = 26;
+const REGIONS: usize = 1 << (48 - REGION_SHIFT);
+const PAGE_SHIFT: u32 = 12;
+const PAGES_PER_REGION: usize = 1 << (REGION_SHIFT - PAGE_SHIFT);
+const PAGE_WORDS: usize = 1 << (PAGE_SHIFT - 3);
+
+/// Types whose all-zero bit pattern is a valid value, so that shadow
+/// pages can come zeroed from the allocator.
+///
+/// # Safety
+/// All-zero bits must be a valid value of the type.
+pub unsafe trait ZeroValid {}
+
+/// Compiles only for a `ZeroValid` type.
+fn zero_valid<T: ZeroValid>() {}
+
+/// One word's line.
+#[repr(C, align(64))]
+struct Entry {
+    cells: [AtomicU32; 4],
+    /// Only through the `ShadowWriter` (`ShadowMem::word`).
+    accesses: UnsafeCell<Inline>,
+}
+
+const _: () = assert!(std::mem::size_of::<Entry>() == 64);
+
+struct Page {
+    entries: [Entry; PAGE_WORDS],
+    /// Bit i: word i may be non-empty.
+    touched: [AtomicU64; PAGE_WORDS / 64],
+}
+
+struct Region {
+    pages: [AtomicPtr<Page>; PAGES_PER_REGION],
+}
+
+/// Zeroed heap memory for a `T` whose parts are all valid when zero.
+///
+/// # Safety
+/// The all-zero bit pattern must be a valid `T`.
+unsafe fn zeroed_box<T>() -> Box<T> {
+    // SAFETY: the caller guarantees all-zero is a valid T.
+    unsafe { Box::<T>::new_zeroed().assume_init() }
+}
+
+/// The shadow of the whole address space.
+pub struct ShadowMem {
+    regions: Box<[AtomicPtr<Region>]>,
+    /// Indices of the regions made, for walking and freeing them.
+    made: Mutex<Vec<usize>>,
+    /// Which `ShadowWriter` belongs to this table.
+    id: u64,
+}
+
+/// The right to change a table's words (one per table, from `new`), and
+/// the accesses of its words that have more than two.
+pub struct ShadowWriter {
+    id: u64,
+    spills: Spills,
+}
+
+#[cfg(test)]
+impl ShadowWriter {
+    fn spills_is_empty(&self) -> bool {
+        self.spills.is_empty()
+    }
+}
+
+/// One word, reached through the writer: its cells and its accesses.
+pub struct WordMut<'a> {
+    cells: &'a [AtomicU32; 4],
+    pub accesses: Cells<'a>,
+}
+
+impl WordMut<'_> {
+    /// Sets the word's cells.
+    pub fn set_cells(&self, w: Word) {
+        for (a, c) in self.cells.iter().zip(w) {
+            a.store(c.0, Ordering::Relaxed);
+        }
+    }
+}
+
+#[inline]
+fn split(word: usize) -> (usize, usize, usize) {
+    (
+        word >> REGION_SHIFT,
+        (word >> PAGE_SHIFT) & (PAGES_PER_REGION - 1),
+        (word >> 3) & (PAGE_WORDS - 1),
+    )
+}
+
+fn load_cells(c: &[AtomicU32; 4]) -> Word {
+    c.each_ref().map(|x| Cell(x.load(Ordering::Relaxed)))
+}
+
+impl ShadowMem {
+    /// A table and its one writer.
+    pub fn new() -> (ShadowMem, ShadowWriter) {
+        static IDS: AtomicU64 = AtomicU64::new(0);
+        let id = IDS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: a null AtomicPtr is all-zero bits. The 32 MiB of
+        // pointers come zeroed from the allocator (calloc, untouched
+        // pages), so a table costs only the regions it uses.
+        let regions =
+            unsafe { Box::<[AtomicPtr<Region>]>::new_zeroed_slice(REGIONS).assume_init() };
+        (
+            ShadowMem {
+                regions,
+                made: Mutex::new(Vec::new()),
+                id,
+            },
+            ShadowWriter {
+                id,
+                spills: Spills::default(),
+            },
+        )
+    }
+
+    #[inline]
+    fn page(&self, r: usize, p: usize) -> Option<&Page> {
+        let region = self.regions.get(r)?.load(Ordering::Acquire);
+        // SAFETY: a region, once published (Release, after it was made),
+        // is freed only when the table is dropped, and `&self` outlives
+        // the reference.
+        let region = unsafe { region.as_ref() }?;
+        let page = region.pages[p].load(Ordering::Acquire);
+        // SAFETY: as for regions: pages are freed only with the table.
+        // Through `&Page` other threads touch only atomics; `accesses`
+        // is reached only with the writer (`word`).
+        unsafe { page.as_ref() }
+    }
+
+    /// The cells of the word at `word` (8-aligned); None when they are
+    /// all empty. A word whose bit is clear costs no read of its line.
+    #[inline]
+    pub fn load(&self, word: usize) -> Option<Word> {
+        let (r, p, i) = split(word);
+        let page = self.page(r, p)?;
+        if page.touched[i / 64].load(Ordering::Acquire) & 1 << (i % 64) == 0 {
+            return None;
+        }
+        Some(load_cells(&page.entries[i].cells))
+    }
+
+    /// Whether `cur` is in the cells of `word` (TSan's
+    /// `ContainsSameAccess`), with no lock: see the module comment. When
+    /// it is not, the access goes on to the detector's lock, so the
+    /// word's line starts loading now (for a new word, before anything
+    /// else the lock's path does).
+    #[inline]
+    pub fn contains_or_prefetch(&self, word: usize, cur: Cell) -> bool {
+        let (r, p, i) = split(word);
+        let Some(page) = self.page(r, p) else {
+            return false;
+        };
+        let e = &page.entries[i];
+        if page.touched[i / 64].load(Ordering::Acquire) & 1 << (i % 64) != 0 {
+            if super::tsan_shadow::contains_same_access(&load_cells(&e.cells), cur) {
+                return true;
+            }
+        } else {
+            prefetch(e as *const Entry as usize);
+        }
+        false
+    }
+
+    fn page_or_make(&self, r: usize, p: usize) -> Option<&Page> {
+        if let Some(page) = self.page(r, p) {
+            return Some(page);
+        }
+        let slot = self.regions.get(r)?;
+        let mut region = slot.load(Ordering::Acquire);
+        if region.is_null() {
+            // SAFETY: a Region is an array of atomic pointers: all-zero is
+            // every page absent.
+            let fresh = Box::into_raw(unsafe { zeroed_box::<Region>() });
+            match slot.compare_exchange(
+                std::ptr::null_mut(),
+                fresh,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    region = fresh;
+                    self.made.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+                }
+                Err(other) => {
+                    // SAFETY: `fresh` was never published.
+                    drop(unsafe { Box::from_raw(fresh) });
+                    region = other;
+                }
+            }
+        }
+        // SAFETY: published regions live as long as the table.
+        let region = unsafe { &*region };
+        let slot = &region.pages[p];
+        zero_valid::<Inline>();
+        // SAFETY: a Page is atomics and `Inline`s (`ZeroValid`): all-zero
+        // is every word empty.
+        let fresh = Box::into_raw(unsafe { zeroed_box::<Page>() });
+        let page = match slot.compare_exchange(
+            std::ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => fresh,
+            Err(other) => {
+                // SAFETY: `fresh` was never published.
+                drop(unsafe { Box::from_raw(fresh) });
+                other
+            }
+        };
+        // SAFETY: published pages live as long as the table.
+        Some(unsafe { &*page })
+    }
+
+    /// The word at `word`, to read and change, its page made if need be.
+    /// None beyond 48-bit user addresses, where no Linux x86-64 or arm64
+    /// process makes an access.
+    ///
+    /// # Panics
+    /// If `w` is another table's writer.
+    #[inline]
+    pub fn word<'a>(&'a self, w: &'a mut ShadowWriter, word: usize) -> Option<WordMut<'a>> {
+        assert_eq!(w.id, self.id, "a shadow table's own writer");
+        let (r, p, i) = split(word);
+        let page = self.page_or_make(r, p)?;
+        let bits = &page.touched[i / 64];
+        let b = bits.load(Ordering::Relaxed);
+        if b & 1 << (i % 64) == 0 {
+            bits.store(b | 1 << (i % 64), Ordering::Release);
+        }
+        let e = &page.entries[i];
+        // SAFETY: `accesses` is reached only here and in `clear` and
+        // `for_each_mut`, each holding the table's one writer by `&mut`
+        // for as long as the reference lives: no other reference to it
+        // exists. Readers without the writer touch only the atomics.
+        let inline = unsafe { &mut *e.accesses.get() };
+        Some(WordMut {
+            cells: &e.cells,
+            accesses: Cells::new(inline, &mut w.spills, word & !7),
+        })
+    }
+
+    /// Empties every word of `[lo, hi)` (a new allocation).
+    pub fn clear(&self, w: &mut ShadowWriter, lo: usize, hi: usize) {
+        assert_eq!(w.id, self.id, "a shadow table's own writer");
+        let lo = lo & !7;
+        if hi <= lo {
+            return;
+        }
+        let mut page_no = lo >> PAGE_SHIFT;
+        let last = (hi - 1) >> PAGE_SHIFT;
+        while page_no <= last {
+            let base = page_no << PAGE_SHIFT;
+            page_no += 1;
+            let (r, p, _) = split(base);
+            let Some(page) = self.page(r, p) else {
+                continue;
+            };
+            let from = (lo.max(base) - base) >> 3;
+            let to = ((hi.min(base + (PAGE_WORDS << 3)) - base + 7) >> 3).min(PAGE_WORDS);
+            for (k, bits) in page.touched.iter().enumerate() {
+                let (wlo, whi) = (k * 64, k * 64 + 64);
+                if whi <= from || wlo >= to {
+                    continue;
+                }
+                let mut range = !0u64;
+                if from > wlo {
+                    range &= !0u64 << (from - wlo);
+                }
+                if to < whi {
+                    range &= (1u64 << (to - wlo)) - 1;
+                }
+                let b = bits.load(Ordering::Relaxed);
+                let hit = b & range;
+                let mut left = hit;
+                while left != 0 {
+                    let i = wlo + left.trailing_zeros() as usize;
+                    left &= left - 1;
+                    let e = &page.entries[i];
+                    for c in &e.cells {
+                        c.store(0, Ordering::Relaxed);
+                    }
+                    // SAFETY: as in `word`: the writer is held by `&mut`.
+                    let inline = unsafe { &mut *e.accesses.get() };
+                    Cells::new(inline, &mut w.spills, base + i * 8).clear();
+                }
+                if hit != 0 {
+                    bits.store(b & !hit, Ordering::Release);
+                }
+            }
+        }
+    }
+
+    /// Every word that may be non-empty, to change in place.
+    pub fn for_each_mut(
+        &self,
+        w: &mut ShadowWriter,
+        mut f: impl FnMut(usize, &mut Word, &mut Cells),
+    ) {
+        assert_eq!(w.id, self.id, "a shadow table's own writer");
+        let made = self.made.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for r in made {
+            for p in 0..PAGES_PER_REGION {
+                let Some(page) = self.page(r, p) else {
+                    continue;
+                };
+                let base = (r << REGION_SHIFT) | (p << PAGE_SHIFT);
+                for (k, bits) in page.touched.iter().enumerate() {
+                    let mut b = bits.load(Ordering::Relaxed);
+                    while b != 0 {
+                        let i = k * 64 + b.trailing_zeros() as usize;
+                        b &= b - 1;
+                        let e = &page.entries[i];
+                        let mut cells = load_cells(&e.cells);
+                        // SAFETY: as in `word`: the writer is held by `&mut`.
+                        let inline = unsafe { &mut *e.accesses.get() };
+                        let mut acc = Cells::new(inline, &mut w.spills, base + i * 8);
+                        f(base + i * 8, &mut cells, &mut acc);
+                        for (a, c) in e.cells.iter().zip(cells) {
+                            a.store(c.0, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Starts loading the cache line at `addr`: a hint that reads nothing
+/// and never faults.
+#[inline(always)]
+fn prefetch(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of x86-64; `prefetcht0` accesses no memory
+    // architecturally and cannot fault, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(addr as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
+}
+
+impl Drop for ShadowMem {
+    fn drop(&mut self) {
+        let made = std::mem::take(self.made.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for r in made {
+            let region = std::mem::replace(self.regions[r].get_mut(), std::ptr::null_mut());
+            // SAFETY: `&mut self`: no reader is left; the region was made
+            // by `Box::into_raw` and is freed once (its slot is nulled).
+            let mut region = unsafe { Box::from_raw(region) };
+            for slot in region.pages.iter_mut() {
+                let page = *slot.get_mut();
+                if !page.is_null() {
+                    // SAFETY: made by `Box::into_raw`, freed once. A page
+                    // owns no heap memory (spilled accesses are the
+                    // writer's).
+                    drop(unsafe { Box::from_raw(page) });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::race::exact::{record, Exact};
+
+    fn cell(n: u32) -> Word {
+        [Cell(n), Cell(0), Cell(0), Cell(n + 1)]
+    }
+
+    #[test]
+    fn words_are_found_again_cleared_by_range_and_walked() {
+        let (t, mut w) = ShadowMem::new();
+        for a in (0x10_0000..0x10_3000).step_by(8) {
+            t.word(&mut w, a).unwrap().set_cells(cell(a as u32));
+        }
+        // Across a region boundary too.
+        t.word(&mut w, (1 << REGION_SHIFT) - 8)
+            .unwrap()
+            .set_cells(cell(7));
+        t.word(&mut w, 1 << REGION_SHIFT)
+            .unwrap()
+            .set_cells(cell(9));
+        assert_eq!(t.load(0x10_1008), Some(cell(0x10_1008)));
+        assert_eq!(t.load(0x20_0000), None);
+        assert!(t.contains_or_prefetch(0x10_1008, Cell(0x10_1009)));
+        assert!(!t.contains_or_prefetch(0x10_1008, Cell(0x10_1008 + 2)));
+        // One word of page 0, all of page 1, two of page 2.
+        t.clear(&mut w, 0x10_0ff8, 0x10_2010);
+        assert_eq!(t.load(0x10_0ff0), Some(cell(0x10_0ff0)));
+        assert_eq!(t.load(0x10_0ff8), None);
+        assert_eq!(t.load(0x10_1008), None);
+        assert_eq!(t.load(0x10_2008), None);
+        assert_eq!(t.load(0x10_2010), Some(cell(0x10_2010)));
+        // A range ending inside a word clears that word.
+        t.clear(&mut w, 0x10_2018, 0x10_2019);
+        assert_eq!(t.load(0x10_2018), None);
+        let mut walked = Vec::new();
+        t.for_each_mut(&mut w, |a, c, _| {
+            walked.push(a);
+            c[1] = Cell(1);
+        });
+        assert_eq!(walked.len(), 3 * 512 - (1 + 512 + 3) + 2);
+        assert!(walked.contains(&(1 << REGION_SHIFT)));
+        assert_eq!(t.load(0x10_2010).map(|c| c[1]), Some(Cell(1)));
+        // Addresses beyond 48 bits have no shadow.
+        assert!(t.word(&mut w, usize::MAX & !7).is_none());
+        assert_eq!(t.load(usize::MAX & !7), None);
+    }
+
+    #[test]
+    fn a_words_accesses_spill_past_two_and_go_with_a_new_allocation() {
+        let (t, mut w) = ShadowMem::new();
+        let mut d = Exact::new();
+        let main = d.go_start(None);
+        let kids: Vec<_> = (0..4).map(|_| d.go_start(Some(main))).collect();
+        for (n, &k) in kids.iter().enumerate() {
+            let mut a = d.make(k, 0xff, false, false, n as u32, 0);
+            a.cell = 100 + n as u32;
+            record(&mut t.word(&mut w, 0x5000).unwrap().accesses, a, |_| false);
+        }
+        let word = t.word(&mut w, 0x5000).unwrap();
+        for n in 0..4 {
+            let a = word.accesses.rec_of(100 + n).expect("kept");
+            assert_eq!((a.tid, a.site), (kids[n as usize], n));
+        }
+        t.clear(&mut w, 0x5000, 0x5008);
+        let word = t.word(&mut w, 0x5000).unwrap();
+        assert!(word.accesses.rec_of(100).is_none());
+        assert!(word.accesses.rec_of(103).is_none());
+        assert!(w.spills_is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "own writer")]
+    fn another_tables_writer_is_refused() {
+        let (a, _) = ShadowMem::new();
+        let (_, mut wb) = ShadowMem::new();
+        let _ = a.word(&mut wb, 0x1000);
+    }
+}
