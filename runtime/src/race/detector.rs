@@ -415,7 +415,9 @@ impl RaceHooks for Detector {
         let mut site_id = None;
         let mut halt = false;
         for (word, mask) in word_masks(a.addr, a.size) {
-            let mut cells = self.shadow.load(word).unwrap_or_default();
+            let loaded = self.shadow.load(word);
+            let fresh = loaded.is_none();
+            let mut cells = loaded.unwrap_or_default();
             if st.model.repeat(&cells, t, mask, a.write, a.atomic) {
                 continue;
             }
@@ -431,6 +433,32 @@ impl RaceHooks for Detector {
             };
             let locks = st.locksets.current(t);
             let mut cur_access = st.exact.make(t, mask, a.write, a.atomic, site, locks);
+            if fresh {
+                // A word with no access since its memory was allocated
+                // (most words an insert writes): nothing to race with, to
+                // order, or to evict; only the model's bookkeeping and the
+                // first record.
+                let (_, stored) = st.model.access(
+                    &mut cells,
+                    |_| None,
+                    t,
+                    word,
+                    mask,
+                    a.write,
+                    a.atomic,
+                    site,
+                );
+                if let Some((cell, rec)) = stored {
+                    cur_access.cell = cell.0;
+                    cur_access.part = rec.part;
+                }
+                w.accesses.record_first(cur_access);
+                w.set_cells(cells);
+                if st.model.take_reset() {
+                    self.clear_after_reset(st);
+                }
+                continue;
+            }
             let mut races = Vec::new();
             let mut ordered = Vec::new();
             st.exact

@@ -433,6 +433,13 @@ impl<'a> Cells<'a> {
         }
     }
 
+    /// Records `a` as the word's first access (the word has none).
+    #[inline]
+    pub fn record_first(&mut self, a: Access) {
+        debug_assert!(self.inline.0[0].tid1 == 0, "a word with no access");
+        self.inline.0[0] = Stored::pack(a);
+    }
+
     /// Forgets every access (the word's memory was allocated anew).
     pub fn clear(&mut self) {
         if self.spilled() {
