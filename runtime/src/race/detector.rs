@@ -193,6 +193,12 @@ impl Detector {
         let read_bit = Cell::new(0, 0, 0, true, false).0;
         let atomic_bit = Cell::new(0, 0, 0, false, true).0;
         let kind = if a.write { 0 } else { read_bit } | if a.atomic { atomic_bit } else { 0 };
+        if a.size == 8 && a.addr & 7 == 0 {
+            // Most accesses: one whole word.
+            return self
+                .shadow
+                .contains_or_prefetch(a.addr, Cell(base | kind | 0xff));
+        }
         word_masks(a.addr, a.size).all(|(word, mask)| {
             self.shadow
                 .contains_or_prefetch(word, Cell(base | kind | mask as u32))
@@ -438,16 +444,9 @@ impl RaceHooks for Detector {
                 // (most words an insert writes): nothing to race with, to
                 // order, or to evict; only the model's bookkeeping and the
                 // first record.
-                let (_, stored) = st.model.access(
-                    &mut cells,
-                    |_| None,
-                    t,
-                    word,
-                    mask,
-                    a.write,
-                    a.atomic,
-                    site,
-                );
+                let (_, stored) =
+                    st.model
+                        .access(&mut cells, |_| None, t, word, mask, a.write, a.atomic, site);
                 if let Some((cell, rec)) = stored {
                     cur_access.cell = cell.0;
                     cur_access.part = rec.part;
