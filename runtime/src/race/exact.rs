@@ -32,6 +32,8 @@
 //! goes unreported, though its report may name the later of the two
 //! previous accesses (as TSan's cell replacement also does).
 
+use std::collections::BTreeMap;
+
 use super::hash::AddrMap;
 use super::vclock::{Tid, VClock};
 
@@ -339,14 +341,25 @@ unsafe impl super::shadow_mem::ZeroValid for Inline {}
 /// Set in the first inline access's part: the word has spilled accesses.
 const SPILLED: u32 = 1 << 31;
 
-/// The accesses beyond their first two, of the words that have more.
+/// The accesses beyond their first two, of the words that have more
+/// (ordered by address, so that a new allocation's range goes at once).
 #[derive(Default)]
-pub struct Spills(AddrMap<usize, Vec<Stored>>);
+pub struct Spills(BTreeMap<usize, Vec<Stored>>);
 
 impl Spills {
     /// Whether no word has spilled accesses.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Forgets the spilled accesses of the words in `[lo, hi)`.
+    pub fn clear_range(&mut self, lo: usize, hi: usize) {
+        if self.0.range(lo..hi).next().is_none() {
+            return;
+        }
+        let mut cleared = self.0.split_off(&lo);
+        let mut above = cleared.split_off(&hi);
+        self.0.append(&mut above);
     }
 }
 

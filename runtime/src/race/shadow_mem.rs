@@ -292,13 +292,17 @@ impl ShadowMem {
         })
     }
 
-    /// Empties every word of `[lo, hi)` (a new allocation).
+    /// Empties every word of `[lo, hi)` (a new allocation). Lines are
+    /// only written, never read (spilled accesses go by range): a read
+    /// of each line would wait for it, where stores to many lines are in
+    /// flight at once.
     pub fn clear(&self, w: &mut ShadowWriter, lo: usize, hi: usize) {
         assert_eq!(w.id, self.id, "a shadow table's own writer");
         let lo = lo & !7;
         if hi <= lo {
             return;
         }
+        w.spills.clear_range(lo, hi);
         let mut page_no = lo >> PAGE_SHIFT;
         let last = (hi - 1) >> PAGE_SHIFT;
         while page_no <= last {
@@ -333,8 +337,7 @@ impl ShadowMem {
                         c.store(0, Ordering::Relaxed);
                     }
                     // SAFETY: as in `word`: the writer is held by `&mut`.
-                    let inline = unsafe { &mut *e.accesses.get() };
-                    Cells::new(inline, &mut w.spills, base + i * 8).clear();
+                    unsafe { *e.accesses.get() = Inline::default() };
                 }
                 if hit != 0 {
                     bits.store(b & !hit, Ordering::Release);
