@@ -19,7 +19,10 @@
 //! they reach it, which in deterministic mode is the replayed order, so a
 //! seed replays every report byte for byte (addresses are printed under
 //! names given in order of first use in that mode, as the simulated heap's
-//! real addresses differ from process to process).
+//! real addresses differ from process to process). A repeated access,
+//! which changes nothing in either detector, is recognised without the
+//! lock (TSan's `ContainsSameAccess`, on `shadow_mem`'s cells, with the
+//! slot and epoch the goroutine keeps in `G::race_ctx`).
 //!
 //! Reports name goroutines as Go's does: `main goroutine`, or TSan's
 //! thread number, which Go 1.19 gives in creation order from 6 for a
