@@ -654,6 +654,32 @@ fn cgo_writes_are_not_seen() {
     );
 }
 
+#[test]
+fn a_nested_cgo_call_leaves_the_outer_one_unseen() {
+    expect(
+        &run(|| {
+            let x = obj(1);
+            let w = wg();
+            w.add(1);
+            let w2 = w.clone();
+            go!(move || {
+                gort::race::cgo_call(|| {
+                    gort::race::cgo_call(|| ());
+                    // Still C code: the inner call's return must not make
+                    // this store visible.
+                    x.store(0, 1)
+                });
+                w2.done();
+            });
+            gort::sleep(std::time::Duration::from_millis(1));
+            x.store(0, 2);
+            w.wait();
+        }),
+        0,
+        0,
+    );
+}
+
 /// `k` goroutines read x, each as its first act (so each writes cell 1
 /// of x's shadow once the four cells are taken); A reads x after the
 /// first five of them and stays alive; main writes x after waiting for

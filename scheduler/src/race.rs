@@ -437,19 +437,22 @@ pub fn cgo_call<R>(f: impl FnOnce() -> R) -> R {
     let addr = &RACECGOSYNC as *const u8 as usize;
     sync(SyncOp::ReleaseMerge, addr);
     let g = if enabled() { getg() } else { None };
+    // A cgo call made inside another (C code calling C through Go) leaves
+    // the outer one's C code unseen when it returns.
+    let outer = g.is_some_and(|g| g.race_ignore.get() & CGO != 0);
     if let Some(g) = g {
         g.race_ignore.set(g.race_ignore.get() | CGO);
     }
-    struct Out(Option<&'static G>, usize);
+    struct Out(Option<&'static G>, usize, bool);
     impl Drop for Out {
         fn drop(&mut self) {
-            if let Some(g) = self.0 {
+            if let (Some(g), false) = (self.0, self.2) {
                 g.race_ignore.set(g.race_ignore.get() & !CGO);
             }
             sync(SyncOp::Acquire, self.1);
         }
     }
-    let _out = Out(g, addr);
+    let _out = Out(g, addr, outer);
     f()
 }
 
