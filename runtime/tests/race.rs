@@ -1084,3 +1084,67 @@ fn a_timer_orders_its_start_before_the_receive_of_its_value() {
     });
     expect(&r, 0, 0);
 }
+
+/// `stack_hash_memo` `depth` frames below `probes`, `n` times from one
+/// call instruction (a loop whose count the compiler cannot see, so it
+/// is not unrolled into several call sites), with `memo` when `use_memo`
+/// says so and a fresh memo otherwise.
+#[inline(never)]
+fn probes(depth: usize, memo: &mut gort_scheduler::race::StackMemo, use_memo: &[bool]) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while std::hint::black_box(i) < use_memo.len() {
+        let mut fresh = gort_scheduler::race::StackMemo::default();
+        let m = if use_memo[i] { &mut *memo } else { &mut fresh };
+        out.push(hash_at_depth(std::hint::black_box(depth), m));
+        i += 1;
+    }
+    out
+}
+
+/// Two callers of `probes` alike but for their return addresses: the
+/// same frames at the same addresses, one return address apart.
+#[inline(never)]
+fn via_a(memo: &mut gort_scheduler::race::StackMemo) -> Vec<u64> {
+    std::hint::black_box(probes(3, memo, &[true, true, false]))
+}
+
+#[inline(never)]
+fn via_b(memo: &mut gort_scheduler::race::StackMemo) -> Vec<u64> {
+    std::hint::black_box(probes(3, memo, &[true, true, false]))
+}
+
+#[inline(never)]
+fn hash_at_depth(n: usize, memo: &mut gort_scheduler::race::StackMemo) -> u64 {
+    let h = if n == 0 {
+        gort_scheduler::race::stack_hash_memo(memo)
+    } else {
+        hash_at_depth(n - 1, memo)
+    };
+    std::hint::black_box(h)
+}
+
+#[test]
+fn a_stack_hash_from_the_memo_is_the_walks() {
+    let r = run(|| {
+        let mut memo = gort_scheduler::race::StackMemo::default();
+        // The memo (walked once, then checked) and fresh walks of the
+        // same stack give one hash.
+        let hs = probes(3, &mut memo, &[true, false, true, true, false]);
+        assert!(hs.iter().all(|&h| h == hs[0]), "{hs:x?}");
+        // A deeper stack: another hash, with the memo or without.
+        let deeper = probes(4, &mut memo, &[true, false, true]);
+        assert!(deeper.iter().all(|&h| h == deeper[0]), "{deeper:x?}");
+        assert_ne!(deeper[0], hs[0]);
+        // The same depth from another call site (the frames at the same
+        // addresses, one return address different): the memo's check
+        // sees it, and the hash is that stack's.
+        let other = via_b(&mut memo);
+        let first = via_a(&mut memo);
+        assert!(first.iter().all(|&h| h == first[0]), "{first:x?}");
+        assert!(other.iter().all(|&h| h == other[0]), "{other:x?}");
+        assert_ne!(other[0], first[0]);
+        assert_ne!(other[0], deeper[0]);
+    });
+    assert_eq!(r.status, 0, "{}", r.stderr);
+}

@@ -474,20 +474,62 @@ pub fn stack_pcs() -> Vec<usize> {
     }
 }
 
-/// A hash of the current goroutine's stack (the return addresses
-/// `stack_pcs` would give), made without collecting them: the detector
-/// looks a recorded stack up by it, and walks again to record one only
-/// when it is new.
+/// What one goroutine's last `stack_hash_memo` walk read: the frame
+/// records (address, saved frame pointer, return address) in order, the
+/// stack they lie in, and the hash. Opaque: only a walk fills it.
+#[derive(Default)]
+pub struct StackMemo {
+    stack: (usize, usize),
+    reads: Vec<(usize, usize, usize)>,
+    hash: u64,
+}
+
+/// Frames a memo keeps at most; a deeper stack is walked every time.
+const MEMO_FRAMES: usize = 32;
+
+/// A hash of the current goroutine's stack (the return addresses a walk
+/// from here finds), made without collecting them: the detector looks a
+/// recorded stack up by it, and collects the stack (`stack_pcs`) only
+/// when it is new. `memo` is the goroutine's own: when the frame
+/// records its last walk read still hold what they held (the same chain,
+/// from the same frame), the hash is the memo's. Checking them is loads
+/// from known addresses, which the CPU makes all at once, where a walk
+/// is a chain of dependent loads: an access in a loop (its stack the
+/// same every time) costs a fraction of a walk.
 #[inline(never)]
-pub fn stack_hash() -> u64 {
+pub fn stack_hash_memo(memo: &mut StackMemo) -> u64 {
     let Some(g) = getg() else { return 0 };
+    let stack = (g.stack.lo() + crate::stack::GUARD, g.stack.hi());
+    let start = crate::traceback::frame_pointer();
+    if memo.stack == stack && memo.reads.first().is_some_and(|r| r.0 == start) {
+        let same = memo.reads.iter().all(|&(fp, next, ret)| {
+            // SAFETY: `fp` was read by a walk of a goroutine stack with
+            // these bounds, and passed its checks: [fp, fp+16) lies in the
+            // running goroutine's mapped stack (a stack's bounds are its
+            // own while it runs). What it holds now may differ; that is
+            // what is checked.
+            unsafe {
+                std::ptr::read_volatile(fp as *const usize) == next
+                    && std::ptr::read_volatile((fp + 8) as *const usize) == ret
+            }
+        });
+        if same {
+            return memo.hash;
+        }
+    }
+    memo.stack = stack;
+    memo.reads.clear();
     let mut h = HASH_SEED;
-    crate::traceback::walk_own_stack(
-        g.stack.lo() + crate::stack::GUARD,
-        g.stack.hi(),
-        STACK_MAX,
-        |pc| h = hash_step(h, pc),
-    );
+    crate::traceback::walk_frame_records(start, stack.0, stack.1, STACK_MAX, |fp, next, ret| {
+        memo.reads.push((fp, next, ret));
+        if ret != 0 {
+            h = hash_step(h, ret);
+        }
+    });
+    if memo.reads.len() > MEMO_FRAMES {
+        memo.reads = Vec::new();
+    }
+    memo.hash = h;
     h
 }
 

@@ -235,24 +235,43 @@ pub(crate) fn own_stack_pcs(lo: usize, hi: usize, max: usize) -> Vec<usize> {
 /// `own_stack_pcs` without collecting: `f` sees each return address.
 #[inline(always)]
 pub(crate) fn walk_own_stack(lo: usize, hi: usize, max: usize, mut f: impl FnMut(usize)) {
-    let mut fp = frame_pointer();
+    walk_frame_records(frame_pointer(), lo, hi, max, |_, _, ret| {
+        if ret != 0 {
+            f(ret)
+        }
+    });
+}
+
+/// The frame-pointer walk from the frame record at `fp` within the
+/// goroutine stack `[lo, hi)`: `f` sees every record read (its address,
+/// the saved frame pointer and the return address; a 0 return address
+/// ends the walk). The walk depends on nothing else, so the same reads
+/// make the same walk (`race::stack_hash_memo` relies on that).
+#[inline(always)]
+pub(crate) fn walk_frame_records(
+    mut fp: usize,
+    lo: usize,
+    hi: usize,
+    max: usize,
+    mut f: impl FnMut(usize, usize, usize),
+) {
     let mut n = 0;
     while fp >= lo && fp.is_multiple_of(8) && fp.saturating_add(16) <= hi && n < max {
         // SAFETY: [fp, fp+16) lies inside the running goroutine's own
-        // mapped stack slot, in a frame record of this function or one of
-        // its callers: frames that are not written while this call runs.
-        // The reads are volatile so the compiler assumes nothing about
-        // them.
+        // mapped stack slot, in a frame record of the walk's caller or one
+        // of its callers: frames that are not written while this call
+        // runs. The reads are volatile so the compiler assumes nothing
+        // about them.
         let (next, ret) = unsafe {
             (
                 std::ptr::read_volatile(fp as *const usize),
                 std::ptr::read_volatile((fp + 8) as *const usize),
             )
         };
+        f(fp, next, ret);
         if ret == 0 {
             break;
         }
-        f(ret);
         n += 1;
         if next <= fp {
             break;

@@ -102,6 +102,8 @@ pub(super) struct State {
     /// those a report printed.
     pub(super) stacks: Vec<Vec<usize>>,
     pub(super) stack_ids: AddrMap<u64, u32>,
+    /// Per goroutine, its last access's stack walk (dropped at its end).
+    pub(super) stack_memos: Vec<gort_scheduler::race::StackMemo>,
     pub(super) symbolized: AddrMap<u32, Vec<gort_scheduler::traceback::Frame>>,
     pub(super) next_id: u32,
     /// Addresses and site pairs already reported (Go prints a race on
@@ -143,6 +145,7 @@ impl Detector {
                 last_site: ((0, 0, 0, u32::MAX), 0),
                 stacks: Vec::new(),
                 stack_ids: AddrMap::default(),
+                stack_memos: Vec::new(),
                 symbolized: AddrMap::default(),
                 next_id: FIRST_GOROUTINE_ID,
                 reported_addrs: AddrSet::default(),
@@ -210,8 +213,12 @@ impl Detector {
 
     /// The recorded stack of the access being made (by the goroutine
     /// running this), found by its hash and recorded when new.
-    fn current_stack(st: &mut State) -> Option<u32> {
-        let h = gort_scheduler::race::stack_hash();
+    fn current_stack(st: &mut State, t: Tid) -> Option<u32> {
+        let i = t as usize;
+        if st.stack_memos.len() <= i {
+            st.stack_memos.resize_with(i + 1, Default::default);
+        }
+        let h = gort_scheduler::race::stack_hash_memo(&mut st.stack_memos[i]);
         if let Some(&id) = st.stack_ids.get(&h) {
             return Some(id);
         }
@@ -355,6 +362,9 @@ impl RaceHooks for Detector {
         if let Some(t) = Self::tid(g) {
             self.with(|st| {
                 st.threads[t as usize].finished = true;
+                if let Some(m) = st.stack_memos.get_mut(t as usize) {
+                    *m = Default::default();
+                }
                 st.model.go_end(t);
                 st.exact.go_end(t);
                 st.locksets.go_end(t);
@@ -433,7 +443,7 @@ impl RaceHooks for Detector {
             let site = match site_id {
                 Some(s) => s,
                 None => {
-                    let stack = Self::current_stack(st);
+                    let stack = Self::current_stack(st, t);
                     *site_id.insert(Self::site(st, t, &a, stack))
                 }
             };
