@@ -431,25 +431,20 @@ impl RaceHooks for Detector {
         }
         let mut st = self.st.lock();
         let st = &mut *st;
-        let mut site_id = None;
+        // The lock-free check found a word this access is new to (or the
+        // goroutine has made none yet): the site is needed.
+        let stack = Self::current_stack(st, t);
+        let site = Self::site(st, t, &a, stack);
         let mut halt = false;
         for (word, mask) in word_masks(a.addr, a.size) {
-            let loaded = self.shadow.load(word);
-            let fresh = loaded.is_none();
-            let mut cells = loaded.unwrap_or_default();
-            if st.model.repeat(&cells, t, mask, a.write, a.atomic) {
-                continue;
-            }
-            let site = match site_id {
-                Some(s) => s,
-                None => {
-                    let stack = Self::current_stack(st, t);
-                    *site_id.insert(Self::site(st, t, &a, stack))
-                }
-            };
             let Some(mut w) = self.shadow.word(&mut st.writer, word) else {
                 continue;
             };
+            let fresh = w.fresh;
+            let mut cells = w.cells();
+            if st.model.repeat(&cells, t, mask, a.write, a.atomic) {
+                continue;
+            }
             let locks = st.locksets.current(t);
             let mut cur_access = st.exact.make(t, mask, a.write, a.atomic, site, locks);
             if fresh {

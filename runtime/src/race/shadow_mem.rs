@@ -118,9 +118,20 @@ impl ShadowWriter {
 pub struct WordMut<'a> {
     cells: &'a [AtomicU32; 4],
     pub accesses: Cells<'a>,
+    /// The word had no access since its memory was allocated (its bit
+    /// was clear): its cells and accesses are empty, and were not read.
+    pub fresh: bool,
 }
 
 impl WordMut<'_> {
+    /// The word's cells.
+    pub fn cells(&self) -> Word {
+        if self.fresh {
+            return Word::default();
+        }
+        load_cells(self.cells)
+    }
+
     /// Sets the word's cells.
     pub fn set_cells(&self, w: Word) {
         for (a, c) in self.cells.iter().zip(w) {
@@ -181,7 +192,7 @@ impl ShadowMem {
 
     /// The cells of the word at `word` (8-aligned); None when they are
     /// all empty. A word whose bit is clear costs no read of its line.
-    #[inline]
+    #[cfg(test)]
     pub fn load(&self, word: usize) -> Option<Word> {
         let (r, p, i) = split(word);
         let page = self.page(r, p)?;
@@ -277,7 +288,8 @@ impl ShadowMem {
         let page = self.page_or_make(r, p)?;
         let bits = &page.touched[i / 64];
         let b = bits.load(Ordering::Relaxed);
-        if b & 1 << (i % 64) == 0 {
+        let fresh = b & 1 << (i % 64) == 0;
+        if fresh {
             bits.store(b | 1 << (i % 64), Ordering::Release);
         }
         let e = &page.entries[i];
@@ -289,6 +301,7 @@ impl ShadowMem {
         Some(WordMut {
             cells: &e.cells,
             accesses: Cells::new(inline, &mut w.spills, word & !7),
+            fresh,
         })
     }
 
