@@ -4,7 +4,9 @@
 //! bounded memory as Go 1.19 ships it (`model`, over the four-cell shadow
 //! word of `tsan_shadow`), whose reports are Go's, and an exact one
 //! (`exact`, over `vclock`), which finds every race of the execution and
-//! so names the ones Go's detector stays silent on.
+//! so names the ones Go's detector stays silent on. Both keep each word's
+//! state in `shadow_mem`: one cache line per 8-byte word at a place
+//! computed from its address.
 
 pub mod detector;
 pub mod exact;
