@@ -118,12 +118,17 @@ pub(crate) fn frames(out: &mut String, g: &G, failing: bool, show_runtime: bool)
     }
     let fp = g.sched_fp.get();
     let walked = if fp != 0 {
-        let pcs = crate::traceback::walk_frame_pointers(
-            g.sched_pc.get(),
-            fp,
-            g.stack.lo() + crate::stack::GUARD,
-            g.stack.hi(),
-        );
+        // SAFETY: `g`'s own stack slot, above its guard page; `g` is not
+        // running (checked above, or it is the failing goroutine, frozen
+        // at the failure).
+        let pcs = unsafe {
+            crate::traceback::walk_frame_pointers(
+                g.sched_pc.get(),
+                fp,
+                g.stack.lo() + crate::stack::GUARD,
+                g.stack.hi(),
+            )
+        };
         crate::traceback::frames_of_pcs(&pcs, show_runtime)
     } else {
         Vec::new()

@@ -464,14 +464,7 @@ const STACK_MAX: usize = 64;
 /// detector's own frames and the runtime's are dropped when they are
 /// symbolized). Empty outside a goroutine.
 pub fn stack_pcs() -> Vec<usize> {
-    match getg() {
-        Some(g) => crate::traceback::own_stack_pcs(
-            g.stack.lo() + crate::stack::GUARD,
-            g.stack.hi(),
-            STACK_MAX,
-        ),
-        None => Vec::new(),
-    }
+    crate::traceback::own_stack_pcs(STACK_MAX)
 }
 
 /// What one goroutine's last `stack_hash_memo` walk read: the frame
@@ -520,12 +513,16 @@ pub fn stack_hash_memo(memo: &mut StackMemo) -> u64 {
     memo.stack = stack;
     memo.reads.clear();
     let mut h = HASH_SEED;
-    crate::traceback::walk_frame_records(start, stack.0, stack.1, STACK_MAX, |fp, next, ret| {
-        memo.reads.push((fp, next, ret));
-        if ret != 0 {
-            h = hash_step(h, ret);
-        }
-    });
+    // SAFETY: the running goroutine's own stack, above its guard page;
+    // the records the walk reads are this function's callers'.
+    unsafe {
+        crate::traceback::walk_frame_records(start, stack.0, stack.1, STACK_MAX, |fp, next, ret| {
+            memo.reads.push((fp, next, ret));
+            if ret != 0 {
+                h = hash_step(h, ret);
+            }
+        })
+    };
     if memo.reads.len() > MEMO_FRAMES {
         memo.reads = Vec::new();
     }

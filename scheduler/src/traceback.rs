@@ -192,63 +192,64 @@ pub(crate) fn program_counter() -> usize {
 /// Return addresses along the frame-pointer chain starting at `fp`, for a
 /// goroutine whose stack `[lo, hi)` is frozen (parked or runnable, never
 /// running). Each frame record is `[saved fp, return address]`.
-pub(crate) fn walk_frame_pointers(pc: usize, mut fp: usize, lo: usize, hi: usize) -> Vec<usize> {
+///
+/// # Safety
+/// `[lo, hi)` must be that goroutine's mapped stack (above its guard
+/// page), and the goroutine must not run while this walks it.
+pub(crate) unsafe fn walk_frame_pointers(pc: usize, fp: usize, lo: usize, hi: usize) -> Vec<usize> {
     let mut pcs = vec![pc];
-    while fp >= lo
-        && fp.is_multiple_of(8)
-        && fp.saturating_add(16) <= hi
-        && pcs.len() < 4 * MAX_FRAMES
-    {
-        // SAFETY: [fp, fp+16) lies inside the goroutine's mapped stack slot
-        // (above its guard page), and nothing writes that stack while the
-        // goroutine is not running; the reads are volatile so the compiler
-        // makes no assumption about memory it does not see written.
-        let (next, ret) = unsafe {
-            (
-                std::ptr::read_volatile(fp as *const usize),
-                std::ptr::read_volatile((fp + 8) as *const usize),
-            )
-        };
-        if ret == 0 {
-            break;
-        }
-        pcs.push(ret);
-        if next <= fp {
-            break;
-        }
-        fp = next;
-    }
+    // SAFETY: the caller's contract is `walk_frame_records`'.
+    unsafe {
+        walk_frame_records(fp, lo, hi, 4 * MAX_FRAMES - 1, |_, _, ret| {
+            if ret != 0 {
+                pcs.push(ret)
+            }
+        })
+    };
     pcs
 }
 
 /// Return addresses of the calling goroutine's own stack, innermost
 /// first, at most `max`: the frame-pointer chain from this function's
-/// caller up to the goroutine's stack base (`[lo, hi)`, its slot). Cheap
-/// enough for the race detector to record the stack of each new access.
+/// caller up to the goroutine's stack base; empty outside a goroutine.
 #[inline(never)]
-pub(crate) fn own_stack_pcs(lo: usize, hi: usize, max: usize) -> Vec<usize> {
+pub(crate) fn own_stack_pcs(max: usize) -> Vec<usize> {
     let mut pcs = Vec::with_capacity(16);
-    walk_own_stack(lo, hi, max, |pc| pcs.push(pc));
+    let Some(g) = crate::stack::getg() else {
+        return pcs;
+    };
+    // SAFETY: the bounds are the running goroutine's own stack (above its
+    // guard page), and the frames the walk reads are this function's
+    // callers', which nothing writes while it runs.
+    unsafe {
+        walk_frame_records(
+            frame_pointer(),
+            g.stack.lo() + crate::stack::GUARD,
+            g.stack.hi(),
+            max,
+            |_, _, ret| {
+                if ret != 0 {
+                    pcs.push(ret)
+                }
+            },
+        )
+    };
     pcs
-}
-
-/// `own_stack_pcs` without collecting: `f` sees each return address.
-#[inline(always)]
-pub(crate) fn walk_own_stack(lo: usize, hi: usize, max: usize, mut f: impl FnMut(usize)) {
-    walk_frame_records(frame_pointer(), lo, hi, max, |_, _, ret| {
-        if ret != 0 {
-            f(ret)
-        }
-    });
 }
 
 /// The frame-pointer walk from the frame record at `fp` within the
 /// goroutine stack `[lo, hi)`: `f` sees every record read (its address,
 /// the saved frame pointer and the return address; a 0 return address
-/// ends the walk). The walk depends on nothing else, so the same reads
-/// make the same walk (`race::stack_hash_memo` relies on that).
+/// ends the walk), at most `max` frames. The walk depends on nothing else,
+/// so the same reads make the same walk (`race::stack_hash_memo` relies
+/// on that).
+///
+/// # Safety
+/// `[lo, hi)` must be a goroutine's mapped stack (above its guard page)
+/// that nothing writes during the walk: the caller's own (the records it
+/// reads are its callers') or a goroutine that is not running.
 #[inline(always)]
-pub(crate) fn walk_frame_records(
+pub(crate) unsafe fn walk_frame_records(
     mut fp: usize,
     lo: usize,
     hi: usize,
@@ -257,11 +258,9 @@ pub(crate) fn walk_frame_records(
 ) {
     let mut n = 0;
     while fp >= lo && fp.is_multiple_of(8) && fp.saturating_add(16) <= hi && n < max {
-        // SAFETY: [fp, fp+16) lies inside the running goroutine's own
-        // mapped stack slot, in a frame record of the walk's caller or one
-        // of its callers: frames that are not written while this call
-        // runs. The reads are volatile so the compiler assumes nothing
-        // about them.
+        // SAFETY: [fp, fp+16) is 8-aligned inside `[lo, hi)`, mapped and
+        // not written meanwhile (the function's contract). The reads are
+        // volatile so the compiler assumes nothing about them.
         let (next, ret) = unsafe {
             (
                 std::ptr::read_volatile(fp as *const usize),

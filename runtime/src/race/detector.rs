@@ -195,20 +195,15 @@ impl Detector {
         if fast & 1 == 0 {
             return false;
         }
-        let base = fast & !1;
-        let read_bit = Cell::new(0, 0, 0, true, false).0;
-        let atomic_bit = Cell::new(0, 0, 0, false, true).0;
-        let kind = if a.write { 0 } else { read_bit } | if a.atomic { atomic_bit } else { 0 };
+        // The cell this access would be (`Model::repeat`'s): the slot and
+        // epoch bits from the goroutine, the rest from the access.
+        let cell = |mask| Cell((fast & !1) | Cell::new(mask, 0, 0, !a.write, a.atomic).0);
         if a.size == 8 && a.addr & 7 == 0 {
             // Most accesses: one whole word.
-            return self
-                .shadow
-                .contains_or_prefetch(a.addr, Cell(base | kind | 0xff));
+            return self.shadow.contains_or_prefetch(a.addr, cell(0xff));
         }
-        word_masks(a.addr, a.size).all(|(word, mask)| {
-            self.shadow
-                .contains_or_prefetch(word, Cell(base | kind | mask as u32))
-        })
+        word_masks(a.addr, a.size)
+            .all(|(word, mask)| self.shadow.contains_or_prefetch(word, cell(mask)))
     }
 
     /// The recorded stack of the access being made (by the goroutine
