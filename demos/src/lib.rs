@@ -1,5 +1,14 @@
-//! gort-demos: one binary per scenario (see `src/bin/`). `pingpong` is the
-//! first: goroutines that ping-pong, workers that idle Ps steal, and
-//! `GODEBUG=schedtrace` output to watch it happen; `gctree` shows the
-//! collector through `GODEBUG=gctrace=1`. The article's map and GC
-//! scenarios and the `gort` CLI are to come here.
+//! gort-demos: the article's scenarios and gort's own, as programs for
+//! gort's runtime (`scenarios`, one module per demo, each quoting its
+//! claim), how one run of a demo is made and read (`demo`, `outcome`),
+//! seed sweeps over many runtimes at once, sharded and merged
+//! (`explore`), and the real Go 1.19 runtime's outcomes for the same
+//! programs (`golden`: the twins under `demos/go/`, measured). The `gort`
+//! CLI at the repository's root drives them; `pingpong` and `gctree` are
+//! the scheduler's and the collector's demos, as binaries.
+
+pub mod demo;
+pub mod explore;
+pub mod golden;
+pub mod outcome;
+pub mod scenarios;

@@ -265,6 +265,7 @@ fn gc_start(heap: &'static Heap, forced: bool, want: u64) {
     *g.stacks.lock().unwrap() = gs;
     g.cycles.fetch_add(1, Ordering::AcqRel);
     g.phase.store(GC_MARK, Ordering::Release);
+    gort_scheduler::forcegc_note_gc_start();
     crate::mbarrier::set_write_barrier(heap, true);
     g.black_enabled.store(!stw, Ordering::Release);
     let mut stw1 = wall0.elapsed().as_nanos() as u64;

@@ -114,15 +114,19 @@ fn article_2_5_never_dies_at_one_p_by_default() {
 }
 
 /// At two Ps the goroutines the second P steals run beside the first P's,
-/// and now and then two `mapassign`s overlap: Go 1.19 died 7 times in 120
-/// runs on this machine, gort about 1 seed in 75. Which seeds die moves
-/// whenever a map operation's sequence of steps changes, so the test
-/// counts over a range rather than naming a seed.
+/// and now and then two `mapassign`s overlap. Go 1.19's rate on this
+/// machine moves a lot between measurements (7 deaths in 120 runs once;
+/// 10 and 14 of 20 in demos/go/results.tsv's program, which adds a last
+/// collection and a check); gort's is 47 of these 300 seeds since the
+/// wake-up model took the program-start latency and Go's `usleep(3)`
+/// before a runnext steal (det.rs). Which seeds die moves whenever a map
+/// operation's sequence of steps changes, so the test counts over a
+/// range rather than naming a seed: some die, most do not at this size.
 #[test]
 fn article_2_5_dies_on_some_seeds_at_two_ps() {
     let n = deaths(0..300, |s| det(s, 2), article_2_5);
     assert!(
-        (1..=30).contains(&n),
+        (15..=250).contains(&n),
         "{n} of 300 seeds died at GOMAXPROCS=2"
     );
 }

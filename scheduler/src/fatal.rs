@@ -266,7 +266,11 @@ impl Sched {
                 report.push_str(&dump_all(self, Some(g), show_runtime));
             }
         }
-        self.finish(Exit { status: 2, report });
+        self.finish(Exit {
+            status: 2,
+            report,
+            steps: 0,
+        });
     }
 
     /// An overflow caught by the stackguard check. The G stays suspended
@@ -292,7 +296,11 @@ impl Sched {
         );
         report.push_str(&goroutine_block(g, true, false));
         report.push_str(&dump_all(self, Some(g), false));
-        self.finish(Exit { status: 2, report });
+        self.finish(Exit {
+            status: 2,
+            report,
+            steps: 0,
+        });
     }
 
     /// Go's `fatal` raised on goroutine `g` (see `proc::fatal`): `g`
@@ -310,7 +318,11 @@ impl Sched {
             report.push_str(&goroutine_block(g, true, tb.level >= 2));
             report.push_str(&dump_all(self, Some(g), tb.level >= 2));
         }
-        self.finish(Exit { status: 2, report });
+        self.finish(Exit {
+            status: 2,
+            report,
+            steps: 0,
+        });
     }
 
     /// Go's `freezetheworld`, before a fatal error's dump: no P may start
@@ -372,6 +384,10 @@ impl Sched {
         if tb.level > 0 {
             report.push_str(&dump_all(self, None, tb.level >= 2));
         }
-        self.finish(Exit { status: 2, report });
+        self.finish(Exit {
+            status: 2,
+            report,
+            steps: 0,
+        });
     }
 }

@@ -34,6 +34,10 @@ pub(crate) struct ForceGc {
     last_gc: AtomicU64,
     /// GOGC is not off (Go's `gcPercent >= 0` test in the trigger).
     enabled: AtomicBool,
+    /// A cycle has started and not ended (Go's trigger test returns
+    /// false unless `gcphase == _GCoff`): the helper, parked again right
+    /// after starting one, is not woken for it a second time.
+    cycle_running: AtomicBool,
 }
 
 /// The helper's park (Go's `goparkunlock(&forcegc.lock,
@@ -62,11 +66,18 @@ pub fn forcegc_park(enabled: bool) {
 
 /// The collector's note that a collection ended at `now` (its `nanotime`).
 pub fn forcegc_note_gc_end(now: u64) {
-    must_getg("forcegc_note_gc_end")
+    let f = &must_getg("forcegc_note_gc_end").sched().forcegc;
+    f.last_gc.store(now.max(1), Ordering::Release);
+    f.cycle_running.store(false, Ordering::Release);
+}
+
+/// The collector's note that a collection started (its mark phase began).
+pub fn forcegc_note_gc_start() {
+    must_getg("forcegc_note_gc_start")
         .sched()
         .forcegc
-        .last_gc
-        .store(now.max(1), Ordering::Release);
+        .cycle_running
+        .store(true, Ordering::Release);
 }
 
 impl Sched {
@@ -79,7 +90,11 @@ impl Sched {
     pub(crate) fn forcegc_deadline(&self) -> u64 {
         let f = &self.forcegc;
         let last = f.last_gc.load(Ordering::Acquire);
-        if last == 0 || !f.enabled.load(Ordering::Acquire) || f.idle.lock().unwrap().is_none() {
+        if last == 0
+            || !f.enabled.load(Ordering::Acquire)
+            || f.cycle_running.load(Ordering::Acquire)
+            || f.idle.lock().unwrap().is_none()
+        {
             return u64::MAX;
         }
         last.saturating_add(FORCEGC_PERIOD_NS + 1)
@@ -90,7 +105,10 @@ impl Sched {
     pub(crate) fn sysmon_forcegc(&self, now: u64) {
         let f = &self.forcegc;
         let last = f.last_gc.load(Ordering::Acquire);
-        if last == 0 || now.saturating_sub(last) <= FORCEGC_PERIOD_NS {
+        if last == 0
+            || now.saturating_sub(last) <= FORCEGC_PERIOD_NS
+            || f.cycle_running.load(Ordering::Acquire)
+        {
             return;
         }
         if !f.enabled.load(Ordering::Acquire) {

@@ -21,7 +21,7 @@ use std::cell::UnsafeCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crossbeam_deque::{Steal, Stealer, Worker};
@@ -123,6 +123,11 @@ pub struct P {
     runq: UnsafeCell<Worker<GPtr>>,
     stealer: Stealer<GPtr>,
     runnext: AtomicPtr<G>,
+    /// Deterministic mode: the runnext G this P, as a thief, has already
+    /// slept for (Go's `usleep(3)` in `runqgrab`), and whether it asked
+    /// the driver for that sleep (`runqsteal`).
+    pub(crate) runnext_slept: AtomicPtr<G>,
+    pub(crate) runnext_sleep_req: AtomicBool,
     /// Dead Gs ready for reuse (Go's `p.gFree`); owner only.
     gfree: UnsafeCell<Vec<GPtr>>,
     gfreecnt: AtomicUsize,
@@ -155,6 +160,8 @@ impl P {
             runq: UnsafeCell::new(w),
             stealer,
             runnext: AtomicPtr::new(std::ptr::null_mut()),
+            runnext_slept: AtomicPtr::new(std::ptr::null_mut()),
+            runnext_sleep_req: AtomicBool::new(false),
             gfree: UnsafeCell::new(Vec::new()),
             gfreecnt: AtomicUsize::new(0),
             timers: Mutex::new(BinaryHeap::new()),
@@ -278,7 +285,14 @@ impl P {
     /// Go's `runqsteal`: take half of `victim`'s ring into ours and return
     /// one of the stolen Gs; with `steal_runnext`, an empty ring gives up
     /// its runnext.
-    pub(crate) fn runqsteal(&self, victim: &P, steal_runnext: bool) -> Option<GPtr> {
+    ///
+    /// A running victim's runnext is taken only after Go's `usleep(3)`
+    /// (`runqgrab`: its P is likely about to run that G itself). In
+    /// parallel mode the thief sleeps here, as Go's M does; in
+    /// deterministic mode (`det`) it asks the driver for the sleep
+    /// (`runnext_sleep_req`, None returned) and takes the G on its next
+    /// turn if it is still there (Go's CAS on the same `next`).
+    pub(crate) fn runqsteal(&self, victim: &P, steal_runnext: bool, det: bool) -> Option<GPtr> {
         loop {
             match victim
                 .stealer
@@ -290,8 +304,34 @@ impl P {
             }
         }
         if steal_runnext {
-            let next = victim.runnext.swap(std::ptr::null_mut(), Ordering::AcqRel);
-            return NonNull::new(next).map(GPtr);
+            let next = victim.runnext.load(Ordering::Acquire);
+            if next.is_null() {
+                return None;
+            }
+            if victim.status() == P_RUNNING {
+                if det {
+                    if self.runnext_slept.load(Ordering::Relaxed) != next {
+                        self.runnext_slept.store(next, Ordering::Relaxed);
+                        self.runnext_sleep_req.store(true, Ordering::Relaxed);
+                        return None;
+                    }
+                } else {
+                    std::thread::sleep(std::time::Duration::from_micros(3));
+                }
+            }
+            // Go's `pp.runnext.cas(next, 0)`: gone (its P ran it, or a newer
+            // `go` replaced it) means nothing is stolen this time.
+            return victim
+                .runnext
+                .compare_exchange(
+                    next,
+                    std::ptr::null_mut(),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .ok()
+                .and_then(NonNull::new)
+                .map(GPtr);
         }
         None
     }
@@ -475,18 +515,18 @@ mod tests {
             victim.runqput(x, false, &global);
         }
         victim.runqput(g[7], true, &global);
-        let got = thief.runqsteal(&victim, false).unwrap();
+        let got = thief.runqsteal(&victim, false, false).unwrap();
         // 7 in the ring: the thief takes 4 (one returned, three queued).
         assert_eq!(thief.runqsize(), 3);
         assert_eq!(victim.runqsize(), 3);
         assert_eq!(got.get().goid(), 1);
         // Drain the victim's ring; runnext stays unless stealing it is allowed.
         while victim.runqsize() > 0 {
-            thief.runqsteal(&victim, false).unwrap();
+            thief.runqsteal(&victim, false, false).unwrap();
         }
-        assert!(thief.runqsteal(&victim, false).is_none());
+        assert!(thief.runqsteal(&victim, false, false).is_none());
         assert!(victim.has_runnext());
-        let rn = thief.runqsteal(&victim, true).unwrap();
+        let rn = thief.runqsteal(&victim, true, false).unwrap();
         assert_eq!(rn.get().goid(), 8);
         assert!(!victim.has_runnext());
     }

@@ -50,6 +50,7 @@ pub(crate) fn run(sched: &Arc<Sched>, m0: Arc<M>) -> Exit {
     sched.take_exit().unwrap_or(Exit {
         status: 0,
         report: String::new(),
+        steps: 0,
     })
 }
 

@@ -409,6 +409,19 @@ pub fn det_charge(ns: u64) {
     }
 }
 
+/// `det_charge`, and the goroutine stops at its next step, so that its P
+/// pays the time before the goroutine goes on: for work Go does in one
+/// place before the next instruction (printing a race report inside
+/// `racewritepc`, before `mapassign` touches the map).
+pub fn det_charge_now(ns: u64) {
+    if let Some(g) = getg() {
+        if g.sched().det {
+            g.sched().det_charge_ns.fetch_add(ns, Ordering::Relaxed);
+            g.budget.set(g.budget.get().min(1));
+        }
+    }
+}
+
 /// Go's `fastrand`: the current M's random number generator (seeded from
 /// the simseed in deterministic mode, so a seed replays every draw).
 pub fn fastrand() -> u32 {

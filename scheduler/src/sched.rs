@@ -67,6 +67,9 @@ pub struct Exit {
     pub status: i32,
     /// The report printed on stderr (empty for a normal exit).
     pub report: String,
+    /// Deterministic mode: the scheduler steps the run took, every P's
+    /// (0 in parallel mode, which does not count them).
+    pub steps: u64,
 }
 
 /// State protected by the scheduler lock (Go's `sched.lock`).
@@ -513,8 +516,12 @@ impl Sched {
                 if victim.status() == P_IDLE && victim.runq_empty() {
                     continue;
                 }
-                if let Some(g) = p.runqsteal(victim, last) {
+                if let Some(g) = p.runqsteal(victim, last, self.det) {
                     return Some(g);
+                }
+                if p.runnext_sleep_req.load(Ordering::Relaxed) {
+                    // Deterministic mode: the driver runs the `usleep(3)`.
+                    return None;
                 }
             }
         }
@@ -671,6 +678,7 @@ impl Sched {
                 self.finish(Exit {
                     status,
                     report: String::new(),
+                    steps: 0,
                 });
                 Next::Find
             }
@@ -794,6 +802,7 @@ impl Sched {
             self.finish(Exit {
                 status,
                 report: String::new(),
+                steps: 0,
             });
             return;
         }

@@ -1,0 +1,152 @@
+//! A demo: one of the article's scenarios (or one of gort's own) as a
+//! program for gort's runtime, with what the article claims, what gort
+//! shows, and the name of its Go 1.19 twin under `demos/go/`; and how one
+//! run of it is made: settings from `RunOpts` (seed, Ps, race detector,
+//! strategy), the runtime's output captured and read as an `Outcome`.
+//!
+//! Every run is in deterministic mode: the seed replays it exactly
+//! (`gort run DEMO --seed S`). The strategy says how goroutines switch:
+//!
+//! - `go` (the default): deterministic mode's own timing, which models
+//!   Go's: goroutines on one P switch only where Go switches them (block,
+//!   yield, exit, sysmon's 10 ms preemption), an idle P wakes with Go's
+//!   measured latency, a running P's runnext is stolen only after Go's
+//!   `usleep(3)`. Rates under it are meant to move as Go's do.
+//! - `random`: exploration, not Go: on top of that, every switch asks
+//!   the running goroutine to stop at its next safepoint with
+//!   probability 1/4 (`simpreempt=4`), so goroutines on one P interleave
+//!   inside runtime operations too.
+
+use gort::config::RaceOptions;
+use gort::{Config, Runtime, WbMode};
+
+use crate::outcome::Outcome;
+
+/// One demo.
+#[derive(Clone, Debug)]
+pub struct Demo {
+    /// The name `gort run` takes.
+    pub name: &'static str,
+    /// Where the article makes the claim ("§2.5", "claim 1"), or "gort"
+    /// for gort's own demos.
+    pub section: &'static str,
+    /// The claim, in English.
+    pub claim: &'static str,
+    /// gort's verdict on it, in one sentence.
+    pub verdict: &'static str,
+    /// The Go 1.19 twin, `demos/go/<twin>.go`.
+    pub twin: Option<&'static str>,
+    /// GOMAXPROCS when `--procs` is not given.
+    pub procs: usize,
+    /// Whether the race detector is on when `--race` is not given.
+    pub race: bool,
+    /// The program: main's body.
+    pub program: fn(),
+    /// Settings of the demo's own (the detector's options, GODEBUG keys),
+    /// applied after the run's.
+    pub configure: fn(Config) -> Config,
+}
+
+impl Demo {
+    /// A demo of `program` at GOMAXPROCS=2 with the race detector on, to
+    /// be completed with struct update syntax.
+    pub fn new(program: fn()) -> Demo {
+        Demo {
+            name: "",
+            section: "",
+            claim: "",
+            verdict: "",
+            twin: None,
+            procs: 2,
+            race: true,
+            program,
+            configure: |c| c,
+        }
+    }
+}
+
+/// How goroutines switch (module comment).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    #[default]
+    Go,
+    Random,
+}
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Go => "go",
+            Strategy::Random => "random",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Strategy> {
+        match s {
+            "go" => Some(Strategy::Go),
+            "random" => Some(Strategy::Random),
+            _ => None,
+        }
+    }
+}
+
+/// One run's settings.
+#[derive(Clone, Debug, Default)]
+pub struct RunOpts {
+    pub seed: u64,
+    /// GOMAXPROCS; the demo's when None.
+    pub procs: Option<usize>,
+    /// The race detector; the demo's when None.
+    pub race: Option<bool>,
+    pub strategy: Strategy,
+    /// `GODEBUG=gctrace=1`.
+    pub gctrace: bool,
+    /// `GODEBUG=wbmode=...` (gort's own key).
+    pub wbmode: Option<WbMode>,
+}
+
+/// What a run printed and came to.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub outcome: Outcome,
+    pub stdout: String,
+    pub stderr: String,
+    /// Scheduler steps the run took.
+    pub steps: u64,
+}
+
+impl RunOpts {
+    /// The runtime's settings for `demo`.
+    pub fn config(&self, demo: &Demo) -> Config {
+        let mut c = Config::new()
+            .gomaxprocs(self.procs.unwrap_or(demo.procs))
+            .simseed(self.seed)
+            .capture_output();
+        if self.race.unwrap_or(demo.race) {
+            c = c.race(true).race_opts(RaceOptions::default());
+        }
+        if self.strategy == Strategy::Random {
+            c = c.simpreempt(4);
+        }
+        if self.gctrace {
+            c = c.gctrace(1);
+        }
+        if let Some(m) = self.wbmode {
+            c = c.wbmode(m);
+        }
+        (demo.configure)(c)
+    }
+}
+
+/// Runs `demo` once.
+pub fn run(demo: &Demo, opts: &RunOpts) -> RunResult {
+    let rt = Runtime::new(opts.config(demo));
+    let exit = rt.run(demo.program);
+    let (stdout, stderr) = (rt.stdout(), rt.stderr());
+    RunResult {
+        outcome: Outcome::parse(exit.status, &stderr, &stdout),
+        stdout,
+        stderr,
+        steps: exit.steps,
+    }
+}

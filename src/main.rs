@@ -1,0 +1,303 @@
+//! `gort`: the article's demos on gort's runtime, and the real Go 1.19
+//! runtime beside them.
+//!
+//! With no command it runs the showcase (`showcase.rs`): every demo over
+//! a seed sweep, plain and with the race detector, at GOMAXPROCS 1 and 2,
+//! then one table of each claim, gort's rates and Go's measured ones.
+//! The commands: `list`, `run` (one seed, its output as the Go program
+//! would print it), `explore` (a sweep over many seeds in parallel, with
+//! a table of outcomes and each one's first seed; `--shard`/`--json`
+//! split it over machines), `merge` (shard files into one table) and
+//! `compare` (the demo's Go twin built and run by the real runtime,
+//! `compare.rs`). Usage errors exit with status 2 and one message, as
+//! clap prints them; so do failures to write or read a file.
+
+mod compare;
+mod showcase;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use gort::WbMode;
+use gort_demos::demo::{run, Demo, RunOpts, Strategy};
+use gort_demos::explore::{explore, read_records, JsonOut, Record, Settings, Shard, Table};
+use gort_demos::scenarios;
+
+#[derive(Parser)]
+#[command(
+    name = "gort",
+    version,
+    about = "Go's runtime as a simulator: the article's map and GC claims, reproducible, next to real Go 1.19",
+    long_about = "Go's runtime as a simulator: the article's map and GC claims, reproducible, next \
+                  to real Go 1.19.\n\nWith no command, runs the showcase: every demo over a seed \
+                  sweep, then one table of claims, gort's rates and Go's measured ones."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Lists the demos, with the claim each one checks.
+    List,
+    /// Runs one demo once; a seed replays a run exactly.
+    Run(RunArgs),
+    /// Runs a demo over many seeds in parallel and tabulates the outcomes.
+    Explore(ExploreArgs),
+    /// Combines the --json files of shards into the table of one sweep.
+    Merge(MergeArgs),
+    /// Builds and runs the demo's Go 1.19 twin with the real runtime, beside gort.
+    Compare(CompareArgs),
+    /// Every demo over a seed sweep, then the table (the default command).
+    Showcase(ShowcaseArgs),
+}
+
+/// The settings of a run that `run` and `explore` share.
+#[derive(Args, Clone)]
+struct Common {
+    /// GOMAXPROCS (the demo's own when not given).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    procs: Option<u16>,
+    /// Turns the race detector on (Go's -race).
+    #[arg(long, overrides_with = "no_race")]
+    race: bool,
+    /// Turns the race detector off.
+    #[arg(long)]
+    no_race: bool,
+    /// How goroutines switch: go (Go's timing, the default) or random
+    /// (random preemption inside runtime operations; exploration, not Go).
+    #[arg(long, value_enum, default_value_t = StrategyArg::Go)]
+    strategy: StrategyArg,
+    /// GODEBUG=gctrace=1.
+    #[arg(long)]
+    gctrace: bool,
+    /// What the write barrier shades (gort's GODEBUG=wbmode).
+    #[arg(long, value_enum)]
+    wbmode: Option<WbModeArg>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StrategyArg {
+    Go,
+    Random,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum WbModeArg {
+    Hybrid,
+    Dijkstra,
+    Yuasa,
+    Off,
+}
+
+impl Common {
+    fn opts(&self, seed: u64) -> RunOpts {
+        RunOpts {
+            seed,
+            procs: self.procs.map(usize::from),
+            race: if self.race {
+                Some(true)
+            } else if self.no_race {
+                Some(false)
+            } else {
+                None
+            },
+            strategy: match self.strategy {
+                StrategyArg::Go => Strategy::Go,
+                StrategyArg::Random => Strategy::Random,
+            },
+            gctrace: self.gctrace,
+            wbmode: self.wbmode.map(|m| match m {
+                WbModeArg::Hybrid => WbMode::Hybrid,
+                WbModeArg::Dijkstra => WbMode::Dijkstra,
+                WbModeArg::Yuasa => WbMode::Yuasa,
+                WbModeArg::Off => WbMode::Off,
+            }),
+        }
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The demo (`gort list`).
+    #[arg(value_parser = parse_demo)]
+    demo: DemoArg,
+    /// The seed of the interleaving.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct ExploreArgs {
+    /// The demo (`gort list`).
+    #[arg(value_parser = parse_demo)]
+    demo: DemoArg,
+    /// How many seeds: 0..N (or this shard's part of them).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    seeds: u64,
+    /// Runtimes run at once (default: one per CPU).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+    /// Runs only shard I of N (0 <= I < N) of the seeds.
+    #[arg(long, value_parser = Shard::parse)]
+    shard: Option<Shard>,
+    /// Writes one JSON line per seed to PATH (for `gort merge`).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// Files written by `gort explore --json`.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// The demo (`gort list`).
+    #[arg(value_parser = parse_demo)]
+    demo: DemoArg,
+    /// Runs of each build and GOMAXPROCS, in Go and in gort.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
+}
+
+#[derive(Args)]
+struct ShowcaseArgs {
+    /// Seeds per demo, build and GOMAXPROCS.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    seeds: u64,
+}
+
+#[derive(Clone)]
+struct DemoArg(Demo);
+
+fn parse_demo(s: &str) -> Result<DemoArg, String> {
+    scenarios::find(s).map(DemoArg).ok_or_else(|| {
+        let names: Vec<&str> = scenarios::all().iter().map(|d| d.name).collect();
+        format!("unknown demo '{s}' (the demos: {})", names.join(", "))
+    })
+}
+
+/// A failure after the arguments parsed: one message, status 2.
+fn fail(msg: &str) -> ! {
+    eprintln!("gort: {msg}");
+    std::process::exit(2);
+}
+
+fn jobs(j: Option<u16>) -> usize {
+    j.map(usize::from).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match cli.cmd.unwrap_or(Cmd::Showcase(ShowcaseArgs { seeds: 20 })) {
+        Cmd::List => list(),
+        Cmd::Run(a) => run_one(a),
+        Cmd::Explore(a) => explore_cmd(a),
+        Cmd::Merge(a) => merge(a),
+        Cmd::Compare(a) => compare::compare(&a.demo.0, a.runs).unwrap_or_else(|e| fail(&e)),
+        Cmd::Showcase(a) => showcase::showcase(a.seeds, jobs(None)),
+    }
+}
+
+fn list() {
+    for d in scenarios::all() {
+        println!("{:<24} {:<8} {}", d.name, d.section, d.claim);
+    }
+}
+
+fn run_one(a: RunArgs) {
+    let demo = &a.demo.0;
+    let opts = a.common.opts(a.seed);
+    let r = run(demo, &opts);
+    print!("{}", r.stdout);
+    eprint!("{}", r.stderr);
+    eprintln!(
+        "gort run: {}, seed {}: {}",
+        Settings::of(demo, &opts).describe(),
+        a.seed,
+        r.outcome.rows().join(", ")
+    );
+    std::process::exit(r.outcome.status);
+}
+
+fn explore_cmd(a: ExploreArgs) {
+    let demo = &a.demo.0;
+    let template = a.common.opts(0);
+    let seeds = match a.shard {
+        Some(s) => s.range(0..a.seeds),
+        None => 0..a.seeds,
+    };
+    // The output file first: an unwritable path fails before any run.
+    let out = a
+        .json
+        .as_deref()
+        .map(JsonOut::create)
+        .transpose()
+        .unwrap_or_else(|e| fail(&e));
+    let bar = indicatif::ProgressBar::new(seeds.end - seeds.start);
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let t0 = Instant::now();
+    let mut write_err = None;
+    let records = explore(
+        demo,
+        &template,
+        seeds.clone(),
+        jobs(a.jobs),
+        |rec: &Record| {
+            bar.inc(1);
+            if let (Some(o), None) = (&out, &write_err) {
+                if let Err(e) = o.write(rec) {
+                    write_err = Some(e);
+                }
+            }
+        },
+    );
+    let elapsed = t0.elapsed();
+    bar.finish_and_clear();
+    if let Some(o) = out {
+        match write_err {
+            Some(e) => {
+                o.abandon();
+                fail(&e);
+            }
+            None => o.finish().unwrap_or_else(|e| fail(&e)),
+        }
+    }
+    if records.is_empty() {
+        println!(
+            "{}: this shard has no seeds",
+            Settings::of(demo, &template).describe()
+        );
+        return;
+    }
+    let table = Table::of(&records).unwrap_or_else(|e| fail(&e));
+    print!("{}", table.render(Some(elapsed)));
+}
+
+fn merge(a: MergeArgs) {
+    let mut all = Vec::new();
+    for f in &a.files {
+        all.extend(read_records(f).unwrap_or_else(|e| fail(&e)));
+    }
+    if all.is_empty() {
+        fail("merge: the files hold no records");
+    }
+    let table = Table::of(&all).unwrap_or_else(|e| fail(&format!("merge: {e}")));
+    print!("{}", table.render(None));
+}
