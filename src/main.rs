@@ -116,6 +116,7 @@ impl Common {
                 WbModeArg::Yuasa => WbMode::Yuasa,
                 WbModeArg::Off => WbMode::Off,
             }),
+            explain: false,
         }
     }
 }
@@ -128,6 +129,11 @@ struct RunArgs {
     /// The seed of the interleaving.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// After the run, the runtime steps its outcome came from: for a
+    /// map's fatal error, both writers' steps on the map around the
+    /// hashWriting check, with the goroutine, P, time and source line.
+    #[arg(long)]
+    explain: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -221,10 +227,16 @@ fn list() {
 
 fn run_one(a: RunArgs) {
     let demo = &a.demo.0;
-    let opts = a.common.opts(a.seed);
+    let opts = RunOpts {
+        explain: a.explain,
+        ..a.common.opts(a.seed)
+    };
     let r = run(demo, &opts);
     print!("{}", r.stdout);
     eprint!("{}", r.stderr);
+    if a.explain {
+        eprint!("{}", gort_demos::explain::render(&r.explain, &r.outcome));
+    }
     eprintln!(
         "gort run: {}, seed {}: {}",
         Settings::of(demo, &opts).describe(),

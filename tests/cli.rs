@@ -158,3 +158,38 @@ fn list_names_every_demo() {
         assert!(out.contains(d.name), "{out}");
     }
 }
+
+/// `--explain` on a seed where the shared map dies: both writers' steps
+/// on the map, the one that set `hashWriting` and the one whose check
+/// found it, each with its goroutine and the scenario's source line; the
+/// same text on a replay.
+#[test]
+fn explain_names_both_writers_around_the_hash_writing_check() {
+    let dying = (0..20)
+        .map(|s| s.to_string())
+        .find(|s| {
+            gort(&["run", "shared_map", "--seed", s, "--no-race"]).status.code() == Some(2)
+        })
+        .expect("a seed in 0..20 where shared_map dies");
+    let args = ["run", "shared_map", "--seed", &dying, "--no-race", "--explain"];
+    let o = gort(&args);
+    let err = text(&o.stderr);
+    let start = err.find("gort explain: ").expect(&err);
+    let ex = &err[start..];
+    assert!(ex.contains("before `fatal error: concurrent map writes`"), "{ex}");
+    let line_of = |needle: &str| {
+        ex.lines()
+            .rfind(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in\n{ex}"))
+            .to_string()
+    };
+    let set = line_of("h.flags ^= hashWriting (set)");
+    let fatal = line_of("(another writer is inside): fatal");
+    let goroutine = |l: &str| l.split_whitespace().nth(1).unwrap().to_string();
+    assert_ne!(goroutine(&set), goroutine(&fatal), "{ex}");
+    for l in [&set, &fatal] {
+        assert!(l.contains("demos/src/scenarios/shared_map.rs:"), "{l}");
+    }
+    assert!(line_of("mapassign_fast64").contains("enter"), "{ex}");
+    assert_eq!(gort(&args).stderr, o.stderr);
+}

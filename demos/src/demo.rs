@@ -103,6 +103,8 @@ pub struct RunOpts {
     pub gctrace: bool,
     /// `GODEBUG=wbmode=...` (gort's own key).
     pub wbmode: Option<WbMode>,
+    /// Keep the explain log (`explain.rs`).
+    pub explain: bool,
 }
 
 /// What a run printed and came to.
@@ -113,6 +115,8 @@ pub struct RunResult {
     pub stderr: String,
     /// Scheduler steps the run took.
     pub steps: u64,
+    /// The explain log's events, when `RunOpts::explain` asked for them.
+    pub explain: Vec<gort::rt::ExplainEvent>,
 }
 
 impl RunOpts {
@@ -134,6 +138,9 @@ impl RunOpts {
         if let Some(m) = self.wbmode {
             c = c.wbmode(m);
         }
+        if self.explain {
+            c = c.explain(crate::explain::KEEP);
+        }
         (demo.configure)(c)
     }
 }
@@ -148,5 +155,6 @@ pub fn run(demo: &Demo, opts: &RunOpts) -> RunResult {
         stdout,
         stderr,
         steps: exit.steps,
+        explain: rt.config().explain_events(),
     }
 }

@@ -8,6 +8,7 @@
 //! the scheduler's and the collector's demos, as binaries.
 
 pub mod demo;
+pub mod explain;
 pub mod explore;
 pub mod golden;
 pub mod outcome;

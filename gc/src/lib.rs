@@ -92,6 +92,13 @@ pub use roots::Root;
 /// conservative scan can mistake for live pointers: the first run of a
 /// seed in a process would differ from its replays. Idempotent and cheap
 /// after the first call.
+/// An address as gort's reports print it (`Heap::display_addr`: in
+/// deterministic mode rebased so that a seed replays it), for the current
+/// goroutine's heap; the address itself where there is none.
+pub fn display_addr(addr: usize) -> usize {
+    mheap::current().map_or(addr, |h| h.display_addr(addr))
+}
+
 pub fn warm_up() {
     gostring::warm_up();
     arena::first_arena_or_dummy();

@@ -20,6 +20,7 @@ use crate::map::*;
 use crate::maptype::*;
 
 /// Go's `hashGrow`.
+#[track_caller]
 pub(crate) fn hash_grow(t: &MapType, h: H) {
     // If we've hit the load factor, get bigger. Otherwise, there are too
     // many overflow buckets, so keep the same number of buckets and
@@ -36,8 +37,18 @@ pub(crate) fn hash_grow(t: &MapType, h: H) {
         flags |= OLD_ITERATOR;
     }
     // Commit the grow (atomic wrt GC).
-    h.set_b(h.b() + bigger);
+    let b = h.b();
+    h.set_b(b + bigger);
     h.set_flags(flags);
+    gort_scheduler::explain::note("hashGrow", || {
+        (shown(h.addr()), {
+            if bigger == 1 {
+                format!("B {b} -> {}: oldbuckets = buckets", b + 1)
+            } else {
+                format!("sameSizeGrow (B {b}, too many overflow buckets): oldbuckets = buckets")
+            }
+        })
+    });
     // `h.oldbuckets = oldbuckets; h.buckets = newbuckets`: pointer stores
     // (gcWriteBarrier each).
     h.0.store_ptr(W_OLDBUCKETS, oldbuckets);
@@ -62,6 +73,7 @@ pub(crate) fn hash_grow(t: &MapType, h: H) {
 }
 
 /// Go's `growWork`.
+#[track_caller]
 pub(crate) fn grow_work(t: &MapType, h: H, bucket: usize) {
     // Make sure we evacuate the oldbucket corresponding to the bucket
     // we're about to use.
@@ -79,7 +91,13 @@ struct EvacDst {
 }
 
 /// Go's `evacuate`.
+#[track_caller]
 fn evacuate(t: &MapType, h: H, oldbucket: usize) {
+    gort_scheduler::explain::note("evacuate", || {
+        (shown(h.addr()), {
+            format!("oldbuckets[{oldbucket}] evacuated")
+        })
+    });
     let b0 = bucket_at(t, h.oldbuckets(), oldbucket);
     let newbit = h.noldbuckets();
     if !evacuated(b0) {

@@ -17,6 +17,7 @@ type Bucket = gort_gc::Words<BUCKET_WORDS>;
 
 /// Go's `growWork_fast64`.
 #[inline(always)]
+#[track_caller]
 pub(crate) fn grow_work_fast64<const S: bool>(t: &MapType, h: H, bucket: usize) {
     // Make sure we evacuate the oldbucket corresponding to the bucket
     // we're about to use.
@@ -34,7 +35,13 @@ struct Dst {
 }
 
 /// Go's `evacuate_fast64`.
+#[track_caller]
 fn evacuate_fast64<const S: bool>(t: &MapType, h: H, oldbucket: usize) {
+    gort_scheduler::explain::note("evacuate_fast64", || {
+        (shown(h.addr()), {
+            format!("oldbuckets[{oldbucket}] evacuated")
+        })
+    });
     let words = |o: Obj, i: usize| -> Bucket { o.offset(i * BUCKET_WORDS).words() };
     let old = h.oldbuckets();
     let b0 = words(old, oldbucket);

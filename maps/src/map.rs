@@ -34,6 +34,7 @@
 //! through the returned slot.
 
 use gort_gc::{new_object, Obj, Ptr, Type};
+use gort_scheduler::explain;
 use gort_scheduler::race::{self, RuntimeFn, RuntimeGuard};
 use gort_scheduler::G;
 
@@ -282,8 +283,23 @@ impl H {
     #[track_caller]
     pub(crate) fn check_no_writer(self) {
         if self.flags() & HASH_WRITING != 0 {
+            explain::note("mapassign", || {
+                (shown(self.addr()), {
+                    "h.flags&hashWriting != 0 (another writer is inside): fatal".into()
+                })
+            });
             gort_scheduler::fatal("concurrent map writes");
         }
+        explain::note("mapassign", || {
+            (shown(self.addr()), {
+                "h.flags&hashWriting == 0: no other writer".into()
+            })
+        });
+    }
+
+    /// The header's address (the map's identity in the explain log).
+    pub(crate) fn addr(self) -> usize {
+        self.0.ptr().0
     }
 
     /// A write operation's exit: if another writer cleared our
@@ -296,10 +312,22 @@ impl H {
     #[track_caller]
     pub(crate) fn end_write(self) {
         if self.flags() & HASH_WRITING == 0 {
+            explain::note("mapassign", || {
+                (shown(self.addr()), {
+                    "h.flags&hashWriting == 0 at the end of a write (another writer cleared it): fatal"
+                    .into()
+                })
+            });
             gort_scheduler::fatal("concurrent map writes");
         }
         let f = self.flags();
         self.set_flags(f & !HASH_WRITING);
+        explain::note("mapassign", || {
+            (
+                shown(self.addr()),
+                "h.flags &^= hashWriting (cleared)".into(),
+            )
+        });
     }
 
     /// Flips `hashWriting` as Go's `h.flags ^= hashWriting` does: a load
@@ -312,6 +340,18 @@ impl H {
     pub(crate) fn xor_writing(self) {
         let f = self.flags();
         self.set_flags(f ^ HASH_WRITING);
+        explain::note("mapassign", || {
+            (shown(self.addr()), {
+                format!(
+                    "h.flags ^= hashWriting ({})",
+                    if f & HASH_WRITING == 0 {
+                        "set"
+                    } else {
+                        "cleared: another writer had set it"
+                    }
+                )
+            })
+        });
     }
 }
 
@@ -432,6 +472,11 @@ fn mapaccess(t: &MapType, h: HMap, key: KeyArg, f: &'static RuntimeFn) -> Option
         return None;
     }
     if h.flags() & HASH_WRITING != 0 {
+        explain::note("mapaccess", || {
+            (shown(h.addr()), {
+                "h.flags&hashWriting != 0 (a writer is inside): fatal".into()
+            })
+        });
         gort_scheduler::fatal("concurrent map read and map write");
     }
     lookup(t, h, key)
@@ -503,6 +548,12 @@ pub fn mapassign(t: &MapType, h: HMap, key: KeyArg) -> ElemSlot {
             race_fns::pick(t, &race_fns::MAPASSIGN, &race_fns::MAPASSIGN_FASTSTR),
         );
     }
+    explain::note(
+        race_fns::pick(t, &race_fns::MAPASSIGN, &race_fns::MAPASSIGN_FASTSTR)
+            .name
+            .trim_start_matches("runtime."),
+        || (shown(h.0 .0), "m[k] = ...: enter".into()),
+    );
     let _runtime = RuntimeGuard::enter();
     let h = h.hdr_in(g);
     h.check_no_writer();

@@ -23,6 +23,7 @@
 //! (`grow_fast64.rs`); `hashGrow` is shared with the generic path.
 
 use gort_gc::{new_object, Obj, Words};
+use gort_scheduler::explain;
 use gort_scheduler::race::{self, RuntimeFn, RuntimeGuard};
 use gort_scheduler::G;
 
@@ -199,6 +200,11 @@ fn access<const S: bool>(t: &MapType, h: H, key: u64) -> Option<(u64, usize)> {
     // for sameSizeGrow. They share a header word here, but a racing
     // writer can change one between two of Go's loads.
     if hw.load_field::<S>(W_PACKED, 0, 8) & HASH_WRITING != 0 {
+        explain::note("mapaccess", || {
+            (shown(hw.addr()), {
+                "h.flags&hashWriting != 0 (a writer is inside): fatal".into()
+            })
+        });
         gort_scheduler::fatal("concurrent map read and map write");
     }
     // The tophash to look for; 0 (no slot has it): not hashed.
@@ -267,6 +273,9 @@ pub fn mapassign_fast64(t: &MapType, h: HMap, key: u64) -> ElemSlot {
     if gort_scheduler::race::enabled() {
         race::write_pc(h.0 .0, &race_fns::MAPASSIGN_FAST64);
     }
+    explain::note("mapassign_fast64", || {
+        (shown(h.0 .0), format!("m[{}] = ...: enter", key as i64))
+    });
     let _runtime = RuntimeGuard::enter();
     if stepping(g) {
         assign::<true>(t, h.hdr_in_s::<true>(g), key)
@@ -281,10 +290,19 @@ pub fn mapassign_fast64(t: &MapType, h: HMap, key: u64) -> ElemSlot {
 #[track_caller]
 fn end_write<const S: bool>(hw: Hdr) {
     if hw.load_field::<S>(W_PACKED, 0, 8) & HASH_WRITING == 0 {
+        explain::note("mapassign", || {
+            (shown(hw.addr()), {
+                "h.flags&hashWriting == 0 at the end of a write (another writer cleared it): fatal"
+                    .into()
+            })
+        });
         gort_scheduler::fatal("concurrent map writes");
     }
     let f = hw.load_field::<S>(W_PACKED, 0, 8);
     hw.store_field::<S>(W_PACKED, 0, 8, f & !HASH_WRITING);
+    explain::note("mapassign", || {
+        (shown(hw.addr()), "h.flags &^= hashWriting (cleared)".into())
+    });
 }
 
 /// The entry of every write: the check, the hash, then `hashWriting` set
@@ -293,11 +311,33 @@ fn end_write<const S: bool>(hw: Hdr) {
 #[track_caller]
 fn begin_write<const S: bool>(t: &MapType, hw: Hdr, key: u64) -> u64 {
     if hw.load_field::<S>(W_PACKED, 0, 8) & HASH_WRITING != 0 {
+        explain::note("mapassign", || {
+            (shown(hw.addr()), {
+                "h.flags&hashWriting != 0 (another writer is inside): fatal".into()
+            })
+        });
         gort_scheduler::fatal("concurrent map writes");
     }
+    explain::note("mapassign", || {
+        (shown(hw.addr()), {
+            "h.flags&hashWriting == 0: no other writer".into()
+        })
+    });
     let hash = t.hash(key, hw.load_field::<S>(W_PACKED, 32, 32) as u32);
     let f = hw.load_field::<S>(W_PACKED, 0, 8);
     hw.store_field::<S>(W_PACKED, 0, 8, f ^ HASH_WRITING);
+    explain::note("mapassign", || {
+        (shown(hw.addr()), {
+            format!(
+                "h.flags ^= hashWriting ({})",
+                if f & HASH_WRITING == 0 {
+                    "set"
+                } else {
+                    "cleared: another writer had set it"
+                }
+            )
+        })
+    });
     hash
 }
 

@@ -381,3 +381,9 @@ mod tests {
         assert_eq!(n, 5usize.pow(8) * 16);
     }
 }
+
+/// A map header's address as gort's reports show it (rebased in
+/// deterministic mode), for the explain log.
+pub(crate) fn shown(addr: usize) -> usize {
+    gort_gc::display_addr(addr)
+}

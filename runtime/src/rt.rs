@@ -63,6 +63,9 @@ pub use gort_gc::mbarrier::{
 };
 pub use gort_gc::mwbbuf::debug_wbbuf_len;
 
+/// One step of a run's explain log (`Config::explain`).
+pub use gort_scheduler::explain::Event as ExplainEvent;
+
 /// Map internals: a map header as a heap pointer, map types, key arguments.
 pub use gort_maps::{array_map_type, HMap, KeyArg, MapType};
 

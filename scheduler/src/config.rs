@@ -141,6 +141,8 @@ pub struct SchedConfig {
     pub traceback: Traceback,
     /// The race detector, when the program runs with it (`race.rs`).
     pub race: Option<RaceDetector>,
+    /// The explain log, when the run keeps one (`explain.rs`).
+    pub explain: Option<Arc<crate::explain::ExplainLog>>,
 }
 
 /// A race detector installed in a runtime.
@@ -163,6 +165,7 @@ impl Default for SchedConfig {
             output: Output::Process,
             traceback: Traceback::default(),
             race: None,
+            explain: None,
         }
     }
 }

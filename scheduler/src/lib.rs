@@ -48,6 +48,7 @@ pub mod assistq;
 pub mod chan;
 pub mod config;
 mod det;
+pub mod explain;
 pub mod ext;
 pub mod fatal;
 pub mod forcegc;

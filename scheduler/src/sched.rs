@@ -151,6 +151,9 @@ impl Drop for Sched {
         if self.race.is_some() {
             crate::race::RACE_ON.fetch_sub(1, Ordering::SeqCst);
         }
+        if self.cfg.explain.is_some() {
+            crate::explain::RECORDING.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -172,6 +175,9 @@ impl Sched {
         let race = cfg.race.as_ref().map(|r| r.0.clone());
         if race.is_some() {
             crate::race::RACE_ON.fetch_add(1, Ordering::SeqCst);
+        }
+        if cfg.explain.is_some() {
+            crate::explain::RECORDING.fetch_add(1, Ordering::SeqCst);
         }
         Arc::new_cyclic(|weak| Sched {
             race,

@@ -79,6 +79,8 @@ pub struct Config {
     race: RaceOptions,
     /// The race detector is on (`GORT_RACE=1`, `race(true)`).
     race_enabled: bool,
+    /// The run keeps an explain log (`explain`).
+    explain: Option<Arc<gort_scheduler::explain::ExplainLog>>,
     warnings: Vec<String>,
 }
 
@@ -110,6 +112,7 @@ impl Config {
             traceback: sched.traceback,
             race: RaceOptions::default(),
             race_enabled: false,
+            explain: None,
             warnings: Vec::new(),
         }
     }
@@ -335,6 +338,21 @@ impl Config {
         self
     }
 
+    /// Keeps an explain log of the run's last `cap` notable runtime
+    /// steps (map writes and their `hashWriting` checks, growth,
+    /// evacuation), read after the run with `explain_events`: what
+    /// `gort run --explain` prints. Meant for deterministic mode, where
+    /// the seed replays the run explained.
+    pub fn explain(mut self, cap: usize) -> Config {
+        self.explain = Some(gort_scheduler::explain::ExplainLog::new(cap));
+        self
+    }
+
+    /// The explain log's events (empty without `explain`), oldest first.
+    pub fn explain_events(&self) -> Vec<gort_scheduler::explain::Event> {
+        self.explain.as_ref().map_or_else(Vec::new, |l| l.events())
+    }
+
     /// The scheduler's part of the settings.
     pub fn sched(&self) -> SchedConfig {
         let mode = match self.simseed {
@@ -357,6 +375,7 @@ impl Config {
             mode,
             output: self.output.clone(),
             traceback: self.traceback,
+            explain: self.explain.clone(),
             race: self.race_enabled.then(|| {
                 gort_scheduler::RaceDetector(std::sync::Arc::new(crate::race::Detector::new(
                     self.race.clone(),
