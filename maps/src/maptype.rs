@@ -329,6 +329,12 @@ pub fn bucket_mask(b: u8) -> u64 {
     (bucket_shift(b) - 1) as u64
 }
 
+/// A map header's address as gort's reports show it (rebased in
+/// deterministic mode), for the explain log.
+pub(crate) fn shown(addr: usize) -> usize {
+    gort_gc::display_addr(addr)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,10 +386,4 @@ mod tests {
         }
         assert_eq!(n, 5usize.pow(8) * 16);
     }
-}
-
-/// A map header's address as gort's reports show it (rebased in
-/// deterministic mode), for the explain log.
-pub(crate) fn shown(addr: usize) -> usize {
-    gort_gc::display_addr(addr)
 }
