@@ -168,15 +168,28 @@ fn explain_names_both_writers_around_the_hash_writing_check() {
     let dying = (0..20)
         .map(|s| s.to_string())
         .find(|s| {
-            gort(&["run", "shared_map", "--seed", s, "--no-race"]).status.code() == Some(2)
+            gort(&["run", "shared_map", "--seed", s, "--no-race"])
+                .status
+                .code()
+                == Some(2)
         })
         .expect("a seed in 0..20 where shared_map dies");
-    let args = ["run", "shared_map", "--seed", &dying, "--no-race", "--explain"];
+    let args = [
+        "run",
+        "shared_map",
+        "--seed",
+        &dying,
+        "--no-race",
+        "--explain",
+    ];
     let o = gort(&args);
     let err = text(&o.stderr);
     let start = err.find("gort explain: ").expect(&err);
     let ex = &err[start..];
-    assert!(ex.contains("before `fatal error: concurrent map writes`"), "{ex}");
+    assert!(
+        ex.contains("before `fatal error: concurrent map writes`"),
+        "{ex}"
+    );
     let line_of = |needle: &str| {
         ex.lines()
             .rfind(|l| l.contains(needle))

@@ -59,6 +59,15 @@ use crate::config::RaceOptions;
 /// is why Go's `-race` runs of a two-writer map program almost never die
 /// with `concurrent map writes` when its plain runs mostly do.
 const FIRST_REPORT_NS: u64 = 950_000;
+
+/// What an instrumented access costs in Go 1.19's `-race` beyond the
+/// access (TSan's shadow check), charged to deterministic mode's clock:
+/// Go's map operations, each one or two instrumented accesses (the
+/// header's `racereadpc`/`racewritepc`, the element's read or write),
+/// take 7-22 ns longer with `-race` (BENCHMARKS.md, "The race detector's
+/// cost"). Without it, gort's -race runs would keep Go's plain timing
+/// and their map checks would fire as in plain runs.
+const ACCESS_NS: u64 = 10;
 const REPORT_NS: u64 = 9_000;
 
 /// Go 1.19's TSan number for a program's first goroutine.
@@ -428,6 +437,9 @@ impl RaceHooks for Detector {
     }
 
     fn access(&self, g: &G, a: Access) -> Verdict {
+        if self.det {
+            gort_scheduler::det_charge(ACCESS_NS);
+        }
         let ctx = g.race_ctx.load(std::sync::atomic::Ordering::Relaxed);
         let Some(t) = (ctx as u32).checked_sub(1) else {
             return Verdict::Go;
