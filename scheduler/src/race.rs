@@ -95,6 +95,10 @@ pub trait RaceHooks: Send + Sync {
     fn go_start(&self, parent: Option<&G>, child: &G, stack: &[usize]);
     /// `racegoend`: `g` returned.
     fn go_end(&self, g: &G);
+    /// A timer is about to run on P `p` (Go's `runOneTimer`: the P's
+    /// timer context, a TSan thread made by `racegostart` the first time
+    /// the P runs a timer, acquires the timer).
+    fn timer_run(&self, p: usize);
     /// A synchronisation annotation, made at the program's line `site`.
     fn sync(&self, g: &G, op: SyncOp, addr: usize, site: &'static Location<'static>);
     /// `g` now holds (or no longer holds) the lock at `addr` (a

@@ -453,6 +453,9 @@ impl Sched {
         let mut due = Vec::new();
         p.take_due_timers(now, &mut due);
         for t in due {
+            if let Some(h) = &self.race {
+                h.timer_run(on.id);
+            }
             (t.f)(self, on, t.arg);
         }
     }

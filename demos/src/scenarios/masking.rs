@@ -34,6 +34,7 @@ pub fn logger() -> Demo {
                 to -race.",
         verdict: "True, for this schedule: the logger's lock orders the writes; gort reports \
                   it as MASKED, naming the lock and who took it.",
+        twin: Some("masked_by_logger"),
         ..Demo::new(logger_program)
     }
 }
@@ -46,6 +47,7 @@ pub fn channel() -> Demo {
                 -race reports nothing.",
         verdict: "True, and correct: the channel is a real edge in every schedule; nothing \
                   to report.",
+        twin: Some("masked_by_channel"),
         ..Demo::new(channel_program)
     }
 }

@@ -8,12 +8,14 @@
 //! - `tsan_eviction`: a word has 4 shadow cells; 8 readers of it after an
 //!   earlier goroutine's read evict that read's cell, so main's write
 //!   races with a read Go no longer remembers (5 readers: reported).
-//! - `tsan_recycled`: after 64 more goroutines finish, the trace of an
-//!   earlier finished writer is recycled and its stack cannot be
-//!   restored; TSan drops the report (63: reported).
-//! - `tsan_history`: with `GORACE=history_size=0` a goroutine's trace
-//!   keeps 3 parts of events; 60,000 accesses after its write, the
-//!   write's stack is gone (40,000: reported).
+//! - `tsan_recycled`: an earlier writer finished, then 65 more
+//!   goroutines start and finish; once more than 64 finished goroutines'
+//!   trace parts are queued, the next part allocated (the 65th's, at its
+//!   start) takes the writer's, whose stack can then not be restored;
+//!   TSan drops the report (64: reported).
+//! - `tsan_history`: with Go 1.19's default `GORACE=history_size=0` a
+//!   goroutine's trace keeps 3 parts of events; 60,000 accesses after
+//!   its write, the write's stack is gone (40,000: reported).
 //! - `tsan_slots`: 256 slots are shared over time by goroutines; after
 //!   252 goroutines have come and gone (with one collection's two mark
 //!   workers), a live goroutine's slot is reused and its write looks
@@ -42,6 +44,7 @@ pub fn eviction() -> Demo {
         claim: "(not in the article) 8 readers of a word make -race forget an earlier read.",
         verdict: "True: the earlier read's shadow cell is evicted; Go is silent, gort names \
                   the silent race.",
+        twin: Some("tsan_eviction"),
         ..Demo::new(eviction_program)
     }
 }
@@ -50,9 +53,10 @@ pub fn recycled() -> Demo {
     Demo {
         name: "tsan_recycled",
         section: "gort",
-        claim: "(not in the article) After 64 goroutines finish, -race cannot report a race \
+        claim: "(not in the article) After 65 goroutines finish, -race cannot report a race \
                 with an earlier finished one.",
         verdict: "True: the finished writer's trace is recycled and TSan drops the report.",
+        twin: Some("tsan_recycled"),
         ..Demo::new(recycled_program)
     }
 }
@@ -61,8 +65,8 @@ pub fn history() -> Demo {
     Demo {
         name: "tsan_history",
         section: "gort",
-        claim: "(not in the article) With GORACE=history_size=0, a write 60,000 accesses ago \
-                cannot be reported.",
+        claim: "(not in the article) With the default history (GORACE history_size=0), a \
+                write 60,000 accesses ago cannot be reported.",
         verdict: "True: the writer's trace no longer holds the write's stack.",
         configure: |c| {
             c.race_opts(RaceOptions {
@@ -70,6 +74,7 @@ pub fn history() -> Demo {
                 ..RaceOptions::default()
             })
         },
+        twin: Some("tsan_history"),
         ..Demo::new(history_program)
     }
 }
@@ -81,6 +86,7 @@ pub fn slots() -> Demo {
         claim: "(not in the article) After 252 goroutines come and go, a live goroutine's \
                 earlier write is no longer reported.",
         verdict: "True: its slot is reused, so its write looks ordered before the racing one.",
+        twin: Some("tsan_slots"),
         ..Demo::new(slots_program)
     }
 }
@@ -117,13 +123,13 @@ fn eviction_program() {
     hold.send(0);
 }
 
-/// A writes x and finishes; 64 goroutines run and finish one after
+/// A writes x and finishes; 65 goroutines run and finish one after
 /// another; main writes x.
 fn recycled_program() {
     let x = obj(1);
     go!(move || x.store(0, 1));
     gort::sleep(Duration::from_millis(1));
-    for _ in 0..64 {
+    for _ in 0..65 {
         let w = wg();
         w.add(1);
         let w2 = w.clone();
@@ -148,7 +154,7 @@ fn history_program() {
         }
         h2.recv();
     });
-    gort::sleep(Duration::from_secs(5));
+    gort::sleep(Duration::from_millis(100));
     x.store(0, 2);
     hold.send(0);
 }

@@ -137,6 +137,9 @@ pub(super) struct State {
     /// Deterministic mode's printed names of addresses.
     pub(super) vaddrs: AddrMap<usize, usize>,
     pub(super) log_failed: bool,
+    /// Per P, its timer context's thread in the model (Go's
+    /// `p.timerRaceCtx`), made when the P first runs a timer.
+    pub(super) timer_ctx: Vec<Option<usize>>,
 }
 
 /// The detector of one runtime.
@@ -176,6 +179,7 @@ impl Detector {
                 found: 0,
                 vaddrs: AddrMap::default(),
                 log_failed: false,
+                timer_ctx: Vec::new(),
             }),
             opts,
             out,
@@ -330,6 +334,21 @@ impl Detector {
 }
 
 impl RaceHooks for Detector {
+    fn timer_run(&self, p: usize) {
+        self.with(|st| {
+            if st.timer_ctx.len() <= p {
+                st.timer_ctx.resize(p + 1, None);
+            }
+            // `racegostart` takes a TSan thread (and a number) the first
+            // time; `raceacquirectx` then locks its slot, re-attaching
+            // it if another thread took it meanwhile.
+            if st.timer_ctx[p].is_none() {
+                st.next_id += 1;
+            }
+            st.model.timer_acquire(&mut st.timer_ctx[p]);
+        });
+    }
+
     fn go_start(&self, parent: Option<&G>, child: &G, stack: &[usize]) {
         if child.is_system() {
             // forcegc and bgsweep are among the start-up threads the model

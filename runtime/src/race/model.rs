@@ -32,16 +32,25 @@
 //!   goroutine that reads a word as its first act therefore always writes
 //!   cell 1.
 //! - **Traces.** A report needs the earlier access's stack, replayed from
-//!   that goroutine's trace: `3 + history_size` parts of 16,379 event
-//!   slots (128 KiB). A goroutine's older parts are recycled as it fills
-//!   new ones; a finished goroutine's are recycled once more than 64
-//!   finished goroutines keep theirs. An access whose part is gone cannot
-//!   be restored, and TSan drops the report.
+//!   that goroutine's trace: parts of 16,379 event slots (128 KiB), at
+//!   most `3 + history_size` allocated per goroutine. TSan v3's
+//!   `TracePartAlloc` / `TraceSwitchPartImpl` / `OnFinished`, as they
+//!   are: a goroutine allocates a part when it starts and when its part
+//!   fills; it keeps `(3 + history_size + 1) / 2` parts to itself and
+//!   queues its older ones on one global recycle queue; a finished
+//!   goroutine queues all its parts, and once finished goroutines have
+//!   more than 64 parts queued (`kFinishedThreadHi`) their parts become
+//!   "excess". An allocation by a goroutine at its limit, or while there
+//!   is excess, takes the queue's oldest part, whoever's it is, and that
+//!   part's accesses can no longer be restored. So a finished
+//!   goroutine's trace is lost only when some goroutine next allocates a
+//!   part (typically the next one to start), and a live goroutine may
+//!   keep more than its limit for a while. An access whose part is gone
+//!   cannot be restored, and TSan drops the report.
 //!
 //! Not modelled: the no-op events TSan writes so that no event starts at
 //! a page's first or last 8 bytes (they shift later positions of a long
-//! trace), and parts moving between goroutines through the global recycle
-//! queue (a goroutine's window is its own last `3 + history_size` parts).
+//! trace).
 //!
 //! Each cell also carries (beside TSan's 32 bits) which access it records,
 //! so the detector can name the access a report is about and explain a
@@ -62,8 +71,11 @@ pub const EPOCH_LAST: u16 = 0x3fff;
 pub const PART_EVENTS: u64 = (128 * 1024 - 40) / 8;
 /// Trace parts a goroutine keeps with `history_size` 0 (`kMinParts`).
 pub const MIN_PARTS: u64 = 3;
-/// Finished goroutines whose traces are kept (`kFinishedThreadHi`).
-pub const FINISHED_HI: usize = 64;
+/// Parts of finished goroutines queued before they become excess
+/// (`kFinishedThreadHi`), and before a finished goroutine keeps only its
+/// last part (`kFinishedThreadLo`).
+pub const FINISHED_HI: u64 = 64;
+const FINISHED_LO: u64 = 16;
 /// A part's header in event slots (40 bytes), for the eviction index.
 const HEADER_EVENTS: u64 = 5;
 /// What a part starts with: an `EventTime` and the goroutine's function
@@ -103,7 +115,14 @@ struct Thread {
     part: u64,
     used: u64,
     first_access: bool,
-    recycled: bool,
+    /// The parts still attached to its trace (TSan's `trace.parts`), by
+    /// index, oldest first; the first `queued` of them are on the global
+    /// recycle queue (before TSan's `local_head`).
+    parts: VecDeque<u64>,
+    queued: usize,
+    /// TSan's `trace.parts_allocated`.
+    parts_allocated: u64,
+    finished: bool,
 }
 
 /// What the model made of an access that the exact detector also saw.
@@ -152,8 +171,13 @@ pub struct Model {
     /// A global reset happened: the caller, who keeps the shadow words,
     /// must clear them all (`take_reset`).
     reset_pending: bool,
-    /// Finished goroutines still holding traces, oldest first.
-    finished: VecDeque<usize>,
+    /// TSan's `trace_part_recycle`: (thread, part) in the order queued;
+    /// None for a part no trace holds (freed by a global reset).
+    recycle: VecDeque<Option<(usize, u64)>>,
+    /// TSan's `trace_part_recycle_finished` and
+    /// `trace_part_finished_excess`.
+    recycle_finished: u64,
+    finished_excess: u64,
     /// Per word, the cells that left it and why.
     gone: AddrMap<usize, Vec<(Rec, Gone)>>,
 }
@@ -170,7 +194,9 @@ impl Model {
             generation: 0,
             sync: AddrMap::default(),
             reset_pending: false,
-            finished: VecDeque::new(),
+            recycle: VecDeque::new(),
+            recycle_finished: 0,
+            finished_excess: 0,
             gone: AddrMap::default(),
         };
         // TSan's initial thread: slot 0, never used again.
@@ -201,9 +227,13 @@ impl Model {
             part: 0,
             used: PART_START_EVENTS,
             first_access: true,
-            recycled: false,
+            parts: VecDeque::new(),
+            queued: 0,
+            parts_allocated: 0,
+            finished: false,
         });
         self.attach(i);
+        self.switch_part(i, 0);
         i
     }
 
@@ -229,6 +259,18 @@ impl Model {
         self.new_thread(pm);
     }
 
+    /// A P's timer context runs a timer (Go's `runOneTimer` under the race
+    /// detector): made by `racegostart` the first time (a thread of its
+    /// own, with a slot and a trace part), it then acquires the timer,
+    /// locking its slot (TSan's `SlotLock`, which re-attaches a thread
+    /// whose slot was taken).
+    pub fn timer_acquire(&mut self, ctx: &mut Option<usize>) {
+        match *ctx {
+            None => *ctx = Some(self.new_thread(None)),
+            Some(i) => self.slot_lock(i),
+        }
+    }
+
     /// Goroutine `t` ended (TSan's `ThreadFinish`): it leaves its slot;
     /// its trace is kept while at most 64 finished goroutines keep theirs.
     pub fn go_end(&mut self, t: Tid) {
@@ -243,11 +285,60 @@ impl Model {
                 self.slot_epoch[s] = e;
             }
         }
-        self.finished.push_back(i);
-        while self.finished.len() > FINISHED_HI {
-            let old = self.finished.pop_front().expect("non-empty");
-            self.threads[old].recycled = true;
+        // TSan's `ThreadContext::OnFinished`.
+        th.finished = true;
+        let n = th.parts.len() as u64;
+        for &k in th.parts.iter().skip(th.queued) {
+            self.recycle.push_back(Some((i, k)));
         }
+        th.queued = th.parts.len();
+        self.recycle_finished += n;
+        if self.recycle_finished > FINISHED_HI {
+            self.finished_excess += n;
+            th.parts_allocated = 0;
+        } else if self.recycle_finished > FINISHED_LO && n > 1 {
+            self.finished_excess += n - 1;
+            th.parts_allocated = 1;
+        }
+    }
+
+    /// TSan's `TraceSwitchPartImpl`: thread `i` starts its part `k`,
+    /// allocated by `TracePartAlloc` (which may take the recycle queue's
+    /// oldest part from whichever trace holds it), and queues its oldest
+    /// local part once it holds `(max + 1) / 2`.
+    fn switch_part(&mut self, i: usize, k: u64) {
+        let max = MIN_PARTS + self.history_size;
+        let mut reused = false;
+        if self.threads[i].parts_allocated == max || self.finished_excess > 0 {
+            if let Some(entry) = self.recycle.pop_front() {
+                reused = true;
+                if let Some((j, old)) = entry {
+                    let tj = &mut self.threads[j];
+                    let front = tj.parts.pop_front();
+                    debug_assert_eq!(front, Some(old), "the queue's oldest part is its trace's");
+                    tj.queued -= 1;
+                    let left = tj.parts.len() as u64;
+                    if tj.parts_allocated > left {
+                        self.finished_excess += tj.parts_allocated - left;
+                        tj.parts_allocated = left;
+                    }
+                }
+            }
+        }
+        if reused {
+            self.recycle_finished = self.recycle_finished.saturating_sub(1);
+        }
+        let th = &mut self.threads[i];
+        if th.parts_allocated < max {
+            th.parts_allocated += 1;
+            self.finished_excess = self.finished_excess.saturating_sub(1);
+        }
+        let local = ((max + 1) / 2) as usize;
+        if th.parts.len() >= local && th.queued < th.parts.len() {
+            self.recycle.push_back(Some((i, th.parts[th.queued])));
+            th.queued += 1;
+        }
+        th.parts.push_back(k);
     }
 
     /// TSan's `FindSlotAndLock` + `SlotAttachAndLock`.
@@ -302,8 +393,23 @@ impl Model {
         self.generation += 1;
         self.slot_epoch.fill(0);
         self.slot_owner.fill(None);
+        // TSan's `DoResetImpl`: every trace keeps at most its current
+        // part (a running goroutine's); the others are freed to the
+        // front of the recycle queue, held by no trace.
+        self.recycle.retain(|e| e.is_none());
         for th in self.threads.iter_mut() {
             th.attached = false;
+            let keep = if th.finished { 0 } else { 1 };
+            while th.parts.len() > keep {
+                th.parts.pop_front();
+                self.recycle.push_front(None);
+            }
+            th.queued = 0;
+            let left = th.parts.len() as u64;
+            if th.parts_allocated > left {
+                self.finished_excess += th.parts_allocated - left;
+                th.parts_allocated = left;
+            }
         }
         self.queue = (0..USABLE_SLOTS).collect();
         self.sync.clear();
@@ -336,6 +442,8 @@ impl Model {
             th.part += 1;
             th.used = PART_START_EVENTS;
             th.first_access = true;
+            let k = th.part;
+            self.switch_part(i, k);
             self.slot_lock(i);
             let s = self.threads[i].sid;
             if let Some(p) = self.queue.iter().position(|&q| q == s) {
@@ -492,13 +600,18 @@ impl Model {
     /// Whether `r`'s stack can still be restored from its trace.
     fn lost(&self, r: Rec) -> Option<Lost> {
         let th = &self.threads[self.of_tid[r.tid as usize]];
-        if th.recycled {
-            return Some(Lost::TraceRecycled);
+        if th
+            .parts
+            .front()
+            .is_some_and(|&oldest| oldest <= r.part as u64)
+        {
+            return None;
         }
-        if th.part - r.part as u64 >= MIN_PARTS + self.history_size {
-            return Some(Lost::HistoryExhausted);
-        }
-        None
+        Some(if th.finished {
+            Lost::TraceRecycled
+        } else {
+            Lost::HistoryExhausted
+        })
     }
 
     /// Whether a word's cells hold an access of `tid` at `site`.
