@@ -77,6 +77,10 @@ struct Common {
     /// What the write barrier shades (gort's GODEBUG=wbmode).
     #[arg(long, value_enum)]
     wbmode: Option<WbModeArg>,
+    /// 0: marking skips a growing map's oldbuckets (gort's
+    /// GODEBUG=gcscanold=0, a deliberate fault).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=1))]
+    gcscanold: Option<u8>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -116,6 +120,7 @@ impl Common {
                 WbModeArg::Yuasa => WbMode::Yuasa,
                 WbModeArg::Off => WbMode::Off,
             }),
+            gcscanold: self.gcscanold.map(|v| v == 1),
             explain: false,
         }
     }

@@ -103,6 +103,8 @@ pub struct RunOpts {
     pub gctrace: bool,
     /// `GODEBUG=wbmode=...` (gort's own key).
     pub wbmode: Option<WbMode>,
+    /// `GODEBUG=gcscanold=0` (gort's own key) when false.
+    pub gcscanold: Option<bool>,
     /// Keep the explain log (`explain.rs`).
     pub explain: bool,
 }
@@ -135,13 +137,17 @@ impl RunOpts {
         if self.gctrace {
             c = c.gctrace(1);
         }
-        if let Some(m) = self.wbmode {
-            c = c.wbmode(m);
-        }
         if self.explain {
             c = c.explain(crate::explain::KEEP);
         }
-        (demo.configure)(c)
+        let mut c = (demo.configure)(c);
+        if let Some(m) = self.wbmode {
+            c = c.wbmode(m);
+        }
+        if let Some(on) = self.gcscanold {
+            c = c.gcscanold(on);
+        }
+        c
     }
 }
 
@@ -156,5 +162,20 @@ pub fn run(demo: &Demo, opts: &RunOpts) -> RunResult {
         stderr,
         steps: exit.steps,
         explain: rt.config().explain_events(),
+    }
+}
+
+impl RunOpts {
+    /// gort's own GODEBUG settings of the run that change the collector
+    /// (empty for Go's defaults), as GODEBUG would spell them.
+    pub fn gc_keys(&self) -> String {
+        let mut k = Vec::new();
+        if let Some(m) = self.wbmode.filter(|&m| m != WbMode::Hybrid) {
+            k.push(format!("wbmode={}", m.name()));
+        }
+        if self.gcscanold == Some(false) {
+            k.push("gcscanold=0".to_string());
+        }
+        k.join(",")
     }
 }

@@ -62,6 +62,10 @@ pub struct Settings {
     pub procs: usize,
     pub race: bool,
     pub strategy: String,
+    /// gort's own GODEBUG keys that break the collector on purpose
+    /// (`wbmode=off`, `gcscanold=0`), empty for Go's.
+    #[serde(default)]
+    pub godebug: String,
 }
 
 impl Settings {
@@ -71,17 +75,22 @@ impl Settings {
             procs: opts.procs.unwrap_or(demo.procs),
             race: opts.race.unwrap_or(demo.race),
             strategy: opts.strategy.name().to_string(),
+            godebug: opts.gc_keys(),
         }
     }
 
     pub fn describe(&self) -> String {
-        format!(
+        let mut s = format!(
             "{}, GOMAXPROCS={}, race detector {}, strategy {}",
             self.demo,
             self.procs,
             if self.race { "on" } else { "off" },
             self.strategy
-        )
+        );
+        if !self.godebug.is_empty() {
+            s += &format!(", GODEBUG={}", self.godebug);
+        }
+        s
     }
 }
 

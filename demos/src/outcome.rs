@@ -87,7 +87,11 @@ impl Outcome {
                     o.fatal = Some(msg.to_string());
                 }
             } else if let Some(msg) = line.strip_prefix("panic: ") {
-                if o.panic.is_none() && o.fatal.is_none() {
+                if msg.contains("payload mismatch") {
+                    // A workload's own check found an object's memory
+                    // reused while it was reachable.
+                    o.lost = true;
+                } else if o.panic.is_none() && o.fatal.is_none() {
                     o.panic = Some(msg.to_string());
                 }
             }

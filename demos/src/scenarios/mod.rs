@@ -3,6 +3,7 @@
 //! article does not name (masking by unrelated synchronisation, the
 //! detector's bounded memory).
 
+pub mod barrier_lab;
 pub mod cgo_write;
 pub mod gc_during_writes;
 pub mod masking;
@@ -27,6 +28,7 @@ pub fn all() -> Vec<Demo> {
         cgo_write::demo(),
         readonly_during_growth::demo(),
         struct_field_map::demo(),
+        barrier_lab::demo(),
         masking::logger(),
         masking::channel(),
         tsan_limits::eviction(),

@@ -333,7 +333,7 @@ impl Model {
             th.parts_allocated += 1;
             self.finished_excess = self.finished_excess.saturating_sub(1);
         }
-        let local = ((max + 1) / 2) as usize;
+        let local = max.div_ceil(2) as usize;
         if th.parts.len() >= local && th.queued < th.parts.len() {
             self.recycle.push_back(Some((i, th.parts[th.queued])));
             th.queued += 1;
