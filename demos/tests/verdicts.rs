@@ -177,3 +177,27 @@ fn every_demo_has_a_claim_and_a_verdict_and_unique_name() {
         assert_eq!(all.iter().filter(|e| e.name == d.name).count(), 1);
     }
 }
+
+/// The barrier lab: Go's hybrid barrier loses nothing; with no barrier
+/// the churn loses objects on most seeds, and a loss replays.
+#[test]
+fn the_barrier_lab_loses_objects_only_with_a_broken_barrier() {
+    let lab = find("barrier_lab").unwrap();
+    let with = |wbmode| RunOpts {
+        wbmode: Some(wbmode),
+        ..RunOpts::default()
+    };
+    let hybrid = explore(&lab, &with(gort::WbMode::Hybrid), 0..6, 2, |_| {});
+    assert!(hybrid.iter().all(|r| !r.outcome.lost && r.outcome.completed), "{hybrid:?}");
+    let off = explore(&lab, &with(gort::WbMode::Off), 0..6, 2, |_| {});
+    let lost: Vec<u64> = off.iter().filter(|r| r.outcome.lost).map(|r| r.seed).collect();
+    assert!(lost.len() >= 4, "{off:?}");
+    let again = run(
+        &lab,
+        &RunOpts {
+            seed: lost[0],
+            ..with(gort::WbMode::Off)
+        },
+    );
+    assert!(again.outcome.lost, "{}", again.stderr);
+}
