@@ -67,10 +67,15 @@ struct Common {
     /// Turns the race detector off.
     #[arg(long)]
     no_race: bool,
-    /// How goroutines switch: go (Go's timing, the default) or random
-    /// (random preemption inside runtime operations; exploration, not Go).
+    /// How goroutines switch: go (Go's timing, the default), random
+    /// (random preemption inside runtime operations) or pct (randomized
+    /// priorities with --depth - 1 change points); the last two explore,
+    /// they are not Go's timing.
     #[arg(long, value_enum, default_value_t = StrategyArg::Go)]
     strategy: StrategyArg,
+    /// PCT's bug depth (with --strategy pct).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
+    depth: u32,
     /// GODEBUG=gctrace=1.
     #[arg(long)]
     gctrace: bool,
@@ -87,6 +92,7 @@ struct Common {
 enum StrategyArg {
     Go,
     Random,
+    Pct,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -112,6 +118,7 @@ impl Common {
             strategy: match self.strategy {
                 StrategyArg::Go => Strategy::Go,
                 StrategyArg::Random => Strategy::Random,
+                StrategyArg::Pct => Strategy::Pct(self.depth),
             },
             gctrace: self.gctrace,
             wbmode: self.wbmode.map(|m| match m {
@@ -122,6 +129,7 @@ impl Common {
             }),
             gcscanold: self.gcscanold.map(|v| v == 1),
             explain: false,
+            pct_steps: 0,
         }
     }
 }

@@ -16,6 +16,11 @@
 //!   the running goroutine to stop at its next safepoint with
 //!   probability 1/4 (`simpreempt=4`), so goroutines on one P interleave
 //!   inside runtime operations too.
+//! - `pct` (with a depth d): exploration, not Go: PCT's randomized
+//!   priorities with d - 1 change points (gort-scheduler's det.rs),
+//!   which finds a bug of depth d among n goroutines in a run of k steps
+//!   with probability at least 1 / (n k^(d-1)). k is the demo's length
+//!   under `go` (seed 0), measured first (`pct_steps`).
 
 use gort::config::RaceOptions;
 use gort::{Config, Runtime, WbMode};
@@ -71,21 +76,16 @@ pub enum Strategy {
     #[default]
     Go,
     Random,
+    /// PCT of this depth.
+    Pct(u32),
 }
 
 impl Strategy {
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            Strategy::Go => "go",
-            Strategy::Random => "random",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Strategy> {
-        match s {
-            "go" => Some(Strategy::Go),
-            "random" => Some(Strategy::Random),
-            _ => None,
+            Strategy::Go => "go".into(),
+            Strategy::Random => "random".into(),
+            Strategy::Pct(d) => format!("pct(depth={d})"),
         }
     }
 }
@@ -107,6 +107,9 @@ pub struct RunOpts {
     pub gcscanold: Option<bool>,
     /// Keep the explain log (`explain.rs`).
     pub explain: bool,
+    /// PCT's expected run length in steps; 0: measured by `run`/`explore`
+    /// (`pct_steps`).
+    pub pct_steps: u64,
 }
 
 /// What a run printed and came to.
@@ -131,8 +134,10 @@ impl RunOpts {
         if self.race.unwrap_or(demo.race) {
             c = c.race(true).race_opts(RaceOptions::default());
         }
-        if self.strategy == Strategy::Random {
-            c = c.simpreempt(4);
+        match self.strategy {
+            Strategy::Go => {}
+            Strategy::Random => c = c.simpreempt(4),
+            Strategy::Pct(d) => c = c.simpct(d, self.pct_steps.max(1)),
         }
         if self.gctrace {
             c = c.gctrace(1);
@@ -151,8 +156,30 @@ impl RunOpts {
     }
 }
 
+/// The demo's length in steps under the `go` strategy (seed 0, the
+/// run's other settings): PCT's k.
+pub fn pct_steps(demo: &Demo, opts: &RunOpts) -> u64 {
+    let base = RunOpts {
+        seed: 0,
+        strategy: Strategy::Go,
+        explain: false,
+        ..opts.clone()
+    };
+    run(demo, &base).steps.max(1)
+}
+
+/// `opts` with PCT's k filled in, if the strategy needs it.
+pub fn with_pct_steps(demo: &Demo, opts: &RunOpts) -> RunOpts {
+    let mut o = opts.clone();
+    if matches!(o.strategy, Strategy::Pct(_)) && o.pct_steps == 0 {
+        o.pct_steps = pct_steps(demo, opts);
+    }
+    o
+}
+
 /// Runs `demo` once.
 pub fn run(demo: &Demo, opts: &RunOpts) -> RunResult {
+    let opts = &with_pct_steps(demo, opts);
     let rt = Runtime::new(opts.config(demo));
     let exit = rt.run(demo.program);
     let (stdout, stderr) = (rt.stdout(), rt.stderr());

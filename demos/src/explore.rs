@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::demo::{run, Demo, RunOpts};
+use crate::demo::{run, with_pct_steps, Demo, RunOpts};
 use crate::outcome::Outcome;
 
 /// Shard `index` of `count` (0-based: `0/4` .. `3/4`).
@@ -74,7 +74,7 @@ impl Settings {
             demo: demo.name.to_string(),
             procs: opts.procs.unwrap_or(demo.procs),
             race: opts.race.unwrap_or(demo.race),
-            strategy: opts.strategy.name().to_string(),
+            strategy: opts.strategy.name(),
             godebug: opts.gc_keys(),
         }
     }
@@ -115,6 +115,8 @@ pub fn explore(
     mut each: impl FnMut(&Record),
 ) -> Vec<Record> {
     let settings = Settings::of(demo, template);
+    // PCT's k, measured once for the whole sweep.
+    let template = &with_pct_steps(demo, template);
     let next = AtomicU64::new(seeds.start);
     let (tx, rx) = mpsc::channel::<Record>();
     let mut out = Vec::with_capacity((seeds.end - seeds.start) as usize);

@@ -188,9 +188,18 @@ fn the_barrier_lab_loses_objects_only_with_a_broken_barrier() {
         ..RunOpts::default()
     };
     let hybrid = explore(&lab, &with(gort::WbMode::Hybrid), 0..6, 2, |_| {});
-    assert!(hybrid.iter().all(|r| !r.outcome.lost && r.outcome.completed), "{hybrid:?}");
+    assert!(
+        hybrid
+            .iter()
+            .all(|r| !r.outcome.lost && r.outcome.completed),
+        "{hybrid:?}"
+    );
     let off = explore(&lab, &with(gort::WbMode::Off), 0..6, 2, |_| {});
-    let lost: Vec<u64> = off.iter().filter(|r| r.outcome.lost).map(|r| r.seed).collect();
+    let lost: Vec<u64> = off
+        .iter()
+        .filter(|r| r.outcome.lost)
+        .map(|r| r.seed)
+        .collect();
     assert!(lost.len() >= 4, "{off:?}");
     let again = run(
         &lab,
@@ -200,4 +209,39 @@ fn the_barrier_lab_loses_objects_only_with_a_broken_barrier() {
         },
     );
     assert!(again.outcome.lost, "{}", again.stderr);
+}
+
+/// The exploration strategies find what Go's timing hides: the two
+/// single writes of `small_map_init` never overlap under `go` at 2 Ps
+/// (nor, mostly, on Go), but do under `random` and `pct`; and a PCT run
+/// replays from its seed.
+#[test]
+fn exploration_finds_the_small_maps_overlap_and_replays() {
+    use gort_demos::demo::Strategy;
+    let demo = find("small_map_init").unwrap();
+    let deaths = |strategy| {
+        let opts = RunOpts {
+            race: Some(false),
+            strategy,
+            ..RunOpts::default()
+        };
+        explore(&demo, &opts, 0..120, 2, |_| {})
+            .iter()
+            .filter(|r| r.outcome.fatal.is_some())
+            .map(|r| r.seed)
+            .collect::<Vec<u64>>()
+    };
+    assert!(deaths(Strategy::Go).is_empty());
+    assert!(!deaths(Strategy::Random).is_empty());
+    let pct = deaths(Strategy::Pct(3));
+    assert!(!pct.is_empty());
+    let opts = RunOpts {
+        seed: pct[0],
+        race: Some(false),
+        strategy: Strategy::Pct(3),
+        ..RunOpts::default()
+    };
+    let (a, b) = (run(&demo, &opts), run(&demo, &opts));
+    assert!(a.outcome.fatal.is_some(), "{}", a.stderr);
+    assert_eq!(a.stderr, b.stderr);
 }

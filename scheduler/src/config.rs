@@ -38,6 +38,18 @@ pub struct DetConfig {
     /// documents the calibration), so the 10 ms slice and an idle P's
     /// wake-up latency weigh against a program's work as on Go.
     pub step_ns: u64,
+    /// Exploration (`gort explore --strategy pct`): PCT, probabilistic
+    /// concurrency testing (Burckhardt et al., ASPLOS 2010), instead of
+    /// the uniform choice of P (`det.rs`, "PCT").
+    pub pct: Option<Pct>,
+}
+
+/// PCT's parameters: the bug depth it targets and the run's expected
+/// length in steps (change points are drawn in `1..=steps`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pct {
+    pub depth: u32,
+    pub steps: u64,
 }
 
 impl DetConfig {
@@ -47,6 +59,7 @@ impl DetConfig {
             switch_every: 8,
             preempt_every: 0,
             step_ns: 1,
+            pct: None,
         }
     }
 }

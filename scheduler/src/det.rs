@@ -80,6 +80,26 @@
 //! A stop-the-world cancels a pending wake-up or sleep (the P stops at
 //! once).
 //!
+//! ## PCT (exploration)
+//!
+//! With `DetConfig::pct` (`gort explore --strategy pct --depth d`), the
+//! driver does not pick uniformly: it runs PCT (Burckhardt, Kothari,
+//! Musuvathi, Nagarakatte, "A Randomized Scheduler with Probabilistic
+//! Guarantees of Finding Bugs", ASPLOS 2010). Every goroutine gets a
+//! random priority above `d` when the driver first sees it; `d - 1`
+//! change points are drawn uniformly among the run's expected `k` steps.
+//! Each turn goes to a P looking for work if there is one (so that work
+//! is picked up), else to the P whose goroutine has the highest priority,
+//! which runs until it blocks or the next change point; at change point
+//! `i` the running goroutine drops to priority `i`, below every other,
+//! and is asked to stop at its next safepoint, so that another goroutine
+//! of its P can run too. A bug that needs `d` ordering constraints among
+//! `n` goroutines is then found in a run with probability at least
+//! `1 / (n k^(d-1))`. This is not Go's timing: a goroutine runs alone
+//! until it blocks, however long that is in Go. One turn in 64 goes to a
+//! P chosen uniformly (`PCT_FAIR`): runtime goroutines that wait by
+//! yielding would otherwise spin forever under strict priorities.
+//!
 //! ## The virtual clock
 //!
 //! Virtual time stands for Go's time on this machine, so that the 10 ms
@@ -110,7 +130,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::config::{DetConfig, Mode};
-use crate::g::G;
+use crate::g::{G, G_RUNNING};
 use crate::m::M;
 use crate::p::{GPtr, P, P_GCSTOP, P_IDLE, P_RUNNING};
 use crate::sched::{Exit, Next, Sched};
@@ -254,6 +274,7 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
     // Per P, the virtual time its M's `usleep(3)` in `runqgrab` ends.
     let mut sleep_until = vec![0u64; sched.allp.len()];
     let mut total_steps = 0u64;
+    let mut pct = dc.pct.map(|c| PctState::new(c, &mut rng));
     loop {
         if sched.is_done() {
             break;
@@ -341,12 +362,18 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
             break;
         }
         let k = cands.len() as u64;
-        let p = &sched.allp[cands[rng.below(k) as usize]];
+        let p = match &mut pct {
+            Some(st) => &sched.allp[st.pick(sched, &cands, &mut rng)],
+            None => &sched.allp[cands[rng.below(k) as usize]],
+        };
         // Each simulated P keeps its own M for life (allm owns it).
         // SAFETY: p.m is set when the P is first used and never cleared in
         // this mode; Ms live as long as the Sched.
         let m = unsafe { &*p.m.load(Ordering::Relaxed) };
-        let budget = runlen.sample(rng.next_u64());
+        let budget = match &pct {
+            Some(st) => st.budget(total_steps),
+            None => runlen.sample(rng.next_u64()),
+        };
         if debt[p.id] > 0 {
             let paid = debt[p.id].min(budget);
             debt[p.id] -= paid;
@@ -394,6 +421,9 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
         };
         let steps = g.steps.get().max(1);
         total_steps += steps;
+        if let Some(st) = &mut pct {
+            st.after(g, total_steps);
+        }
         // A plain load and store: one thread owns the charge in this mode,
         // and a swap would cost a locked instruction per switch.
         let mut owed = sched.det_charge_ns.load(Ordering::Relaxed);
@@ -424,6 +454,91 @@ pub(crate) fn run(sched: &Arc<Sched>) -> Exit {
     });
     exit.steps = total_steps;
     exit
+}
+
+/// One PCT turn in this many goes to a uniformly chosen P. Strict
+/// priorities starve every other P, and Go's runtime has goroutines that
+/// wait by yielding for another's progress (a collection's start, an
+/// assist's wait for the workers' credit): starved, they spin forever.
+/// PCT's guarantee assumes no such waits; the rare fair turn keeps them
+/// finite at a small cost to it.
+const PCT_FAIR: u64 = 64;
+
+/// PCT's state in a run (module comment, "PCT").
+struct PctState {
+    depth: u64,
+    /// The change points, in steps, ascending; `next` is the first not
+    /// passed.
+    change_at: Vec<u64>,
+    next: usize,
+    /// Goroutine priorities by goid (higher runs first).
+    prio: std::collections::HashMap<u64, u64>,
+}
+
+impl PctState {
+    fn new(c: crate::config::Pct, rng: &mut SimRng) -> PctState {
+        let depth = c.depth.max(1) as u64;
+        let mut change_at: Vec<u64> = (1..depth).map(|_| 1 + rng.below(c.steps.max(1))).collect();
+        change_at.sort_unstable();
+        PctState {
+            depth,
+            change_at,
+            next: 0,
+            prio: std::collections::HashMap::new(),
+        }
+    }
+
+    fn prio_of(&mut self, g: &G, rng: &mut SimRng) -> u64 {
+        let d = self.depth;
+        *self
+            .prio
+            .entry(g.goid())
+            .or_insert_with(|| d + 1 + (rng.next_u64() >> 2))
+    }
+
+    /// A P looking for work first; else the highest-priority goroutine's,
+    /// except one turn in `PCT_FAIR` picked uniformly.
+    fn pick(&mut self, sched: &Sched, cands: &[usize], rng: &mut SimRng) -> usize {
+        if rng.below(PCT_FAIR) == 0 {
+            return cands[rng.below(cands.len() as u64) as usize];
+        }
+        let mut best = None;
+        for &id in cands {
+            // SAFETY: curg is a G of this runtime.
+            match unsafe { sched.allp[id].curg.load(Ordering::Relaxed).as_ref() } {
+                None => return id,
+                Some(g) => {
+                    let pr = self.prio_of(g, rng);
+                    if best.is_none_or(|(b, _)| pr > b) {
+                        best = Some((pr, id));
+                    }
+                }
+            }
+        }
+        best.expect("a candidate").1
+    }
+
+    /// Steps until the next change point (at least one).
+    fn budget(&self, done: u64) -> u64 {
+        match self.change_at.get(self.next) {
+            Some(&at) => at.saturating_sub(done).max(1),
+            None => 1 << 20,
+        }
+    }
+
+    /// After `g` ran to `done` steps: at a change point it drops below
+    /// every other goroutine and is asked to stop at its next safepoint.
+    fn after(&mut self, g: &G, done: u64) {
+        let mut lowered = false;
+        while self.change_at.get(self.next).is_some_and(|&at| done >= at) {
+            self.next += 1;
+            self.prio.insert(g.goid(), self.next as u64);
+            lowered = true;
+        }
+        if lowered && g.status() == G_RUNNING {
+            g.request_preempt();
+        }
+    }
 }
 
 /// Moves the clock by `ns` of one P's work shared among the `k` Ps that

@@ -78,7 +78,7 @@ use std::sync::atomic::Ordering;
 pub use alloc::GoAlloc;
 pub use assistq::AssistQueue;
 pub use chan::{after, Chan};
-pub use config::{Captured, DetConfig, Mode, Output, RaceDetector, SchedConfig, Traceback};
+pub use config::{Captured, DetConfig, Mode, Output, Pct, RaceDetector, SchedConfig, Traceback};
 pub use ext::{alloc_enter, LayerKey};
 pub use forcegc::{forcegc_note_gc_end, forcegc_note_gc_start, forcegc_park, FORCEGC_PERIOD_NS};
 pub use g::{ObjMemo, StartInfo, UnlockFn, WaitReason, G};

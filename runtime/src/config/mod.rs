@@ -60,6 +60,8 @@ pub struct Config {
     simswitch: Option<u32>,
     /// `None`: `DetConfig::with_seed`'s default.
     simpreempt: Option<u32>,
+    /// PCT instead of the uniform choice of P (`simpct`).
+    simpct: Option<gort_scheduler::Pct>,
     /// `GOGC`: `None` is off.
     gogc: Option<u32>,
     /// `GODEBUG=gctrace=N`: the GC prints a line per cycle when N > 0.
@@ -102,6 +104,7 @@ impl Config {
             simseed: None,
             simswitch: None,
             simpreempt: None,
+            simpct: None,
             gogc: Some(GOGC_DEFAULT),
             gctrace: 0,
             wbmode: gort_gc::WbMode::Hybrid,
@@ -198,6 +201,14 @@ impl Config {
     /// sysmon preempts); only used in deterministic mode.
     pub fn simpreempt(mut self, n: u32) -> Config {
         self.simpreempt = Some(n);
+        self
+    }
+
+    /// Exploration: PCT scheduling of depth `depth` over a run of about
+    /// `steps` steps (gort-scheduler's det.rs, "PCT"); only used in
+    /// deterministic mode. Not Go's timing.
+    pub fn simpct(mut self, depth: u32, steps: u64) -> Config {
+        self.simpct = Some(gort_scheduler::Pct { depth, steps });
         self
     }
 
@@ -365,6 +376,7 @@ impl Config {
                 if let Some(n) = self.simpreempt {
                     det.preempt_every = n;
                 }
+                det.pct = self.simpct;
                 Mode::Deterministic(det)
             }
         };
