@@ -129,6 +129,7 @@ impl Common {
             }),
             gcscanold: self.gcscanold.map(|v| v == 1),
             explain: false,
+            explain_focus: None,
             pct_steps: 0,
         }
     }
@@ -248,7 +249,25 @@ fn run_one(a: RunArgs) {
     print!("{}", r.stdout);
     eprint!("{}", r.stderr);
     if a.explain {
-        eprint!("{}", gort_demos::explain::render(&r.explain, &r.outcome));
+        let lost = r
+            .outcome
+            .lost
+            .then(|| gort_demos::explain::lost_object(&r.stderr))
+            .flatten();
+        match lost {
+            Some(obj) => {
+                // Replay the run with the log kept on that object only.
+                let again = run(
+                    demo,
+                    &RunOpts {
+                        explain_focus: Some(obj),
+                        ..opts.clone()
+                    },
+                );
+                eprint!("{}", gort_demos::explain::render_lost(&again.explain, obj));
+            }
+            None => eprint!("{}", gort_demos::explain::render(&r.explain, &r.outcome)),
+        }
     }
     eprintln!(
         "gort run: {}, seed {}: {}",

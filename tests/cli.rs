@@ -206,3 +206,32 @@ fn explain_names_both_writers_around_the_hash_writing_check() {
     assert!(line_of("mapassign_fast64").contains("enter"), "{ex}");
     assert_eq!(gort(&args).stderr, o.stderr);
 }
+
+/// `--explain` on a run that lost an object (the barrier lab without a
+/// barrier): the replay focused on that object shows the store the
+/// barrier let through, with the workload's source line, and the mark
+/// termination that left it unmarked.
+#[test]
+fn explain_shows_the_unshaded_store_that_lost_an_object() {
+    let o = gort(&[
+        "run",
+        "barrier_lab",
+        "--seed",
+        "0",
+        "--wbmode",
+        "off",
+        "--explain",
+    ]);
+    let err = text(&o.stderr);
+    assert!(err.contains("object lost"), "{err}");
+    let start = err
+        .find("gort explain: the steps on the lost object")
+        .expect(&err);
+    let ex = &err[start..];
+    assert!(
+        ex.lines()
+            .any(|l| l.contains("(wbmode=off) does not shade it") && l.contains("churn.rs:")),
+        "{ex}"
+    );
+    assert!(ex.contains("mark termination"), "{ex}");
+}

@@ -107,6 +107,9 @@ pub struct RunOpts {
     pub gcscanold: Option<bool>,
     /// Keep the explain log (`explain.rs`).
     pub explain: bool,
+    /// Keep only the explain log's steps on this object (its address as
+    /// reports show it): a lost object's replay.
+    pub explain_focus: Option<usize>,
     /// PCT's expected run length in steps; 0: measured by `run`/`explore`
     /// (`pct_steps`).
     pub pct_steps: u64,
@@ -142,7 +145,9 @@ impl RunOpts {
         if self.gctrace {
             c = c.gctrace(1);
         }
-        if self.explain {
+        if let Some(obj) = self.explain_focus {
+            c = c.explain_focused(crate::explain::KEEP, obj);
+        } else if self.explain {
             c = c.explain(crate::explain::KEEP);
         }
         let mut c = (demo.configure)(c);
@@ -163,6 +168,7 @@ pub fn pct_steps(demo: &Demo, opts: &RunOpts) -> u64 {
         seed: 0,
         strategy: Strategy::Go,
         explain: false,
+        explain_focus: None,
         ..opts.clone()
     };
     run(demo, &base).steps.max(1)

@@ -4,7 +4,10 @@
 //! that map before the check that failed (both writers' `mapassign`
 //! entries, where each set and cleared `hashWriting`, growth and
 //! evacuation), with the goroutine, its P, the virtual time and the
-//! scenario's source line.
+//! scenario's source line. For a lost object, the run is replayed with
+//! the log focused on that object (`lost_object`, `render_lost`): the
+//! stores that moved it under the barrier and what the barrier shaded,
+//! its marks, the cycles' phases, the sweep that freed it.
 
 use std::fmt::Write;
 
@@ -68,6 +71,57 @@ pub fn render(events: &[ExplainEvent], outcome: &Outcome) -> String {
             e.time_ns as f64 / 1e3,
             e.goid,
             e.p,
+            e.loc.file(),
+            e.loc.line()
+        );
+    }
+    s
+}
+
+/// The object a run lost, as its report shows it: the verifier's
+/// `unexpected unmarked object obj=0x...`, or the freed object's base in
+/// `access to freed object 0x... (object 0x..., ...)`.
+pub fn lost_object(stderr: &str) -> Option<usize> {
+    let hex = |s: &str| {
+        let s = s.strip_prefix("0x")?;
+        let end = s.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(s.len());
+        usize::from_str_radix(&s[..end], 16).ok()
+    };
+    for line in stderr.lines() {
+        if let Some(i) = line.find("unexpected unmarked object obj=") {
+            return hex(&line[i + "unexpected unmarked object obj=".len()..]);
+        }
+        if line.starts_with("runtime: access to freed object") {
+            if let Some(i) = line.find("(object ") {
+                return hex(&line[i + "(object ".len()..]);
+            }
+        }
+    }
+    None
+}
+
+/// The focused log of a lost object's replay.
+pub fn render_lost(events: &[ExplainEvent], obj: usize) -> String {
+    let mut s = String::new();
+    let skip = events.len().saturating_sub(2 * SHOW);
+    let _ = writeln!(
+        s,
+        "gort explain: the steps on the lost object {obj:#x} (and the collections' phases), \
+         in the order they ran, replayed:"
+    );
+    for e in &events[skip..] {
+        let who = if e.goid == 0 {
+            String::new()
+        } else {
+            format!("G{}", e.goid)
+        };
+        let _ = writeln!(
+            s,
+            "  {:>10.3}us  {who:<4} P{}  {} {}  {}:{}",
+            e.time_ns as f64 / 1e3,
+            e.p,
+            e.func,
+            e.what,
             e.loc.file(),
             e.loc.line()
         );

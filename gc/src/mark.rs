@@ -215,6 +215,9 @@ impl Marker {
         if !f.span.try_mark(f.index) {
             return;
         }
+        gort_scheduler::explain::note("greyobject", || {
+            (crate::display_addr(base), "marked".to_string())
+        });
         self.stats.objects += 1;
         self.stats.bytes += f.span.elemsize() as u64;
         if let Some(t) = f.span.type_of(f.index) {

@@ -137,6 +137,7 @@ pub fn write_barrier_enabled_at(p: crate::object::Ptr) -> bool {
 /// What the compiler emits before a pointer store `*slot = new` into the
 /// heap (Go's `if writeBarrier.enabled { gcWriteBarrier(slot, new) }`).
 #[inline(always)]
+#[track_caller]
 pub(crate) fn write_barrier(slot: &AtomicU64, new: usize) {
     if crate::arena::write_barrier_on_at(slot as *const AtomicU64 as usize) {
         write_barrier_slow(
@@ -163,6 +164,7 @@ pub(crate) fn write_barrier_global(slot: &AtomicUsize, new: usize) {
 
 #[cold]
 #[inline(never)]
+#[track_caller]
 fn write_barrier_slow(slot: usize, load_old: &dyn Fn() -> usize, new: usize) {
     let Some(heap) = crate::mheap::current() else {
         return;
@@ -178,7 +180,9 @@ fn write_barrier_slow(slot: usize, load_old: &dyn Fn() -> usize, new: usize) {
 /// Go's `gcWriteBarrier`: the pair for the store of `new` over `old` in
 /// `slot` goes into the current P's buffer, filtered by the heap's
 /// `wbmode`, and into the debug record when tests ask for it.
+#[track_caller]
 pub(crate) fn gc_write_barrier(heap: &'static Heap, slot: usize, old: usize, new: usize) {
+    explain_store(heap, slot, old, new);
     let (old, new) = match heap.cfg.wbmode {
         WbMode::Hybrid => (old, new),
         WbMode::Dijkstra => (0, new),
@@ -191,6 +195,50 @@ pub(crate) fn gc_write_barrier(heap: &'static Heap, slot: usize, old: usize, new
         }
     }
     crate::mwbbuf::wb_buf_put(heap, old, new);
+}
+
+/// The explain log's view of a pointer store under the barrier: one step
+/// for the value it removes and one for the value it stores, each saying
+/// whether this `wbmode` shades it.
+#[track_caller]
+fn explain_store(heap: &'static Heap, slot: usize, old: usize, new: usize) {
+    let mode = heap.cfg.wbmode;
+    let shades = |which_old: bool| match mode {
+        WbMode::Hybrid => true,
+        WbMode::Dijkstra => !which_old,
+        WbMode::Yuasa => which_old,
+        WbMode::Off => false,
+    };
+    let verdict = |s: bool| {
+        if s {
+            "the barrier shades it".to_string()
+        } else {
+            format!("the barrier (wbmode={}) does not shade it", mode.name())
+        }
+    };
+    let where_ = || {
+        let (obj, off) = match crate::object::find_object(slot) {
+            Some(f) => (f.base, slot - f.base),
+            None => (slot, 0),
+        };
+        format!("{:#x}+{:#x}", heap.display_addr(obj), off)
+    };
+    if old != 0 {
+        gort_scheduler::explain::note("gcWriteBarrier", || {
+            (
+                heap.display_addr(old),
+                format!("overwritten in *({}): {}", where_(), verdict(shades(true))),
+            )
+        });
+    }
+    if new != 0 {
+        gort_scheduler::explain::note("gcWriteBarrier", || {
+            (
+                heap.display_addr(new),
+                format!("stored into *({}): {}", where_(), verdict(shades(false))),
+            )
+        });
+    }
 }
 
 /// The source of a bulk copy: Go's `src` argument of

@@ -266,6 +266,13 @@ fn gc_start(heap: &'static Heap, forced: bool, want: u64) {
     g.cycles.fetch_add(1, Ordering::AcqRel);
     g.phase.store(GC_MARK, Ordering::Release);
     gort_scheduler::forcegc_note_gc_start();
+    let n = g.cycles.load(Ordering::Acquire);
+    gort_scheduler::explain::note("gcStart", || {
+        (
+            0,
+            format!("GC {n}: the mark begins, the write barrier is on"),
+        )
+    });
     crate::mbarrier::set_write_barrier(heap, true);
     g.black_enabled.store(!stw, Ordering::Release);
     let mut stw1 = wall0.elapsed().as_nanos() as u64;
@@ -491,6 +498,13 @@ fn gc_mark_termination(
 ) -> (u64, Option<String>) {
     let g = &heap.gcs;
     g.phase.store(GC_MARKTERMINATION, Ordering::Release);
+    let n = g.cycles.load(Ordering::Acquire);
+    gort_scheduler::explain::note("gcMarkTermination", || {
+        (
+            0,
+            format!("GC {n}: mark termination (what is unmarked now is garbage)"),
+        )
+    });
     let mut ct = std::mem::take(&mut *g.trace.lock().unwrap());
     let trace = &mut ct.t;
     trace.heap1 = heap.heap_live.load(Ordering::Relaxed);

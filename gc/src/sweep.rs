@@ -47,6 +47,12 @@ pub(crate) fn sweep_span(heap: &Heap, s: &'static MSpan) -> bool {
             dead &= dead - 1;
             poison(base + (wi * 64 + b) * size, size);
             s.set_freed(wi * 64 + b, sg);
+            gort_scheduler::explain::note("sweep", || {
+                (
+                    heap.display_addr(base + (wi * 64 + b) * size),
+                    "unmarked at the last mark termination: freed".to_string(),
+                )
+            });
             freed += 1;
         }
         live += mark.count_ones() as usize;

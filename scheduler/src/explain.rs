@@ -11,6 +11,11 @@
 //! of the object an outcome concerns (for `concurrent map writes`: both
 //! writers' steps on that map, around the check that failed).
 //!
+//! The collector's steps are noted too (a pointer store's barrier, with
+//! what it shaded; an object greyed; a cycle's phases; a slot freed by
+//! the sweep), but kept only by a log focused on one object (`focused`):
+//! a run that lost an object is replayed with the log focused on it.
+//!
 //! Off, a note costs one relaxed load of a process-wide count of the
 //! runtimes recording and a branch; on, a lock per event (a deterministic
 //! run has one thread). It is meant for deterministic mode, where a seed
@@ -51,6 +56,11 @@ pub struct Event {
 #[derive(Debug)]
 pub struct ExplainLog {
     cap: usize,
+    /// Keep only the steps on this object (as reports show its address),
+    /// and those on no object (a cycle's phases): how a lost object is
+    /// explained, on a replay of the run that lost it, where the collector
+    /// and the barrier make far too many steps to keep them all.
+    focus: Option<usize>,
     events: Mutex<VecDeque<Event>>,
 }
 
@@ -59,6 +69,17 @@ impl ExplainLog {
     pub fn new(cap: usize) -> Arc<ExplainLog> {
         Arc::new(ExplainLog {
             cap: cap.max(1),
+            focus: None,
+            events: Mutex::new(VecDeque::new()),
+        })
+    }
+
+    /// A log keeping the last `cap` events on the object at `obj` (as
+    /// reports show it) and on none.
+    pub fn focused(cap: usize, obj: usize) -> Arc<ExplainLog> {
+        Arc::new(ExplainLog {
+            cap: cap.max(1),
+            focus: Some(obj),
             events: Mutex::new(VecDeque::new()),
         })
     }
@@ -69,6 +90,9 @@ impl ExplainLog {
     }
 
     fn push(&self, e: Event) {
+        if self.focus.is_some_and(|f| e.obj != 0 && e.obj != f) {
+            return;
+        }
         let mut q = self.events.lock().unwrap();
         if q.len() == self.cap {
             q.pop_front();

@@ -359,6 +359,14 @@ impl Config {
         self
     }
 
+    /// `explain`, keeping only the steps on the object at `obj` (as
+    /// reports show its address) and the collector's phases: the
+    /// explanation of a lost object, on a replay of the run that lost it.
+    pub fn explain_focused(mut self, cap: usize, obj: usize) -> Config {
+        self.explain = Some(gort_scheduler::explain::ExplainLog::focused(cap, obj));
+        self
+    }
+
     /// The explain log's events (empty without `explain`), oldest first.
     pub fn explain_events(&self) -> Vec<gort_scheduler::explain::Event> {
         self.explain.as_ref().map_or_else(Vec::new, |l| l.events())
