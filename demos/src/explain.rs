@@ -128,3 +128,19 @@ pub fn render_lost(events: &[ExplainEvent], obj: usize) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lost_object_is_read_from_either_report() {
+        let checkmark = "runtime: checkmarks found unexpected unmarked object obj=0xc0000361e0\n\
+                         runtime: found obj at *(0xc000040240+0x48)\n";
+        assert_eq!(lost_object(checkmark), Some(0xc0000361e0));
+        let freed = "runtime: access to freed object 0xc000012348 (object 0xc000012340, \
+                     churn.node, freed by the sweep of GC 3)\n";
+        assert_eq!(lost_object(freed), Some(0xc000012340));
+        assert_eq!(lost_object("fatal error: concurrent map writes\n"), None);
+    }
+}
