@@ -22,9 +22,10 @@
 //! clear is all empty and is not read, and clearing a new allocation's
 //! range (`clear`, for `racemalloc`) touches only the words that were
 //! written. Regions and pages are made when first written and live as
-//! long as the table, 8 bytes of shadow per byte of memory the program
-//! touched: readers hold no lock, so nothing they can reach is freed
-//! before the table is.
+//! long as the table: readers hold no lock, so nothing they can reach is
+//! freed before the table is. A region's pages come from one reserved
+//! mapping, faulted in 2 MiB at a time (`Slab`): 8 bytes of shadow per
+//! byte of memory the program touched, in units of 256 KiB of it.
 //!
 //! Cells and bitmaps are atomics: a reader racing a writer sees each cell
 //! before or after the write, never a torn one, so a cell it finds equal
@@ -80,15 +81,91 @@ struct Page {
 
 struct Region {
     pages: [AtomicPtr<Page>; PAGES_PER_REGION],
+    /// Memory for all of the region's pages (`Slab`), handed out as
+    /// `pages` are made.
+    slab: Slab,
 }
 
-/// Zeroed heap memory for a `T` whose parts are all valid when zero.
-///
-/// # Safety
-/// The all-zero bit pattern must be a valid `T`.
-unsafe fn zeroed_box<T>() -> Box<T> {
-    // SAFETY: the caller guarantees all-zero is a valid T.
-    unsafe { Box::<T>::new_zeroed().assume_init() }
+/// An anonymous mapping with room for every page of a region (512 MiB
+/// of address space per 64 MiB region), reserved, not committed, and
+/// filled in 2 MiB chunks: the first page made in a chunk has the kernel
+/// fault the whole chunk in at once (`MADV_POPULATE_WRITE`). A page made
+/// from the allocator cost a zeroing pass of its own and eight faults
+/// (4 KiB each, 1-3 us apiece on this guest); a large map's first
+/// inserts, which make a page every 64 words, spent a fifth of their
+/// time in those faults.
+struct Slab {
+    base: *mut Page,
+    /// Bit c: chunk c is populated.
+    populated: [AtomicU64; SLAB_CHUNKS.div_ceil(64)],
+}
+
+const SLAB_BYTES: usize = PAGES_PER_REGION * std::mem::size_of::<Page>();
+const CHUNK: usize = 2 << 20;
+const SLAB_CHUNKS: usize = SLAB_BYTES.div_ceil(CHUNK);
+
+impl Slab {
+    fn new() -> Slab {
+        // SAFETY: an anonymous private mapping with no address hint has
+        // no preconditions; the result is checked against MAP_FAILED.
+        let raw = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                SLAB_BYTES,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if raw == libc::MAP_FAILED {
+            panic!(
+                "gort: cannot reserve {} MiB of address space for the race detector's shadow: {}",
+                SLAB_BYTES >> 20,
+                std::io::Error::last_os_error()
+            );
+        }
+        Slab {
+            base: raw.cast(),
+            populated: [const { AtomicU64::new(0) }; SLAB_CHUNKS.div_ceil(64)],
+        }
+    }
+
+    /// Page `p`'s memory, its chunks populated: zero until first written,
+    /// as a `Page` must start (`ZeroValid`).
+    fn page(&self, p: usize) -> *mut Page {
+        assert!(p < PAGES_PER_REGION);
+        let off = p * std::mem::size_of::<Page>();
+        for c in off / CHUNK..=(off + std::mem::size_of::<Page>() - 1) / CHUNK {
+            let bits = &self.populated[c / 64];
+            if bits.load(Ordering::Relaxed) & 1 << (c % 64) == 0 {
+                bits.fetch_or(1 << (c % 64), Ordering::Relaxed);
+                let len = CHUNK.min(SLAB_BYTES - c * CHUNK);
+                // SAFETY: the range lies inside the mapping (c < chunks,
+                // len clamped to its end). Populating only faults pages
+                // in; on a kernel without MADV_POPULATE_WRITE (before
+                // Linux 5.14) it fails and pages fault in one by one.
+                unsafe {
+                    libc::madvise(
+                        self.base.cast::<u8>().add(c * CHUNK).cast(),
+                        len,
+                        libc::MADV_POPULATE_WRITE,
+                    )
+                };
+            }
+        }
+        // SAFETY: `p` is in range, so the result is inside the mapping.
+        unsafe { self.base.add(p) }
+    }
+}
+
+impl Drop for Slab {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, unmapped once; its owner (a
+        // region) is dropped only with the table, when no reference to
+        // its pages is left.
+        unsafe { libc::munmap(self.base.cast(), SLAB_BYTES) };
+    }
 }
 
 /// The shadow of the whole address space.
@@ -231,9 +308,15 @@ impl ShadowMem {
         let slot = self.regions.get(r)?;
         let mut region = slot.load(Ordering::Acquire);
         if region.is_null() {
-            // SAFETY: a Region is an array of atomic pointers: all-zero is
-            // every page absent.
-            let fresh = Box::into_raw(unsafe { zeroed_box::<Region>() });
+            // The pointer array zeroed (every page absent), then the slab.
+            // SAFETY: all-zero is a valid array of atomic pointers; the
+            // zeroed `slab` field is overwritten before use, with
+            // `ptr::write` so that no drop of the zero value runs.
+            let fresh = Box::into_raw(unsafe {
+                let mut b = Box::<Region>::new_zeroed();
+                std::ptr::addr_of_mut!((*b.as_mut_ptr()).slab).write(Slab::new());
+                b.assume_init()
+            });
             match slot.compare_exchange(
                 std::ptr::null_mut(),
                 fresh,
@@ -254,10 +337,11 @@ impl ShadowMem {
         // SAFETY: published regions live as long as the table.
         let region = unsafe { &*region };
         let slot = &region.pages[p];
+        // A Page is atomics and `Inline`s, all valid when zero: the
+        // slab's untouched memory is every word empty.
         zero_valid::<Inline>();
-        // SAFETY: a Page is atomics and `Inline`s (`ZeroValid`): all-zero
-        // is every word empty.
-        let fresh = Box::into_raw(unsafe { zeroed_box::<Page>() });
+        let fresh = region.slab.page(p);
+        // Whoever loses a race to make the page publishes the same one.
         let page = match slot.compare_exchange(
             std::ptr::null_mut(),
             fresh,
@@ -265,11 +349,7 @@ impl ShadowMem {
             Ordering::Acquire,
         ) {
             Ok(_) => fresh,
-            Err(other) => {
-                // SAFETY: `fresh` was never published.
-                drop(unsafe { Box::from_raw(fresh) });
-                other
-            }
+            Err(other) => other,
         };
         // SAFETY: published pages live as long as the table.
         Some(unsafe { &*page })
@@ -415,16 +495,9 @@ impl Drop for ShadowMem {
             let region = std::mem::replace(self.regions[r].get_mut(), std::ptr::null_mut());
             // SAFETY: `&mut self`: no reader is left; the region was made
             // by `Box::into_raw` and is freed once (its slot is nulled).
-            let mut region = unsafe { Box::from_raw(region) };
-            for slot in region.pages.iter_mut() {
-                let page = *slot.get_mut();
-                if !page.is_null() {
-                    // SAFETY: made by `Box::into_raw`, freed once. A page
-                    // owns no heap memory (spilled accesses are the
-                    // writer's).
-                    drop(unsafe { Box::from_raw(page) });
-                }
-            }
+            // Its pages, in its slab, go with it; a page owns no heap
+            // memory (spilled accesses are the writer's).
+            drop(unsafe { Box::from_raw(region) });
         }
     }
 }
