@@ -6,6 +6,7 @@
 pub mod barrier_lab;
 pub mod cgo_write;
 pub mod gc_during_writes;
+pub mod inlined_close;
 pub mod masking;
 pub mod readonly_during_growth;
 pub mod rwmutex_bypass;
@@ -28,6 +29,7 @@ pub fn all() -> Vec<Demo> {
         cgo_write::demo(),
         readonly_during_growth::demo(),
         struct_field_map::demo(),
+        inlined_close::demo(),
         barrier_lab::demo(),
         masking::logger(),
         masking::channel(),
