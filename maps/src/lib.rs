@@ -18,6 +18,7 @@
 //! `mapassign` and `evacuate`.
 pub mod arraymap;
 mod bmap;
+mod explain_notes;
 pub mod grow;
 mod grow_fast64;
 pub mod intmap;

@@ -39,6 +39,7 @@ use gort_scheduler::race::{self, RuntimeFn, RuntimeGuard};
 use gort_scheduler::G;
 
 pub(crate) use crate::bmap::*;
+use crate::explain_notes;
 use crate::grow::{grow_work, hash_grow};
 use crate::mapkey::KeyArg;
 use crate::maptype::*;
@@ -283,18 +284,10 @@ impl H {
     #[track_caller]
     pub(crate) fn check_no_writer(self) {
         if self.flags() & HASH_WRITING != 0 {
-            explain::note("mapassign", || {
-                (shown(self.addr()), {
-                    "h.flags&hashWriting != 0 (another writer is inside): fatal".into()
-                })
-            });
+            explain_notes::writer_inside(self.addr());
             gort_scheduler::fatal("concurrent map writes");
         }
-        explain::note("mapassign", || {
-            (shown(self.addr()), {
-                "h.flags&hashWriting == 0: no other writer".into()
-            })
-        });
+        explain_notes::no_writer(self.addr());
     }
 
     /// The header's address (the map's identity in the explain log).
@@ -312,22 +305,12 @@ impl H {
     #[track_caller]
     pub(crate) fn end_write(self) {
         if self.flags() & HASH_WRITING == 0 {
-            explain::note("mapassign", || {
-                (shown(self.addr()), {
-                    "h.flags&hashWriting == 0 at the end of a write (another writer cleared it): fatal"
-                    .into()
-                })
-            });
+            explain_notes::cleared_by_another(self.addr());
             gort_scheduler::fatal("concurrent map writes");
         }
         let f = self.flags();
         self.set_flags(f & !HASH_WRITING);
-        explain::note("mapassign", || {
-            (
-                shown(self.addr()),
-                "h.flags &^= hashWriting (cleared)".into(),
-            )
-        });
+        explain_notes::cleared(self.addr());
     }
 
     /// Flips `hashWriting` as Go's `h.flags ^= hashWriting` does: a load
@@ -340,18 +323,7 @@ impl H {
     pub(crate) fn xor_writing(self) {
         let f = self.flags();
         self.set_flags(f ^ HASH_WRITING);
-        explain::note("mapassign", || {
-            (shown(self.addr()), {
-                format!(
-                    "h.flags ^= hashWriting ({})",
-                    if f & HASH_WRITING == 0 {
-                        "set"
-                    } else {
-                        "cleared: another writer had set it"
-                    }
-                )
-            })
-        });
+        explain_notes::flipped(self.addr(), f);
     }
 }
 
@@ -472,11 +444,7 @@ fn mapaccess(t: &MapType, h: HMap, key: KeyArg, f: &'static RuntimeFn) -> Option
         return None;
     }
     if h.flags() & HASH_WRITING != 0 {
-        explain::note("mapaccess", || {
-            (shown(h.addr()), {
-                "h.flags&hashWriting != 0 (a writer is inside): fatal".into()
-            })
-        });
+        explain_notes::reader_saw_writer(h.addr());
         gort_scheduler::fatal("concurrent map read and map write");
     }
     lookup(t, h, key)

@@ -27,6 +27,7 @@ use gort_scheduler::explain;
 use gort_scheduler::race::{self, RuntimeFn, RuntimeGuard};
 use gort_scheduler::G;
 
+use crate::explain_notes;
 use crate::grow::hash_grow;
 use crate::grow_fast64::grow_work_fast64;
 use crate::map::*;
@@ -200,11 +201,7 @@ fn access<const S: bool>(t: &MapType, h: H, key: u64) -> Option<(u64, usize)> {
     // for sameSizeGrow. They share a header word here, but a racing
     // writer can change one between two of Go's loads.
     if hw.load_field::<S>(W_PACKED, 0, 8) & HASH_WRITING != 0 {
-        explain::note("mapaccess", || {
-            (shown(hw.addr()), {
-                "h.flags&hashWriting != 0 (a writer is inside): fatal".into()
-            })
-        });
+        explain_notes::reader_saw_writer(hw.addr());
         gort_scheduler::fatal("concurrent map read and map write");
     }
     // The tophash to look for; 0 (no slot has it): not hashed.
@@ -290,19 +287,12 @@ pub fn mapassign_fast64(t: &MapType, h: HMap, key: u64) -> ElemSlot {
 #[track_caller]
 fn end_write<const S: bool>(hw: Hdr) {
     if hw.load_field::<S>(W_PACKED, 0, 8) & HASH_WRITING == 0 {
-        explain::note("mapassign", || {
-            (shown(hw.addr()), {
-                "h.flags&hashWriting == 0 at the end of a write (another writer cleared it): fatal"
-                    .into()
-            })
-        });
+        explain_notes::cleared_by_another(hw.addr());
         gort_scheduler::fatal("concurrent map writes");
     }
     let f = hw.load_field::<S>(W_PACKED, 0, 8);
     hw.store_field::<S>(W_PACKED, 0, 8, f & !HASH_WRITING);
-    explain::note("mapassign", || {
-        (shown(hw.addr()), "h.flags &^= hashWriting (cleared)".into())
-    });
+    explain_notes::cleared(hw.addr());
 }
 
 /// The entry of every write: the check, the hash, then `hashWriting` set
@@ -311,33 +301,14 @@ fn end_write<const S: bool>(hw: Hdr) {
 #[track_caller]
 fn begin_write<const S: bool>(t: &MapType, hw: Hdr, key: u64) -> u64 {
     if hw.load_field::<S>(W_PACKED, 0, 8) & HASH_WRITING != 0 {
-        explain::note("mapassign", || {
-            (shown(hw.addr()), {
-                "h.flags&hashWriting != 0 (another writer is inside): fatal".into()
-            })
-        });
+        explain_notes::writer_inside(hw.addr());
         gort_scheduler::fatal("concurrent map writes");
     }
-    explain::note("mapassign", || {
-        (shown(hw.addr()), {
-            "h.flags&hashWriting == 0: no other writer".into()
-        })
-    });
+    explain_notes::no_writer(hw.addr());
     let hash = t.hash(key, hw.load_field::<S>(W_PACKED, 32, 32) as u32);
     let f = hw.load_field::<S>(W_PACKED, 0, 8);
     hw.store_field::<S>(W_PACKED, 0, 8, f ^ HASH_WRITING);
-    explain::note("mapassign", || {
-        (shown(hw.addr()), {
-            format!(
-                "h.flags ^= hashWriting ({})",
-                if f & HASH_WRITING == 0 {
-                    "set"
-                } else {
-                    "cleared: another writer had set it"
-                }
-            )
-        })
-    });
+    explain_notes::flipped(hw.addr(), f);
     hash
 }
 

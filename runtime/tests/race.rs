@@ -725,8 +725,9 @@ fn eviction_by_readers_hides_an_earlier_one() {
 }
 
 /// A writes x and finishes; `k` goroutines run and finish one after
-/// another; main writes x.
-fn recycling(k: usize) -> Run {
+/// another; then x is written again: by main, or (`by_new_goroutine`) by
+/// a goroutine started afterwards, as in reference/race.md's program.
+fn recycling(k: usize, by_new_goroutine: bool) -> Run {
     run(move || {
         let x = obj(1);
         go!(move || x.store(0, 1));
@@ -739,55 +740,35 @@ fn recycling(k: usize) -> Run {
             w.wait();
             gort::sleep(std::time::Duration::from_micros(10));
         }
-        x.store(0, 2);
+        if by_new_goroutine {
+            let w = wg();
+            w.add(1);
+            let w2 = w.clone();
+            go!(move || {
+                x.store(0, 2);
+                w2.done();
+            });
+            w.wait();
+        } else {
+            x.store(0, 2);
+        }
     })
 }
 
-/// Go 1.19 measured on the twin of this program (demos/go/tsan_recycled.go,
-/// 5 runs each): reported after 64 finished goroutines, missed after 65.
-/// TSan recycles a finished goroutine's trace part only when some
-/// goroutine next allocates one: here the 65th goroutine's start, once
-/// more than 64 finished parts are queued. (reference/race.md's program,
-/// whose racing access comes from a goroutine started after the K others,
-/// is missed one earlier, at 64: that goroutine's start is the allocation.)
 #[test]
 fn finished_goroutines_traces_are_recycled_beyond_64() {
-    expect(&recycling(64), 1, 0);
-    let r = recycling(65);
+    expect(&recycling(64, false), 1, 0);
+    let r = recycling(65, false);
     expect(&r, 0, 1);
     assert!(r.stderr.contains("its trace was recycled"), "{}", r.stderr);
 }
 
-/// reference/race.md's form: the racing write is made by a goroutine
-/// started after the K finished ones; its start takes A's part.
-fn recycling_then_writer(k: usize) -> Run {
-    run(move || {
-        let x = obj(1);
-        go!(move || x.store(0, 1));
-        gort::sleep(std::time::Duration::from_millis(1));
-        for _ in 0..k {
-            let w = wg();
-            w.add(1);
-            let w2 = w.clone();
-            go!(move || w2.done());
-            w.wait();
-            gort::sleep(std::time::Duration::from_micros(10));
-        }
-        let w = wg();
-        w.add(1);
-        let w2 = w.clone();
-        go!(move || {
-            x.store(0, 2);
-            w2.done();
-        });
-        w.wait();
-    })
-}
-
+/// reference/race.md's form, measured on Go 1.19 too: reported after 63,
+/// missed after 64; the racing goroutine's start takes A's part.
 #[test]
 fn a_goroutine_started_after_64_finished_ones_takes_the_oldest_trace() {
-    expect(&recycling_then_writer(63), 1, 0);
-    let r = recycling_then_writer(64);
+    expect(&recycling(63, true), 1, 0);
+    let r = recycling(64, true);
     expect(&r, 0, 1);
     assert!(r.stderr.contains("its trace was recycled"), "{}", r.stderr);
 }
