@@ -81,6 +81,10 @@ pub struct HeapArena {
     /// The page allocator is first-fit by address, so fresh pages are
     /// always the arena's top.
     committed: AtomicUsize,
+    /// Pages `[0, used)` have been part of a span since the arena joined
+    /// its current heap: the memory a fresh Go process of that runtime
+    /// would have touched (`first_touch`). Reset when the arena is reused.
+    used: AtomicUsize,
     /// The span owning each page (null: free page).
     pub(crate) spans: [AtomicPtr<MSpan>; PAGES_PER_ARENA],
 }
@@ -133,6 +137,16 @@ impl HeapArena {
                 libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE);
             }
         }
+    }
+
+    /// The pages of `[first_page, first_page + n)` that no span of the
+    /// current heap has covered before, as `[lo, end)` page indices
+    /// (empty when none): memory a Go process would be touching for the
+    /// first time. First-fit by address makes them the span's top.
+    pub(crate) fn first_touch(&self, first_page: usize, n: usize) -> (usize, usize) {
+        let end = first_page + n;
+        let before = self.used.fetch_max(end, Ordering::AcqRel);
+        (before.max(first_page).min(end), end)
     }
 
     /// Points pages `[first, first + n)` at `s` (null to free them).
@@ -208,6 +222,9 @@ pub(crate) fn alloc_arena(owner: usize) -> &'static HeapArena {
         bump: bumpalo::Bump::new(),
     });
     if let Some(a) = src.free.pop() {
+        // New to this heap, as all memory is to a new Go process (its
+        // pages are resident already, which only the cost model ignores).
+        a.used.store(0, Ordering::Release);
         a.owner.store(owner, Ordering::Release);
         return a;
     }

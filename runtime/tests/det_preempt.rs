@@ -144,16 +144,24 @@ fn article_2_5_dies_at_one_p_with_random_preemption() {
     assert!(n > 0, "no seed died at GOMAXPROCS=1 with simpreempt=64");
 }
 
-/// Eight goroutines each writing one key once, at GOMAXPROCS=2: they are
-/// all done on the first P long before the second one wakes.
+/// Eight goroutines each writing one key once, at GOMAXPROCS=2. The
+/// first write allocates the map's bucket, a fresh span in a fresh
+/// process (two page faults, about 3 us), and a second P that wakes
+/// within that time steals a writer that finds `hashWriting` set. Go
+/// 1.19 died in 14 of 80 fresh processes (2026-12-07); gort in 3 of
+/// these 40 seeds since the heap charges first-touch page faults (none
+/// before, when the bucket cost nothing). Most runs complete in both.
 ///
 /// ```go
 /// for i := 0; i < 8; i++ { go func(k int) { m[k] = k; wg.Done() }(i) }
 /// ```
 #[test]
-fn short_goroutines_finish_before_the_idle_p_wakes() {
+fn short_goroutines_die_only_when_the_idle_p_wakes_early() {
     let n = deaths(0..40, |s| det(s, 2), || writers(8, 1));
-    assert!(n <= 1, "{n} of 40 seeds died at GOMAXPROCS=2");
+    assert!(
+        (1..=20).contains(&n),
+        "{n} of 40 seeds died at GOMAXPROCS=2"
+    );
 }
 
 /// The same with 2,000 keys each: the goroutines run for longer than the

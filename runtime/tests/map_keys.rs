@@ -309,6 +309,9 @@ fn concurrent_string_map_writes_are_detected_on_some_seeds() {
             for g in 0..2i64 {
                 let (wg, line) = (wg.clone(), line.clone());
                 gort::go!(move || {
+                    // As in map_races.rs: each P's first spans are made
+                    // (page faults) before the writers line up.
+                    StrMap::<i64>::new().insert(&format!("w{g}"), g);
                     common::start_line(&line, 2);
                     for i in 0..3i64 {
                         m.insert(&format!("g{g}-{i}"), i);

@@ -71,6 +71,11 @@ fn racing_writers_never_leave_hash_writing_set() {
             let writer = |base: i64| -> Box<dyn FnOnce() + Send> {
                 let line = line.clone();
                 Box::new(move || {
+                    // Each P's first allocations of a size class make a
+                    // fresh span (page faults, charged in deterministic
+                    // mode): made before the line, they do not put the
+                    // writers microseconds apart.
+                    StrMap::<i64>::new().insert(&format!("w{base}"), base);
                     common::start_line(&line, 2);
                     m.insert(&format!("k{base}"), base);
                     m.delete(&format!("k{base}"));

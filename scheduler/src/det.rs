@@ -111,7 +111,11 @@
 //! charged their Go cost: a `go` statement (`NEWPROC_NS`, Go about 100 ns,
 //! plus `MALG_NS` when no dead G can be reused: 1.3 us in all in a fresh
 //! Go process) and each goroutine switch (`SCHEDULE_NS`: Go runs 1,000 trivial
-//! goroutines at GOMAXPROCS=1 in about 75 us). The cost becomes a debt of
+//! goroutines at GOMAXPROCS=1 in about 75 us), and the page faults of a
+//! fresh process's first touch of each heap page (`PAGE_FAULT_NS`, charged
+//! by the heap when it makes a span over memory new to this runtime: a
+//! first write to a small map, which allocates its bucket, is about 3 us,
+//! as in a fresh Go process). The cost becomes a debt of
 //! steps on the P that ran: when picked, the P pays it from its budget
 //! before its goroutine goes on, so the other Ps progress meanwhile, as
 //! Go's do while one P is in the scheduler. When k Ps took part in a
@@ -145,8 +149,18 @@ const SYSMON_TICK_NS: u64 = 20_000;
 pub(crate) const NEWPROC_NS: u64 = 100;
 /// Extra cost of a `go` statement that finds no dead G to reuse (Go's
 /// `malg`: a new G and its stack; the same loop in a fresh Go 1.19 process
-/// took about 1.3 us per `go`).
+/// took about 1.3 us per `go`). This is an average: a fresh process's
+/// first `go` took 2.4-3.3 us and its second 0.42 us (p50 of 60
+/// processes; every other 2 KiB stack is the first touch of its page).
+/// Charging that split, with the page fault below, made two of the
+/// two-writer demos' rates at GOMAXPROCS=2 further from Go's, so the
+/// average stays.
 pub(crate) const MALG_NS: u64 = 1_200;
+/// Deterministic mode's cost of a page fault on memory a Go process
+/// touches for the first time (its heap's spans: `gort_gc`): 1.6-
+/// 1.7 us on this guest (a C loop touching fresh anonymous 4 KiB pages,
+/// 2026-12-07).
+pub const PAGE_FAULT_NS: u64 = 1_650;
 /// Virtual cost of a goroutine switch, charged when a G leaves its P
 /// (exits, parks, yields): Go's goexit0 or park_m, schedule, execute and
 /// gogo (Go 1.19 ran 1,000 goroutines that only call `wg.Done` in about

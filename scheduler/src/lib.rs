@@ -79,6 +79,7 @@ pub use alloc::GoAlloc;
 pub use assistq::AssistQueue;
 pub use chan::{after, Chan};
 pub use config::{Captured, DetConfig, Mode, Output, Pct, RaceDetector, SchedConfig, Traceback};
+pub use det::PAGE_FAULT_NS;
 pub use ext::{alloc_enter, LayerKey};
 pub use forcegc::{forcegc_note_gc_end, forcegc_note_gc_start, forcegc_park, FORCEGC_PERIOD_NS};
 pub use g::{ObjMemo, StartInfo, UnlockFn, WaitReason, G};
