@@ -131,6 +131,7 @@ impl Common {
             explain: false,
             explain_focus: None,
             pct_steps: 0,
+            trace: None,
         }
     }
 }
@@ -148,6 +149,11 @@ struct RunArgs {
     /// hashWriting check, with the goroutine, P, time and source line.
     #[arg(long)]
     explain: bool,
+    /// Writes an execution trace of the run to PATH: .trace or .out (Go
+    /// 1.19's format: `go tool trace PATH`), .json (Perfetto,
+    /// chrome://tracing), .html (a timeline for any browser).
+    #[arg(long, value_name = "PATH")]
+    trace: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
 }
@@ -169,6 +175,11 @@ struct ExploreArgs {
     /// Writes one JSON line per seed to PATH (for `gort merge`).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// After the sweep, replays the first seed of each outcome other than
+    /// `completed` with an execution trace, written to
+    /// DIR/DEMO-seedS.trace (Go 1.19's format: `go tool trace`).
+    #[arg(long, value_name = "DIR")]
+    trace: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
 }
@@ -241,11 +252,19 @@ fn list() {
 
 fn run_one(a: RunArgs) {
     let demo = &a.demo.0;
+    // The trace's path first: a bad one fails before the run.
+    if let Some(p) = &a.trace {
+        gort::trace::check_target(p).unwrap_or_else(|e| fail(&e));
+    }
     let opts = RunOpts {
         explain: a.explain,
+        trace: a.trace.clone(),
         ..a.common.opts(a.seed)
     };
     let r = run(demo, &opts);
+    if let Some(p) = &a.trace {
+        eprintln!("gort run: trace written to {}", p.display());
+    }
     print!("{}", r.stdout);
     eprint!("{}", r.stderr);
     if a.explain {
@@ -285,7 +304,11 @@ fn explore_cmd(a: ExploreArgs) {
         Some(s) => s.range(0..a.seeds),
         None => 0..a.seeds,
     };
-    // The output file first: an unwritable path fails before any run.
+    // The output files first: an unwritable path fails before any run.
+    if let Some(dir) = &a.trace {
+        gort::trace::check_target(&dir.join(format!("{}-seed0.trace", demo.name)))
+            .unwrap_or_else(|e| fail(&e));
+    }
     let out = a
         .json
         .as_deref()
@@ -332,6 +355,33 @@ fn explore_cmd(a: ExploreArgs) {
     }
     let table = Table::of(&records).unwrap_or_else(|e| fail(&e));
     print!("{}", table.render(Some(elapsed)));
+    if let Some(dir) = &a.trace {
+        trace_first_seeds(demo, &template, &table, dir);
+    }
+}
+
+/// `explore --trace DIR`: each outcome's first seed replayed with a
+/// trace, except runs that only completed.
+fn trace_first_seeds(demo: &Demo, template: &RunOpts, table: &Table, dir: &std::path::Path) {
+    let mut seeds: Vec<(u64, &str)> = table
+        .rows
+        .iter()
+        .filter(|(name, _)| name.as_str() != "completed")
+        .map(|(name, row)| (row.first_seed, name.as_str()))
+        .collect();
+    seeds.sort();
+    seeds.dedup_by_key(|(s, _)| *s);
+    for (seed, outcome) in seeds {
+        let path = dir.join(format!("{}-seed{seed}.trace", demo.name));
+        let opts = RunOpts {
+            trace: Some(path.clone()),
+            ..template.clone()
+        };
+        let mut opts = opts;
+        opts.seed = seed;
+        run(demo, &opts);
+        println!("trace of seed {seed} ({outcome}): {}", path.display());
+    }
 }
 
 fn merge(a: MergeArgs) {

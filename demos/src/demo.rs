@@ -113,6 +113,9 @@ pub struct RunOpts {
     /// PCT's expected run length in steps; 0: measured by `run`/`explore`
     /// (`pct_steps`).
     pub pct_steps: u64,
+    /// Write an execution trace of the run here (`Config::trace_to`; the
+    /// caller checks the path first with `gort::trace::check_target`).
+    pub trace: Option<std::path::PathBuf>,
 }
 
 /// What a run printed and came to.
@@ -157,6 +160,12 @@ impl RunOpts {
         if let Some(on) = self.gcscanold {
             c = c.gcscanold(on);
         }
+        if let Some(path) = &self.trace {
+            match c.clone().trace_to(path) {
+                Ok(traced) => c = traced,
+                Err(e) => eprintln!("gort: {e}; not tracing"),
+            }
+        }
         c
     }
 }
@@ -169,6 +178,7 @@ pub fn pct_steps(demo: &Demo, opts: &RunOpts) -> u64 {
         strategy: Strategy::Go,
         explain: false,
         explain_focus: None,
+        trace: None,
         ..opts.clone()
     };
     run(demo, &base).steps.max(1)

@@ -39,6 +39,7 @@
 //! termination follows (with 2, the sweep too, before the world restarts).
 //! `GODEBUG=gcscanold=0` makes every scan skip hmap's `oldbuckets` word.
 
+use gort_scheduler::trace::{StwKind, TraceEvent};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -229,6 +230,13 @@ fn gc_start(heap: &'static Heap, forced: bool, want: u64) {
     }
     let t_start = gort_scheduler::nanotime();
     let wall0 = Instant::now();
+    // Go's gcStart: traceGCStart, then traceGCSTWStart(1) before the stop.
+    let seq = g.cycles.load(Ordering::Acquire);
+    gort_scheduler::trace_event(|| TraceEvent::GcStart { seq });
+    gort_scheduler::trace_event(|| TraceEvent::HeapAlloc { bytes: heap0 });
+    gort_scheduler::trace_event(|| TraceEvent::StwStart {
+        kind: StwKind::SweepTermination,
+    });
     gort_scheduler::stop_the_world("GC");
     let procs = gort_scheduler::gomaxprocs() as u32;
     gort_scheduler::systemstack(&mut || {
@@ -300,6 +308,7 @@ fn gc_start(heap: &'static Heap, forced: bool, want: u64) {
     }
     crate::mgcworker::start_cycle(heap, procs as usize);
     gort_scheduler::start_the_world();
+    gort_scheduler::trace_event(|| TraceEvent::StwDone);
     g.starting.store(false, Ordering::Release);
     crate::mgcworker::gc_bg_mark_start_workers(heap, g.cycle());
 }
@@ -321,6 +330,12 @@ fn gc_mark_stw(heap: &'static Heap) {
             ct.mark_start_wall.unwrap_or_else(Instant::now),
         )
     };
+    // The world stays stopped from sweep termination to the end of mark
+    // termination; the trace shows the two stops back to back.
+    gort_scheduler::trace_event(|| TraceEvent::StwDone);
+    gort_scheduler::trace_event(|| TraceEvent::StwStart {
+        kind: StwKind::MarkTermination,
+    });
     let mut cost = 0;
     gort_scheduler::systemstack(&mut || cost = crate::mark::gc_mark_stw(heap));
     if heap.cfg.det {
@@ -390,6 +405,7 @@ pub(crate) fn gc_assist_alloc(heap: &'static Heap, debt: u64) {
     let mut did = 0;
     let mut m = Marker::for_cycle(heap);
     m.keep = true;
+    gort_scheduler::trace_event(|| TraceEvent::MarkAssistStart);
     while did < want && g.marking() {
         let t0 = gort_scheduler::nanotime();
         let w0 = Instant::now();
@@ -404,6 +420,7 @@ pub(crate) fn gc_assist_alloc(heap: &'static Heap, debt: u64) {
         gort_scheduler::preempt_point();
     }
     m.release(heap);
+    gort_scheduler::trace_event(|| TraceEvent::MarkAssistDone);
     // Credit: bytes of allocation the work done pays for.
     let credit = (did as f64 / per_byte) as i64;
     let balance = gort_scheduler::gc_assist_credit(credit);
@@ -436,10 +453,14 @@ pub(crate) fn gc_mark_done(heap: &'static Heap) {
     }
     let t_markterm = gort_scheduler::nanotime();
     let wall = Instant::now();
+    gort_scheduler::trace_event(|| TraceEvent::StwStart {
+        kind: StwKind::MarkTermination,
+    });
     gort_scheduler::stop_the_world("GC mark termination");
     // Pointers buffered between the ragged barrier and the stop.
     if crate::mwbbuf::wbbuf_flush_all(heap) > 0 || !g.work.idle() || g.work_available() {
         gort_scheduler::start_the_world();
+        gort_scheduler::trace_event(|| TraceEvent::StwDone);
         g.mark_done_busy.store(false, Ordering::Release);
         return;
     }
@@ -560,7 +581,13 @@ fn gc_mark_termination(
         trace.mark_ns = (wall - w).as_nanos() as u64;
     }
     trace.stw_markterm_ns = stw2;
+    gort_scheduler::trace_event(|| TraceEvent::HeapAlloc { bytes: marked });
+    gort_scheduler::trace_event(|| TraceEvent::GcDone);
+    gort_scheduler::trace_event(|| TraceEvent::HeapGoal {
+        bytes: heap.goal.load(Ordering::Relaxed),
+    });
     gort_scheduler::start_the_world();
+    gort_scheduler::trace_event(|| TraceEvent::StwDone);
     let procs = trace.procs as u64;
     let pause = trace.stw_sweepterm_ns + stw2;
     trace.sweepterm_cpu_ns = trace.stw_sweepterm_ns * procs;

@@ -87,7 +87,17 @@ pub(crate) fn wb_buf_flush(heap: &'static Heap, ptrs: Vec<usize>) -> usize {
     if ptrs.is_empty() {
         return 0;
     }
-    crate::mgcwork::wbbuf_shade(heap, &ptrs)
+    let greyed = crate::mgcwork::wbbuf_shade(heap, &ptrs);
+    // The barrier's shades, as counts per flush (one event per shade
+    // would outnumber everything else in a trace).
+    gort_scheduler::trace_event(|| gort_scheduler::trace::TraceEvent::Log {
+        category: "barrier",
+        message: format!(
+            "wbBufFlush: {} pointers shaded, {greyed} objects greyed",
+            ptrs.len()
+        ),
+    });
+    greyed
 }
 
 /// The ragged barrier's flush (Go's `forEachP` running `wbBufFlush1`):

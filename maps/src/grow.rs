@@ -15,6 +15,7 @@
 //! most 1024 at a time) and ends the growth by dropping `oldbuckets`.
 
 use gort_gc::{memclr_has_pointers, typedmemmove, Obj, Ptr};
+use gort_scheduler::trace::TraceEvent;
 
 use crate::map::*;
 use crate::maptype::*;
@@ -40,6 +41,15 @@ pub(crate) fn hash_grow(t: &MapType, h: H) {
     let b = h.b();
     h.set_b(b + bigger);
     h.set_flags(flags);
+    gort_scheduler::trace_event(|| TraceEvent::Log {
+        category: "map",
+        message: format!(
+            "hashGrow map {:#x}: B={} sameSize={}",
+            shown(h.addr()),
+            b + bigger,
+            bigger == 0
+        ),
+    });
     gort_scheduler::explain::note("hashGrow", || {
         (shown(h.addr()), {
             if bigger == 1 {
@@ -101,6 +111,7 @@ fn evacuate(t: &MapType, h: H, oldbucket: usize) {
     let b0 = bucket_at(t, h.oldbuckets(), oldbucket);
     let newbit = h.noldbuckets();
     if !evacuated(b0) {
+        trace_evacuate(h.addr(), oldbucket);
         // x: the low half of the new array; y: the high half (doubling).
         let mut xy = [
             EvacDst {
@@ -204,4 +215,13 @@ pub(crate) fn advance_evacuation_mark(t: &MapType, h: H, newbit: usize) {
         }
         h.set_flags(h.flags() & !SAME_SIZE_GROW);
     }
+}
+
+/// Traces an evacuation of map `h`'s old bucket `oldbucket`.
+#[inline]
+pub(crate) fn trace_evacuate(h: usize, oldbucket: usize) {
+    gort_scheduler::trace_event(|| TraceEvent::Log {
+        category: "map",
+        message: format!("evacuate map {:#x}: oldbuckets[{oldbucket}]", shown(h)),
+    });
 }

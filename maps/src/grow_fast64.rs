@@ -48,6 +48,7 @@ fn evacuate_fast64<const S: bool>(t: &MapType, h: H, oldbucket: usize) {
     let newbit = h.noldbuckets();
     let th0 = b0.load_field::<S>(0, 0, 8);
     if !(th0 > EMPTY_ONE && th0 < MIN_TOP_HASH) {
+        crate::grow::trace_evacuate(h.addr(), oldbucket);
         // x: the low half of the new array; y: the high half (doubling).
         // Go reads `h.buckets`, the flags and `hash0` where it uses them,
         // each time: so does this (a racing writer can change them).

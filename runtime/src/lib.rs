@@ -42,6 +42,7 @@ pub mod config;
 pub mod race;
 pub mod rt;
 mod select;
+pub mod trace;
 
 /// Go's `sync` and `sync/atomic` (`gort::sync::Mutex`, `gort::sync::atomic::Int64`).
 pub use gort_scheduler::sync;
@@ -159,6 +160,7 @@ impl Runtime {
         gort_maps::register_frames();
         gort_maps::warm_up();
         let sc = self.cfg.sched();
+        let out = sc.output.clone();
         for w in self.cfg.warnings() {
             sc.output.write_stderr(format!("{w}\n").as_bytes());
         }
@@ -178,10 +180,14 @@ impl Runtime {
         };
         // The heap is created with the runtime's settings before main runs
         // (runtime.main's `gcinit`).
-        gort_scheduler::run(sc, start, move || {
+        let exit = gort_scheduler::run(sc, start, move || {
             gort_gc::init(gc);
             main()
-        })
+        });
+        if let Err(e) = self.cfg.write_trace() {
+            out.write_stderr(format!("gort: {e}\n").as_bytes());
+        }
+        exit
     }
 
     /// What the program printed on stdout, when output is captured.

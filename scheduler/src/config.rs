@@ -156,6 +156,9 @@ pub struct SchedConfig {
     pub race: Option<RaceDetector>,
     /// The explain log, when the run keeps one (`explain.rs`).
     pub explain: Option<Arc<crate::explain::ExplainLog>>,
+    /// The execution tracer's buffers, when the run is traced
+    /// (`trace.rs`).
+    pub trace: Option<Arc<crate::trace::Tracer>>,
 }
 
 /// A race detector installed in a runtime.
@@ -179,6 +182,7 @@ impl Default for SchedConfig {
             traceback: Traceback::default(),
             race: None,
             explain: None,
+            trace: None,
         }
     }
 }

@@ -604,7 +604,7 @@ fn take_from_idle(sched: &Sched, p: &P) {
             idle.pidle.swap_remove(i);
             sched.npidle.fetch_sub(1, Ordering::SeqCst);
         }
-        p.set_status(P_RUNNING);
+        sched.set_p_status(p, P_RUNNING);
     }
 }
 
@@ -613,7 +613,7 @@ fn make_idle(sched: &Sched, p: &P) {
         let mut idle = sched.lock.lock().unwrap();
         idle.pidle.push(p.id);
         sched.npidle.fetch_add(1, Ordering::SeqCst);
-        p.set_status(P_IDLE);
+        sched.set_p_status(p, P_IDLE);
     }
 }
 
@@ -635,7 +635,7 @@ fn stop_idle_ps(sched: &Sched) {
         end_wake(sched, p);
         p.runnext_slept
             .store(std::ptr::null_mut(), Ordering::Relaxed);
-        p.set_status(P_GCSTOP);
+        sched.set_p_status(p, P_GCSTOP);
         sched.stopwait.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -375,6 +375,10 @@ impl Sched {
     /// Go's `throw`/`fatal` from the scheduler itself (deadlock):
     /// `fatal error: msg` and every goroutine, status 2.
     pub(crate) fn throw(&self, msg: &str) {
+        self.trace(None, 0, || crate::trace::TraceEvent::Log {
+            category: "fatal",
+            message: msg.lines().last().unwrap_or("").to_string(),
+        });
         let tb = self.cfg.traceback;
         let mut report = if msg.contains("fatal error: ") {
             format!("{msg}\n")

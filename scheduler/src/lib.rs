@@ -70,6 +70,7 @@ pub mod stack;
 pub mod stw;
 pub mod suspend;
 pub mod sync;
+pub mod trace;
 pub mod traceback;
 mod util;
 
@@ -89,8 +90,8 @@ pub use proc::{
     fastrand, fatal, fatal_detail, for_each_goroutine_stack, gc_assist_add, gc_assist_credit, go,
     go_system, go_system_goid, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched,
     goyield, nanotime, num_goroutine, off_goroutine_stack, poll_work, preempt_point,
-    preempt_point_g, preempt_requested, procid, sleep, start_info, step, systemstack, try_procid,
-    write_stderr, write_stdout, GOID_BGSWEEP, GOID_FORCEGC,
+    preempt_point_g, preempt_requested, procid, sleep, start_info, step, systemstack, trace_event,
+    tracing, try_procid, write_stderr, write_stdout, GOID_BGSWEEP, GOID_FORCEGC,
 };
 pub use procresize::set_gomaxprocs;
 pub use sched::{Exit, MAXPROCS_CAP};
@@ -136,7 +137,7 @@ where
                 let m = sched.new_m();
                 sched.acquirep(&m, p);
                 if p.id != 0 {
-                    p.set_status(P_IDLE);
+                    sched.set_p_status(p, P_IDLE);
                     idle.pidle.push(p.id);
                     sched.npidle.fetch_add(1, Ordering::SeqCst);
                 }

@@ -275,7 +275,7 @@ fn gcstopm(sched: &Sched, m: &Arc<M>) {
     let p = sched.releasep(m);
     {
         let _idle = sched.lock.lock().unwrap();
-        p.set_status(P_GCSTOP);
+        sched.set_p_status(p, P_GCSTOP);
         if sched.stopwait.fetch_sub(1, Ordering::SeqCst) == 1 {
             sched.stopnote.wakeup();
         }

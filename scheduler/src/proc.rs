@@ -304,6 +304,15 @@ pub fn goyield() {
 #[track_caller]
 pub fn fatal(msg: &'static str) -> ! {
     let g = must_getg("fatal");
+    trace_event(|| crate::trace::TraceEvent::Log {
+        // The collector's verifier and a use of a freed object: a lost
+        // object, which the trace's viewers mark as such.
+        category: match msg {
+            "checkmark found unmarked object" | "access to freed object" => "lost",
+            _ => "fatal",
+        },
+        message: format!("fatal error: {msg}"),
+    });
     g.parkloc.set(Some(Location::caller()));
     g.fatal_msg.set(msg);
     g.suspend(Yield::Fatal);
@@ -393,6 +402,25 @@ pub fn advance_virtual_clock(ns: u64) {
         let sched = g.sched();
         if sched.det {
             sched.vclock.fetch_add(ns, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether the current goroutine's runtime records an execution trace
+/// (`trace.rs`): lets a caller skip building an event's text.
+#[inline]
+pub fn tracing() -> bool {
+    getg().is_some_and(|g| g.sched().cfg.trace.is_some())
+}
+
+/// Records a trace event of the current goroutine, on its P, if its
+/// runtime is traced; `ev` is built only then.
+#[inline]
+pub fn trace_event(ev: impl FnOnce() -> crate::trace::TraceEvent) {
+    if let Some(g) = getg() {
+        let sched = g.sched();
+        if sched.cfg.trace.is_some() {
+            sched.trace(Some(Sched::current_p(g).id), g.goid(), ev);
         }
     }
 }

@@ -30,6 +30,7 @@ use crate::globrunq::GlobRunq;
 use crate::m::{Note, M};
 use crate::p::{GPtr, Timer, P, P_IDLE, P_RUNNING};
 use crate::stack::CoStack;
+use crate::trace::{BlockReason, TraceEvent};
 use crate::util::RandomOrder;
 
 /// How many Ps a runtime can grow to with `set_gomaxprocs` (or its initial
@@ -278,6 +279,37 @@ impl Sched {
         }
     }
 
+    /// Records a trace event on `p` by goroutine `g` (0: the runtime), if
+    /// the run is traced (trace.rs); `ev` is built only then.
+    #[inline]
+    pub(crate) fn trace(&self, p: Option<usize>, g: u64, ev: impl FnOnce() -> TraceEvent) {
+        if let Some(t) = &self.cfg.trace {
+            t.emit(self.nanotime(), p, g, ev());
+        }
+    }
+
+    /// Sets `p`'s status, tracing the P starting (`ProcStart`, Go's
+    /// `acquirep`) or stopping (`ProcStop`, `releasep`) when it enters or
+    /// leaves `_Prunning`.
+    pub(crate) fn set_p_status(&self, p: &P, st: u32) {
+        let old = p.status();
+        p.set_status(st);
+        if self.cfg.trace.is_some() && (old == P_RUNNING) != (st == P_RUNNING) {
+            self.trace(Some(p.id), 0, || {
+                if st == P_RUNNING {
+                    // SAFETY: a P's M, when set, is one of allm's, which
+                    // live as long as the Sched.
+                    let m = unsafe { p.m.load(Ordering::Acquire).as_ref() };
+                    TraceEvent::ProcStart {
+                        m: m.map_or(0, |m| m.id as u64),
+                    }
+                } else {
+                    TraceEvent::ProcStop
+                }
+            });
+        }
+    }
+
     pub(crate) fn new_m(&self) -> Arc<M> {
         let mut allm = self.allm.lock().unwrap();
         // M1 is sysmon, as in Go; worker Ms take 0, 2, 3, ...
@@ -389,6 +421,14 @@ impl Sched {
             let stack = parent.map(|p| p.race_go_stack.take()).unwrap_or_default();
             h.go_start(parent, g, &stack);
         }
+        self.trace(Some(p.id), parent.map_or(0, |pg| pg.goid()), || {
+            TraceEvent::GoCreate {
+                g: g.goid(),
+                func: start.startfn,
+                file: start.gopc.file(),
+                line: start.gopc.line(),
+            }
+        });
         g.set_status(G_RUNNABLE);
         p.runqput(gp, true, &self.runq);
         if self.det {
@@ -431,6 +471,11 @@ impl Sched {
             ));
             return;
         }
+        self.trace(
+            Some(p.id),
+            crate::stack::getg().map_or(0, |c| c.goid()),
+            || TraceEvent::GoUnblock { g: g.get().goid() },
+        );
         p.runqput(g, next, &self.runq);
         self.wakep();
     }
@@ -566,6 +611,7 @@ impl Sched {
             g.m.store(m as *const M as *mut M, Ordering::Release);
             m.curg.store(gp.0.as_ptr(), Ordering::Release);
             p.curg.store(gp.0.as_ptr(), Ordering::SeqCst);
+            self.trace(Some(p.id), g.goid(), || TraceEvent::GoStart { g: g.goid() });
             self.preempt_if_stopping(g);
             if !inherit {
                 // Only the P's owner writes schedtick; sysmon only reads it.
@@ -638,6 +684,10 @@ impl Sched {
         match y {
             Yield::Step => Next::Keep(gp),
             Yield::Gosched | Yield::Preempted => {
+                self.trace(Some(p.id), g.goid(), || match y {
+                    Yield::Gosched => TraceEvent::GoSched,
+                    _ => TraceEvent::GoPreempt,
+                });
                 // Go's goschedImpl: to the global queue, then schedule().
                 self.drop_curg(m, p);
                 g.set_status(G_RUNNABLE);
@@ -672,6 +722,8 @@ impl Sched {
                 Next::Keep(gp)
             }
             Yield::GoYield => {
+                // Go's goyield traces a preemption.
+                self.trace(Some(p.id), g.goid(), || TraceEvent::GoPreempt);
                 self.drop_curg(m, p);
                 g.set_status(G_RUNNABLE);
                 p.runqput(gp, false, &self.runq);
@@ -707,6 +759,9 @@ impl Sched {
         let (reason, unlock) = (g.park_reason.get(), g.park_unlock.take());
         // Read while this M still owns the G: which park this is.
         let user = g.user_park.load(Ordering::Acquire);
+        self.trace(Some(p.id), g.goid(), || TraceEvent::GoBlock {
+            reason: block_reason(reason),
+        });
         self.drop_curg(m, p);
         g.set_waitreason(reason);
         g.set_status(G_WAITING);
@@ -744,6 +799,11 @@ impl Sched {
                 }
                 m.curg.store(gp.0.as_ptr(), Ordering::Release);
                 p.curg.store(gp.0.as_ptr(), Ordering::SeqCst);
+                // Go's park_m: traceGoUnpark, then execute's GoStart.
+                self.trace(Some(p.id), g.goid(), || TraceEvent::GoUnblock {
+                    g: g.goid(),
+                });
+                self.trace(Some(p.id), g.goid(), || TraceEvent::GoStart { g: g.goid() });
                 self.preempt_if_stopping(g);
                 return Next::Keep(gp);
             }
@@ -789,6 +849,7 @@ impl Sched {
     /// goroutine, even when it is main.
     fn goexit0(&self, m: &M, p: &P, gp: GPtr, goexit: bool) {
         let g = gp.get();
+        self.trace(Some(p.id), g.goid(), || TraceEvent::GoEnd);
         if !g.is_system() {
             if let Some(h) = &self.race {
                 h.go_end(g);
@@ -861,7 +922,7 @@ impl Sched {
 
     /// Go's `pidleput` (scheduler lock held by the caller).
     pub(crate) fn pidleput(&self, idle: &mut Idle, p: &P) {
-        p.set_status(P_IDLE);
+        self.set_p_status(p, P_IDLE);
         if !self.det {
             // (Deterministic mode ties each P to one simulated M for life.)
             p.m.store(std::ptr::null_mut(), Ordering::Release);
@@ -903,7 +964,7 @@ impl Sched {
     pub(crate) fn acquirep(&self, m: &M, p: &P) {
         m.p.store(p as *const P as *mut P, Ordering::Release);
         p.m.store(m as *const M as *mut M, Ordering::Release);
-        p.set_status(P_RUNNING);
+        self.set_p_status(p, P_RUNNING);
     }
 
     /// Go's `releasep`.
@@ -991,5 +1052,23 @@ impl M {
     }
     pub(crate) fn fastrand(&self) -> u32 {
         self.rand.next_u32()
+    }
+}
+
+/// The event Go's trace gives a park for `reason` (the `traceEv` each
+/// `gopark` call site passes).
+fn block_reason(reason: WaitReason) -> BlockReason {
+    match reason {
+        WaitReason::ChanSend => BlockReason::Send,
+        WaitReason::ChanReceive => BlockReason::Recv,
+        WaitReason::Select => BlockReason::Select,
+        WaitReason::SelectNoCases
+        | WaitReason::ChanReceiveNilChan
+        | WaitReason::ChanSendNilChan => BlockReason::Forever,
+        WaitReason::Semacquire => BlockReason::Sync,
+        WaitReason::SyncCondWait => BlockReason::Cond,
+        WaitReason::Sleep => BlockReason::Sleep,
+        WaitReason::GcAssistWait => BlockReason::Gc,
+        _ => BlockReason::Other,
     }
 }

@@ -47,8 +47,11 @@ pub(super) enum Kind {
         default: usize,
         set: fn(&mut Config, Option<usize>),
     },
-    /// Reserved for a part of gort not built yet: accepted with a warning.
-    NotImplemented,
+    /// A file to write: `set` checks and takes it, or says why not (the
+    /// key is then ignored, with one warning).
+    Path {
+        set: fn(&mut Config, &str) -> Result<(), String>,
+    },
     /// A Go setting gort does not simulate: accepted with a warning.
     NotSimulated,
 }
@@ -119,15 +122,6 @@ const fn go(name: &'static str, doc: &'static str) -> DebugVar {
         name,
         owner: Owner::Go,
         kind: Kind::NotSimulated,
-        doc,
-    }
-}
-
-const fn reserved(name: &'static str, doc: &'static str) -> DebugVar {
-    DebugVar {
-        name,
-        owner: Owner::Gort,
-        kind: Kind::NotImplemented,
         doc,
     }
 }
@@ -221,7 +215,19 @@ pub(super) const DEBUG_VARS: &[DebugVar] = &[
         |c, v| c.simpreempt = v.map(|n| n as u32),
         "an exploration knob: a safepoint preempts with probability 1/N per switch (0: off)",
     )),
-    reserved("simtrace", "record an execution trace of the simulated run"),
+    DebugVar {
+        name: "simtrace",
+        owner: Owner::Gort,
+        kind: Kind::Path {
+            set: |c, path| {
+                let traced = std::mem::take(c).trace_to(path)?;
+                *c = traced;
+                Ok(())
+            },
+        },
+        doc: "write an execution trace of the run to PATH: .trace or .out (Go 1.19's format, \
+              for go tool trace), .json (Chrome / Perfetto), .html (a timeline)",
+    },
     DebugVar {
         name: "wbmode",
         owner: Owner::Gort,
@@ -405,9 +411,19 @@ impl Config {
                     let i = self.debug_choice(key, value, values, values[default]);
                     set(self, i);
                 }
-                Kind::NotImplemented => self.warn(format!(
-                    "gort: GODEBUG key {key:?} is not implemented yet; ignored"
-                )),
+                Kind::Path { set } => match value {
+                    Some(path) if !path.is_empty() => {
+                        let mut c = std::mem::take(self);
+                        let r = set(&mut c, path);
+                        *self = c;
+                        if let Err(e) = r {
+                            self.warn(format!("gort: GODEBUG {key}={path}: {e}; not tracing"));
+                        }
+                    }
+                    _ => self.warn(format!(
+                        "gort: GODEBUG {key} needs a file, as in {key}=run.trace; ignored"
+                    )),
+                },
                 Kind::NotSimulated => self.warn_not_simulated(key),
             }
         }

@@ -83,6 +83,11 @@ pub struct Config {
     race_enabled: bool,
     /// The run keeps an explain log (`explain`).
     explain: Option<Arc<gort_scheduler::explain::ExplainLog>>,
+    /// The run records an execution trace (`trace`, `trace_to`).
+    tracer: Option<Arc<gort_scheduler::trace::Tracer>>,
+    /// Where the trace is written when the run ends, and in which format
+    /// (`trace_to`, `GODEBUG=simtrace=PATH`).
+    trace_path: Option<(std::path::PathBuf, crate::trace::Format)>,
     warnings: Vec<String>,
 }
 
@@ -116,6 +121,8 @@ impl Config {
             race: RaceOptions::default(),
             race_enabled: false,
             explain: None,
+            tracer: None,
+            trace_path: None,
             warnings: Vec::new(),
         }
     }
@@ -367,6 +374,48 @@ impl Config {
         self
     }
 
+    /// Records an execution trace of the run (`gort_scheduler::trace`),
+    /// read after it with `trace_records`.
+    pub fn trace(mut self) -> Config {
+        self.tracer = Some(Arc::new(gort_scheduler::trace::Tracer::new()));
+        self
+    }
+
+    /// Records an execution trace and writes it to `path` when the run
+    /// ends, in the format its extension names (`.trace` or `.out`: Go
+    /// 1.19's, for `go tool trace`; `.json`: Chrome / Perfetto; `.html`:
+    /// the timeline). The file is written whole under a temporary name
+    /// and renamed, so a run that dies leaves a complete trace or none.
+    /// Fails before anything runs on an unknown extension or a directory
+    /// that cannot be written.
+    pub fn trace_to(mut self, path: impl AsRef<std::path::Path>) -> Result<Config, String> {
+        let path = path.as_ref();
+        let format = crate::trace::check_target(path)?;
+        self.trace_path = Some((path.to_path_buf(), format));
+        Ok(self.trace())
+    }
+
+    /// Where the trace is written (`trace_to`, `simtrace`).
+    pub fn trace_path(&self) -> Option<&std::path::Path> {
+        self.trace_path.as_ref().map(|(p, _)| p.as_path())
+    }
+
+    /// Writes what was recorded to the `trace_to` path, if any: the end
+    /// of `Runtime::run`.
+    pub(crate) fn write_trace(&self) -> Result<(), String> {
+        let Some((path, format)) = &self.trace_path else {
+            return Ok(());
+        };
+        let records = self.trace_records();
+        crate::trace::write_file(path, *format, &records, self.gomaxprocs)
+    }
+
+    /// The trace recorded so far (empty without `trace`), in recording
+    /// order; taken, so a second call returns only newer events.
+    pub fn trace_records(&self) -> Vec<gort_scheduler::trace::TraceRecord> {
+        self.tracer.as_ref().map_or_else(Vec::new, |t| t.take())
+    }
+
     /// The explain log's events (empty without `explain`), oldest first.
     pub fn explain_events(&self) -> Vec<gort_scheduler::explain::Event> {
         self.explain.as_ref().map_or_else(Vec::new, |l| l.events())
@@ -396,6 +445,7 @@ impl Config {
             output: self.output.clone(),
             traceback: self.traceback,
             explain: self.explain.clone(),
+            trace: self.tracer.clone(),
             race: self.race_enabled.then(|| {
                 gort_scheduler::RaceDetector(std::sync::Arc::new(crate::race::Detector::new(
                     self.race.clone(),

@@ -313,12 +313,37 @@ fn go_key_not_simulated() {
 }
 
 #[test]
-fn reserved_gort_keys() {
-    let cfg = godebug("simtrace=1");
-    assert_eq!(
-        cfg.warnings(),
-        ["gort: GODEBUG key \"simtrace\" is not implemented yet; ignored"]
+fn simtrace_takes_a_writable_file_of_a_known_format() {
+    let dir = std::env::temp_dir().join(format!("gort-simtrace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ok = dir.join("run.trace");
+    let cfg = godebug(&format!("simtrace={}", ok.display()));
+    assert!(cfg.warnings().is_empty(), "{:?}", cfg.warnings());
+    assert_eq!(cfg.trace_path(), Some(ok.as_path()));
+    let bad = dir.join("no/such/dir/run.trace");
+    let cfg = godebug(&format!("simtrace={}", bad.display()));
+    assert_eq!(cfg.trace_path(), None);
+    assert_eq!(cfg.warnings().len(), 1);
+    assert!(
+        cfg.warnings()[0].starts_with(&format!(
+            "gort: GODEBUG simtrace={}: cannot write the trace to {}: ",
+            bad.display(),
+            bad.display()
+        )) && cfg.warnings()[0].ends_with("; not tracing"),
+        "{:?}",
+        cfg.warnings()
     );
+    let cfg = godebug("simtrace=run.txt");
+    assert!(
+        cfg.warnings()[0].contains("run.txt: unknown trace format"),
+        "{:?}",
+        cfg.warnings()
+    );
+    assert_eq!(
+        godebug("simtrace").warnings(),
+        ["gort: GODEBUG simtrace needs a file, as in simtrace=run.trace; ignored"]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -629,9 +654,8 @@ fn godebug_table_is_consistent() {
         );
         // Reserved keys are gort's; keys gort does not simulate are Go's.
         match v.kind {
-            Kind::NotImplemented => assert_eq!(v.owner, Owner::Gort, "{}", v.name),
             Kind::NotSimulated => assert_eq!(v.owner, Owner::Go, "{}", v.name),
-            Kind::Int { .. } | Kind::Choice { .. } => {}
+            Kind::Int { .. } | Kind::Choice { .. } | Kind::Path { .. } => {}
         }
     }
     // The unknown-key warning lists gort's keys from the table.

@@ -16,6 +16,14 @@ use super::vclock::Tid;
 impl Detector {
     /// Writes report text where `log_path` says.
     pub(super) fn emit(&self, st: &mut State, text: &str) {
+        gort_scheduler::trace_event(|| gort_scheduler::trace::TraceEvent::Log {
+            category: if text.contains("WARNING: DATA RACE") {
+                "race"
+            } else {
+                "race-silent"
+            },
+            message: text.trim_matches(|c| c == '=' || c == '\n').to_string(),
+        });
         match self.opts.log_path.as_str() {
             "stderr" => self.out.write_stderr(text.as_bytes()),
             "stdout" => self.out.write_stdout(text.as_bytes()),
