@@ -26,8 +26,9 @@ flags=(--headless --no-sandbox --disable-gpu --hide-scrollbars --virtual-time-bu
 "$browser" "${flags[@]}" --dump-dom "file://$dir/timeline.html" 2>/dev/null >"$dir/dom.html"
 rendered=$(grep -o 'data-rendered="[0-9]*"' "$dir/dom.html" | grep -o '[0-9]*' || echo 0)
 marks=$(grep -o 'data-marks="[0-9]*"' "$dir/dom.html" | grep -o '[0-9]*' || echo 0)
+drawms=$(grep -o 'data-drawms="[0-9.]*"' "$dir/dom.html" | grep -o '[0-9.]*' || echo '?')
 lanes=$(grep -o 'class="lane" data-p="[0-9]*" data-slices="[0-9]*"' "$dir/dom.html" || true)
-echo "timeline-check: lanes: $(echo "$lanes" | grep -c lane); slices drawn: $rendered; markers: $marks"
+echo "timeline-check: lanes: $(echo "$lanes" | grep -c lane); slices drawn: $rendered; markers: $marks; first frame: $drawms ms"
 echo "$lanes" | sed 's/^/  /'
 [ "$(echo "$lanes" | grep -c lane)" -eq 2 ] || { echo "timeline-check: expected a lane per P (2)" >&2; exit 1; }
 if echo "$lanes" | grep -q 'data-slices="0"'; then

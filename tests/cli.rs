@@ -235,3 +235,58 @@ fn explain_shows_the_unshaded_store_that_lost_an_object() {
     );
     assert!(ex.contains("mark termination"), "{ex}");
 }
+
+/// `--trace`: a path that cannot be written, or whose extension names no
+/// format, fails before the run with status 2 and leaves nothing; a good
+/// one gets the trace, whole, in the format the extension names, and
+/// `explore --trace DIR` traces each outcome's first seed.
+#[test]
+fn trace_paths_are_checked_before_the_run_and_written_whole() {
+    let d = tmpdir("trace");
+    let missing = d.join("no/such/dir/run.trace");
+    fails_with(
+        &["run", "shared_map", "--trace", missing.to_str().unwrap()],
+        "cannot write the trace to",
+    );
+    let txt = d.join("run.txt");
+    fails_with(
+        &["run", "shared_map", "--trace", txt.to_str().unwrap()],
+        "unknown trace format",
+    );
+    assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0);
+    let json = d.join("run.json");
+    let o = gort(&[
+        "run",
+        "shared_map",
+        "--seed",
+        "0",
+        "--no-race",
+        "--trace",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        text(&o.stderr).contains("trace written to"),
+        "{}",
+        text(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(v["traceEvents"].as_array().is_some_and(|a| !a.is_empty()));
+    let o = gort(&[
+        "explore",
+        "shared_map",
+        "--seeds",
+        "20",
+        "--no-race",
+        "--trace",
+        d.to_str().unwrap(),
+    ]);
+    let out = text(&o.stdout);
+    assert!(out.contains("trace of seed "), "{out}");
+    let traced: Vec<String> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".trace"))
+        .collect();
+    assert!(!traced.is_empty() && traced.iter().all(|n| n.starts_with("shared_map-seed")));
+    std::fs::remove_dir_all(&d).unwrap();
+}

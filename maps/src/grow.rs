@@ -41,14 +41,10 @@ pub(crate) fn hash_grow(t: &MapType, h: H) {
     let b = h.b();
     h.set_b(b + bigger);
     h.set_flags(flags);
-    gort_scheduler::trace_event(|| TraceEvent::Log {
-        category: "map",
-        message: format!(
-            "hashGrow map {:#x}: B={} sameSize={}",
-            shown(h.addr()),
-            b + bigger,
-            bigger == 0
-        ),
+    gort_scheduler::trace_event(|| TraceEvent::MapGrow {
+        map: shown(h.addr()),
+        b: b + bigger,
+        same_size: bigger == 0,
     });
     gort_scheduler::explain::note("hashGrow", || {
         (shown(h.addr()), {
@@ -220,8 +216,8 @@ pub(crate) fn advance_evacuation_mark(t: &MapType, h: H, newbit: usize) {
 /// Traces an evacuation of map `h`'s old bucket `oldbucket`.
 #[inline]
 pub(crate) fn trace_evacuate(h: usize, oldbucket: usize) {
-    gort_scheduler::trace_event(|| TraceEvent::Log {
-        category: "map",
-        message: format!("evacuate map {:#x}: oldbuckets[{oldbucket}]", shown(h)),
+    gort_scheduler::trace_event(|| TraceEvent::MapEvacuate {
+        map: shown(h),
+        bucket: oldbucket as u64,
     });
 }

@@ -183,11 +183,8 @@ fn goroutines_map_growth_and_the_collection_are_traced() {
     }
     let logs = |prefix: &str| {
         recs.iter()
-            .filter_map(|r| match &r.ev {
-                TraceEvent::Log {
-                    category: "map",
-                    message,
-                } if message.starts_with(prefix) => Some(message.clone()),
+            .filter_map(|r| match r.ev.as_log() {
+                Some(("map", message)) if message.starts_with(prefix) => Some(message.into_owned()),
                 _ => None,
             })
             .collect::<Vec<_>>()

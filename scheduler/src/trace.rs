@@ -116,6 +116,12 @@ pub enum TraceEvent {
     HeapAlloc { bytes: u64 },
     /// `HeapGoal`.
     HeapGoal { bytes: u64 },
+    /// gort's own: map `map` (its header's address as reports show it)
+    /// began growing to `2^b` buckets (`same_size`: the same number, to
+    /// drop overflow buckets). Exported as a `map` log (`as_log`).
+    MapGrow { map: usize, b: u8, same_size: bool },
+    /// gort's own: old bucket `bucket` of map `map` was evacuated.
+    MapEvacuate { map: usize, bucket: u64 },
     /// gort's own events, and a scenario's annotations (`trace.Log`):
     /// `category` names the kind (`map`, `barrier`, `race`, `lost`,
     /// `fatal`, or the scenario's).
@@ -126,6 +132,27 @@ pub enum TraceEvent {
     /// `trace.StartRegion` (`start`) / `Region.End` of the record's
     /// goroutine.
     Region { name: &'static str, start: bool },
+}
+
+impl TraceEvent {
+    /// The category and text of an event that viewers show as a log
+    /// (Go's `trace.Log`): `Log` itself and gort's own structured events,
+    /// which are recorded without building their text.
+    pub fn as_log(&self) -> Option<(&'static str, std::borrow::Cow<'_, str>)> {
+        use std::borrow::Cow;
+        match self {
+            TraceEvent::Log { category, message } => Some((category, Cow::Borrowed(message))),
+            TraceEvent::MapGrow { map, b, same_size } => Some((
+                "map",
+                Cow::Owned(format!("hashGrow map {map:#x}: B={b} sameSize={same_size}")),
+            )),
+            TraceEvent::MapEvacuate { map, bucket } => Some((
+                "map",
+                Cow::Owned(format!("evacuate map {map:#x}: oldbuckets[{bucket}]")),
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// One event as recorded.

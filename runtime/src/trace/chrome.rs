@@ -251,10 +251,12 @@ impl ChromeWriter {
                 self.heap_goal = Some(bytes);
                 self.heap_counter(ts);
             }
-            TraceEvent::Log {
-                category,
-                ref message,
-            } => self.log(r, ts, category, message),
+            TraceEvent::Log { .. }
+            | TraceEvent::MapGrow { .. }
+            | TraceEvent::MapEvacuate { .. } => {
+                let (category, message) = r.ev.as_log().expect("a log event");
+                self.log(r, ts, category, &message)
+            }
             TraceEvent::Region { name, start } => {
                 let tid = self.p_tid(r.p);
                 self.events.push(json!({

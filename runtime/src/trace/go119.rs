@@ -366,10 +366,10 @@ impl TraceWriter {
                 let p = self.place_any(p, ts);
                 self.emit(p, ts, EV_HEAP_GOAL, &[bytes], None);
             }
-            TraceEvent::Log {
-                category,
-                ref message,
-            } => {
+            TraceEvent::Log { .. }
+            | TraceEvent::MapGrow { .. }
+            | TraceEvent::MapEvacuate { .. } => {
+                let (category, message) = r.ev.as_log().expect("a log event");
                 // A log has no state to break: rather than lose it, an
                 // unplaceable one becomes the runtime's.
                 let p = match self.place_acting(r, p) {
@@ -380,13 +380,7 @@ impl TraceWriter {
                     }
                 };
                 let key = self.string(category);
-                self.emit(
-                    p,
-                    ts,
-                    EV_USER_LOG,
-                    &[0, key, NO_STACK],
-                    Some(message.as_str()),
-                );
+                self.emit(p, ts, EV_USER_LOG, &[0, key, NO_STACK], Some(&message));
             }
             TraceEvent::Region { name, start } => {
                 let Some(p) = self.place_acting(r, p) else {

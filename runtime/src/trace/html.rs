@@ -18,7 +18,9 @@
 //!
 //! For tests and screenshots the page records what it drew in the DOM:
 //! each lane's label element carries `data-slices` (slices in the lane)
-//! and the body `data-rendered` (slices drawn in the first frame).
+//! and the body `data-rendered` (slices drawn in the first frame),
+//! `data-drawms` (how long that frame took) and `data-loadms` (from the
+//! start of the page's load to the end of that frame).
 
 use std::io::{self, Write};
 
@@ -148,20 +150,18 @@ impl Timeline {
                         t.stw.push((a, now));
                     }
                 }
-                TraceEvent::Log { category, message } => {
-                    // Evacuations and barrier flushes are too many to
-                    // mark one by one; growth, races and failures are not.
-                    let keep = match *category {
-                        "map" => message.starts_with("hashGrow"),
-                        "barrier" => false,
-                        _ => true,
-                    };
-                    if keep {
+                // Too many to mark one by one.
+                TraceEvent::MapEvacuate { .. } => {}
+                TraceEvent::Log { .. } | TraceEvent::MapGrow { .. } => {
+                    let (category, message) = r.ev.as_log().expect("a log event");
+                    // Barrier flushes are too many as well; growth,
+                    // races and failures are not.
+                    if category != "barrier" {
                         t.marks.push(Mark {
                             ts: now,
                             p: r.p,
                             kind: category,
-                            text: message.clone(),
+                            text: message.into_owned(),
                         });
                     }
                 }
@@ -277,8 +277,9 @@ const SCRIPT: &str = r##"<script>
     if (ns >= 1e3) return (ns / 1e3).toFixed(3) + " us";
     return ns + " ns";
   }
-  let drawn = 0;
+  let drawn = 0, drawMs = 0;
   function draw() {
+    const started = performance.now();
     ctx.clearRect(0, 0, W, H);
     drawn = 0;
     for (let p = 0; p < DATA.procs; p++) {
@@ -323,6 +324,7 @@ const SCRIPT: &str = r##"<script>
     ctx.fillStyle = "#333";
     ctx.fillText(fmt(Math.round(t0)), 4, 14);
     const r = fmt(Math.round(t1)); ctx.fillText(r, W - ctx.measureText(r).width - 4, 14);
+    drawMs = performance.now() - started;
   }
   function hit(px, py) {
     for (const m of DATA.marks) {
@@ -367,6 +369,8 @@ const SCRIPT: &str = r##"<script>
   window.addEventListener("resize", resize);
   resize();
   document.body.dataset.rendered = drawn;
+  document.body.dataset.drawms = drawMs.toFixed(1);
+  document.body.dataset.loadms = performance.now().toFixed(0);
   document.body.dataset.marks = DATA.marks.length;
 })();
 </script></body></html>
