@@ -132,6 +132,7 @@ impl Common {
             explain_focus: None,
             pct_steps: 0,
             trace: None,
+            trace_format: None,
         }
     }
 }
@@ -154,8 +155,29 @@ struct RunArgs {
     /// chrome://tracing), .html (a timeline for any browser).
     #[arg(long, value_name = "PATH")]
     trace: Option<PathBuf>,
+    /// The trace's format, whatever PATH's extension: go (Go 1.19's), json
+    /// (Perfetto) or html.
+    #[arg(long, value_enum, requires = "trace")]
+    trace_format: Option<TraceFormatArg>,
     #[command(flatten)]
     common: Common,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TraceFormatArg {
+    Go,
+    Json,
+    Html,
+}
+
+impl TraceFormatArg {
+    fn format(self) -> gort::trace::Format {
+        match self {
+            TraceFormatArg::Go => gort::trace::Format::Go119,
+            TraceFormatArg::Json => gort::trace::Format::Chrome,
+            TraceFormatArg::Html => gort::trace::Format::Html,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -254,11 +276,16 @@ fn run_one(a: RunArgs) {
     let demo = &a.demo.0;
     // The trace's path first: a bad one fails before the run.
     if let Some(p) = &a.trace {
-        gort::trace::check_target(p).unwrap_or_else(|e| fail(&e));
+        match a.trace_format {
+            Some(_) => gort::trace::check_writable(p),
+            None => gort::trace::check_target(p).map(|_| ()),
+        }
+        .unwrap_or_else(|e| fail(&e));
     }
     let opts = RunOpts {
         explain: a.explain,
         trace: a.trace.clone(),
+        trace_format: a.trace_format.map(TraceFormatArg::format),
         ..a.common.opts(a.seed)
     };
     let r = run(demo, &opts);

@@ -116,6 +116,8 @@ pub struct RunOpts {
     /// Write an execution trace of the run here (`Config::trace_to`; the
     /// caller checks the path first with `gort::trace::check_target`).
     pub trace: Option<std::path::PathBuf>,
+    /// The trace's format when not the one its extension names.
+    pub trace_format: Option<gort::trace::Format>,
 }
 
 /// What a run printed and came to.
@@ -161,7 +163,11 @@ impl RunOpts {
             c = c.gcscanold(on);
         }
         if let Some(path) = &self.trace {
-            match c.clone().trace_to(path) {
+            let traced = match self.trace_format {
+                Some(f) => c.clone().trace_to_as(path, f),
+                None => c.clone().trace_to(path),
+            };
+            match traced {
                 Ok(traced) => c = traced,
                 Err(e) => eprintln!("gort: {e}; not tracing"),
             }
@@ -179,6 +185,7 @@ pub fn pct_steps(demo: &Demo, opts: &RunOpts) -> u64 {
         explain: false,
         explain_focus: None,
         trace: None,
+        trace_format: None,
         ..opts.clone()
     };
     run(demo, &base).steps.max(1)

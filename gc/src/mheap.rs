@@ -99,6 +99,10 @@ pub struct Heap {
     pub(crate) total_alloc: AtomicU64,
     pub(crate) mallocs: AtomicU64,
     pub(crate) frees: AtomicU64,
+    /// Bytes of spans swept and of objects freed by sweeps, ever: the
+    /// execution trace's `GCSweepDone` reports their growth over a sweep.
+    pub(crate) swept_bytes: AtomicU64,
+    pub(crate) reclaimed_bytes: AtomicU64,
     /// When heap_live reaches this, the next allocation collects.
     pub(crate) trigger: AtomicU64,
     pub(crate) goal: AtomicU64,
@@ -158,6 +162,8 @@ impl Heap {
             total_alloc: AtomicU64::new(0),
             mallocs: AtomicU64::new(0),
             frees: AtomicU64::new(0),
+            swept_bytes: AtomicU64::new(0),
+            reclaimed_bytes: AtomicU64::new(0),
             trigger: AtomicU64::new(crate::pacer::trigger(goal, 0)),
             goal: AtomicU64::new(goal),
             heap_marked: AtomicU64::new(0),

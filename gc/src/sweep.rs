@@ -10,6 +10,7 @@
 //! at 0, and the span publishes `sweepgen = sg`. It reports whether the
 //! span is now empty, so the caller can return its pages to the heap.
 
+use gort_scheduler::trace::TraceEvent;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::mheap::Heap;
@@ -61,6 +62,12 @@ pub(crate) fn sweep_span(heap: &Heap, s: &'static MSpan) -> bool {
     }
     s.alloc_count.store(live, Ordering::Relaxed);
     s.freeindex.store(0, Ordering::Relaxed);
+    if gort_scheduler::tracing() {
+        let bytes = (s.npages.load(Ordering::Relaxed) * crate::sizeclasses::PAGE_SIZE) as u64;
+        heap.swept_bytes.fetch_add(bytes, Ordering::Relaxed);
+        heap.reclaimed_bytes
+            .fetch_add(freed * size as u64, Ordering::Relaxed);
+    }
     if freed != 0 {
         heap.frees.fetch_add(freed, Ordering::Relaxed);
         heap.heap_objects.fetch_sub(freed, Ordering::Relaxed);
@@ -87,8 +94,27 @@ pub(crate) fn finish_sweep(heap: &Heap) {
 }
 
 /// Go's `sweepone`: sweeps one unswept span (small classes first, then
-/// large objects); false when none is left.
+/// large objects); false when none is left. Traced as Go's sweep loops
+/// are, with a `GCSweepStart`/`GCSweepDone` pair on the P (one per span
+/// here: the loops that call this may change P between spans), the
+/// latter with the bytes swept and reclaimed (in parallel mode, those of
+/// any sweep that ran meanwhile on another P too).
 pub(crate) fn sweepone(heap: &Heap) -> bool {
+    if !gort_scheduler::tracing() {
+        return sweepone_untraced(heap);
+    }
+    let swept0 = heap.swept_bytes.load(Ordering::Relaxed);
+    let reclaimed0 = heap.reclaimed_bytes.load(Ordering::Relaxed);
+    gort_scheduler::trace_event(|| TraceEvent::SweepStart);
+    let any = sweepone_untraced(heap);
+    gort_scheduler::trace_event(|| TraceEvent::SweepDone {
+        swept: heap.swept_bytes.load(Ordering::Relaxed) - swept0,
+        reclaimed: heap.reclaimed_bytes.load(Ordering::Relaxed) - reclaimed0,
+    });
+    any
+}
+
+fn sweepone_untraced(heap: &Heap) -> bool {
     heap.central.iter().any(|c| c.sweep_one(heap)) || sweep_large_one(heap)
 }
 

@@ -58,6 +58,7 @@ fn violations(recs: &[TraceRecord]) -> Vec<String> {
     let mut on_p: HashMap<usize, u64> = HashMap::new();
     // Goroutine 1 exists before the trace starts, as in Go's StartTrace.
     let (mut gc_open, mut stw_open) = (false, false);
+    let mut sweeping = std::collections::HashSet::new();
     for r in recs {
         let mut err = |m: String| bad.push(format!("seq {} {:?}: {m}", r.seq, r.ev));
         let running_here = |gs: &HashMap<u64, GState>, g: u64| {
@@ -112,6 +113,12 @@ fn violations(recs: &[TraceRecord]) -> Vec<String> {
                     ));
                 }
                 gs.insert(*g, GState::Runnable);
+            }
+            TraceEvent::SweepStart if !sweeping.insert(r.p) => {
+                err("sweep started twice on a P".into());
+            }
+            TraceEvent::SweepDone { .. } if !sweeping.remove(&r.p) => {
+                err("bogus sweep end".into());
             }
             TraceEvent::GcStart { .. } => {
                 if gc_open {
@@ -210,6 +217,15 @@ fn goroutines_map_growth_and_the_collection_are_traced() {
         .filter(|r| matches!(r.ev, TraceEvent::Region { name: "fill", .. }) && r.g == 1)
         .count();
     assert_eq!(regions, 6, "three regions, each started and ended by main");
+    // bgsweep sweeps after the collection, a Start/Done pair per span.
+    let swept: u64 = recs
+        .iter()
+        .filter_map(|r| match r.ev {
+            TraceEvent::SweepDone { swept, .. } => Some(swept),
+            _ => None,
+        })
+        .sum();
+    assert!(swept >= 8192, "no span swept: {swept}");
     let gc: Vec<&TraceEvent> = recs
         .iter()
         .map(|r| &r.ev)

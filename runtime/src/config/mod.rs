@@ -388,9 +388,20 @@ impl Config {
     /// and renamed, so a run that dies leaves a complete trace or none.
     /// Fails before anything runs on an unknown extension or a directory
     /// that cannot be written.
-    pub fn trace_to(mut self, path: impl AsRef<std::path::Path>) -> Result<Config, String> {
+    pub fn trace_to(self, path: impl AsRef<std::path::Path>) -> Result<Config, String> {
         let path = path.as_ref();
         let format = crate::trace::check_target(path)?;
+        self.trace_to_as(path, format)
+    }
+
+    /// `trace_to` in `format`, whatever the path's extension.
+    pub fn trace_to_as(
+        mut self,
+        path: impl AsRef<std::path::Path>,
+        format: crate::trace::Format,
+    ) -> Result<Config, String> {
+        let path = path.as_ref();
+        crate::trace::check_writable(path)?;
         self.trace_path = Some((path.to_path_buf(), format));
         Ok(self.trace())
     }

@@ -109,11 +109,18 @@ pub fn check_target(path: &Path) -> Result<Format, String> {
             path.display()
         )
     })?;
+    check_writable(path)?;
+    Ok(format)
+}
+
+/// Whether a trace can be written to `path` (a temporary file made in
+/// its directory and removed).
+pub fn check_writable(path: &Path) -> Result<(), String> {
     let tmp = temp_path(path);
     std::fs::File::create(&tmp)
         .map_err(|e| format!("cannot write the trace to {}: {e}", path.display()))?;
     let _ = std::fs::remove_file(&tmp);
-    Ok(format)
+    Ok(())
 }
 
 /// Writes `records` to `path` in `format`: whole, to a temporary file,
