@@ -244,6 +244,13 @@ impl Tracer {
 mod tests {
     use super::*;
 
+    /// The README and BENCHMARKS.md quote a record's size (its memory is
+    /// most of what tracing costs).
+    #[test]
+    fn a_record_is_88_bytes() {
+        assert_eq!(std::mem::size_of::<TraceRecord>(), 88);
+    }
+
     #[test]
     fn records_come_back_in_recording_order_across_ps() {
         let t = Tracer::new();
