@@ -25,52 +25,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use gort::Chan;
-use gort_benches::gort_run;
-
-/// gobench `benchPingPong` on gort: `n` round trips; must run on a
-/// goroutine.
-fn gort_pingpong(n: u64) -> Duration {
-    let (c1, c2): (Chan<u64>, Chan<u64>) = (Chan::new(0), Chan::new(0));
-    let (r1, r2) = (c1.clone(), c2.clone());
-    gort::go!(move || {
-        for _ in 0..n {
-            let v = r1.recv().unwrap();
-            r2.send(v);
-        }
-    });
-    let t0 = Instant::now();
-    let mut s = 0u64;
-    for i in 0..n {
-        c1.send(i);
-        s = s.wrapping_add(c2.recv().unwrap());
-    }
-    let d = t0.elapsed();
-    std::hint::black_box(s);
-    d
-}
-
-/// The same program on two OS threads with rendezvous channels.
-fn std_pingpong(n: u64) -> Duration {
-    let (tx1, rx1) = std::sync::mpsc::sync_channel::<u64>(0);
-    let (tx2, rx2) = std::sync::mpsc::sync_channel::<u64>(0);
-    let h = std::thread::spawn(move || {
-        for _ in 0..n {
-            let v = rx1.recv().unwrap();
-            tx2.send(v).unwrap();
-        }
-    });
-    let t0 = Instant::now();
-    let mut s = 0u64;
-    for i in 0..n {
-        tx1.send(i).unwrap();
-        s = s.wrapping_add(rx2.recv().unwrap());
-    }
-    let d = t0.elapsed();
-    h.join().unwrap();
-    std::hint::black_box(s);
-    d
-}
+use gort_benches::{gort_run, pingpong};
 
 fn bench_pingpong(c: &mut Criterion) {
     let mut g = c.benchmark_group("chan_pingpong");
@@ -80,11 +35,11 @@ fn bench_pingpong(c: &mut Criterion) {
         .throughput(Throughput::Elements(1));
     for procs in [1usize, 2] {
         g.bench_function(BenchmarkId::new("gort", format!("P={procs}")), |b| {
-            b.iter_custom(|iters| gort_run(procs, move || gort_pingpong(iters)))
+            b.iter_custom(|iters| gort_run(procs, move || pingpong::gort(iters)))
         });
     }
     g.bench_function(BenchmarkId::new("std_thread", "sync_channel0"), |b| {
-        b.iter_custom(std_pingpong)
+        b.iter_custom(pingpong::std_threads)
     });
     g.finish();
 }

@@ -15,14 +15,75 @@ pub fn gort_run<F>(procs: usize, body: F) -> Duration
 where
     F: FnOnce() -> Duration + Send + 'static,
 {
+    gort_run_cfg(Config::new().gomaxprocs(procs), body)
+}
+
+/// `gort_run` on a runtime built from `cfg` (the tracer on, say).
+pub fn gort_run_cfg<F>(cfg: Config, body: F) -> Duration
+where
+    F: FnOnce() -> Duration + Send + 'static,
+{
     let out = Arc::new(Mutex::new(None));
     let slot = out.clone();
-    let exit = Runtime::new(Config::new().gomaxprocs(procs)).run(move || {
+    let exit = Runtime::new(cfg).run(move || {
         *slot.lock().unwrap() = Some(body());
     });
     assert_eq!(exit.status, 0, "gort run failed: {exit:?}");
     let d = out.lock().unwrap().take();
     d.expect("main goroutine did not report a duration")
+}
+
+/// gobench's `benchPingPong`: two unbuffered channels, main sends i on
+/// c1, the other goroutine receives it and sends it back on c2; the
+/// channel benches, the tracer's bench and the `pingpongperf` harness.
+pub mod pingpong {
+    use std::time::{Duration, Instant};
+
+    use gort::Chan;
+
+    /// `n` round trips on gort; must run on a goroutine.
+    pub fn gort(n: u64) -> Duration {
+        let (c1, c2): (Chan<u64>, Chan<u64>) = (Chan::new(0), Chan::new(0));
+        let (r1, r2) = (c1.clone(), c2.clone());
+        gort::go!(move || {
+            for _ in 0..n {
+                let v = r1.recv().unwrap();
+                r2.send(v);
+            }
+        });
+        let t0 = Instant::now();
+        let mut s = 0u64;
+        for i in 0..n {
+            c1.send(i);
+            s = s.wrapping_add(c2.recv().unwrap());
+        }
+        let d = t0.elapsed();
+        std::hint::black_box(s);
+        d
+    }
+
+    /// The same program on two OS threads with rendezvous channels
+    /// (`sync_channel(0)`, Go's unbuffered channel).
+    pub fn std_threads(n: u64) -> Duration {
+        let (tx1, rx1) = std::sync::mpsc::sync_channel::<u64>(0);
+        let (tx2, rx2) = std::sync::mpsc::sync_channel::<u64>(0);
+        let h = std::thread::spawn(move || {
+            for _ in 0..n {
+                let v = rx1.recv().unwrap();
+                tx2.send(v).unwrap();
+            }
+        });
+        let t0 = Instant::now();
+        let mut s = 0u64;
+        for i in 0..n {
+            tx1.send(i).unwrap();
+            s = s.wrapping_add(rx2.recv().unwrap());
+        }
+        let d = t0.elapsed();
+        h.join().unwrap();
+        std::hint::black_box(s);
+        d
+    }
 }
 
 /// The map workloads of `../shared/bench-anchor/gobench.go`, shared by the
