@@ -59,7 +59,7 @@
 use std::collections::VecDeque;
 
 use super::hash::AddrMap;
-use super::tsan_shadow::{check_races, contains_same_access, Cell, Word};
+use super::tsan_shadow::{check_races_at, contains_same_access, Cell, Word};
 use super::vclock::Tid;
 
 /// Clock entries (`kThreadSlotCount`); sid 255 is TSan's `kFreeSid`.
@@ -569,9 +569,8 @@ impl Model {
         let pos = (HEADER_EVENTS + th.used) * 8;
         let clock = &th.clock;
         let before = *cells;
-        let racing = check_races(cells, cur, pos, |s| clock[s as usize]);
-        match racing {
-            Some(old) => {
+        match check_races_at(cells, cur, pos, |s| clock[s as usize]) {
+            Err(old) => {
                 let prev = rec_of(old).expect("the exact detector keeps every cell's access");
                 for r in before.iter().filter_map(|&c| rec_of(c)) {
                     note_gone(&mut self.gone, word, r, Gone::ClearedAfterReport);
@@ -582,13 +581,7 @@ impl Model {
                 };
                 (outcome, None)
             }
-            None => {
-                let k = cells
-                    .iter()
-                    .zip(before.iter())
-                    .position(|(a, b)| a != b)
-                    .or_else(|| cells.iter().position(|&c| c == cur))
-                    .expect("the access was stored");
+            Ok(k) => {
                 if let Some(victim) = rec_of(before[k]).filter(|v| v.tid != t) {
                     note_gone(&mut self.gone, word, victim, Gone::Evicted(rec));
                 }

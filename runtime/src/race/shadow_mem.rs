@@ -17,8 +17,9 @@
 //! a word new to the cache (a large map's insert) is then one miss.
 //!
 //! Layout: a two-level radix over 48-bit addresses, 64 MiB regions (the
-//! heap's arena size) of 4 KiB pages, a page being 512 lines and a bitmap
-//! of the words written since they were last cleared: a word whose bit is
+//! heap's arena size) of 4 KiB pages, a page being 512 lines, and per
+//! page a bitmap (kept with the region's other bitmaps, not beside its
+//! lines) of the words written since they were last cleared: a word whose bit is
 //! clear is all empty and is not read, and clearing a new allocation's
 //! range (`clear`, for `racemalloc`) touches only the words that were
 //! written. Regions and pages are made when first written and live as
@@ -75,12 +76,26 @@ const _: () = assert!(std::mem::size_of::<Entry>() == 64);
 
 struct Page {
     entries: [Entry; PAGE_WORDS],
-    /// Bit i: word i may be non-empty.
-    touched: [AtomicU64; PAGE_WORDS / 64],
+}
+
+/// Bit i: word i of a page may be non-empty.
+type Touched = [AtomicU64; PAGE_WORDS / 64];
+
+/// A page and its bitmap, as readers reach them.
+#[derive(Clone, Copy)]
+struct PageRef<'a> {
+    entries: &'a [Entry; PAGE_WORDS],
+    touched: &'a Touched,
 }
 
 struct Region {
     pages: [AtomicPtr<Page>; PAGES_PER_REGION],
+    /// The pages' bitmaps, side by side (64 bytes per page, 1 MiB per
+    /// region, faulted in as used): a large map's inserts read a bitmap
+    /// line per insert, and these stay in a few TLB entries and in
+    /// cache, where a line at the end of each 32 KiB page was a TLB
+    /// miss of its own.
+    touched: [Touched; PAGES_PER_REGION],
     /// Memory for all of the region's pages (`Slab`), handed out as
     /// `pages` are made.
     slab: Slab,
@@ -254,7 +269,7 @@ impl ShadowMem {
     }
 
     #[inline]
-    fn page(&self, r: usize, p: usize) -> Option<&Page> {
+    fn page(&self, r: usize, p: usize) -> Option<PageRef<'_>> {
         let region = self.regions.get(r)?.load(Ordering::Acquire);
         // SAFETY: a region, once published (Release, after it was made),
         // is freed only when the table is dropped, and `&self` outlives
@@ -264,7 +279,11 @@ impl ShadowMem {
         // SAFETY: as for regions: pages are freed only with the table.
         // Through `&Page` other threads touch only atomics; `accesses`
         // is reached only with the writer (`word`).
-        unsafe { page.as_ref() }
+        let page = unsafe { page.as_ref() }?;
+        Some(PageRef {
+            entries: &page.entries,
+            touched: &region.touched[p],
+        })
     }
 
     /// The cells of the word at `word` (8-aligned); None when they are
@@ -301,7 +320,7 @@ impl ShadowMem {
         false
     }
 
-    fn page_or_make(&self, r: usize, p: usize) -> Option<&Page> {
+    fn page_or_make(&self, r: usize, p: usize) -> Option<PageRef<'_>> {
         if let Some(page) = self.page(r, p) {
             return Some(page);
         }
@@ -352,7 +371,11 @@ impl ShadowMem {
             Err(other) => other,
         };
         // SAFETY: published pages live as long as the table.
-        Some(unsafe { &*page })
+        let page = unsafe { &*page };
+        Some(PageRef {
+            entries: &page.entries,
+            touched: &region.touched[p],
+        })
     }
 
     /// The word at `word`, to read and change, its page made if need be.

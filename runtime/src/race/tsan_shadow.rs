@@ -80,13 +80,15 @@ pub fn contains_same_access(word: &Word, cur: Cell) -> bool {
 /// TSan's `CheckRaces` for access `cur` made with `trace_pos` (bytes of
 /// trace the thread has written, this access's event included) and the
 /// thread's clock (`clock(sid)`: the epoch of slot `sid` it has seen).
-/// Returns the cell it races with, if any (the word is then reset).
-pub fn check_races(
+/// Returns the cell it races with, if any (the word is then reset), else
+/// the index of the cell it was stored in (the caller needs it, and
+/// comparing the word it just wrote would wait for that store).
+pub fn check_races_at(
     word: &mut Word,
     cur: Cell,
     trace_pos: u64,
     clock: impl Fn(u8) -> u16,
-) -> Option<Cell> {
+) -> Result<usize, Cell> {
     let racing = word.iter().copied().find(|&old| {
         old.mask() & cur.mask() != 0
             && old.sid() != cur.sid()
@@ -95,7 +97,7 @@ pub fn check_races(
     });
     if let Some(old) = racing {
         *word = [Cell(REPORTED), Cell::EMPTY, Cell::EMPTY, Cell::EMPTY];
-        return Some(old);
+        return Err(old);
     }
     let kind = cur.0 & (READ_BIT | ATOMIC_BIT);
     let rewrite = word
@@ -105,7 +107,18 @@ pub fn check_races(
         .or_else(|| word.iter().position(|&c| c == Cell::EMPTY))
         .unwrap_or(((trace_pos / 2) % 16 / 4) as usize);
     word[i] = cur;
-    None
+    Ok(i)
+}
+
+/// `check_races_at`, the racing cell only.
+#[cfg(test)]
+pub fn check_races(
+    word: &mut Word,
+    cur: Cell,
+    trace_pos: u64,
+    clock: impl Fn(u8) -> u16,
+) -> Option<Cell> {
+    check_races_at(word, cur, trace_pos, clock).err()
 }
 
 #[cfg(test)]
