@@ -14,6 +14,7 @@
 //! That is how a word on a goroutine stack is recognised as a heap pointer
 //! (conservative scanning) and how every access finds the object it
 //! touches.
+//! No arena starts on a 4 GiB boundary (`starts_at_4gib_boundary`).
 //!
 //! Arenas are process-wide and never unmapped: the memory of a simulated
 //! heap stays addressable for the life of the process, so a stale pointer
@@ -214,6 +215,24 @@ pub fn first_arena_or_dummy() -> &'static HeapArena {
     DUMMY.get_or_init(|| HeapArena::new_leaked(0))
 }
 
+/// Whether an arena at `base` would begin a 4 GiB-aligned region, where
+/// words that were never pointers point.
+///
+/// A 32-bit store into a stack slot leaves the slot's upper half as it was:
+/// a debug build spills `Yield::Park` (3) as a `u32` into a slot of
+/// `gopark_on`'s frame that held a stack address, and the word reads
+/// `0x7f5b_0000_0003`, the stack's upper half over a small integer. Such
+/// words sit in live frames of every parked goroutine, so a conservative
+/// scan takes them for pointers to the first bytes of the 4 GiB region the
+/// upper half names; if an arena begins there, they keep its first object
+/// alive (a node that tests/heap.rs freed, then read, survived that way
+/// whenever its heap's first arena started on such a boundary). With no
+/// arena there, an integer below 64 MiB under any pointer's upper half
+/// points into no arena.
+fn starts_at_4gib_boundary(base: usize) -> bool {
+    base & 0xffff_ffff == 0
+}
+
 /// A fresh or recycled arena for heap `owner`, its pages all free.
 pub(crate) fn alloc_arena(owner: usize) -> &'static HeapArena {
     let mut src = SOURCE.lock().unwrap();
@@ -229,8 +248,16 @@ pub(crate) fn alloc_arena(owner: usize) -> &'static HeapArena {
         return a;
     }
     let layout = Layout::from_size_align(ARENA_BYTES, ARENA_BYTES).expect("arena layout");
-    let mem = src.bump.alloc_layout(layout);
-    let a = HeapArena::new_leaked(mem.as_ptr() as usize);
+    // An arena never starts on a 4 GiB boundary (one 64 MiB-aligned block
+    // in 64 would): such a block is left unused (address space only, never
+    // touched) and the next one taken.
+    let base = loop {
+        let mem = src.bump.alloc_layout(layout).as_ptr() as usize;
+        if !starts_at_4gib_boundary(mem) {
+            break mem;
+        }
+    };
+    let a = HeapArena::new_leaked(base);
     a.owner.store(owner, Ordering::Release);
     install(a);
     a
