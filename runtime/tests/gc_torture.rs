@@ -378,6 +378,26 @@ fn a_loss_replays_byte_for_byte() {
     }
 }
 
+/// The first line where two outputs differ, with its number, as each
+/// run printed it (what changed: a gctrace heap size, a timestamp, the
+/// program's own output).
+fn first_difference(a: &str, b: &str) -> String {
+    let (mut la, mut lb) = (a.lines(), b.lines());
+    for n in 1.. {
+        match (la.next(), lb.next()) {
+            (Some(x), Some(y)) if x == y => continue,
+            (x, y) => {
+                return format!(
+                    "line {n}: first run {:?}, replay {:?}",
+                    x.unwrap_or("<end>"),
+                    y.unwrap_or("<end>")
+                )
+            }
+        }
+    }
+    unreachable!()
+}
+
 /// Each seed replays right after its own run in the same process, on a
 /// new driver thread: nothing the first run left in the process (the Rust
 /// allocator's free lists, pooled stack slots and arenas, interned types)
@@ -400,9 +420,18 @@ fn seeds_replay_after_their_own_run() {
             a.outcome
         );
         let b = churn::run_seed(seed, &p);
-        if (&a.stdout, &a.stderr) != (&b.stdout, &b.stderr) {
-            differ.push(seed);
+        for (name, x, y) in [
+            ("stdout", &a.stdout, &b.stdout),
+            ("stderr", &a.stderr, &b.stderr),
+        ] {
+            if x != y {
+                differ.push(format!("seed {seed}, {name}: {}", first_difference(x, y)));
+            }
         }
     }
-    assert!(differ.is_empty(), "seeds whose replay differed: {differ:?}");
+    assert!(
+        differ.is_empty(),
+        "replays that differed:\n{}",
+        differ.join("\n")
+    );
 }
