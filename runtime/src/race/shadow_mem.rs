@@ -1,6 +1,6 @@
-//! Shadow memory: for each 8-byte word of the program's memory, one
-//! cache line holding what both detectors remember of it, at a place
-//! computed from its address, as TSan's shadow is:
+//! Shadow memory: what both detectors remember of each 8-byte word of
+//! the program's memory, at a place computed from its address, as TSan's
+//! shadow is:
 //!
 //! - the model's four shadow cells (TSan's 32-bit cells, 16 bytes),
 //!   atomics that anyone may read without the detector's lock;
@@ -12,14 +12,20 @@
 //! cheap: TSan's `ContainsSameAccess` (the same goroutine, slot, epoch,
 //! bytes and kind already in a cell: most accesses of a loop) is decided
 //! from the word's cells and the goroutine's own slot and epoch alone
-//! (`Detector::access`). An access that is not a repeat needs the whole
-//! line under the lock; the lock-free check starts loading it first, and
-//! a word new to the cache (a large map's insert) is then one miss.
+//! (`Detector::access`). So the cells are packed as densely as TSan's, four
+//! words to a cache line, in an array of their own: a repeated access reads
+//! 2 bytes of shadow per byte of memory, and a lookup in a large map costs
+//! one shadow line at TSan's footprint (on a guest whose TLB misses are
+//! dear, a line per word made a 1e5 hit 2x slower). An access that is not a
+//! repeat needs the word's accesses too, under the lock: the lock-free
+//! check starts loading them first, and a word new to the cache (a large
+//! map's insert) is then two misses, its cells and its accesses.
 //!
 //! Layout: a two-level radix over 48-bit addresses, 64 MiB regions (the
-//! heap's arena size) of 4 KiB pages, a page being 512 lines, and per
-//! page a bitmap (kept with the region's other bitmaps, not beside its
-//! lines) of the words written since they were last cleared: a word whose bit is
+//! heap's arena size) of 4 KiB pages. A page holds its 512 words' cells
+//! (8 KiB) and then their accesses (24 KiB). Each page also has a bitmap,
+//! kept with the region's other bitmaps rather than beside its page, of the
+//! words written since they were last cleared: a word whose bit is
 //! clear is all empty and is not read, and clearing a new allocation's
 //! range (`clear`, for `racemalloc`) touches only the words that were
 //! written. Regions and pages are made when first written and live as
@@ -64,19 +70,15 @@ pub unsafe trait ZeroValid {}
 /// Compiles only for a `ZeroValid` type.
 fn zero_valid<T: ZeroValid>() {}
 
-/// One word's line.
+/// A page's words: the cells of all of them, then their accesses.
 #[repr(C, align(64))]
-struct Entry {
-    cells: [AtomicU32; 4],
-    /// Only through the `ShadowWriter` (`ShadowMem::word`).
-    accesses: UnsafeCell<Inline>,
-}
-
-const _: () = assert!(std::mem::size_of::<Entry>() == 64);
-
 struct Page {
-    entries: [Entry; PAGE_WORDS],
+    cells: [[AtomicU32; 4]; PAGE_WORDS],
+    /// Only through the `ShadowWriter` (`ShadowMem::word`).
+    accesses: [UnsafeCell<Inline>; PAGE_WORDS],
 }
+
+const _: () = assert!(std::mem::size_of::<Page>() == 32 << 10);
 
 /// Bit i: word i of a page may be non-empty.
 type Touched = [AtomicU64; PAGE_WORDS / 64];
@@ -84,7 +86,7 @@ type Touched = [AtomicU64; PAGE_WORDS / 64];
 /// A page and its bitmap, as readers reach them.
 #[derive(Clone, Copy)]
 struct PageRef<'a> {
-    entries: &'a [Entry; PAGE_WORDS],
+    page: &'a Page,
     touched: &'a Touched,
 }
 
@@ -281,7 +283,7 @@ impl ShadowMem {
         // is reached only with the writer (`word`).
         let page = unsafe { page.as_ref() }?;
         Some(PageRef {
-            entries: &page.entries,
+            page,
             touched: &region.touched[p],
         })
     }
@@ -295,28 +297,30 @@ impl ShadowMem {
         if page.touched[i / 64].load(Ordering::Acquire) & 1 << (i % 64) == 0 {
             return None;
         }
-        Some(load_cells(&page.entries[i].cells))
+        Some(load_cells(&page.page.cells[i]))
     }
 
     /// Whether `cur` is in the cells of `word` (TSan's
     /// `ContainsSameAccess`), with no lock: see the module comment. When
     /// it is not, the access goes on to the detector's lock, so the
-    /// word's line starts loading now (for a new word, before anything
-    /// else the lock's path does).
+    /// word's cells and accesses start loading now (for a new word,
+    /// before anything else the lock's path does).
     #[inline]
     pub fn contains_or_prefetch(&self, word: usize, cur: Cell) -> bool {
         let (r, p, i) = split(word);
         let Some(page) = self.page(r, p) else {
             return false;
         };
-        let e = &page.entries[i];
+        let cells = &page.page.cells[i];
+        let acc = &page.page.accesses[i];
         if page.touched[i / 64].load(Ordering::Acquire) & 1 << (i % 64) != 0 {
-            if super::tsan_shadow::contains_same_access(&load_cells(&e.cells), cur) {
+            if super::tsan_shadow::contains_same_access(&load_cells(cells), cur) {
                 return true;
             }
         } else {
-            prefetch(e as *const Entry as usize);
+            prefetch(cells as *const _ as usize);
         }
+        prefetch(acc as *const _ as usize);
         false
     }
 
@@ -373,7 +377,7 @@ impl ShadowMem {
         // SAFETY: published pages live as long as the table.
         let page = unsafe { &*page };
         Some(PageRef {
-            entries: &page.entries,
+            page,
             touched: &region.touched[p],
         })
     }
@@ -395,14 +399,14 @@ impl ShadowMem {
         if fresh {
             bits.store(b | 1 << (i % 64), Ordering::Release);
         }
-        let e = &page.entries[i];
+        let e = (&page.page.cells[i], &page.page.accesses[i]);
         // SAFETY: `accesses` is reached only here and in `clear` and
         // `for_each_mut`, each holding the table's one writer by `&mut`
         // for as long as the reference lives: no other reference to it
         // exists. Readers without the writer touch only the atomics.
-        let inline = unsafe { &mut *e.accesses.get() };
+        let inline = unsafe { &mut *e.1.get() };
         Some(WordMut {
-            cells: &e.cells,
+            cells: e.0,
             accesses: Cells::new(inline, &mut w.spills, word & !7),
             fresh,
         })
@@ -448,12 +452,11 @@ impl ShadowMem {
                 while left != 0 {
                     let i = wlo + left.trailing_zeros() as usize;
                     left &= left - 1;
-                    let e = &page.entries[i];
-                    for c in &e.cells {
+                    for c in &page.page.cells[i] {
                         c.store(0, Ordering::Relaxed);
                     }
                     // SAFETY: as in `word`: the writer is held by `&mut`.
-                    unsafe { *e.accesses.get() = Inline::default() };
+                    unsafe { *page.page.accesses[i].get() = Inline::default() };
                 }
                 if hit != 0 {
                     bits.store(b & !hit, Ordering::Release);
@@ -481,13 +484,13 @@ impl ShadowMem {
                     while b != 0 {
                         let i = k * 64 + b.trailing_zeros() as usize;
                         b &= b - 1;
-                        let e = &page.entries[i];
-                        let mut cells = load_cells(&e.cells);
+                        let e = (&page.page.cells[i], &page.page.accesses[i]);
+                        let mut cells = load_cells(e.0);
                         // SAFETY: as in `word`: the writer is held by `&mut`.
-                        let inline = unsafe { &mut *e.accesses.get() };
+                        let inline = unsafe { &mut *e.1.get() };
                         let mut acc = Cells::new(inline, &mut w.spills, base + i * 8);
                         f(base + i * 8, &mut cells, &mut acc);
-                        for (a, c) in e.cells.iter().zip(cells) {
+                        for (a, c) in e.0.iter().zip(cells) {
                             a.store(c.0, Ordering::Relaxed);
                         }
                     }
