@@ -113,6 +113,12 @@ pub trait RaceHooks: Send + Sync {
     /// `racemalloc`: `[addr, addr+size)` is a new object; what was
     /// remembered about that memory belonged to a freed one.
     fn malloc(&self, addr: usize, size: usize);
+    /// Not an annotation but a hint: the shadow of `[addr, addr+size)` is
+    /// about to be checked (a map bucket's elements, one of which the
+    /// operation hands to the program), so it may start loading now.
+    fn prefetch(&self, addr: usize, size: usize) {
+        let _ = (addr, size);
+    }
     /// `racefini`, as main returns: prints the closing line (`Found N
     /// data race(s)`) if anything raced and returns the exit status (0, or
     /// `exitcode`).
@@ -274,6 +280,24 @@ fn atomic_slow(addr: usize, size: usize, load: bool, store: bool, site: &'static
 pub fn malloc(addr: usize, size: usize) {
     if enabled() {
         malloc_slow(addr, size)
+    }
+}
+
+/// `RaceHooks::prefetch` of the current goroutine's runtime: a hint that
+/// changes nothing the detector decides.
+#[inline(always)]
+pub fn prefetch(addr: usize, size: usize) {
+    if enabled() {
+        prefetch_slow(addr, size)
+    }
+}
+
+#[inline(never)]
+fn prefetch_slow(addr: usize, size: usize) {
+    if let Some(g) = getg() {
+        if let Some(h) = g.sched().race.as_deref() {
+            h.prefetch(addr, size);
+        }
     }
 }
 

@@ -455,6 +455,10 @@ impl RaceHooks for Detector {
         })
     }
 
+    fn prefetch(&self, addr: usize, size: usize) {
+        self.shadow.prefetch_cells(addr, size);
+    }
+
     fn access(&self, g: &G, a: Access) -> Verdict {
         if self.det {
             gort_scheduler::det_charge(ACCESS_NS);

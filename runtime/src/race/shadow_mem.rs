@@ -324,6 +324,22 @@ impl ShadowMem {
         false
     }
 
+    /// Starts loading the cells of the words of `[addr, addr+size)` (the
+    /// lines of those whose page exists): a hint for a check to come.
+    #[inline]
+    pub fn prefetch_cells(&self, addr: usize, size: usize) {
+        let (lo, hi) = (addr & !7, addr.saturating_add(size));
+        let mut word = lo;
+        while word < hi {
+            let (r, p, i) = split(word);
+            if let Some(page) = self.page(r, p) {
+                prefetch(&page.page.cells[i] as *const _ as usize);
+            }
+            // The next line of cells (four words each).
+            word = (word | 31) + 1;
+        }
+    }
+
     fn page_or_make(&self, r: usize, p: usize) -> Option<PageRef<'_>> {
         if let Some(page) = self.page(r, p) {
             return Some(page);
