@@ -335,8 +335,12 @@ impl ShadowMem {
             if let Some(page) = self.page(r, p) {
                 prefetch(&page.page.cells[i] as *const _ as usize);
             }
-            // The next line of cells (four words each).
-            word = (word | 31) + 1;
+            // The next line of cells (four words each); none past the end
+            // of the address space.
+            match (word | 31).checked_add(1) {
+                Some(next) => word = next,
+                None => break,
+            }
         }
     }
 
@@ -614,6 +618,21 @@ mod tests {
         assert!(word.accesses.rec_of(100).is_none());
         assert!(word.accesses.rec_of(103).is_none());
         assert!(w.spills_is_empty());
+    }
+
+    #[test]
+    fn a_prefetch_of_any_range_changes_nothing() {
+        let (t, mut w) = ShadowMem::new();
+        t.word(&mut w, 0x10_0008).unwrap().set_cells(cell(3));
+        // A made page, a page never made, a range across both, and the
+        // end of the address space.
+        t.prefetch_cells(0x10_0000, 64);
+        t.prefetch_cells(0x90_0000, 64);
+        t.prefetch_cells(0x10_0ff0, 0x2000);
+        t.prefetch_cells(usize::MAX - 3, 8);
+        t.prefetch_cells(0, 0);
+        assert_eq!(t.load(0x10_0008), Some(cell(3)));
+        assert_eq!(t.load(0x10_0010), None);
     }
 
     #[test]
