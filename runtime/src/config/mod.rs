@@ -350,7 +350,9 @@ impl Config {
     }
 
     /// Sends the runtime's output to fresh in-memory buffers, readable
-    /// through `captured()`.
+    /// through `captured()`. The buffers belong to this `Config` and its
+    /// clones alike: runtimes built from clones write into the same ones,
+    /// so call this on each runtime's own `Config` (after cloning).
     pub fn capture_output(mut self) -> Config {
         self.output = Output::Captured(Arc::new(Captured::default()));
         self
@@ -375,7 +377,10 @@ impl Config {
     }
 
     /// Records an execution trace of the run (`gort_scheduler::trace`),
-    /// read after it with `trace_records`.
+    /// read after it with `trace_records`. As with `capture_output`, the
+    /// recorder is shared with this `Config`'s clones: runtimes built from
+    /// clones of a traced `Config` interleave their records, so call this
+    /// after cloning (as `gort-demos` does).
     pub fn trace(mut self) -> Config {
         self.tracer = Some(Arc::new(gort_scheduler::trace::Tracer::new()));
         self
