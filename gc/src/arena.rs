@@ -233,6 +233,18 @@ fn starts_at_4gib_boundary(base: usize) -> bool {
     base & 0xffff_ffff == 0
 }
 
+/// The first of the 64 MiB-aligned blocks `next` hands out that may hold
+/// an arena: one on a 4 GiB boundary is left unused (address space only,
+/// never touched) and the next one taken.
+fn usable_arena_base(mut next: impl FnMut() -> usize) -> usize {
+    loop {
+        let base = next();
+        if !starts_at_4gib_boundary(base) {
+            return base;
+        }
+    }
+}
+
 /// A fresh or recycled arena for heap `owner`, its pages all free.
 pub(crate) fn alloc_arena(owner: usize) -> &'static HeapArena {
     let mut src = SOURCE.lock().unwrap();
@@ -248,15 +260,8 @@ pub(crate) fn alloc_arena(owner: usize) -> &'static HeapArena {
         return a;
     }
     let layout = Layout::from_size_align(ARENA_BYTES, ARENA_BYTES).expect("arena layout");
-    // An arena never starts on a 4 GiB boundary (one 64 MiB-aligned block
-    // in 64 would): such a block is left unused (address space only, never
-    // touched) and the next one taken.
-    let base = loop {
-        let mem = src.bump.alloc_layout(layout).as_ptr() as usize;
-        if !starts_at_4gib_boundary(mem) {
-            break mem;
-        }
-    };
+    // One 64 MiB-aligned block in 64 starts on a 4 GiB boundary.
+    let base = usable_arena_base(|| src.bump.alloc_layout(layout).as_ptr() as usize);
     let a = HeapArena::new_leaked(base);
     a.owner.store(owner, Ordering::Release);
     install(a);
@@ -272,5 +277,28 @@ pub(crate) fn free_arenas(arenas: &[&'static HeapArena]) {
             a.wb.store(false, Ordering::Release);
         }
         src.free.extend_from_slice(arenas);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_arena_holds_a_small_integer_under_a_pointers_upper_half() {
+        // A spilled u32 (3) over the upper half of a stack address in the
+        // same 4 GiB region as the arenas.
+        let word = 0x7f5b_0000_0003usize;
+        let blocks = [0x7f5b_0000_0000usize, 0x7f5b_0400_0000];
+        let mut it = blocks.iter().copied();
+        let base = usable_arena_base(|| it.next().unwrap());
+        assert_eq!(
+            base, 0x7f5b_0400_0000,
+            "the block on the boundary is skipped"
+        );
+        assert!(!(base..base + ARENA_BYTES).contains(&word));
+        // Blocks off the boundary are taken as they come.
+        let mut it = blocks[1..].iter().copied();
+        assert_eq!(usable_arena_base(|| it.next().unwrap()), 0x7f5b_0400_0000);
     }
 }
