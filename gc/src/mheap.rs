@@ -238,6 +238,7 @@ impl Heap {
             gort_scheduler::det_charge_now(first_touch_ns(
                 arena.base + lo * PAGE_SIZE,
                 arena.base + end * PAGE_SIZE,
+                gort_scheduler::race::enabled(),
             ));
         }
         arena.set_spans(
@@ -411,12 +412,22 @@ pub(crate) fn must() -> &'static Heap {
 /// as objects reach them, and not at all for pages never written (a
 /// large object Go does not need to zero); gort charges the whole span
 /// to the goroutine that made it.
-fn first_touch_ns(lo: usize, hi: usize) -> u64 {
+///
+/// With the race detector (`race`), the memory's shadow is new too: Go's
+/// race runtime maps shadow for each heap arena without touching it, and
+/// TSan v3 keeps 2 bytes of shadow and half a byte of meta shadow per
+/// byte of heap, each 4 KiB of which faults on its first use.
+fn first_touch_ns(lo: usize, hi: usize, race: bool) -> u64 {
     const HUGE: usize = 2 << 20;
     const OS_PAGE: usize = 4 << 10;
     const HUGE_FAULT_NS: u64 = 300_000;
     let (hlo, hhi) = (lo.next_multiple_of(HUGE), hi & !(HUGE - 1));
     let huge = if hlo < hhi { (hhi - hlo) / HUGE } else { 0 };
     let small = (hi - lo - huge * HUGE).div_ceil(OS_PAGE);
-    huge as u64 * HUGE_FAULT_NS + small as u64 * gort_scheduler::PAGE_FAULT_NS
+    let shadow = if race {
+        ((hi - lo) * 5 / 2).div_ceil(OS_PAGE)
+    } else {
+        0
+    };
+    huge as u64 * HUGE_FAULT_NS + (small + shadow) as u64 * gort_scheduler::PAGE_FAULT_NS
 }

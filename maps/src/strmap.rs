@@ -119,6 +119,20 @@ impl<V: MapElem> StrMap<V> {
         }
     }
 
+    /// `m[k] op= v` as Go compiles it: one `mapassign` (a missing key is
+    /// inserted with the zero value), then a load and a store through the
+    /// element pointer it returns; `f` computes the new value.
+    #[track_caller]
+    pub fn update_string(self, k: GoString, f: impl FnOnce(V) -> V) {
+        let slot = mapassign(V::str_map_type(), self.h, KeyArg::HeapStr(k));
+        let v = f(V::from_word(slot.load(0)));
+        if V::IS_PTR {
+            slot.store_ptr(0, Ptr(v.to_word() as usize));
+        } else {
+            slot.store(0, v.to_word());
+        }
+    }
+
     /// `delete(m, k)`.
     #[track_caller]
     pub fn delete(self, k: &str) {

@@ -125,9 +125,9 @@ fn article_2_5_never_dies_at_one_p_by_default() {
 /// and now and then two `mapassign`s overlap. Go 1.19's rate on this
 /// machine moves a lot between measurements (7 deaths in 120 runs once;
 /// 10 and 14 of 20 in demos/go/results.tsv's program, which adds a last
-/// collection and a check); gort's is 47 of these 300 seeds since the
-/// wake-up model took the program-start latency and Go's `usleep(3)`
-/// before a runnext steal (det.rs). Which seeds die moves whenever a map
+/// collection and a check); gort's moves with each change to the timing
+/// model of det.rs (the wake-up latency, Go's `usleep(3)` before a
+/// runnext steal, the costs of a fresh process's first operations). Which seeds die moves whenever a map
 /// operation's sequence of steps changes, so the test counts over a
 /// range rather than naming a seed: some die, most do not at this size.
 #[test]
@@ -156,9 +156,9 @@ fn article_2_5_dies_at_one_p_with_random_preemption() {
 /// first write allocates the map's bucket, a fresh span in a fresh
 /// process (two page faults, about 3 us), and a second P that wakes
 /// within that time steals a writer that finds `hashWriting` set. Go
-/// 1.19 died in 14 of 80 fresh processes (2026-12-07); gort in 3 of
-/// these 40 seeds since the heap charges first-touch page faults (none
-/// before, when the bucket cost nothing). Most runs complete in both.
+/// 1.19 died in 14 of 80 fresh processes (2026-12-07); gort dies on a
+/// few of these 40 seeds (none before the heap charged first-touch page
+/// faults, when the bucket cost nothing). Most runs complete in both.
 ///
 /// ```go
 /// for i := 0; i < 8; i++ { go func(k int) { m[k] = k; wg.Done() }(i) }

@@ -191,10 +191,11 @@ where
     }
     let sched = g.sched();
     let p = Sched::current_p(g);
+    let since = sched.det_now();
     newproc_det_aware(g, move || {
         sched.newproc(p, Some(g), start, f);
     });
-    sched.wakep();
+    sched.wakep_since(since);
 }
 
 /// Runs a `go` statement's `newproc`: on the system stack in
@@ -241,8 +242,9 @@ where
     let g = must_getg("go");
     let sched = g.sched();
     let p = Sched::current_p(g);
+    let since = sched.det_now();
     let gp = newproc_det_aware(g, move || sched.newproc1(p, Some(g), start, true, goid, f));
-    sched.wakep();
+    sched.wakep_since(since);
     gp
 }
 
@@ -277,6 +279,9 @@ pub fn gosched() {
     g.parkloc.set(Some(Location::caller()));
     if g.det {
         g.steps.set(g.steps.get() + 1);
+        if !g.is_system() {
+            g.sched().det_first_park();
+        }
     }
     // (A pending preemption request is dropped by `execute`, which resets
     // stackguard0 when the G next runs, as Go's execute does.)
@@ -292,6 +297,9 @@ pub fn goyield() {
     g.parkloc.set(Some(Location::caller()));
     if g.det {
         g.steps.set(g.steps.get() + 1);
+        if !g.is_system() {
+            g.sched().det_first_park();
+        }
     }
     g.suspend(Yield::GoYield);
 }
@@ -579,6 +587,9 @@ pub(crate) fn gopark_on(g: &G, reason: WaitReason, unlock: Option<UnlockFn>) {
     g.parkloc.set(Some(Location::caller()));
     if g.det {
         g.steps.set(g.steps.get() + 1);
+        if !g.is_system() {
+            g.sched().det_first_park();
+        }
     }
     g.park_reason.set(reason);
     g.park_unlock.set(unlock);

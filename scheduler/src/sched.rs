@@ -123,6 +123,13 @@ pub struct Sched {
     /// calls cost beyond their steps (`det::NEWPROC_NS`), added to the
     /// clock by the driver when the goroutine yields.
     pub(crate) det_charge_ns: AtomicU64,
+    /// No user goroutine has started another yet: the first `go`
+    /// statement of a program pays `det::FIRST_GO_NS` in deterministic
+    /// mode.
+    first_go: AtomicBool,
+    /// No user goroutine has parked yet: the first park pays
+    /// `det::FIRST_PARK_NS` in deterministic mode.
+    first_park: AtomicBool,
     /// Go's `forcegc` (`forcegc.rs`).
     pub(crate) forcegc: crate::forcegc::ForceGc,
     timer_seq: AtomicU64,
@@ -216,6 +223,8 @@ impl Sched {
                 .collect(),
             wake_new: AtomicBool::new(false),
             det_charge_ns: AtomicU64::new(0),
+            first_go: AtomicBool::new(true),
+            first_park: AtomicBool::new(true),
             forcegc: Default::default(),
             timer_seq: AtomicU64::new(0),
             ngoroutines: AtomicI64::new(0),
@@ -432,6 +441,18 @@ impl Sched {
         g.set_status(G_RUNNABLE);
         p.runqput(gp, true, &self.runq);
         if self.det {
+            if !system && parent.is_some() {
+                let first = self.first_go.swap(false, Ordering::Relaxed);
+                if first {
+                    cost += crate::det::FIRST_GO_NS;
+                }
+                if self.race.is_some() {
+                    cost += crate::det::RACE_GO_NS;
+                    if first {
+                        cost += crate::det::FIRST_RACE_GO_NS;
+                    }
+                }
+            }
             self.det_charge_ns.fetch_add(cost, Ordering::Relaxed);
         }
         gp
@@ -853,6 +874,10 @@ impl Sched {
         if !g.is_system() {
             if let Some(h) = &self.race {
                 h.go_end(g);
+                if self.det {
+                    self.det_charge_ns
+                        .fetch_add(crate::det::RACE_GOEXIT_NS, Ordering::Relaxed);
+                }
             }
         }
         self.drop_curg(m, p);
@@ -988,11 +1013,37 @@ impl Sched {
     /// deterministic mode the woken P starts after a modelled latency
     /// (det.rs).
     pub(crate) fn wakep(&self) {
+        self.wakep_since(None);
+    }
+
+    /// `wakep` for a `go` statement that started at virtual time `since`
+    /// (deterministic mode: the wake-up's latency counts from there).
+    pub(crate) fn wakep_since(&self, since: Option<u64>) {
         if self.det {
-            crate::det::wakep(self);
+            crate::det::wakep(self, since);
             return;
         }
         crate::parallel::wakep(self);
+    }
+
+    /// Deterministic mode: a user goroutine is parking; the program's
+    /// first park pays Go's cold path (`det::FIRST_PARK_NS`, and
+    /// `det::FIRST_RACE_PARK_NS` more under the race detector).
+    #[inline]
+    pub(crate) fn det_first_park(&self) {
+        if self.first_park.load(Ordering::Relaxed) {
+            self.first_park.store(false, Ordering::Relaxed);
+            let mut cost = crate::det::FIRST_PARK_NS;
+            if self.race.is_some() {
+                cost += crate::det::FIRST_RACE_PARK_NS;
+            }
+            self.det_charge_ns.fetch_add(cost, Ordering::Relaxed);
+        }
+    }
+
+    /// The virtual clock in deterministic mode, None in parallel mode.
+    pub(crate) fn det_now(&self) -> Option<u64> {
+        self.det.then(|| self.vclock.load(Ordering::Relaxed))
     }
 
     /// Frees every G. Goroutines that never finished (main returned while
