@@ -238,7 +238,7 @@ impl Heap {
             gort_scheduler::det_charge_now(first_touch_ns(
                 arena.base + lo * PAGE_SIZE,
                 arena.base + end * PAGE_SIZE,
-                gort_scheduler::race::enabled(),
+                gort_scheduler::race::enabled_here(),
             ));
         }
         arena.set_spans(

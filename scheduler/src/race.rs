@@ -131,6 +131,15 @@ pub fn enabled() -> bool {
     RACE_ON.load(Ordering::Relaxed) != 0
 }
 
+/// Whether the current goroutine's runtime runs the detector. `enabled`
+/// is the cheap process-wide test; anything that changes what a run does
+/// (deterministic mode's clock) must ask this, or a run would depend on
+/// another runtime of the process having the detector on.
+#[inline]
+pub fn enabled_here() -> bool {
+    enabled() && getg().is_some_and(|g| g.sched().race.is_some())
+}
+
 /// The current goroutine and its runtime's hooks, when none of the
 /// `ignore` reasons holds for it.
 #[inline]
