@@ -167,10 +167,12 @@ pub(crate) const FIRST_GO_NS: u64 = 4_700;
 /// What a user `go` statement costs in Go 1.19's `-race` beyond its plain
 /// cost (`racegostart`: TSan's `ThreadCreate` and `ThreadStart`, a fresh
 /// thread state and trace part). Measured in fresh processes on this
-/// guest (30 each, 2026-12-07): 1,000 `go` statements in a loop took
-/// 3.5 us more each at GOMAXPROCS=1 and 1.6 us at 2; a program's first
-/// `go` 8-22 us against 6 us plain (`FIRST_RACE_GO_NS` more), its second
-/// 3-5 us against 0.5.
+/// guest (30 each, 2026-12-07): 1,000 `go` statements in a loop, each
+/// timed, took 3.5 us more each at GOMAXPROCS=1 and 1.6 us at 2; the
+/// §2.5 program's loop, untimed, 3.2 us a `go` at 2 Ps against 0.87 us
+/// plain, the 2.3 us charged here. A program's first `go` took 8-22 us
+/// against 6 us plain (`FIRST_RACE_GO_NS` more), its second 3-5 us
+/// against 0.5.
 pub(crate) const RACE_GO_NS: u64 = 2_300;
 pub(crate) const FIRST_RACE_GO_NS: u64 = 13_000;
 /// What a user goroutine's end costs in Go 1.19's `-race` (`racegoend`:
