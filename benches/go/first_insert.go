@@ -24,18 +24,23 @@ import (
 
 var t0 = time.Now()
 
+// inserts times m's first insert and the 15 after it.
+func inserts(m map[int]int) (first, next int64) {
+	t1 := time.Since(t0).Nanoseconds()
+	m[0] = 0
+	t2 := time.Since(t0).Nanoseconds()
+	for i := 1; i < 16; i++ {
+		m[i] = i
+	}
+	t3 := time.Since(t0).Nanoseconds()
+	return t2 - t1, t3 - t2
+}
+
 func main() {
 	m := make(map[int]int)
 	if len(os.Args) > 1 {
-		// on P0, in main
-		t1 := time.Since(t0).Nanoseconds()
-		m[0] = 0
-		t2 := time.Since(t0).Nanoseconds()
-		for i := 1; i < 16; i++ {
-			m[i] = i
-		}
-		t3 := time.Since(t0).Nanoseconds()
-		fmt.Println(t2-t1, t3-t2)
+		// On the first P, in main, the other P idle.
+		fmt.Println(inserts(m))
 		return
 	}
 	var wg sync.WaitGroup
@@ -43,14 +48,7 @@ func main() {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		t1 := time.Since(t0).Nanoseconds()
-		m[0] = 0
-		t2 := time.Since(t0).Nanoseconds()
-		for i := 1; i < 16; i++ {
-			m[i] = i
-		}
-		t3 := time.Since(t0).Nanoseconds()
-		d1, d2 = t2-t1, t3-t2
+		d1, d2 = inserts(m)
 	}()
 	go func() {
 		defer wg.Done()

@@ -69,6 +69,34 @@ fn gc_during_writes_loses_nothing_and_its_race_kills_it_at_two_ps() {
     assert!(race.fatal_error * 2 > race.runs, "{race:?}");
 }
 
+/// §3.1 with -race at GOMAXPROCS=2, as on Go 1.19 (7-12 of 20 die): main's
+/// path under -race lets the writer start first, so the reader reports
+/// (`Read ... by goroutine 7`, `Previous write ... by goroutine 6`); the
+/// writer goes on while the report holds the reader up, and the reader
+/// meets `hashWriting` when it resumes on some seeds.
+#[test]
+fn the_readonly_reader_reports_and_then_meets_the_writer_under_race() {
+    let race = counts("readonly_during_growth", true, 2);
+    assert_eq!(race.race_reported, race.runs, "{race:?}");
+    assert!(race.fatal_error > 0, "{race:?}");
+    assert!(race.fatal_error < race.runs, "{race:?}");
+    let demo = find("readonly_during_growth").unwrap();
+    let first = run(
+        &demo,
+        &RunOpts {
+            procs: Some(2),
+            race: Some(true),
+            ..RunOpts::default()
+        },
+    );
+    let err = &first.stderr;
+    let read = err.find("Read at ").expect(err);
+    let prev = err.find("Previous write at ").expect(err);
+    assert!(read < prev, "{err}");
+    assert!(err[read..prev].contains("by goroutine 7:"), "{err}");
+    assert!(err[prev..].contains("by goroutine 6:"), "{err}");
+}
+
 /// sync.Map's read path, cgo writes and an inlined `close(done)`:
 /// nothing reported, by either detector (sync.Map: no race; cgo: C is not
 /// seen; the close is an edge).

@@ -121,11 +121,21 @@ impl<V: MapElem> StrMap<V> {
 
     /// `m[k] op= v` as Go compiles it: one `mapassign` (a missing key is
     /// inserted with the zero value), then a load and a store through the
-    /// element pointer it returns; `f` computes the new value.
+    /// element pointer it returns; `f` computes the new value. Under
+    /// `-race` Go's compiler rewrites it to `m[k] = m[k] op v` (order.go,
+    /// when instrumenting), so the detector sees a `mapaccess1` and the
+    /// element's read before the `mapassign`; so does this, when the
+    /// runtime runs the detector.
     #[track_caller]
     pub fn update_string(self, k: GoString, f: impl FnOnce(V) -> V) {
+        let old = if gort_scheduler::race::enabled_here() {
+            let e = mapaccess1(V::str_map_type(), self.h, KeyArg::HeapStr(k));
+            Some(V::from_word(e.map_or(0, |e| e.load(0))))
+        } else {
+            None
+        };
         let slot = mapassign(V::str_map_type(), self.h, KeyArg::HeapStr(k));
-        let v = f(V::from_word(slot.load(0)));
+        let v = f(old.unwrap_or_else(|| V::from_word(slot.load(0))));
         if V::IS_PTR {
             slot.store_ptr(0, Ptr(v.to_word() as usize));
         } else {

@@ -127,9 +127,10 @@ fn article_2_5_never_dies_at_one_p_by_default() {
 /// 10 and 14 of 20 in demos/go/results.tsv's program, which adds a last
 /// collection and a check); gort's moves with each change to the timing
 /// model of det.rs (the wake-up latency, Go's `usleep(3)` before a
-/// runnext steal, the costs of a fresh process's first operations). Which seeds die moves whenever a map
-/// operation's sequence of steps changes, so the test counts over a
-/// range rather than naming a seed: some die, most do not at this size.
+/// runnext steal, the costs of a fresh process's first operations).
+/// Which seeds die moves whenever a map operation's sequence of steps
+/// changes, so the test counts over a range rather than naming a seed:
+/// some die, most do not at this size.
 #[test]
 fn article_2_5_dies_on_some_seeds_at_two_ps() {
     let n = deaths(0..300, |s| det(s, 2), article_2_5);

@@ -279,9 +279,6 @@ pub fn gosched() {
     g.parkloc.set(Some(Location::caller()));
     if g.det {
         g.steps.set(g.steps.get() + 1);
-        if !g.is_system() {
-            g.sched().det_first_park();
-        }
     }
     // (A pending preemption request is dropped by `execute`, which resets
     // stackguard0 when the G next runs, as Go's execute does.)
@@ -297,9 +294,6 @@ pub fn goyield() {
     g.parkloc.set(Some(Location::caller()));
     if g.det {
         g.steps.set(g.steps.get() + 1);
-        if !g.is_system() {
-            g.sched().det_first_park();
-        }
     }
     g.suspend(Yield::GoYield);
 }
