@@ -6,6 +6,16 @@
 //! whether gort agrees with Go on everything Go can observe (a race
 //! reported or not, a fatal error or not, entries lost or not, per build
 //! and GOMAXPROCS). A disagreement is printed, never hidden.
+//!
+//! Where Go's outcome depends on timing, a rare outcome may be absent
+//! from 20 runs by chance, from Go's and from gort's alike; comparing
+//! "seen" with "not seen" in two such samples would call a difference of
+//! luck a disagreement about half the time. So a cell whose first seeds
+//! disagree with Go is run again over `SEEDS_TO_DECIDE` seeds, and an
+//! outcome that Go's runs never showed counts against gort only if gort's
+//! rate would have shown it in Go's runs with 95% probability
+//! (`disagreements`). The table prints each count over its own number of
+//! runs.
 
 use std::time::Instant;
 
@@ -55,7 +65,22 @@ fn barrier_lab(seeds: u64, jobs: usize) {
     println!("  (Go's hybrid barrier loses nothing; replay a loss: gort run barrier_lab --seed S --wbmode off)\n");
 }
 
-/// Where gort and Go disagree on what Go can observe.
+/// Seeds a cell is run over when its first seeds and Go's runs disagree
+/// on whether an outcome occurs: a rare outcome (Go's map checks at 2 Ps
+/// fire in a few runs in a hundred) is missing from 20 runs by chance
+/// about as often as not, in Go's sample and in gort's.
+const SEEDS_TO_DECIDE: u64 = 200;
+
+/// Below this chance, Go's runs are taken to rule an outcome out.
+const CHANCE: f64 = 0.05;
+
+/// Where gort and Go disagree on what Go can observe, from gort's counts
+/// `ours` and Go's `go` (module comment). An outcome Go showed must occur
+/// in gort's seeds. An outcome Go never showed in its `n` runs, which gort
+/// shows at rate `r`, disagrees when Go would have seen it with
+/// probability above 95%: `(1 - r)^n < 0.05`. So a rate of 2% in gort
+/// agrees with 0 of 20 runs in Go (no run shows it in 67% of such
+/// samples), a rate of 18% does not (2%).
 fn disagreements(label: &str, ours: &Counts, go: &Counts) -> Vec<String> {
     let mut d = Vec::new();
     for (what, a, b) in [
@@ -63,7 +88,8 @@ fn disagreements(label: &str, ours: &Counts, go: &Counts) -> Vec<String> {
         ("fatal error", ours.fatal_error, go.fatal_error),
         ("entries lost", ours.entries_lost, go.entries_lost),
     ] {
-        if (a > 0) != (b > 0) {
+        let none_in_go = (1.0 - f64::from(a) / f64::from(ours.runs.max(1))).powi(go.runs as i32);
+        if (b > 0 && a == 0) || (b == 0 && a > 0 && none_in_go < CHANCE) {
             d.push(format!(
                 "{label}: {what} {a}/{} in gort, {b}/{} in Go",
                 ours.runs, go.runs
@@ -91,8 +117,13 @@ pub fn showcase(seeds: u64, jobs: usize) {
         for race in [false, true] {
             for procs in [1, 2] {
                 let label = format!("{} P={procs}", if race { "-race" } else { "plain" });
-                let ours = run_gort(&d, race, procs, seeds as u32, jobs);
+                let mut ours = run_gort(&d, race, procs, seeds as u32, jobs);
                 let go = d.twin.and_then(|t| golden::committed(t, race, procs));
+                if let Some(go) = &go {
+                    if seeds < SEEDS_TO_DECIDE && !disagreements(&label, &ours, go).is_empty() {
+                        ours = run_gort(&d, race, procs, SEEDS_TO_DECIDE as u32, jobs);
+                    }
+                }
                 let [a, b, c, e] = ours.cells();
                 println!(
                     "  {label:<10} {:<8} {a:>14} {b:>12} {c:>13} {e:>10}",

@@ -69,11 +69,13 @@ fn gc_during_writes_loses_nothing_and_its_race_kills_it_at_two_ps() {
     assert!(race.fatal_error * 2 > race.runs, "{race:?}");
 }
 
-/// §3.1 with -race at GOMAXPROCS=2, as on Go 1.19 (7-12 of 20 die): main's
-/// path under -race lets the writer start first, so the reader reports
-/// (`Read ... by goroutine 7`, `Previous write ... by goroutine 6`); the
-/// writer goes on while the report holds the reader up, and the reader
-/// meets `hashWriting` when it resumes on some seeds.
+/// §3.1 with -race at GOMAXPROCS=2, as on Go 1.19 (7-12 of 20 die): the
+/// goroutine whose access comes second reports, and which one that is
+/// depends on timing: in 40 runs of Go's twin the first report was the
+/// reader's (`Read ... by goroutine 7`, `Previous write ... by goroutine
+/// 6`) in 22 and the writer's in 18 (2026-12-07). The writer goes on
+/// while a report holds the reader up, and the reader meets
+/// `hashWriting` when it resumes on some seeds.
 #[test]
 fn the_readonly_reader_reports_and_then_meets_the_writer_under_race() {
     let race = counts("readonly_during_growth", true, 2);
@@ -81,20 +83,36 @@ fn the_readonly_reader_reports_and_then_meets_the_writer_under_race() {
     assert!(race.fatal_error > 0, "{race:?}");
     assert!(race.fatal_error < race.runs, "{race:?}");
     let demo = find("readonly_during_growth").unwrap();
-    let first = run(
-        &demo,
-        &RunOpts {
-            procs: Some(2),
-            race: Some(true),
-            ..RunOpts::default()
-        },
+    let (mut reader_first, mut writer_first) = (0, 0);
+    for seed in 0..SEEDS {
+        let r = run(
+            &demo,
+            &RunOpts {
+                seed,
+                procs: Some(2),
+                race: Some(true),
+                ..RunOpts::default()
+            },
+        );
+        let err = &r.stderr;
+        let read = err.find("\nRead at ").unwrap_or(usize::MAX);
+        let write = err.find("\nWrite at ").unwrap_or(usize::MAX);
+        assert!(read.min(write) < usize::MAX, "seed {seed}: {err}");
+        let prev = err.find("Previous ").expect(err);
+        let (first, other) = if read < write {
+            reader_first += 1;
+            ("by goroutine 7:", "by goroutine 6:")
+        } else {
+            writer_first += 1;
+            ("by goroutine 6:", "by goroutine 7:")
+        };
+        assert!(err[..prev].contains(first), "seed {seed}: {err}");
+        assert!(err[prev..].contains(other), "seed {seed}: {err}");
+    }
+    assert!(
+        reader_first > 0 && writer_first > 0,
+        "reader first {reader_first}, writer first {writer_first}"
     );
-    let err = &first.stderr;
-    let read = err.find("Read at ").expect(err);
-    let prev = err.find("Previous write at ").expect(err);
-    assert!(read < prev, "{err}");
-    assert!(err[read..prev].contains("by goroutine 7:"), "{err}");
-    assert!(err[prev..].contains("by goroutine 6:"), "{err}");
 }
 
 /// sync.Map's read path, cgo writes and an inlined `close(done)`:
@@ -242,8 +260,8 @@ fn the_barrier_lab_loses_objects_only_with_a_broken_barrier() {
 
 /// The two single writes of `small_map_init` overlap under `go` at 2 Ps
 /// when the second P wakes within the first write's bucket allocation: at
-/// Go 1.19's rate (it died in 1-4 of 20 runs; 14 of these 120 seeds),
-/// neither never nor mostly. `random` finds the overlap more often, `pct`
+/// Go 1.19's rate (it died in 1-4 of 20 runs, 10 of 200 on 2026-12-07;
+/// 7 of these 200 seeds), neither never nor mostly. `random` finds the overlap more often, `pct`
 /// finds it too, and a PCT run replays from its seed.
 #[test]
 fn exploration_finds_the_small_maps_overlap_and_replays() {
@@ -255,14 +273,14 @@ fn exploration_finds_the_small_maps_overlap_and_replays() {
             strategy,
             ..RunOpts::default()
         };
-        explore(&demo, &opts, 0..120, 2, |_| {})
+        explore(&demo, &opts, 0..200, 2, |_| {})
             .iter()
             .filter(|r| r.outcome.fatal.is_some())
             .map(|r| r.seed)
             .collect::<Vec<u64>>()
     };
     let go = deaths(Strategy::Go).len();
-    assert!((3..=30).contains(&go), "{go} of 120 seeds died under go");
+    assert!((3..=50).contains(&go), "{go} of 200 seeds died under go");
     let random = deaths(Strategy::Random).len();
     assert!(random > go, "random {random}, go {go}");
     let pct = deaths(Strategy::Pct(3));

@@ -34,7 +34,7 @@
 //! reach a safepoint, which a stop of the world then waits for.
 
 use std::alloc::Layout;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::mspan::MSpan;
@@ -44,6 +44,9 @@ use crate::sizeclasses::{PAGE_SHIFT, PAGE_SIZE};
 pub const ARENA_BYTES: usize = 64 << 20;
 pub const ARENA_SHIFT: usize = 26;
 pub const PAGES_PER_ARENA: usize = ARENA_BYTES / PAGE_SIZE;
+/// The OS's pages (4 KiB), whose first touches a fresh Go process pays.
+pub(crate) const OS_PAGE_SHIFT: usize = 12;
+pub(crate) const OS_PAGES_PER_ARENA: usize = ARENA_BYTES >> OS_PAGE_SHIFT;
 
 /// Bits of `addr >> ARENA_SHIFT` for 48-bit user addresses.
 const ARENA_INDEX_BITS: usize = 48 - ARENA_SHIFT;
@@ -88,6 +91,9 @@ pub struct HeapArena {
     used: AtomicUsize,
     /// The span owning each page (null: free page).
     pub(crate) spans: [AtomicPtr<MSpan>; PAGES_PER_ARENA],
+    /// Deterministic mode: how each 4 KiB OS page was first touched since
+    /// the arena joined its heap (`pagetouch`). Reset when it is reused.
+    pub(crate) os_pages: [AtomicU8; OS_PAGES_PER_ARENA],
 }
 
 impl HeapArena {
@@ -97,7 +103,8 @@ impl HeapArena {
     fn new_leaked(base: usize) -> &'static HeapArena {
         let layout = Layout::new::<HeapArena>();
         // SAFETY: HeapArena's fields are a usize, AtomicUsizes, an
-        // AtomicBool and AtomicPtrs, for which all-zero bytes are valid (0 and null); the
+        // AtomicBool, AtomicPtrs and AtomicU8s, for which all-zero bytes
+        // are valid (0, false and null); the
         // allocation is checked for null and never freed.
         unsafe {
             let p = std::alloc::alloc_zeroed(layout) as *mut HeapArena;
@@ -256,6 +263,9 @@ pub(crate) fn alloc_arena(owner: usize) -> &'static HeapArena {
         // New to this heap, as all memory is to a new Go process (its
         // pages are resident already, which only the cost model ignores).
         a.used.store(0, Ordering::Release);
+        for t in &a.os_pages {
+            t.store(0, Ordering::Relaxed);
+        }
         a.owner.store(owner, Ordering::Release);
         return a;
     }

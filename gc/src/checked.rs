@@ -265,6 +265,9 @@ impl Obj {
             gort_scheduler::step();
         }
         let a = self.addr_of(i);
+        if STEP {
+            crate::pagetouch::touch::<false>(a);
+        }
         // SAFETY: as in `word`.
         unsafe { &*(a as *const AtomicU64) }.load(Ordering::Relaxed)
     }
@@ -288,6 +291,7 @@ impl Obj {
     #[track_caller]
     pub fn store_field(self, i: usize, shift: u32, width: u32, v: u64) {
         let w = self.word(i);
+        crate::pagetouch::touch::<true>(w.as_ptr() as usize);
         let (off, size) = crate::object::field_bytes(shift, width);
         if gort_scheduler::race::enabled() {
             gort_scheduler::race::write(w.as_ptr() as usize + off, size);
@@ -363,12 +367,20 @@ impl<const N: usize> Words<N> {
     #[inline(always)]
     #[track_caller]
     pub fn load<const STEP: bool>(self, i: usize) -> u64 {
-        self.word::<STEP>(i).load(Ordering::Relaxed)
+        let w = self.word::<STEP>(i);
+        if STEP {
+            crate::pagetouch::touch::<false>(w.as_ptr() as usize);
+        }
+        w.load(Ordering::Relaxed)
     }
     #[inline(always)]
     #[track_caller]
     pub fn store<const STEP: bool>(self, i: usize, v: u64) {
-        self.word::<STEP>(i).store(v, Ordering::Relaxed)
+        let w = self.word::<STEP>(i);
+        if STEP {
+            crate::pagetouch::touch::<true>(w.as_ptr() as usize);
+        }
+        w.store(v, Ordering::Relaxed)
     }
     #[inline(always)]
     #[track_caller]
@@ -380,6 +392,9 @@ impl<const N: usize> Words<N> {
     #[track_caller]
     pub fn store_ptr<const STEP: bool>(self, i: usize, p: Ptr) {
         let w = self.word::<STEP>(i);
+        if STEP {
+            crate::pagetouch::touch::<true>(w.as_ptr() as usize);
+        }
         crate::mbarrier::write_barrier(w, p.0);
         w.store(p.0 as u64, Ordering::Relaxed)
     }
@@ -393,6 +408,9 @@ impl<const N: usize> Words<N> {
     #[track_caller]
     pub fn store_field<const STEP: bool>(self, i: usize, shift: u32, width: u32, v: u64) {
         let w = self.word::<STEP>(i);
+        if STEP {
+            crate::pagetouch::touch::<true>(w.as_ptr() as usize);
+        }
         let m = crate::object::field_mask(width) << shift;
         let old = w.load(Ordering::Relaxed);
         w.store((old & !m) | ((v << shift) & m), Ordering::Relaxed);

@@ -63,6 +63,7 @@ pub mod mstats;
 pub mod mwbbuf;
 pub mod object;
 pub mod pacer;
+mod pagetouch;
 pub mod roots;
 pub mod sizeclasses;
 pub mod sweep;

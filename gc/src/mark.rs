@@ -353,6 +353,7 @@ impl Marker {
                 }
                 if self.step {
                     gort_scheduler::step();
+                    crate::pagetouch::touch::<false>(ebase + w * 8);
                 }
                 // SAFETY: word w of an element of an allocated object of
                 // this type lies inside its slot, in a mapped arena; read

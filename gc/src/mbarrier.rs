@@ -172,8 +172,11 @@ fn write_barrier_slow(slot: usize, load_old: &dyn Fn() -> usize, new: usize) {
     if !heap.wb_enabled.load(Ordering::Acquire) {
         return;
     }
-    // The enqueue is a step; the old value is the one the slot holds then.
+    // The enqueue is a step; the old value is the one the slot holds then
+    // (a read of the slot: on a page not yet touched, Go's barrier maps
+    // the zero page before the store itself writes it).
     gort_scheduler::step();
+    crate::pagetouch::touch::<false>(slot);
     gc_write_barrier(heap, slot, load_old(), new);
 }
 
@@ -310,6 +313,7 @@ fn bulk_barrier_pre_write_slow(dst: Obj, dw: usize, src: BulkSrc, words: usize) 
         }
         let slot = dst.slot(dw + k);
         gort_scheduler::step();
+        crate::pagetouch::touch::<false>(slot.as_ptr() as usize);
         let old = slot.load(Ordering::Relaxed) as usize;
         let new = src.word(k) as usize;
         gc_write_barrier(heap, slot as *const AtomicU64 as usize, old, new);

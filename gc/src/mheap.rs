@@ -235,11 +235,15 @@ impl Heap {
         arena.commit((base - arena.base) >> PAGE_SHIFT, npages);
         let (lo, end) = arena.first_touch((base - arena.base) >> PAGE_SHIFT, npages);
         if lo < end {
-            gort_scheduler::det_charge_now(first_touch_ns(
-                arena.base + lo * PAGE_SIZE,
-                arena.base + end * PAGE_SIZE,
+            let ns = first_touch_ns(
+                arena,
+                lo * PAGE_SIZE,
+                end * PAGE_SIZE,
                 gort_scheduler::race::enabled_here(),
-            ));
+            );
+            if ns > 0 {
+                gort_scheduler::det_charge_now(ns);
+            }
         }
         arena.set_spans(
             (base - arena.base) >> PAGE_SHIFT,
@@ -398,36 +402,39 @@ pub(crate) fn must() -> &'static Heap {
     }
 }
 
-/// Deterministic mode's cost of the first touch of fresh heap memory
-/// `[lo, hi)`: Go's heap is new to its process, so the first write to
-/// each OS page of a span is a page fault (`PAGE_FAULT_NS` for 4 KiB).
-/// On this guest (a C loop touching fresh anonymous memory, 2026-12-07)
-/// a 2 MiB one (memory advised `MADV_HUGEPAGE`, which
-/// `commit` gives the huge pages a span covers whole, as Go's `sysUsed`
-/// does) 240-380 us, up to 6 ms when the kernel compacts. A fresh Go
-/// 1.19 process's first write to a small map, which allocates its
-/// bucket from a new span, took 5 us where the next such write took
-/// 0.3 us, with two page faults between them (`getrusage`). The cost is
-/// charged when the span is allocated, all of it: Go pays page by page
-/// as objects reach them, and not at all for pages never written (a
-/// large object Go does not need to zero); gort charges the whole span
-/// to the goroutine that made it.
+/// Deterministic mode's cost, charged when a span is made, of the fresh
+/// memory `[lo, hi)` (byte offsets in `arena`) it covers: Go's heap is new
+/// to its process. Most of it is charged later, page by page, as the
+/// program touches it (`pagetouch`); here only what a span's creation
+/// decides:
 ///
-/// With the race detector (`race`), the memory's shadow is new too: Go's
-/// race runtime maps shadow for each heap arena without touching it, and
-/// TSan v3 keeps 2 bytes of shadow and half a byte of meta shadow per
-/// byte of heap, each 4 KiB of which faults on its first use.
-fn first_touch_ns(lo: usize, hi: usize, race: bool) -> u64 {
+/// - a 2 MiB huge page the span covers whole (memory advised
+///   `MADV_HUGEPAGE`, which `commit` gives such pages, as Go's `sysUsed`
+///   does) faults whole on its first touch: 240-380 us on this guest (a
+///   C loop touching fresh anonymous memory, 2026-12-07), up to 6 ms when
+///   the kernel compacts. Charged here, to the goroutine that made the
+///   span; its OS pages then count as written;
+/// - with the race detector (`race`), the memory's shadow is new too:
+///   Go's race runtime maps shadow for each heap arena without touching
+///   it, and TSan v3 keeps 2 bytes of shadow and half a byte of meta
+///   shadow per byte of heap, each 4 KiB of which faults on its first
+///   use (`PAGE_FAULT_NS`).
+fn first_touch_ns(arena: &HeapArena, lo: usize, hi: usize, race: bool) -> u64 {
     const HUGE: usize = 2 << 20;
     const OS_PAGE: usize = 4 << 10;
     const HUGE_FAULT_NS: u64 = 300_000;
+    // Arenas are 64 MiB-aligned, so offsets align as addresses do.
     let (hlo, hhi) = (lo.next_multiple_of(HUGE), hi & !(HUGE - 1));
-    let huge = if hlo < hhi { (hhi - hlo) / HUGE } else { 0 };
-    let small = (hi - lo - huge * HUGE).div_ceil(OS_PAGE);
+    let huge = if hlo < hhi {
+        crate::pagetouch::mark_written(arena, hlo, hhi);
+        (hhi - hlo) / HUGE
+    } else {
+        0
+    };
     let shadow = if race {
         ((hi - lo) * 5 / 2).div_ceil(OS_PAGE)
     } else {
         0
     };
-    huge as u64 * HUGE_FAULT_NS + (small + shadow) as u64 * gort_scheduler::PAGE_FAULT_NS
+    huge as u64 * HUGE_FAULT_NS + shadow as u64 * gort_scheduler::PAGE_FAULT_NS
 }

@@ -245,6 +245,7 @@ macro_rules! word_ops {
         #[track_caller]
         pub fn load(self, i: usize) -> u64 {
             let w = self.word(i);
+            $crate::pagetouch::touch::<false>(w.as_ptr() as usize);
             if gort_scheduler::race::enabled() {
                 gort_scheduler::race::read(w.as_ptr() as usize, 8);
             }
@@ -256,6 +257,7 @@ macro_rules! word_ops {
         #[track_caller]
         pub fn store(self, i: usize, v: u64) {
             let w = self.word(i);
+            $crate::pagetouch::touch::<true>(w.as_ptr() as usize);
             if gort_scheduler::race::enabled() {
                 gort_scheduler::race::write(w.as_ptr() as usize, 8);
             }
@@ -267,6 +269,7 @@ macro_rules! word_ops {
         #[track_caller]
         pub fn fetch_xor(self, i: usize, v: u64) -> u64 {
             let w = self.word(i);
+            $crate::pagetouch::touch::<true>(w.as_ptr() as usize);
             if gort_scheduler::race::enabled() {
                 gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
             }
@@ -279,6 +282,7 @@ macro_rules! word_ops {
         #[track_caller]
         pub fn fetch_or(self, i: usize, v: u64) -> u64 {
             let w = self.word(i);
+            $crate::pagetouch::touch::<true>(w.as_ptr() as usize);
             if gort_scheduler::race::enabled() {
                 gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
             }
@@ -292,6 +296,7 @@ macro_rules! word_ops {
         #[track_caller]
         pub fn load_field(self, i: usize, shift: u32, width: u32) -> u64 {
             let w = self.word(i);
+            $crate::pagetouch::touch::<false>(w.as_ptr() as usize);
             let (off, size) = $crate::object::field_bytes(shift, width);
             if gort_scheduler::race::enabled() {
                 gort_scheduler::race::read(w.as_ptr() as usize + off, size);
@@ -314,6 +319,7 @@ macro_rules! word_ops {
         #[track_caller]
         pub fn store_ptr(self, i: usize, p: $crate::object::Ptr) {
             let w = self.word(i);
+            $crate::pagetouch::touch::<true>(w.as_ptr() as usize);
             if gort_scheduler::race::enabled() {
                 gort_scheduler::race::write(w.as_ptr() as usize, 8);
             }
@@ -366,6 +372,7 @@ impl Ptr {
     #[track_caller]
     pub fn compare_exchange(self, i: usize, old: u64, new: u64) -> Result<u64, u64> {
         let w = self.word(i);
+        crate::pagetouch::touch::<true>(w.as_ptr() as usize);
         if gort_scheduler::race::enabled() {
             gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
         }
@@ -379,6 +386,7 @@ impl Ptr {
     #[track_caller]
     pub fn swap(self, i: usize, v: u64) -> u64 {
         let w = self.word(i);
+        crate::pagetouch::touch::<true>(w.as_ptr() as usize);
         if gort_scheduler::race::enabled() {
             gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
         }
@@ -393,6 +401,7 @@ impl Ptr {
     #[track_caller]
     pub fn compare_exchange_ptr(self, i: usize, old: Ptr, new: Ptr) -> Result<Ptr, Ptr> {
         let w = self.word(i);
+        crate::pagetouch::touch::<true>(w.as_ptr() as usize);
         if gort_scheduler::race::enabled() {
             gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
         }
@@ -413,6 +422,7 @@ impl Ptr {
     #[track_caller]
     pub fn swap_ptr(self, i: usize, new: Ptr) -> Ptr {
         let w = self.word(i);
+        crate::pagetouch::touch::<true>(w.as_ptr() as usize);
         if gort_scheduler::race::enabled() {
             gort_scheduler::race::atomic(w.as_ptr() as usize, 8, true, true);
         }
@@ -427,6 +437,7 @@ impl Ptr {
     #[track_caller]
     pub fn store_field(self, i: usize, shift: u32, width: u32, v: u64) {
         let w = self.word(i);
+        crate::pagetouch::touch::<true>(w.as_ptr() as usize);
         let (off, size) = field_bytes(shift, width);
         if gort_scheduler::race::enabled() {
             gort_scheduler::race::write(w.as_ptr() as usize + off, size);

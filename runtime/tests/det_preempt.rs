@@ -155,8 +155,9 @@ fn article_2_5_dies_at_one_p_with_random_preemption() {
 
 /// Eight goroutines each writing one key once, at GOMAXPROCS=2. The
 /// first write allocates the map's bucket, a fresh span in a fresh
-/// process (two page faults, about 3 us), and a second P that wakes
-/// within that time steals a writer that finds `hashWriting` set. Go
+/// process (two page faults, about 5 us, more once the other P runs),
+/// and a second P that wakes within that time steals a writer that
+/// finds `hashWriting` set. Go
 /// 1.19 died in 14 of 80 fresh processes (2026-12-07); gort dies on a
 /// few of these 40 seeds (none before the heap charged first-touch page
 /// faults, when the bucket cost nothing). Most runs complete in both.

@@ -117,10 +117,13 @@
 //! race detector, `RACE_GO_NS` more, and `RACE_GOEXIT_NS` at each
 //! goroutine's end) and each goroutine switch (`SCHEDULE_NS`: Go runs 1,000 trivial
 //! goroutines at GOMAXPROCS=1 in about 75 us), and the page faults of a
-//! fresh process's first touch of each heap page (`PAGE_FAULT_NS`, charged
-//! by the heap when it makes a span over memory new to this runtime: a
-//! first write to a small map, which allocates its bucket, is about 3 us,
-//! as in a fresh Go process). The cost becomes a debt of
+//! fresh process's first touch of each OS page of its heap (`PageTouch`,
+//! charged by the heap at the access that touches the page: a read maps
+//! the zero page, a write allocates one, and a write after a read needs a
+//! TLB shootdown when another P runs a goroutine; so a map's first
+//! insert, which reads its new bucket before writing it, takes 5 us
+//! beside an idle P and about 15 beside a busy one, as in a fresh Go
+//! process). The cost becomes a debt of
 //! steps on the P that ran: when picked, the P pays it from its budget
 //! before its goroutine goes on, so the other Ps progress meanwhile, as
 //! Go's do while one P is in the scheduler. When k Ps took part in a
@@ -192,11 +195,82 @@ pub(crate) const RACE_GOEXIT_NS: u64 = 2_000;
 /// sync objects.
 pub(crate) const FIRST_PARK_NS: u64 = 3_000;
 pub(crate) const FIRST_RACE_PARK_NS: u64 = 21_000;
-/// Deterministic mode's cost of a page fault on memory a Go process
-/// touches for the first time (its heap's spans: `gort_gc`): 1.6-
+/// Deterministic mode's cost of a page fault in a run of them on fresh
+/// memory (the race detector's shadow of a new span: `gort_gc`): 1.6-
 /// 1.7 us on this guest (a C loop touching fresh anonymous 4 KiB pages,
-/// 2026-12-07).
+/// 2026-12-07). A lone fault of the heap costs more (`WRITE_FAULT_NS`).
 pub const PAGE_FAULT_NS: u64 = 1_650;
+/// A first read of a fresh page: the kernel maps its shared zero page
+/// (Go 1.19 on this guest, `benches/go/page_faults.go`, 2026-12-07: a
+/// read of a new span's first byte took 1.1 us more than no read, with
+/// the other CPU idle, 1.4 us with it busy).
+const READ_FAULT_NS: u64 = 1_100;
+/// A first write to a fresh page, alone (the same measurement: 2.1 us
+/// with the other CPU idle, 2.4 us with it busy; `PAGE_FAULT_NS`, from a
+/// loop of faults on consecutive pages, is the cheaper sequential case).
+const WRITE_FAULT_NS: u64 = 2_100;
+/// The TLB shootdown of the first write to a page that a read mapped to
+/// the zero page, when another CPU runs a thread of the process: the
+/// kernel replaces a present PTE and must flush it on every CPU the
+/// process is active on, an IPI that on this virtual machine costs two
+/// exits and the other vCPU's reply. Quantiles in per mille and virtual
+/// ns of that write's time beyond a plain first write (2.4 us), measured
+/// with Go 1.19 (`benches/go/page_faults.go`, 400 fresh processes at
+/// GOMAXPROCS=2 with the other P spinning, 2026-12-07): p50 14.8 us in
+/// all, against 2.4 us with the other CPU idle, where no IPI is sent
+/// (Linux skips CPUs in lazy TLB mode). A Go map's first insert reads
+/// its new bucket's `tophash` before writing it, so this is what a
+/// map's first insert costs beside a busy P (15-20 us, against 5 us
+/// alone).
+const TLB_SHOOTDOWN_QUANTILES: [(u64, u64); 10] = [
+    (0, 0),
+    (50, 400),
+    (100, 2_200),
+    (250, 10_100),
+    (500, 12_400),
+    (750, 16_000),
+    (900, 19_400),
+    (950, 26_200),
+    (990, 39_000),
+    (1000, 57_700),
+];
+
+/// How a goroutine first touched an OS page of its heap (`gort_gc`'s
+/// arenas keep the state of each page).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageTouch {
+    /// A read of a page never touched: mapped to the zero page.
+    Read,
+    /// A write to a page never touched: a fresh page.
+    Write,
+    /// A write to a page a read mapped to the zero page: a fresh page, and
+    /// the old mapping flushed from every CPU running the process.
+    WriteAfterRead,
+}
+
+/// The virtual cost of a first touch on P `pid` of `sched` (`u`: a
+/// uniform draw, used only for a shootdown).
+pub(crate) fn page_touch_ns(sched: &Sched, pid: usize, t: PageTouch, u: u64) -> u64 {
+    match t {
+        PageTouch::Read => READ_FAULT_NS,
+        PageTouch::Write => WRITE_FAULT_NS,
+        PageTouch::WriteAfterRead => {
+            // Another CPU runs a thread of the process when another P
+            // runs a goroutine; an idle P's M sleeps on its futex and its
+            // CPU, idle, gets no IPI.
+            let other_busy = sched
+                .ps()
+                .iter()
+                .any(|p| p.id != pid && !p.curg.load(Ordering::Relaxed).is_null());
+            WRITE_FAULT_NS
+                + if other_busy {
+                    draw_latency(&TLB_SHOOTDOWN_QUANTILES, u)
+                } else {
+                    0
+                }
+        }
+    }
+}
 /// Virtual cost of a goroutine switch, charged when a G leaves its P
 /// (exits, parks, yields): Go's goexit0 or park_m, schedule, execute and
 /// gogo (Go 1.19 ran 1,000 goroutines that only call `wg.Done` in about

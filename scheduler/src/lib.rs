@@ -80,18 +80,19 @@ pub use alloc::GoAlloc;
 pub use assistq::AssistQueue;
 pub use chan::{after, Chan};
 pub use config::{Captured, DetConfig, Mode, Output, Pct, RaceDetector, SchedConfig, Traceback};
-pub use det::PAGE_FAULT_NS;
+pub use det::{PageTouch, PAGE_FAULT_NS};
 pub use ext::{alloc_enter, LayerKey};
 pub use forcegc::{forcegc_note_gc_end, forcegc_note_gc_start, forcegc_park, FORCEGC_PERIOD_NS};
 pub use g::{ObjMemo, StartInfo, UnlockFn, WaitReason, G};
 pub use p::GPtr;
 pub use proc::{
-    advance_virtual_clock, clear_dead_stacks, current, det_charge, det_charge_now, deterministic,
-    fastrand, fatal, fatal_detail, for_each_goroutine_stack, gc_assist_add, gc_assist_credit, go,
-    go_system, go_system_goid, go_with, goexit, goid, gomaxprocs, gopark, goready, gosched,
-    goyield, nanotime, num_goroutine, off_goroutine_stack, poll_work, preempt_point,
-    preempt_point_g, preempt_requested, procid, sleep, start_info, step, systemstack, trace_event,
-    tracing, try_procid, write_stderr, write_stdout, GOID_BGSWEEP, GOID_FORCEGC,
+    advance_virtual_clock, clear_dead_stacks, current, det_charge, det_charge_now, det_page_touch,
+    det_runtimes, deterministic, fastrand, fatal, fatal_detail, for_each_goroutine_stack,
+    gc_assist_add, gc_assist_credit, go, go_system, go_system_goid, go_with, goexit, goid,
+    gomaxprocs, gopark, goready, gosched, goyield, nanotime, num_goroutine, off_goroutine_stack,
+    poll_work, preempt_point, preempt_point_g, preempt_requested, procid, sleep, start_info, step,
+    systemstack, trace_event, tracing, try_procid, write_stderr, write_stdout, GOID_BGSWEEP,
+    GOID_FORCEGC,
 };
 pub use procresize::set_gomaxprocs;
 pub use sched::{Exit, MAXPROCS_CAP};

@@ -452,6 +452,30 @@ pub fn det_charge_now(ns: u64) {
     }
 }
 
+/// Deterministic mode: charges the current goroutine the page fault of a
+/// first touch of a heap page (`det::page_touch_ns`), paid before it goes
+/// on; nothing in parallel mode.
+pub fn det_page_touch(t: crate::det::PageTouch) {
+    if let Some(g) = getg() {
+        if g.det {
+            // SAFETY: a running G's m is its current M, alive while it runs.
+            let m = unsafe { &*g.m.load(Ordering::Acquire) };
+            let p = m.p.load(Ordering::Relaxed);
+            // SAFETY: a running G's M holds its P.
+            let pid = unsafe { p.as_ref() }.map_or(0, |p| p.id);
+            let u = (m.fastrand() as u64) << 32 | m.fastrand() as u64;
+            det_charge_now(crate::det::page_touch_ns(g.sched(), pid, t, u));
+        }
+    }
+}
+
+/// Whether some runtime of the process runs in deterministic mode: the
+/// cheap test in front of work only that mode needs.
+#[inline(always)]
+pub fn det_runtimes() -> bool {
+    DET_RUNTIMES.load(Ordering::Relaxed) != 0
+}
+
 /// Go's `fastrand`: the current M's random number generator (seeded from
 /// the simseed in deterministic mode, so a seed replays every draw).
 pub fn fastrand() -> u32 {
