@@ -160,12 +160,14 @@ fn prefetch_elems_shadow(b: Bucket) {
     }
 }
 
-/// The element's address for the race detector (0 when it is off, so no
-/// heap address is left on the goroutine's stack for the conservative
-/// scan to find).
+/// The element's address for the race detector (0 when this runtime does
+/// not run it, so no heap address is left on the goroutine's stack for
+/// the conservative scan to find: asking whether any runtime of the
+/// process runs it would let a `-race` runtime beside this one change
+/// what this one's collector keeps).
 #[inline(always)]
 fn elem_addr_for_race(b: Bucket, i: usize) -> usize {
-    if race::enabled() {
+    if race::enabled_here() {
         b.addr() + elem_word(i) * 8
     } else {
         0
